@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Python packages, from Debian's packages:
+# a Java runtime (Spark in local mode) and Chromium with its driver (the end-to-end
+# experiment test). Safe to run again: it installs only what is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,195 @@
+"""Reading games from preset names and TOML game files.
+
+A game file has a base game and optional ``[treatments.NAME]`` tables; each treatment is
+deep-merged over the base, so it states only what differs (for example
+``parameters = { c = 0.5 }``). See ``docs/game-files.md`` and the presets in
+``cheaptalk/games/presets/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .distributions import make_distribution
+from .finite import FiniteGame
+from .forecast import ForecastGame
+from .formulas import Formula, FormulaError
+
+__all__ = ["GameSpec", "GameFileError", "load_game", "game_from_dict", "PRESETS"]
+
+PRESETS = ("forecast-sharing", "crawford-sobel", "monotone")
+
+
+class GameFileError(ValueError):
+    """A game file is malformed; the message names the file and the offending entry."""
+
+
+@dataclass
+class GameSpec:
+    """A game with its treatments, as read from a preset or a game file."""
+
+    name: str
+    kind: str
+    treatments: dict = field(default_factory=dict)   # treatment name -> ForecastGame | FiniteGame
+    descriptions: dict = field(default_factory=dict)
+    source: str = ""
+    document: dict = field(default_factory=dict, repr=False)
+
+    def game(self, treatment: str | None = None):
+        """The game of one treatment (the first one if none is named)."""
+        if treatment is None:
+            return next(iter(self.treatments.values()))
+        try:
+            return self.treatments[str(treatment)]
+        except KeyError:
+            raise KeyError(f"game {self.name!r} ({self.source}) has no treatment {treatment!r}; "
+                           f"it has {list(self.treatments)}") from None
+
+    def with_constants(self, **values) -> "GameSpec":
+        """The same game with some constants or parameters replaced in every treatment."""
+        doc = copy.deepcopy(self.document)
+        section = "constants" if self.kind == "finite" else "parameters"
+        doc.setdefault(section, {}).update(values)
+        for t in doc.get("treatments", {}).values():
+            if section in t:
+                t[section].update(values)
+        return game_from_dict(doc, source=self.source)
+
+
+def load_game(name_or_path: str | Path) -> GameSpec:
+    """Load a preset by name (``forecast-sharing``, ``crawford-sobel``, ``monotone``) or a TOML file."""
+    text = str(name_or_path)
+    if text in PRESETS:
+        data = resources.files("cheaptalk.games.presets").joinpath(f"{text}.toml").read_text()
+        source = f"preset {text}"
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise GameFileError(f"{text}: no such game file, and not a preset (presets: {', '.join(PRESETS)})")
+        data = path.read_text()
+        source = str(path)
+    try:
+        doc = tomllib.loads(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise GameFileError(f"{source}: not valid TOML: {exc}") from None
+    return game_from_dict(doc, source=source)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
+    """Build a :class:`GameSpec` from a parsed game document."""
+    kind = doc.get("kind")
+    if kind not in ("forecast", "finite"):
+        raise GameFileError(f"{source}: 'kind' must be \"forecast\" or \"finite\", got {kind!r}")
+    name = str(doc.get("name", Path(source).stem))
+    base = {k: v for k, v in doc.items() if k != "treatments"}
+    raw_treatments = doc.get("treatments") or {"default": {}}
+    if not isinstance(raw_treatments, dict):
+        raise GameFileError(f"{source}: 'treatments' must be a table of tables")
+    build = _build_forecast if kind == "forecast" else _build_finite
+    treatments, descriptions = {}, {}
+    for tname, over in raw_treatments.items():
+        merged = _merge(base, over)
+        where = f"{source} [treatments.{tname}]" if "treatments" in doc else source
+        try:
+            treatments[str(tname)] = build(merged, name=name, treatment=str(tname), where=where)
+        except (GameFileError, FormulaError):
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            raise GameFileError(f"{where}: {exc}") from None
+        descriptions[str(tname)] = str(over.get("description", merged.get("description", "")))
+    return GameSpec(name=name, kind=kind, treatments=treatments, descriptions=descriptions,
+                    source=source, document=doc)
+
+
+def _build_forecast(d: dict, *, name: str, treatment: str, where: str) -> ForecastGame:
+    params = d.get("parameters", {})
+    unknown = set(params) - {"r", "w", "c"}
+    if unknown:
+        raise GameFileError(f"{where}: unknown parameters {sorted(unknown)} (allowed: r, w, c)")
+    forecast = make_distribution(d.get("forecast", {}), where=f"{where} [forecast]",
+                                 default_low=50.0, default_high=250.0)
+    noise = make_distribution(d.get("noise", {"half_width": 20}), where=f"{where} [noise]")
+    msg = d.get("messages", {})
+    return ForecastGame(r=float(params.get("r", 1.0)), w=float(params.get("w", 0.75)),
+                        c=float(params.get("c", 0.25)), forecast=forecast, noise=noise,
+                        message_low=msg.get("low"), message_high=msg.get("high"),
+                        name=name, treatment=treatment)
+
+
+def _grid(spec, where: str) -> np.ndarray:
+    if isinstance(spec, dict):
+        try:
+            start, stop = float(spec["start"]), float(spec["stop"])
+            if "step" in spec:
+                n = int(round((stop - start) / float(spec["step"]))) + 1
+            else:
+                n = int(spec["num"])
+        except (KeyError, ValueError) as exc:
+            raise GameFileError(f"{where}: a grid needs start, stop and step or num ({exc})") from None
+        return np.linspace(start, stop, n)
+    return np.asarray(spec, float)
+
+
+def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGame:
+    constants = {k: float(v) for k, v in d.get("constants", {}).items()}
+    reserved = {"s", "a", "m"} & set(constants)
+    if reserved:
+        raise GameFileError(f"{where}: constants may not be named {sorted(reserved)}")
+    st = d.get("states")
+    if not st or "values" not in st:
+        raise GameFileError(f"{where}: [states] needs 'values'")
+    states = np.asarray(st["values"], float)
+    prior = np.asarray(st.get("prior", np.full(len(states), 1.0 / len(states))), float)
+    msg = d.get("messages", {})
+    meaning_values = np.asarray(msg.get("meanings", states), float)
+    meanings = []
+    for v in meaning_values:
+        hit = np.flatnonzero(np.isclose(states, v))
+        if hit.size == 0:
+            raise GameFileError(f"{where} [messages]: meaning {v:g} is not a state {states.tolist()}")
+        meanings.append(int(hit[0]))
+    act = d.get("actions")
+    if not act:
+        raise GameFileError(f"{where}: [actions] needs 'values' or 'grid'")
+    actions = _grid(act.get("values", act.get("grid")), f"{where} [actions]")
+    pay = d.get("payoffs", {})
+    S, M, A = len(states), len(meanings), len(actions)
+    s = states[:, None, None]
+    m = states[np.asarray(meanings)][None, :, None]
+    a = actions[None, None, :]
+    arrays = {}
+    for role in ("sender", "receiver"):
+        if role not in pay:
+            raise GameFileError(f"{where} [payoffs]: '{role}' is missing")
+        spec = pay[role]
+        if isinstance(spec, str):
+            f = Formula(spec, variables={"s", "a", "m"}, constants=constants,
+                        where=f"{where} [payoffs] {role}")
+            arrays[role] = np.broadcast_to(f(s=s, a=a, m=m), (S, M, A))
+        else:
+            arr = np.asarray(spec, float)
+            if arr.shape == (S, A):
+                arr = arr[:, None, :]
+            if arr.shape not in ((S, 1, A), (S, M, A)):
+                raise GameFileError(f"{where} [payoffs] {role}: array must have shape "
+                                    f"(states, actions)=({S}, {A}) or (states, messages, actions), got {arr.shape}")
+            arrays[role] = arr
+    return FiniteGame(states=states, prior=prior, meanings=np.asarray(meanings), actions=actions,
+                      sender_payoff=arrays["sender"], receiver_payoff=arrays["receiver"],
+                      message_labels=tuple(msg.get("labels", ())), name=name, treatment=treatment)

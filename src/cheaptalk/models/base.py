@@ -1,0 +1,162 @@
+"""What every behavioural model is: parameters, predict, simulate, log-likelihood.
+
+A model maps a game and parameters to the conditional distribution of the sender's
+message given the state and of the receiver's action given the message. Heterogeneity is
+a finite set of *types* per role (quadrature nodes of trust, levels of reasoning, families
+in a mixture) with probabilities that depend on the parameters; a subject keeps one type
+for all her rounds. The likelihood is therefore built from two pieces a model supplies::
+
+    components(theta, prepared) -> {role: RoleComponents(log_weights[T], logf[N_role, T])}
+
+``logf[d, t]`` is the log density (or probability) of decision ``d`` given type ``t``;
+``log_weights[t]`` the log probability of type ``t``. Panel and per-decision
+likelihoods, posteriors and gradients are computed from them generically
+(:mod:`cheaptalk.models.likelihood`), so a new model only writes its behaviour.
+
+``components`` is written in ``jax.numpy`` so that exact gradients come from automatic
+differentiation; everything that does not depend on ``theta`` is computed once in
+``prepare``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .. import _jax  # noqa: F401  (enables 64-bit floats before any jax array exists)
+from ..games import GameSpec
+
+__all__ = ["Parameter", "Model", "RoleComponents", "Prediction", "ParameterError"]
+
+
+class ParameterError(ValueError):
+    """Unknown parameter name or a value outside its bounds."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: float
+    lower: float
+    upper: float
+    description: str
+
+    def as_dict(self) -> dict:
+        return {"default": self.default, "lower": self.lower, "upper": self.upper,
+                "description": self.description}
+
+
+class RoleComponents(NamedTuple):
+    log_weights: object   # (T,) log type probabilities
+    logf: object          # (N_role, T) log density of each decision under each type
+
+
+@dataclass
+class Prediction:
+    """What a model predicts: tables by treatment plus welfare, printable and JSON-able."""
+
+    model: str
+    game: str
+    params: dict
+    tables: dict = field(default_factory=dict)     # name -> DataFrame
+    summary: dict = field(default_factory=dict)    # treatment -> {name: number}
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "game": self.game, "params": self.params,
+                "summary": self.summary,
+                "tables": {k: v.to_dict(orient="list") for k, v in self.tables.items()}}
+
+    def __str__(self) -> str:
+        lines = [f"{self.model} on {self.game}",
+                 "parameters: " + ", ".join(f"{k}={v:g}" for k, v in self.params.items())]
+        if self.summary:
+            lines.append(pd.DataFrame(self.summary).to_string(float_format=lambda v: f"{v:.4g}"))
+        for name, table in self.tables.items():
+            lines.append(f"\n{name}\n{table.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")
+        return "\n".join(lines)
+
+
+class Model(ABC):
+    """Base class of every behavioural model on one game.
+
+    Subclasses set ``name`` and ``game_kind`` and implement :meth:`parameters`,
+    :meth:`predict`, :meth:`simulate`, :meth:`prepare` and :meth:`components`.
+    """
+
+    name: str = ""
+    game_kind: str = ""          # "forecast" or "finite"
+    description: str = ""
+
+    def __init__(self, game: GameSpec, **options):
+        if game.kind != self.game_kind:
+            raise ValueError(f"model {self.name!r} ({type(self).__name__}) is for {self.game_kind} games, "
+                             f"not the {game.kind} game {game.name!r}")
+        self.game = game
+        self.options = options
+
+    # --- parameters ----------------------------------------------------------------
+    @abstractmethod
+    def parameters(self) -> list[Parameter]:
+        """The model's parameters in the order of the vector ``theta``."""
+
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.parameters()]
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.parameters()}
+
+    def bounds(self) -> list[tuple[float, float]]:
+        return [(p.lower, p.upper) for p in self.parameters()]
+
+    def resolve(self, params: dict | None = None) -> dict:
+        """Defaults overridden by ``params``; rejects unknown names and values out of bounds."""
+        out = self.defaults()
+        specs = {p.name: p for p in self.parameters()}
+        for k, v in (params or {}).items():
+            if k not in specs:
+                raise ParameterError(f"model {self.name!r} has no parameter {k!r}; it has {list(specs)}")
+            v = float(v)
+            p = specs[k]
+            if not (p.lower <= v <= p.upper):
+                raise ParameterError(f"{k}={v:g} is outside its bounds [{p.lower:g}, {p.upper:g}]")
+            out[k] = v
+        return out
+
+    def to_vector(self, params: dict | None = None) -> np.ndarray:
+        full = self.resolve(params)
+        return np.array([full[n] for n in self.param_names], dtype=float)
+
+    def to_dict(self, theta) -> dict:
+        return {n: float(v) for n, v in zip(self.param_names, np.asarray(theta, float))}
+
+    # --- the three abilities --------------------------------------------------------
+    @abstractmethod
+    def predict(self, params: dict | None = None) -> Prediction:
+        """Deterministic predictions by treatment (schedules, profits, efficiency)."""
+
+    @abstractmethod
+    def simulate(self, params: dict | None, n_subjects: int, n_rounds: int,
+                 seed: int | None = None, treatments: list[str] | None = None) -> pd.DataFrame:
+        """Simulated decisions in the long format; ``n_subjects`` per role and treatment."""
+
+    @abstractmethod
+    def prepare(self, data: pd.DataFrame):
+        """Precompute everything in the likelihood that does not depend on ``theta``.
+
+        ``data`` is a clean long-format frame (see :mod:`cheaptalk.data`); the returned
+        object must carry ``prepared.roles = split_roles(data)``
+        (:func:`cheaptalk.models.likelihood.split_roles`): the decisions of each role with
+        integer subject codes, in the row order of ``components``' ``logf``.
+        """
+
+    @abstractmethod
+    def components(self, theta, prepared) -> dict:
+        """``{role: RoleComponents}`` as ``jax.numpy`` arrays (differentiable in ``theta``)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(game={self.game.name!r})"
