@@ -158,5 +158,12 @@ class Model(ABC):
     def components(self, theta, prepared) -> dict:
         """``{role: RoleComponents}`` as ``jax.numpy`` arrays (differentiable in ``theta``)."""
 
+    def type_attributes(self) -> dict:
+        """``{role: {attribute: array over types}}``: what each type *is*, in the order of
+        ``components``' type axis (e.g. ``{"receiver": {"trust": nodes}}`` or
+        ``{"sender": {"level": [0, 1]}}``). Posterior means of these attributes give each
+        subject's estimated trust, trustworthiness or level. Attributes a type lacks are NaN."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(game={self.game.name!r})"
