@@ -22,7 +22,7 @@ _REGISTRY = {
            "finite": "finite_levelk:FiniteCognitiveHierarchy"},
     "trust": {"forecast": "forecast_trust:ForecastTrust",
               "finite": "finite_trust:FiniteTrust"},
-    "mixture": {"forecast": "mixture:Mixture", "finite": "mixture:Mixture"},
+    "mixture": {"forecast": "mixture:ForecastMixture", "finite": "mixture:FiniteMixture"},
 }
 
 MODEL_NAMES = tuple(_REGISTRY)

@@ -1,0 +1,165 @@
+"""M2 on forecast sharing: the trust-embedded model.
+
+Receiver (supplier) with trust ``alpha``: his belief about the forecast given report ``m``
+is ``alpha * (the report is true) + (1 - alpha) * prior``, so capacity solves::
+
+    alpha G(K - m) + (1 - alpha) F_D(K) = rho                    (1)
+
+``alpha = 1`` is the credulous ``K = m + z*``; ``alpha = 0`` babbling ``K = F_D^-1(rho)``;
+in between ``dK/dm = alpha g / (alpha g + (1 - alpha) f_D)`` lies strictly inside (0, 1).
+
+Sender (manufacturer) with trustworthiness ``beta`` maximizes::
+
+    U(m) = E_alpha E_eps min(xi + eps, K_alpha(m)) - beta * scale * (|m - xi| / scale)^gamma
+
+where the expectation over ``alpha`` is the receiver population's trust distribution (the
+trust-embedded equilibrium: senders know how much receivers trust). With ``gamma = 1``
+and a single trust level the optimal inflation solves ``P(eps > K(m) - xi) K'(m) = beta``;
+``beta = 1`` is always truthful because the left side never exceeds 1. See
+``docs/forecast-sharing.md`` for the derivation.
+
+Computation: trust and trustworthiness take values on fixed nodes (0, Gauss-Legendre
+nodes, 1), so ``K_alpha(m)`` and expected sales are tabulated once per treatment; the
+likelihood only reweights them. The sender's optimal report is found on a grid of 241
+reports plus the truthful one, refined by a parabola through the best grid point and its
+neighbours (differentiable in the trust weights), and interpolated in the forecast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jax import jnp
+from .base import Parameter
+from .forecast_common import ForecastModel, TypeChoices, capacity_for_belief, interp_rows, noise_parameters
+from .heterogeneity import (DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_nodes, zoib_parameters)
+
+__all__ = ["ForecastTrust", "trust_capacity", "optimal_report"]
+
+_REPORT_GRID = 241
+_FORECAST_GRID = 101
+_CAPACITY_GRID = 401
+
+
+def trust_capacity(game, m, alpha):
+    """Capacity of a receiver with trust ``alpha`` after report ``m``: the solution of (1)."""
+    return capacity_for_belief(game, m, alpha, game.demand.cdf)
+
+
+class ForecastTrust(ForecastModel):
+    name = "trust"
+    description = ("trust-embedded model: receivers trust reports to a degree alpha, senders "
+                   "dislike lying to a degree beta (both zero-one-inflated Beta across people)")
+
+    def __init__(self, game, *, convex: bool = False, n_nodes: int = DEFAULT_INTERIOR_NODES, **options):
+        super().__init__(game, convex=convex, n_nodes=n_nodes, **options)
+        self.convex = bool(convex)
+        self.n_nodes = int(n_nodes)
+        self.nodes = zoib_nodes(self.n_nodes)
+        self._tables = {}
+
+    def parameters(self):
+        params = (zoib_parameters("trust", at_0=0.1, at_1=0.15, mean=0.55, concentration=4.0)
+                  + zoib_parameters("trustworthiness", at_0=0.2, at_1=0.15, mean=0.3, concentration=4.0)
+                  + noise_parameters(self.game.game()))
+        if self.convex:
+            params.append(Parameter("lying_cost_exponent", 1.5, 1.0, 4.0,
+                                    "gamma >= 1: convexity of the lying cost beta*scale*(|m-xi|/scale)^gamma"))
+        return params
+
+    def sender_type_attributes(self):
+        return {"trustworthiness": self.nodes}
+
+    def receiver_type_attributes(self):
+        return {"trust": self.nodes}
+
+    # --- tables, once per treatment -------------------------------------------------------
+    def tables(self, treatment: str) -> dict:
+        if treatment not in self._tables:
+            g = self.game.treatments[treatment]
+            m_lo, m_hi = g.message_range
+            m_grid = np.linspace(m_lo, m_hi, _CAPACITY_GRID)
+            k_grid = trust_capacity(g, m_grid[:, None], self.nodes[None, :])          # (M, J)
+            x_grid = np.linspace(*g.forecast_range, _FORECAST_GRID)
+            reports = np.linspace(m_lo, m_hi, _REPORT_GRID)
+            candidates = np.concatenate([np.broadcast_to(reports, (len(x_grid), len(reports))),
+                                         np.clip(x_grid, m_lo, m_hi)[:, None]], axis=1)   # (X, C)
+            k_cand = trust_capacity(g, candidates[..., None], self.nodes)                 # (X, C, J)
+            sales = g.expected_sales(x_grid[:, None, None], k_cand)
+            scale = g.forecast_range[1] - g.forecast_range[0]
+            self._tables[treatment] = {
+                "m_grid": m_grid, "capacity": k_grid, "x_grid": x_grid, "candidates": candidates,
+                "sales": sales, "distance": np.abs(candidates - x_grid[:, None]) / scale, "scale": scale,
+                "step": reports[1] - reports[0],
+            }
+        return self._tables[treatment]
+
+    def _precompute(self, prep):
+        names = self.treatment_names
+        if "receiver" in prep.arrays:
+            arr = prep.arrays["receiver"]
+            k = np.zeros((len(arr["message"]), len(self.nodes)))
+            for code, t in enumerate(names):
+                rows = arr["treatment"] == code
+                if rows.any():
+                    tab = self.tables(t)
+                    k[rows] = interp_rows(arr["message"][rows], tab["m_grid"], tab["capacity"])
+            prep.cache["trust_capacity"] = k
+        if "sender" in prep.arrays:
+            arr = prep.arrays["sender"]
+            pos = np.zeros(len(arr["state"]))
+            for code, t in enumerate(names):
+                rows = arr["treatment"] == code
+                if rows.any():
+                    x = self.tables(t)["x_grid"]
+                    pos[rows] = (np.clip(arr["state"][rows], x[0], x[-1]) - x[0]) / (x[1] - x[0])
+            i = np.clip(np.floor(pos).astype(int), 0, _FORECAST_GRID - 2)
+            prep.cache["sender_interp"] = (arr["treatment"], i, pos - i)
+
+    # --- behaviour ------------------------------------------------------------------------
+    def receiver_choices(self, values, prep):
+        k = jnp.asarray(prep.cache["trust_capacity"])
+        return TypeChoices(zoib_log_weights_from(values, "trust", self.n_nodes), k, k)
+
+    def report_schedule(self, values, treatment: str):
+        """Optimal report on the forecast grid for every trustworthiness node: (X, J_beta)."""
+        tab = self.tables(treatment)
+        trust_w = jnp.exp(zoib_log_weights_from(values, "trust", self.n_nodes))
+        gamma = values.get("lying_cost_exponent", 1.0)
+        expected_sales = jnp.asarray(tab["sales"]) @ (trust_w / trust_w.sum())        # (X, C)
+        cost = tab["scale"] * jnp.asarray(tab["distance"]) ** gamma                   # (X, C)
+        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), tab["candidates"],
+                              tab["x_grid"], tab["step"])
+
+    def sender_choices(self, values, prep):
+        t_code, i, frac = prep.cache["sender_interp"]
+        schedules = jnp.stack([self.report_schedule(values, t) for t in self.treatment_names])  # (T, X, J)
+        frac = jnp.asarray(frac)[:, None]
+        report = schedules[t_code, i] * (1 - frac) + schedules[t_code, i + 1] * frac
+        return TypeChoices(zoib_log_weights_from(values, "trustworthiness", self.n_nodes), report, report)
+
+
+def optimal_report(expected_sales, cost, betas, candidates, x_grid, step):
+    """Report maximizing ``expected_sales - beta * cost`` for each forecast and ``beta``.
+
+    ``expected_sales`` and ``cost`` are (X, C) over the candidate reports (a regular grid of
+    ``C - 1`` reports with spacing ``step``, then the truthful report). The best candidate is
+    refined by the vertex of the parabola through it and its grid neighbours, where those
+    lie on one side of the truth (the objective is smooth there); the truthful candidate
+    and grid ends are kept as they are. Returns (X, B).
+    """
+    utility = expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]     # (X, B, C)
+    best = jnp.argmax(utility, axis=-1)                                                  # (X, B)
+    n_grid = candidates.shape[1] - 1
+    cand = jnp.asarray(candidates)
+    x = jnp.asarray(x_grid)[:, None]
+    i = jnp.clip(best, 1, n_grid - 2)
+    take = lambda j: jnp.take_along_axis(utility, j[..., None], axis=-1)[..., 0]
+    left, mid, right = take(i - 1), take(i), take(i + 1)
+    m_mid = jnp.take_along_axis(cand, i, axis=1)
+    same_side = ((m_mid - step - x) * (m_mid + step - x)) > 0
+    curvature = left - 2 * mid + right
+    interior = (best >= 1) & (best <= n_grid - 2) & same_side & (curvature < -1e-12)
+    offset = jnp.where(interior, 0.5 * step * (left - right) / jnp.where(interior, curvature, -1.0), 0.0)
+    offset = jnp.clip(offset, -step, step)
+    return jnp.take_along_axis(cand, best, axis=1) + offset

@@ -1,0 +1,110 @@
+"""M3: finite mixtures across model families (e.g. trust-embedded and level-k subjects).
+
+Each subject belongs to one family for all her rounds, and within it to one of that
+family's types. With family shares ``pi_f`` (per role) the type weights of the mixture are
+``pi_f * w_{f,t}``, so the panel likelihood of :mod:`cheaptalk.models.likelihood` is the
+mixture likelihood and posterior family membership comes out of the same computation.
+
+Parameters are the union of the families' parameters, matched by name, so the noise
+parameters (``sd_report``/``sd_capacity`` or the logit precisions) are shared: a subject's
+tremble does not depend on her family. Family shares use stick-breaking:
+``sender_share_<f_k>`` is the share of family ``f_k`` among senders not in ``f_1..f_{k-1}``
+(for two families, simply the share of the first).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jax import jnp
+from .base import Parameter
+from .forecast_common import ForecastModel, TypeChoices
+from .registry import get_model
+
+__all__ = ["ForecastMixture", "family_log_shares", "DEFAULT_FAMILIES"]
+
+DEFAULT_FAMILIES = ("trust", "levelk")
+_FLOOR = 1e-12
+
+
+def family_log_shares(values: dict, role: str, families) -> object:
+    """Log shares of the families for one role from the stick-breaking parameters."""
+    logs, rest = [], 0.0
+    for f in families[:-1]:
+        s = values[f"{role}_share_{f}"]
+        logs.append(rest + jnp.log(jnp.maximum(s, _FLOOR)))
+        rest = rest + jnp.log(jnp.maximum(1 - s, _FLOOR))
+    logs.append(rest)
+    return logs
+
+
+class _MixtureMixin:
+    def _init_families(self, game, families, options):
+        families = tuple(families)
+        if len(families) < 2 or len(set(families)) != len(families):
+            raise ValueError(f"a mixture needs two or more distinct families, got {families}")
+        if "mixture" in families:
+            raise ValueError("a mixture cannot contain a mixture")
+        self.families = families
+        self.members = [get_model(f, game, **options.get(f, {})) for f in families]
+
+    def parameters(self):
+        seen, params = set(), []
+        for member in self.members:
+            for p in member.parameters():
+                if p.name not in seen:
+                    seen.add(p.name)
+                    params.append(p)
+        for role in ("sender", "receiver"):
+            for f in self.families[:-1]:
+                params.append(Parameter(f"{role}_share_{f}", 1.0 / len(self.families), 0.0, 1.0,
+                                        f"share of {role}s of the {f} family"
+                                        + ("" if len(self.families) == 2 else " among those not in earlier families")))
+        return params
+
+    def member_values(self, values: dict, member) -> dict:
+        return {n: values[n] for n in member.param_names}
+
+    def type_attributes(self):
+        out = {}
+        for role in ("sender", "receiver"):
+            per_member = [m.type_attributes().get(role, {}) for m in self.members]
+            sizes = [len(next(iter(a.values()))) if a else 1 for a in per_member]
+            names = sorted({k for a in per_member for k in a})
+            attrs = {}
+            for name in names:
+                attrs[name] = np.concatenate([np.asarray(a[name], float) if name in a else np.full(n, np.nan)
+                                              for a, n in zip(per_member, sizes)])
+            attrs["family"] = np.concatenate([np.full(n, i, float) for i, n in enumerate(sizes)])
+            out[role] = attrs
+        return out
+
+
+class ForecastMixture(_MixtureMixin, ForecastModel):
+    name = "mixture"
+    description = "finite mixture of model families (default: trust-embedded and level-k), types fixed per subject"
+
+    def __init__(self, game, *, families=DEFAULT_FAMILIES, **options):
+        ForecastModel.__init__(self, game, families=tuple(families), **options)
+        self._init_families(game, families, options)
+        self.description = f"finite mixture of {' and '.join(self.families)} subjects"
+
+    def prepare(self, data):
+        prep = ForecastModel.prepare(self, data)
+        prep.cache["members"] = [m.prepare(data) for m in self.members]
+        return prep
+
+    def _combine(self, values, prep, role):
+        parts = []
+        log_shares = family_log_shares(values, role, self.families)
+        for member, member_prep, log_share in zip(self.members, prep.cache["members"], log_shares):
+            fn = member.sender_choices if role == "sender" else member.receiver_choices
+            c = fn(self.member_values(values, member), member_prep)
+            parts.append(TypeChoices(c.log_weights + log_share, c.low, c.high))
+        return TypeChoices(*(jnp.concatenate([p[i] for p in parts], axis=-1) for i in range(3)))
+
+    def sender_choices(self, values, prep):
+        return self._combine(values, prep, "sender")
+
+    def receiver_choices(self, values, prep):
+        return self._combine(values, prep, "receiver")
