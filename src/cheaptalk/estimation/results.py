@@ -1,0 +1,250 @@
+"""What a fit returns: estimates, standard errors, diagnostics, per-subject posteriors.
+
+A :class:`FitResult` prints like a paper's table, converts to a DataFrame
+(:meth:`FitResult.to_frame`) and to the fit JSON (:meth:`FitResult.to_dict`)::
+
+    {"model", "loglik", "n_params", "n_obs", "n_subjects", "aic", "bic", "converged",
+     "params": {NAME: {"estimate", "se"}}, ...}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..models.likelihood import type_posteriors
+
+__all__ = ["FitResult", "subject_posteriors"]
+
+
+@dataclass
+class FitResult:
+    model: object
+    likelihood: object
+    theta: np.ndarray
+    loglik: float
+    cov: np.ndarray
+    se: np.ndarray
+    se_model: np.ndarray
+    at_bound: dict
+    flat: list
+    hessian_eigenvalues: np.ndarray
+    converged: bool
+    grad_norm: float
+    message: str
+    iterations: int
+    starts: list
+    warnings: list = field(default_factory=list)
+    bootstrap: dict | None = None
+    seconds: float = 0.0
+
+    # --- counts and criteria -----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def param_names(self) -> list[str]:
+        return self.model.param_names
+
+    @property
+    def params(self) -> dict:
+        return self.model.to_dict(self.theta)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.theta)
+
+    @property
+    def n_obs(self) -> int:
+        return self.likelihood.n_obs
+
+    @property
+    def n_subjects(self) -> int:
+        return self.likelihood.n_clusters
+
+    @property
+    def aic(self) -> float:
+        return 2 * self.n_params - 2 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        """``k log N - 2 log L`` with ``N`` the number of decisions."""
+        return self.n_params * np.log(self.n_obs) - 2 * self.loglik
+
+    def ci(self, level: float = 0.95) -> np.ndarray:
+        """Wald intervals from the cluster-robust standard errors, clipped to the bounds."""
+        z = stats.norm.ppf(0.5 + level / 2)
+        bounds = np.array(self.model.bounds(), float)
+        lo = np.clip(self.theta - z * self.se, bounds[:, 0], bounds[:, 1])
+        hi = np.clip(self.theta + z * self.se, bounds[:, 0], bounds[:, 1])
+        return np.column_stack([lo, hi])
+
+    def subject_loglik(self) -> pd.Series:
+        """Each subject's log-likelihood contribution (what Vuong tests compare)."""
+        return pd.Series(self.likelihood.cluster_loglik(self.theta), index=self.likelihood.clusters,
+                         name=self.name)
+
+    # --- conversions -------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        ci = self.ci()
+        frame = pd.DataFrame({"estimate": self.theta, "se": self.se, "ci_low": ci[:, 0], "ci_high": ci[:, 1],
+                              "se_model": self.se_model,
+                              "at_bound": [self.at_bound.get(n, "") for n in self.param_names]},
+                             index=pd.Index(self.param_names, name="parameter"))
+        if self.bootstrap is not None:
+            frame["se_bootstrap"] = self.bootstrap["se"]
+            frame["boot_ci_low"] = self.bootstrap["ci"][:, 0]
+            frame["boot_ci_high"] = self.bootstrap["ci"][:, 1]
+        return frame
+
+    def to_dict(self) -> dict:
+        params = {}
+        for i, name in enumerate(self.param_names):
+            entry = {"estimate": _num(self.theta[i]), "se": _num(self.se[i])}
+            if self.bootstrap is not None:
+                entry["se_bootstrap"] = _num(self.bootstrap["se"][i])
+            params[name] = entry
+        ci = self.ci()
+        return {"model": self.name, "game": self.model.game.name, "loglik": _num(self.loglik),
+                "n_params": self.n_params, "n_obs": self.n_obs, "n_subjects": self.n_subjects,
+                "aic": _num(self.aic), "bic": _num(self.bic), "converged": self.converged, "params": params,
+                "diagnostics": {
+                    "se_method": "cluster-robust by subject (sandwich)",
+                    "ci95": {n: [_num(ci[i, 0]), _num(ci[i, 1])] for i, n in enumerate(self.param_names)},
+                    "at_bound": dict(self.at_bound), "flat": list(self.flat),
+                    "gradient_norm": _num(self.grad_norm),
+                    "hessian_eigenvalues": [_num(v) for v in np.atleast_1d(self.hessian_eigenvalues)],
+                    "optimizer_message": self.message, "iterations": self.iterations,
+                    "starts": [{"loglik": _num(s["loglik"]), "converged": s["converged"]} for s in self.starts],
+                    "bootstrap_replications": self.bootstrap["replications"] if self.bootstrap else 0,
+                    "seconds": round(self.seconds, 3)},
+                "warnings": list(self.warnings)}
+
+    def __str__(self) -> str:
+        frame = self.to_frame()
+        eig = np.atleast_1d(self.hessian_eigenvalues)
+        lines = [f"Maximum likelihood: {self.name} on {self.model.game.name}",
+                 f"  decisions {self.n_obs}, subjects {self.n_subjects}, log-likelihood {self.loglik:.3f}, "
+                 f"AIC {self.aic:.1f}, BIC {self.bic:.1f}",
+                 f"  converged: {'yes' if self.converged else 'NO'} (L-BFGS-B, {len(self.starts)} start(s), "
+                 f"projected gradient {self.grad_norm:.1e}"
+                 + (f", Hessian eigenvalues {eig.min():.2e} .. {eig.max():.2e}" if eig.size else "")
+                 + f", {self.seconds:.1f} s)",
+                 "  standard errors: cluster-robust by subject"
+                 + (f"; bootstrap by subject ({self.bootstrap['replications']} replications)" if self.bootstrap else ""),
+                 ""]
+        width = max(len(n) for n in self.param_names + ["parameter"])
+        head = f"  {'parameter':<{width}}  {'estimate':>10}  {'(se)':>10}  {'95% CI':>23}"
+        if self.bootstrap is not None:
+            head += f"  {'(boot se)':>10}"
+        lines.append(head)
+        for name, row in frame.iterrows():
+            se = f"({row['se']:.4g})" if np.isfinite(row["se"]) else "(--)"
+            ci = f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]" if np.isfinite(row["se"]) else ""
+            line = f"  {name:<{width}}  {row['estimate']:>10.4g}  {se:>10}  {ci:>23}"
+            if self.bootstrap is not None:
+                line += f"  {'(' + format(row['se_bootstrap'], '.4g') + ')':>10}"
+            if row["at_bound"]:
+                line += f"  at {row['at_bound']} bound"
+            lines.append(line)
+        if self.warnings:
+            lines.append("")
+            lines.extend(f"  warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+    # --- individuals -------------------------------------------------------------------
+    def subject_posteriors(self, level: float = 0.90) -> pd.DataFrame:
+        return subject_posteriors(self, level=level)
+
+    def type_membership(self) -> pd.DataFrame:
+        return type_membership(self)
+
+
+def _num(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) / w.sum()
+    return float(v[min(np.searchsorted(cum, q - 1e-12), len(v) - 1)])
+
+
+def _numeric_attributes(result) -> dict:
+    out = {}
+    for role, attrs in (result.model.type_attributes() or {}).items():
+        for attr, values in attrs.items():
+            arr = np.asarray(values)
+            if arr.dtype.kind in "fiub":
+                out.setdefault(role, {})[attr] = arr.astype(float)
+    return out
+
+
+def subject_posteriors(result: FitResult, level: float = 0.90) -> pd.DataFrame:
+    """Each subject's posterior mean of every numeric type attribute, with an interval.
+
+    With types ``t`` of prior probability ``pi_t`` and subject ``i``'s decisions ``D_i``,
+    ``P(t | D_i) ∝ pi_t prod_{d in D_i} f(d | t)`` at the estimated parameters (empirical
+    Bayes: parameter uncertainty is not propagated). For an attribute ``x_t`` (trust,
+    trustworthiness, level) the row gives ``E[x | D_i]`` over the types that have it, the
+    central ``level`` interval of that posterior, and ``p_defined``, the posterior
+    probability of being a type that has the attribute at all (below 1 in mixtures).
+    """
+    lik = result.likelihood
+    posts = type_posteriors(result.model, result.theta, lik.prepared)
+    rows = []
+    lo_q, hi_q = 0.5 - level / 2, 0.5 + level / 2
+    for role, attrs in _numeric_attributes(result).items():
+        if role not in posts:
+            continue
+        post = np.asarray(posts[role])
+        subjects = np.asarray(lik.prepared.roles[role].subjects, dtype=str)
+        counts = np.bincount(lik.prepared.roles[role].subject_codes, minlength=len(subjects))
+        for attr, x in attrs.items():
+            defined = np.isfinite(x)
+            for i, subject in enumerate(subjects):
+                w = post[i, defined]
+                p_def = float(w.sum())
+                if p_def <= 1e-12:
+                    mean = low = high = np.nan
+                else:
+                    mean = float(np.sum(w * x[defined]) / p_def)
+                    low = _weighted_quantile(x[defined], w, lo_q)
+                    high = _weighted_quantile(x[defined], w, hi_q)
+                rows.append({"subject": subject, "role": role, "decisions": int(counts[i]), "attribute": attr,
+                             "mean": mean, "low": low, "high": high, "p_defined": p_def})
+    return pd.DataFrame(rows, columns=["subject", "role", "decisions", "attribute", "mean", "low", "high",
+                                       "p_defined"])
+
+
+def type_membership(result: FitResult) -> pd.DataFrame:
+    """Posterior probability of each value of every discrete type attribute (level, family,
+    point masses of trust at 0 and 1), per subject: ``subject, role, attribute, value, probability``.
+    Attributes with more than 12 distinct values (quadrature nodes) are summarized by
+    :func:`subject_posteriors` instead."""
+    lik = result.likelihood
+    posts = type_posteriors(result.model, result.theta, lik.prepared)
+    rows = []
+    for role, attrs in (result.model.type_attributes() or {}).items():
+        if role not in posts:
+            continue
+        post = np.asarray(posts[role])
+        subjects = np.asarray(lik.prepared.roles[role].subjects, dtype=str)
+        for attr, values in attrs.items():
+            arr = np.asarray(values)
+            labels = np.array(["n/a" if (arr.dtype.kind == "f" and not np.isfinite(v)) else
+                               (format(v, "g") if arr.dtype.kind in "fiu" else str(v)) for v in arr])
+            uniq = list(dict.fromkeys(labels))
+            if len(uniq) > 12:
+                continue
+            for k, label in enumerate(uniq):
+                p = post[:, labels == label].sum(axis=1)
+                rows.extend({"subject": s, "role": role, "attribute": attr, "value": label,
+                             "probability": float(p[i])} for i, s in enumerate(subjects))
+    return pd.DataFrame(rows, columns=["subject", "role", "attribute", "value", "probability"])
