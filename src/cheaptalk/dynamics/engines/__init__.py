@@ -1,0 +1,79 @@
+"""Engines that turn logs into packed seller batches and sum likelihood contributions.
+
+Both engines share the packing (:mod:`cheaptalk.dynamics.logs`) and the per-batch
+computation (:func:`evaluate_batch`); they differ in where the batches live and run:
+
+* ``local`` (:class:`LocalEngine`): DuckDB streams the Parquet files sorted by seller and
+  time, batches are cached in memory up to a budget and spilled to local files beyond it,
+  and each likelihood pass runs the batches on a small thread pool.
+* ``spark`` (:class:`SparkEngine`): Spark sorts within seller partitions, packs them with
+  ``mapInArrow`` and caches the packed batches; each pass is a Spark job whose tasks
+  evaluate their batches and whose results are summed on the driver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model import TrustDynamics
+
+__all__ = ["PassResult", "evaluate_batch", "get_engine", "ENGINES"]
+
+ENGINES = ("local", "spark")
+
+
+class PassResult:
+    """Sums over sellers of one pass: log-likelihood, score, outer products of scores,
+    and (optionally) the Hessian."""
+
+    __slots__ = ("loglik", "score", "meat", "hessian", "n_sellers", "n_events", "n_decisions")
+
+    def __init__(self, p: int, hessian: bool = False):
+        self.loglik = 0.0
+        self.score = np.zeros(p)
+        self.meat = np.zeros((p, p))
+        self.hessian = np.zeros((p, p)) if hessian else None
+        self.n_sellers = self.n_events = self.n_decisions = 0
+
+    def __iadd__(self, other: "PassResult"):
+        self.loglik += other.loglik
+        self.score += other.score
+        self.meat += other.meat
+        if other.hessian is not None:
+            self.hessian = other.hessian if self.hessian is None else self.hessian + other.hessian
+        self.n_sellers += other.n_sellers
+        self.n_events += other.n_events
+        self.n_decisions += other.n_decisions
+        return self
+
+    def __add__(self, other):
+        out = PassResult(len(self.score), self.hessian is not None)
+        out += self
+        out += other
+        return out
+
+
+def evaluate_batch(model: TrustDynamics, u, batch: dict, hessian: bool = False) -> PassResult:
+    ll, scores = model.loglik_and_scores(u, batch)
+    nb = int(batch["n_sellers"])
+    ll, scores = ll[:nb], scores[:nb]       # padded sellers contribute exactly zero anyway
+    r = PassResult(len(u), hessian)
+    r.loglik = float(ll.sum())
+    r.score = scores.sum(axis=0)
+    r.meat = scores.T @ scores
+    if hessian:
+        r.hessian = model.hessian(u, batch)
+    r.n_sellers = nb
+    r.n_events = int(batch["length"].sum())
+    r.n_decisions = int(batch["observed"].sum())
+    return r
+
+
+def get_engine(name: str, source, **kwargs):
+    if name == "local":
+        from .local import LocalEngine
+        return LocalEngine(source, **kwargs)
+    if name == "spark":
+        from .spark import SparkEngine
+        return SparkEngine(source, **kwargs)
+    raise ValueError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")

@@ -1,0 +1,210 @@
+"""The local engine: DuckDB streams sorted events, numpy/jax evaluate packed batches.
+
+Memory stays bounded whatever the size of the logs: DuckDB sorts out of core under
+``memory_limit`` (spilling to a temporary directory), the packer holds one chunk of rows,
+and packed batches are kept in memory only up to ``cache_mb``; the rest is written to a
+local spill directory and read back batch by batch in each likelihood pass.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ..logs import Exclusions, LogSource, StreamPacker
+from . import PassResult, evaluate_batch
+
+__all__ = ["LocalEngine", "event_query"]
+
+
+def _batch_nbytes(batch: dict) -> int:
+    return sum(v.nbytes for v in batch.values() if isinstance(v, np.ndarray))
+
+
+def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
+    """SQL reading the event columns the model needs (and the seller-table join)."""
+    o = source.options
+    cols = ["e.seller", "e.time", "e.recommendation", "e.feedback"]
+    cols += ["e.action", "e.own_estimate"] if o.adoption == "continuous" else ["e.followed"]
+    if o.fidelity_source == "fidelity":
+        cols.append("e.fidelity")
+    else:
+        names = _columns(source)
+        cols.append("e.truth" if "truth" in names else "e.outcome")
+    src = f"read_parquet('{source.glob}', hive_partitioning = true, union_by_name = true{extra})"
+    if source.sellers_table is not None:
+        seg = "coalesce(CAST(e.segment AS VARCHAR), CAST(s.segment AS VARCHAR))" \
+            if "segment" in _columns(source) and _table_has_segment(source) else \
+            ("CAST(s.segment AS VARCHAR)" if _table_has_segment(source) else "CAST(e.segment AS VARCHAR)")
+        cols += [f"{seg} AS segment", "(s.seller IS NOT NULL) AS _known"]
+        sql = (f"SELECT {', '.join(cols)} FROM {src} e LEFT JOIN "
+               f"read_parquet('{source.sellers_table}') s ON e.seller = s.seller")
+    else:
+        if o.has_segment:
+            cols.append("CAST(e.segment AS VARCHAR) AS segment")
+        sql = f"SELECT {', '.join(cols)} FROM {src} e"
+    if order:
+        sql += " ORDER BY e.seller, e.time"
+    return sql
+
+
+def _columns(source: LogSource) -> set:
+    import pyarrow.dataset as ds
+    names = set()
+    for f in source.files[:50]:
+        names |= set(ds.dataset(f, format="parquet").schema.names)
+    return names
+
+
+def _table_has_segment(source: LogSource) -> bool:
+    import pyarrow.dataset as ds
+    return "segment" in ds.dataset(source.sellers_table, format="parquet").schema.names
+
+
+class LocalEngine:
+    """Packs the logs once (streaming), then evaluates likelihood passes over the cache."""
+
+    name = "local"
+
+    def __init__(self, source: LogSource, threads: int | None = None, cache_mb: float = 1024,
+                 memory_limit: str = "1GB", spill_dir: str | None = None, progress: bool = False):
+        self.source = source
+        self.threads = threads or min(2, os.cpu_count() or 1)
+        self.cache_bytes = cache_mb * 2 ** 20
+        self.memory_limit = memory_limit
+        self.progress = progress
+        self._spill_root = spill_dir
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._memory: list[dict] = []
+        self._files: list[Path] = []
+        self.exclusions = Exclusions()
+        self.rows_read = 0
+        self._n_sellers = 0
+        self.prepared = False
+
+    # ---- preparation: one streaming pass over the Parquet files
+    def _connect(self):
+        con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        con.execute(f"SET threads = {self.threads}")
+        con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/cheaptalk-duckdb'")
+        return con
+
+    def prepare(self):
+        if self.prepared:
+            return self
+        con = self._connect()
+        reader = con.sql(event_query(self.source)).to_arrow_reader(262_144)
+        packer = StreamPacker(self.source.options, self.exclusions)
+        bar = _bar(self.progress, "read logs", "ev")
+        for rb in reader:
+            for batch in packer.feed(rb):
+                self._store(batch)
+            if bar is not None:
+                bar.update(rb.num_rows)
+        for batch in packer.finish():
+            self._store(batch)
+        if bar is not None:
+            bar.close()
+        self.rows_read = packer.rows_read
+        con.close()
+        self._locate_examples()
+        self.prepared = True
+        return self
+
+    def _store(self, batch: dict):
+        self._n_sellers += int(batch["n_sellers"])
+        used = sum(_batch_nbytes(b) for b in self._memory)
+        if used + _batch_nbytes(batch) <= self.cache_bytes:
+            self._memory.append(batch)
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryDirectory(prefix="cheaptalk-trust-", dir=self._spill_root)
+        path = Path(self._spill.name) / f"batch-{len(self._files):06d}.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(batch, fh, protocol=5)
+        self._files.append(path)
+
+    def _locate_examples(self):
+        """Add file and row to the first excluded examples (DuckDB knows both)."""
+        if not self.exclusions.examples:
+            return
+        con = self._connect()
+        src = (f"read_parquet('{self.source.glob}', hive_partitioning = true, union_by_name = true, "
+               f"filename = true, file_row_number = true)")
+        for ex in self.exclusions.examples:
+            try:
+                if ex["time"] is None:
+                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? "
+                                      "AND time IS NULL LIMIT 1", [ex["seller"]]).fetchone()
+                elif ex["seller"] is None:
+                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller IS NULL "
+                                      "LIMIT 1").fetchone()
+                else:
+                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? AND "
+                                      "CAST(time AS DOUBLE) = ? LIMIT 1", [ex["seller"], ex["time"]]).fetchone()
+            except duckdb.Error:
+                row = None
+            if row:
+                ex["file"], ex["row"] = row[0], int(row[1])
+        con.close()
+
+    # ---- passes
+    def batches(self):
+        """Packed batches, from memory then from the spill files."""
+        self.prepare()
+        yield from self._memory
+        for path in self._files:
+            with open(path, "rb") as fh:
+                yield pickle.load(fh)
+
+    def sample(self, max_sellers: int) -> list[dict]:
+        """The first batches holding about ``max_sellers`` sellers (warm starts)."""
+        out, n = [], 0
+        for b in self.batches():
+            out.append(b)
+            n += int(b["n_sellers"])
+            if n >= max_sellers:
+                break
+        return out
+
+    def evaluate(self, model, u, hessian: bool = False) -> PassResult:
+        total = PassResult(len(u), hessian)
+        u = np.asarray(u, float)
+        with ThreadPoolExecutor(self.threads) as pool:
+            # bounded look-ahead keeps at most a few spilled batches in memory
+            futures = []
+            for b in self.batches():
+                futures.append(pool.submit(evaluate_batch, model, u, b, hessian))
+                if len(futures) >= 2 * self.threads:
+                    total += futures.pop(0).result()
+            for f in futures:
+                total += f.result()
+        return total
+
+    def n_sellers(self) -> int:
+        self.prepare()
+        return self._n_sellers
+
+    @property
+    def n_batches(self) -> int:
+        return len(self._memory) + len(self._files)
+
+    def close(self):
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
+
+def _bar(enabled: bool, desc: str, unit: str, total=None):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(desc=desc, unit=unit, unit_scale=True, total=total, file=sys.stderr, leave=False)

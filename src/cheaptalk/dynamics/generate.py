@@ -1,0 +1,137 @@
+"""Synthetic recommendation logs with a known truth (labelled synthetic).
+
+The world: each seller belongs to a fidelity segment (``high``, ``mid``, ``low``) that sets
+how noisy the platform's recommendations are for it. Per event, demand ``truth_t`` varies
+around a seller-specific level; the recommendation is ``truth_t`` plus segment noise; the
+seller's own estimate is ``truth_t`` plus its own noise; the seller sees the outcome
+(``feedback_t = 1``) with probability ``feedback_rate``. Trust follows the model of
+:mod:`cheaptalk.dynamics.model` from an initial trust drawn from the Beta, and the seller's
+action (continuous) or follow decision (binary) is drawn from it.
+
+Generation streams over chunks of sellers and writes one Parquet file per chunk, so any
+size (1e8 events and more) is produced in bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .model import PARAMETER_NAMES, simulate_path
+
+__all__ = ["SyntheticWorld", "generate_logs", "SEGMENTS"]
+
+SEGMENTS = ("high", "mid", "low")
+
+
+@dataclass
+class SyntheticWorld:
+    adoption: str = "continuous"
+    eta_up: float = 0.15
+    eta_down: float = 0.35
+    initial_trust_mean: float = 0.5
+    initial_trust_concentration: float = 6.0
+    sd_action: float = 5.0
+    follow_slope: float = 2.0
+    feedback_rate: float = 0.7
+    fidelity_scale: float = 30.0
+    # recommendation error sd by segment (high, mid, low fidelity)
+    recommendation_sd: tuple = (4.0, 10.0, 25.0)
+    own_sd: float = 15.0
+    demand_sd: float = 20.0
+    demand_level: tuple = (50.0, 150.0)
+
+    def truth(self) -> dict:
+        """True population parameters under the names ``trust fit --json`` reports."""
+        return {name: getattr(self, name) for name in PARAMETER_NAMES[self.adoption]}
+
+
+def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int):
+    S = n_sellers
+    seg = rng.integers(0, len(SEGMENTS), S)
+    level = rng.uniform(*world.demand_level, S)[:, None]
+    truth = level + world.demand_sd * rng.standard_normal((S, T))
+    rec_sd = np.asarray(world.recommendation_sd)[seg][:, None]
+    rec = truth + rec_sd * rng.standard_normal((S, T))
+    own = truth + world.own_sd * rng.standard_normal((S, T))
+    feedback = rng.random((S, T)) < world.feedback_rate
+    fidelity = 1.0 - np.minimum(1.0, np.abs(rec - truth) / world.fidelity_scale)
+    a = world.initial_trust_mean * world.initial_trust_concentration
+    b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
+    alpha0 = rng.beta(a, b, S)
+    trust = simulate_path(alpha0, fidelity, feedback, world.eta_up, world.eta_down)
+    seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
+    cols = {
+        "seller": np.repeat(seller, T),
+        "time": np.tile(np.arange(T, dtype=np.int64), S),
+        "recommendation": rec.ravel(),
+    }
+    if world.adoption == "continuous":
+        action = trust * rec + (1 - trust) * own + world.sd_action * rng.standard_normal((S, T))
+        cols["action"] = action.ravel()
+        cols["own_estimate"] = own.ravel()
+    else:
+        z = world.follow_slope * (np.log(np.clip(trust, 1e-9, 1)) - np.log(np.clip(1 - trust, 1e-9, 1)))
+        cols["followed"] = (rng.random((S, T)) < 1 / (1 + np.exp(-z))).astype(np.int8).ravel()
+    cols["truth"] = truth.ravel()
+    cols["feedback"] = feedback.astype(np.int8).ravel()
+    table = pa.table(cols)
+    segment = pa.DictionaryArray.from_arrays(pa.array(np.repeat(seg, T).astype(np.int32)),
+                                             pa.array(SEGMENTS))
+    table = table.append_column("segment", segment)
+    sellers = pa.table({"seller": seller, "segment": pa.array(np.asarray(SEGMENTS)[seg]),
+                        "initial_trust": alpha0})
+    return table, sellers
+
+
+def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: int = 0,
+                  world: SyntheticWorld | None = None, events_per_file: int = 2_000_000,
+                  progress: bool = False) -> dict:
+    """Write synthetic logs to ``out``: ``events/part-*.parquet``, ``truth.json``,
+    ``schema.json`` and ``sellers_truth.parquet`` (each seller's true initial trust)."""
+    world = world or SyntheticWorld()
+    if sellers < 1 or events_per_seller < 1:
+        raise ValueError("--sellers and --events-per-seller must be at least 1")
+    out = Path(out)
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    for old in (out / "events").glob("part-*.parquet"):
+        old.unlink()
+    rng = np.random.default_rng(seed)
+    per_file = max(1, events_per_file // events_per_seller)
+    n_files = -(-sellers // per_file)
+    writer_truth = None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=sellers * events_per_seller, unit="ev", unit_scale=True, desc="generate",
+                   file=__import__("sys").stderr)
+    try:
+        for k in range(n_files):
+            first = k * per_file
+            n = min(per_file, sellers - first)
+            table, truth_table = _simulate_chunk(world, rng, first, n, events_per_seller)
+            pq.write_table(table, out / "events" / f"part-{k:05d}.parquet", row_group_size=1 << 20)
+            if writer_truth is None:
+                writer_truth = pq.ParquetWriter(out / "sellers_truth.parquet", truth_table.schema)
+            writer_truth.write_table(truth_table)
+            if bar is not None:
+                bar.update(table.num_rows)
+    finally:
+        if writer_truth is not None:
+            writer_truth.close()
+        if bar is not None:
+            bar.close()
+    truth = {"synthetic": True, "model": f"trust-dynamics-{world.adoption}", "seed": seed,
+             "sellers": sellers, "events_per_seller": events_per_seller,
+             "n_events": sellers * events_per_seller, "params": world.truth(),
+             "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(world).items()}}
+    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    (out / "schema.json").write_text(json.dumps(
+        {"adoption": world.adoption, "fidelity_scale": world.fidelity_scale,
+         "fidelity": "1 - min(1, |recommendation - truth| / fidelity_scale)"}, indent=2) + "\n")
+    return truth

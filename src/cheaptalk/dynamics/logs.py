@@ -1,0 +1,482 @@
+"""Recommendation logs: the schema, its checks, and packing into per-seller batches.
+
+Schema (one row per recommendation event; Parquet, any number of files, any partitioning):
+
+==================  ========  ===========================================================
+column              type      meaning
+==================  ========  ===========================================================
+``seller``          int/str   receiver of the recommendation
+``time``            int/float order of events within a seller (timestamps are accepted)
+                    /timestamp
+``recommendation``  float     the recommended value ``m_t`` (restock quantity, price, ...)
+``action``          float     continuous adoption: what the seller did ``a_t``
+``own_estimate``    float     continuous adoption: the seller's own value ``own_t``
+                              (required with ``action``)
+``followed``        0/1/bool  binary adoption: did the seller follow the recommendation
+``truth``           float     realized value the recommendation aimed at (alias ``outcome``);
+                              fidelity ``f_t = 1 - min(1, |m_t - truth_t| / scale)``
+``fidelity``        float     fidelity in [0, 1] given directly (takes precedence over truth)
+``feedback``        0/1/bool  did the seller see how accurate the recommendation was
+``segment``         str       optional label used to group sellers in reports
+==================  ========  ===========================================================
+
+Either ``action`` + ``own_estimate`` or ``followed`` must be present (both: choose with
+``adoption``). A separate seller table (``seller``, optional ``segment``) may be joined;
+events of sellers missing from it are excluded and counted.
+
+Events may be stored in any order; they are ordered by ``time`` within each seller. What
+cannot be used is never dropped silently; :class:`Exclusions` counts it by reason:
+
+* row excluded: missing seller, time or recommendation; an event of a seller unknown to the
+  seller table; identical duplicate events (one copy kept); events of one seller at the same
+  time with different content (their order is unknown, all are excluded);
+* decision not used (the event still updates trust): missing or non-finite action or
+  own estimate, ``followed`` not 0/1;
+* feedback not used (the decision still counts, trust is not updated): ``feedback`` missing
+  or not 0/1; feedback shown but fidelity unknown (missing truth or fidelity, fidelity
+  outside [0, 1]).
+
+Missing columns and columns of the wrong type are errors naming the file and the column.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+__all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
+           "StreamPacker", "resolve_logs", "EVENT_COLUMNS"]
+
+EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
+                 "truth", "outcome", "fidelity", "feedback", "segment")
+BATCH_CELLS = 1 << 18     # sellers x padded events per batch: bounds memory per task
+MAX_BATCH_SELLERS = 1024  # the time scan runs fastest while (sellers x nodes) stays in cache
+
+
+class LogSchemaError(ValueError):
+    """The logs cannot be read as recommendation events (missing or mistyped columns)."""
+
+
+@dataclass
+class PackOptions:
+    adoption: str                       # 'continuous' or 'binary'
+    fidelity_source: str                # 'fidelity' or 'truth'
+    fidelity_scale: float | None = None
+    has_segment: bool = False
+    batch_cells: int = BATCH_CELLS
+
+    def to_dict(self):
+        return {"adoption": self.adoption, "fidelity_source": self.fidelity_source,
+                "fidelity_scale": self.fidelity_scale, "has_segment": self.has_segment,
+                "batch_cells": self.batch_cells}
+
+
+@dataclass
+class LogSource:
+    """Where the events are and how to read them (resolved from a logs directory)."""
+    events: Path                        # directory (or file) of event Parquet files
+    files: list[Path]
+    options: PackOptions
+    sellers_table: Path | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def glob(self) -> str:
+        return str(self.events / "**" / "*.parquet") if self.events.is_dir() else str(self.events)
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) \
+        or pa.types.is_decimal(t)
+
+
+def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: float | None = None,
+                 sellers_table: str | Path | None = None) -> LogSource:
+    """Find the event files under ``logs`` and check every file's columns.
+
+    ``logs`` is a directory of Parquet files (searched recursively, hive partitions allowed)
+    or a directory containing ``events/``; ``schema.json`` next to the events (written by
+    ``cheaptalk trust generate``) supplies defaults for ``adoption`` and ``fidelity_scale``,
+    and ``sellers.parquet`` there is joined as the seller table.
+    """
+    root = Path(logs)
+    if not root.exists():
+        raise FileNotFoundError(f"logs not found: {root}")
+    events = root / "events" if (root / "events").is_dir() else root
+    meta = {}
+    meta_file = root / "schema.json"
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+    if sellers_table is None and (root / "sellers.parquet").exists() and events != root:
+        sellers_table = root / "sellers.parquet"
+    files = sorted(events.rglob("*.parquet")) if events.is_dir() else [events]
+    if not files:
+        raise FileNotFoundError(f"no Parquet files under {events}")
+    adoption = adoption or meta.get("adoption")
+    fidelity_scale = fidelity_scale if fidelity_scale is not None else meta.get("fidelity_scale")
+
+    present_all: set[str] | None = None
+    schemas = {}
+    partition_cols = set()
+    for f in files:
+        # hive partition directories (name=value) supply columns too
+        for part in f.relative_to(events).parts[:-1] if events.is_dir() else ():
+            if "=" in part:
+                partition_cols.add(part.split("=", 1)[0])
+        sch = ds.dataset(f, format="parquet").schema
+        schemas[f] = sch
+        names = set(sch.names)
+        present_all = names if present_all is None else present_all & names
+    present_all = (present_all or set()) | partition_cols
+
+    if adoption is None:
+        has_a, has_f = "action" in present_all, "followed" in present_all
+        if has_a and has_f:
+            raise LogSchemaError(f"{events}: logs have both 'action' and 'followed'; choose the "
+                                 "adoption kind (--adoption continuous|binary)")
+        adoption = "continuous" if has_a else "binary" if has_f else None
+        if adoption is None:
+            raise LogSchemaError(f"{events}: no adoption column: need 'action' with 'own_estimate' "
+                                 "(continuous) or 'followed' (binary)")
+    if adoption not in ("continuous", "binary"):
+        raise LogSchemaError(f"adoption must be continuous or binary, got {adoption!r}")
+    if "fidelity" in present_all:
+        fid_source = "fidelity"
+    elif "truth" in present_all or "outcome" in present_all:
+        fid_source = "truth"
+        if fidelity_scale is None or not np.isfinite(fidelity_scale) or fidelity_scale <= 0:
+            raise LogSchemaError(f"{events}: fidelity is derived from 'truth' as "
+                                 "1 - min(1, |recommendation - truth| / scale): give a positive "
+                                 "--fidelity-scale (or a 'fidelity' column)")
+    else:
+        fid_source = None
+    required = ["seller", "time", "recommendation", "feedback"]
+    required += ["action", "own_estimate"] if adoption == "continuous" else ["followed"]
+    numeric = ["recommendation", "feedback"] + required[4:]
+    for f, sch in schemas.items():
+        names = set(sch.names) | partition_cols
+        for col in required:
+            if col not in names:
+                raise LogSchemaError(f"{f}: missing column {col!r} (required for {adoption} "
+                                     f"adoption: {', '.join(required)})")
+        if fid_source is None or (fid_source == "fidelity" and "fidelity" not in names) or \
+                (fid_source == "truth" and not ({"truth", "outcome"} & names)):
+            raise LogSchemaError(f"{f}: missing column 'fidelity' or 'truth' (alias 'outcome'): "
+                                 "the accuracy of each recommendation is needed")
+        for col in numeric + [c for c in ("fidelity", "truth", "outcome") if c in sch.names]:
+            if col in sch.names and not _is_numeric(sch.field(col).type):
+                raise LogSchemaError(f"{f}: column {col!r} has type {sch.field(col).type}, "
+                                     "expected numbers")
+        if "time" in sch.names:
+            t = sch.field("time").type
+            if not (_is_numeric(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)):
+                raise LogSchemaError(f"{f}: column 'time' has type {t}, expected numbers or timestamps")
+    has_segment = "segment" in present_all
+    if sellers_table is not None:
+        sellers_table = Path(sellers_table)
+        names = set(ds.dataset(sellers_table, format="parquet").schema.names)
+        if "seller" not in names:
+            raise LogSchemaError(f"{sellers_table}: missing column 'seller' in the seller table")
+        has_segment = has_segment or "segment" in names
+    opts = PackOptions(adoption=adoption, fidelity_source=fid_source,
+                       fidelity_scale=float(fidelity_scale) if fid_source == "truth" else None,
+                       has_segment=has_segment)
+    return LogSource(events=events, files=files, options=opts, sellers_table=sellers_table, meta=meta)
+
+
+# ---------------------------------------------------------------------------------------
+# exclusions
+
+REASONS = {
+    "seller_missing": "row excluded: seller missing",
+    "time_missing": "row excluded: time missing",
+    "recommendation_missing": "row excluded: recommendation missing or not finite",
+    "unknown_seller": "row excluded: seller not in the seller table",
+    "duplicate_identical": "row excluded: identical duplicate event (one copy kept)",
+    "duplicate_conflicting": "row excluded: same seller and time, different content",
+    "decision_missing": "decision not used: action/own estimate/followed missing or invalid",
+    "feedback_missing": "feedback not used: feedback missing or not 0/1",
+    "fidelity_unknown": "feedback not used: fidelity unknown or outside [0, 1]",
+}
+
+
+@dataclass
+class Exclusions:
+    counts: dict = field(default_factory=lambda: {k: 0 for k in REASONS})
+    examples: list = field(default_factory=list)   # (reason, column, seller, time)
+    max_examples: int = 5
+
+    def add(self, reason: str, column: str, mask, seller, time):
+        n = int(np.count_nonzero(mask))
+        if not n:
+            return
+        self.counts[reason] += n
+        if len(self.examples) < self.max_examples:
+            for i in np.flatnonzero(mask)[: self.max_examples - len(self.examples)]:
+                s = seller[i]
+                self.examples.append({"reason": reason, "column": column,
+                                      "seller": s.item() if hasattr(s, "item") else s,
+                                      "time": float(time[i]) if np.isfinite(time[i]) else None})
+
+    def merge(self, other: "Exclusions"):
+        for k, v in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        for e in other.examples:
+            if len(self.examples) < self.max_examples:
+                self.examples.append(e)
+        return self
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(v for k, v in self.counts.items() if REASONS[k].startswith("row excluded"))
+
+    def to_dict(self) -> dict:
+        return {"counts": {k: v for k, v in self.counts.items()},
+                "rows_excluded": self.rows_excluded, "examples": self.examples}
+
+    def report_lines(self) -> list[str]:
+        return [f"{REASONS[k]}: {v}" for k, v in self.counts.items() if v]
+
+
+# ---------------------------------------------------------------------------------------
+# packing
+
+
+def _float(col) -> np.ndarray:
+    """Arrow column -> float64 numpy with NaN for nulls."""
+    if pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int8())
+    col = pc.cast(col, pa.float64(), safe=False)
+    return pc.fill_null(col, np.nan).to_numpy(zero_copy_only=False)
+
+
+def _time(col) -> np.ndarray:
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        col = pc.cast(pc.cast(col, pa.timestamp("us")), pa.int64())
+    return _float(col)
+
+
+def _bucket(n: int, minimum: int = 16) -> int:
+    """Round up to a quarter-octave step: few distinct shapes (each is compiled once)."""
+    if n <= minimum:
+        return minimum
+    p = 1 << (int(n).bit_length() - 1)
+    step = max(p // 4, 1)
+    return -(-n // step) * step
+
+
+def _cap(cells: int, t_pad: int) -> int:
+    """Largest power of two of sellers with ``sellers * t_pad <= cells`` (at least 1)."""
+    return min(MAX_BATCH_SELLERS, 1 << max((max(cells // t_pad, 1)).bit_length() - 1, 0))
+
+
+def _pow2_ceil(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> list[dict]:
+    """Validate and pack events of whole sellers, sorted by (seller, time), into batches.
+
+    Each batch is a dict of numpy arrays: per seller ``seller``, ``length``, ``segment``,
+    ``mean_fidelity``; per (seller, event) padded to a common length ``time``, ``gap``
+    (``m - own``; continuous), ``act`` (``a - own`` or 0/1), ``recommendation``, ``own``,
+    ``fidelity``, ``feedback``, ``observed``. Padded sellers have length 0.
+    """
+    n = table.num_rows
+    if n == 0:
+        return []
+    seller_col = table.column("seller").combine_chunks()
+    seller = seller_col.to_numpy(zero_copy_only=False)
+    time = _time(table.column("time"))
+    rec = _float(table.column("recommendation"))
+    keep = np.ones(n, bool)
+
+    bad = seller_col.is_null().to_numpy(zero_copy_only=False)
+    exclusions.add("seller_missing", "seller", bad, seller, time)
+    keep &= ~bad
+    if "_known" in table.column_names:
+        unknown = keep & ~_float(table.column("_known")).astype(bool)
+        exclusions.add("unknown_seller", "seller", unknown, seller, time)
+        keep &= ~unknown
+    bad = keep & ~np.isfinite(time)
+    exclusions.add("time_missing", "time", bad, seller, time)
+    keep &= ~bad
+    bad = keep & ~np.isfinite(rec)
+    exclusions.add("recommendation_missing", "recommendation", bad, seller, time)
+    keep &= ~bad
+
+    if opts.adoption == "continuous":
+        action, own = _float(table.column("action")), _float(table.column("own_estimate"))
+        observed = np.isfinite(action) & np.isfinite(own)
+        act = np.where(observed, action - own, 0.0)
+        gap = np.where(observed, rec - own, 0.0)
+    else:
+        own = np.full(n, np.nan)
+        followed = _float(table.column("followed"))
+        observed = (followed == 0) | (followed == 1)
+        act = np.where(observed, followed, 0.0)
+        gap = np.zeros(n)
+    if opts.fidelity_source == "fidelity":
+        fid = _float(table.column("fidelity"))
+    else:
+        truth_name = "truth" if "truth" in table.column_names else "outcome"
+        truth = _float(table.column(truth_name))
+        fid = 1.0 - np.minimum(1.0, np.abs(rec - truth) / opts.fidelity_scale)
+    fid_ok = np.isfinite(fid) & (fid >= 0) & (fid <= 1)
+    fb = _float(table.column("feedback"))
+    fb_ok = (fb == 0) | (fb == 1)
+    feedback = fb_ok & (fb == 1) & fid_ok
+
+    # duplicates: rows of one seller at the same time (rows are sorted by seller, time)
+    if n > 1:
+        same_seller = np.r_[False, pc.equal(seller_col.slice(1), seller_col.slice(0, n - 1))
+                            .fill_null(False).to_numpy(zero_copy_only=False)]
+        dup = same_seller & np.r_[False, time[1:] == time[:-1]] & keep & np.r_[False, keep[:-1]]
+        if dup.any():
+            values = np.stack([rec, act, gap, np.where(np.isfinite(fid), fid, -1.0), fb], axis=1)
+            values = np.where(np.isfinite(values), values, -np.inf)
+            identical = dup & np.r_[False, (values[1:] == values[:-1]).all(axis=1)]
+            group = np.cumsum(~dup)                    # same (seller, time) -> same group id
+            conflict_group = np.zeros(group[-1] + 1, bool)
+            conflict_group[group[dup & ~identical]] = True
+            conflicting = conflict_group[group] & keep
+            exclusions.add("duplicate_identical", "time", identical & ~conflicting, seller, time)
+            exclusions.add("duplicate_conflicting", "time", conflicting, seller, time)
+            keep &= ~(identical | conflicting)
+
+    exclusions.add("decision_missing", "action" if opts.adoption == "continuous" else "followed",
+                   keep & ~observed, seller, time)
+    exclusions.add("feedback_missing", "feedback", keep & ~fb_ok, seller, time)
+    exclusions.add("fidelity_unknown", opts.fidelity_source, keep & fb_ok & (fb == 1) & ~fid_ok,
+                   seller, time)
+
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        return []
+    k_seller = seller[idx]
+    if opts.has_segment and "segment" in table.column_names:
+        segment = table.column("segment").take(pa.array(idx)).to_numpy(zero_copy_only=False)
+    else:
+        segment = None
+    # seller boundaries among kept rows
+    kept_col = seller_col.take(pa.array(idx))
+    starts = np.flatnonzero(np.r_[True, ~pc.equal(kept_col.slice(1), kept_col.slice(0, idx.size - 1))
+                                  .to_numpy(zero_copy_only=False)])
+    lengths = np.diff(np.r_[starts, idx.size])
+    pos = np.arange(idx.size) - np.repeat(starts, lengths)
+    cols = {"time": time[idx], "gap": gap[idx], "act": act[idx], "fidelity": np.where(fid_ok, fid, 0.0)[idx],
+            "feedback": feedback[idx], "observed": observed[idx], "recommendation": rec[idx],
+            "own": own[idx]}
+    fid_known = fid_ok[idx]
+    sums = np.add.reduceat(np.where(fid_known, cols["fidelity"], 0.0), starts)
+    counts = np.add.reduceat(fid_known.astype(float), starts)
+    mean_fid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+    # batches of sellers with similar lengths, each within the cell budget
+    order = np.argsort(lengths, kind="stable")
+    batches = []
+    i = 0
+    n_sellers = len(starts)
+    while i < n_sellers:
+        # the batch's padded length is set by its longest (last) seller; the number of
+        # sellers is a power of two within the cell budget, so shapes repeat across batches
+        cap = _cap(opts.batch_cells, _bucket(int(lengths[order[i]])))
+        j = min(n_sellers, i + cap)
+        t_pad = _bucket(int(lengths[order[j - 1]]))
+        cap = _cap(opts.batch_cells, t_pad)
+        j = min(j, i + cap)
+        t_pad = _bucket(int(lengths[order[j - 1]]))
+        sel = order[i:j]
+        b_pad = min(_pow2_ceil(len(sel)), cap)
+        batches.append(_make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid,
+                                   b_pad, t_pad))
+        i = j
+    return batches
+
+
+def _make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid, b_pad, t_pad):
+    nb = len(sel)
+    rows = _ranges(starts[sel], lengths[sel])
+    r = np.repeat(np.arange(nb), lengths[sel])
+    c = pos[rows]
+    out = {}
+    for name, dtype in (("time", np.float64), ("gap", np.float32), ("act", np.float32),
+                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32),
+                        ("feedback", bool), ("observed", bool)):
+        a = np.zeros((b_pad, t_pad), dtype)
+        a[r, c] = cols[name][rows]
+        out[name] = a
+    seller = np.empty(b_pad, dtype=k_seller.dtype)
+    seller[:nb] = k_seller[starts[sel]]
+    if b_pad > nb:
+        seller[nb:] = seller[0]
+    out["seller"] = seller
+    length = np.zeros(b_pad, np.int32)
+    length[:nb] = lengths[sel]
+    out["length"] = length
+    out["n_sellers"] = nb
+    mf = np.full(b_pad, np.nan)
+    mf[:nb] = mean_fid[sel]
+    out["mean_fidelity"] = mf
+    if segment is not None:
+        seg = np.empty(b_pad, dtype=object)
+        seg[:nb] = segment[starts[sel]]
+        out["segment"] = seg
+    return out
+
+
+def _ranges(starts, lengths):
+    """Concatenation of arange(s, s + l) for each pair, vectorized."""
+    total = int(lengths.sum())
+    offs = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    return np.arange(total) + offs
+
+
+class StreamPacker:
+    """Packs a stream of Arrow record batches sorted by (seller, time) into seller batches.
+
+    A seller's events may be split across record batches: the trailing seller of each
+    chunk is held back and joined with the next one, so every packed batch has whole
+    sellers. Memory is bounded by ``chunk_rows`` plus one seller's events.
+    """
+
+    def __init__(self, opts: PackOptions, exclusions: Exclusions, chunk_rows: int = 2_000_000):
+        self.opts, self.exclusions, self.chunk_rows = opts, exclusions, chunk_rows
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_rows = 0
+        self.rows_read = 0
+
+    def feed(self, rb: pa.RecordBatch):
+        """Add a record batch; yield packed batches when enough whole sellers are pending."""
+        if rb.num_rows == 0:
+            return
+        self.rows_read += rb.num_rows
+        self.pending.append(rb)
+        self.pending_rows += rb.num_rows
+        if self.pending_rows < self.chunk_rows:
+            return
+        table = pa.Table.from_batches(self.pending)
+        seller = table.column("seller")
+        last = seller[-1]
+        # first row of the trailing seller: hold it back, it may continue in the next batch
+        same = pc.equal(seller, last).fill_null(False) if last.is_valid else seller.is_null()
+        same = same.to_numpy(zero_copy_only=False)
+        cut = int(np.flatnonzero(~same)[-1] + 1) if (~same).any() else 0
+        if cut == 0:
+            return   # one seller so far; keep collecting
+        head, tail = table.slice(0, cut), table.slice(cut)
+        self.pending = tail.combine_chunks().to_batches() if tail.num_rows else []
+        self.pending_rows = tail.num_rows
+        yield from pack_sorted(head.combine_chunks(), self.opts, self.exclusions)
+
+    def finish(self):
+        if self.pending:
+            table = pa.Table.from_batches(self.pending).combine_chunks()
+            self.pending, self.pending_rows = [], 0
+            yield from pack_sorted(table, self.opts, self.exclusions)

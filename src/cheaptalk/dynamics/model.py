@@ -1,0 +1,350 @@
+"""The dynamic trust model of MODELS.md section 5.
+
+A sender (a platform) sends recommendations ``m_t`` to a receiver (a seller). After acting,
+the seller may see how accurate the recommendation was (fidelity ``f_t in [0, 1]``,
+``feedback_t = 1``). Trust moves with that experience, with separate rates for trust gained
+and trust lost::
+
+    alpha_{t+1} = alpha_t + eta_up   (f_t - alpha_t)   if feedback_t and f_t >= alpha_t
+    alpha_{t+1} = alpha_t + eta_down (f_t - alpha_t)   if feedback_t and f_t <  alpha_t
+    alpha_{t+1} = alpha_t                              without feedback
+
+Adoption at decision ``t`` uses ``alpha_t`` (trust before that event's feedback):
+
+* continuous: ``a_t = alpha_t m_t + (1 - alpha_t) own_t + sd_action * e``, ``e ~ N(0, 1)``,
+  i.e. ``a_t - own_t ~ N(alpha_t (m_t - own_t), sd_action^2)``;
+* binary: ``logit P(follow_t) = follow_slope * logit(alpha_t)``, so ``follow_slope = 1`` is
+  ``P(follow) = alpha_t`` and larger slopes make the follow decision sharper.
+
+Initial trust ``alpha_1`` is heterogeneous across sellers: a Beta with mean
+``initial_trust_mean`` and concentration ``initial_trust_concentration`` (``a + b``),
+discretized on fixed Gauss-Legendre nodes ``x_q`` in (0, 1) with weights proportional to
+the Beta density times the node weight (as in the static trust model). Given ``alpha_1 = x_q``
+the whole path is deterministic, so a seller's likelihood is the finite mixture
+``L_i = sum_q w_q prod_t p(y_t | alpha_t^(q))``. The update is a monotone map of
+``alpha_t`` (slopes ``1 - eta`` >= 0 on both sides of ``f_t``), so node order is kept along
+the path: the posterior over nodes gives each ``alpha_t`` a discrete distribution whose
+quantiles are read off the cumulative posterior in node order.
+
+Everything here is in ``jax.numpy`` on an unconstrained vector ``u`` (logit for rates and
+the mean, log for the concentration and the noise scale) so that exact gradients,
+per-seller scores and Hessians come from automatic differentiation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .._jax import jax, jnp
+
+__all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics",
+           "to_natural", "to_unconstrained", "initial_trust_nodes"]
+
+ADOPTION_KINDS = ("continuous", "binary")
+DEFAULT_NODES = 20
+_EPS_TRUST = 1e-9   # keeps logit(alpha) finite for the binary link
+
+PARAMETER_NAMES = {
+    "continuous": ("eta_up", "eta_down", "initial_trust_mean", "initial_trust_concentration",
+                   "sd_action"),
+    "binary": ("eta_up", "eta_down", "initial_trust_mean", "initial_trust_concentration",
+               "follow_slope"),
+}
+
+DESCRIPTIONS = {
+    "eta_up": "rate at which trust moves up towards a fidelity above it",
+    "eta_down": "rate at which trust moves down towards a fidelity below it",
+    "initial_trust_mean": "mean of the Beta distribution of initial trust across sellers",
+    "initial_trust_concentration": "a + b of the Beta distribution of initial trust",
+    "sd_action": "sd of the normal error of the continuous action",
+    "follow_slope": "slope of logit P(follow) on logit(trust)",
+}
+
+# transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
+_TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "initial_trust_mean": "logit",
+               "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
+
+
+def to_natural(u, kind: str) -> dict:
+    """Unconstrained vector -> {name: value} (numpy)."""
+    u = np.asarray(u, float)
+    out = {}
+    for name, v in zip(PARAMETER_NAMES[kind], u):
+        out[name] = float(1 / (1 + np.exp(-v))) if _TRANSFORMS[name] == "logit" else float(np.exp(v))
+    return out
+
+
+def to_unconstrained(params: dict, kind: str) -> np.ndarray:
+    out = []
+    for name in PARAMETER_NAMES[kind]:
+        v = float(params[name])
+        out.append(np.log(v / (1 - v)) if _TRANSFORMS[name] == "logit" else np.log(v))
+    return np.array(out)
+
+
+def natural_jacobian(u, kind: str) -> np.ndarray:
+    """Diagonal of d natural / d u (for delta-method standard errors)."""
+    u = np.asarray(u, float)
+    d = []
+    for name, v in zip(PARAMETER_NAMES[kind], u):
+        if _TRANSFORMS[name] == "logit":
+            p = 1 / (1 + np.exp(-v))
+            d.append(p * (1 - p))
+        else:
+            d.append(np.exp(v))
+    return np.array(d)
+
+
+def initial_trust_nodes(n: int = DEFAULT_NODES):
+    """Gauss-Legendre nodes mapped to (0, 1) and their log weights."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    return (x + 1) / 2, np.log(w / 2)
+
+
+def _beta_log_weights(mean, conc, nodes, log_gl):
+    """log w_q = log(Beta pdf(x_q) * gl_q), normalized over q. ``mean``/``conc`` are (B,)."""
+    a = (mean * conc)[:, None]
+    b = ((1 - mean) * conc)[:, None]
+    lw = (a - 1) * jnp.log(nodes)[None, :] + (b - 1) * jnp.log1p(-nodes)[None, :] + log_gl[None, :]
+    return lw - jax.scipy.special.logsumexp(lw, axis=1, keepdims=True)
+
+
+def _unpack(u_b, kind):
+    """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P)."""
+    sig = jax.nn.sigmoid
+    return (sig(u_b[:, 0])[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
+            jnp.exp(u_b[:, 4])[:, None])
+
+
+def _decision_logpdf(alpha, gap, act, scale, kind):
+    """log p(decision | alpha) for all nodes; ``gap``/``act`` are (B, 1), alpha (B, Q)."""
+    if kind == "continuous":
+        # act = a - own, gap = m - own
+        z = (act - alpha * gap) / scale
+        return -0.5 * z * z - jnp.log(scale) - 0.5 * np.log(2 * np.pi)
+    a = jnp.clip(alpha, _EPS_TRUST, 1 - _EPS_TRUST)
+    z = scale * (jnp.log(a) - jnp.log1p(-a))
+    return jnp.where(act > 0.5, jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
+
+
+def _paths(u_b, batch, nodes, log_gl, kind, keep_path):
+    """Scan over time. Returns (log w (B,Q), loglik per node (B,Q), alpha path (T,B,Q) or None)."""
+    eta_up, eta_down, mean, conc, scale = _unpack(u_b, kind)
+    log_w = _beta_log_weights(mean, conc, nodes, log_gl)
+    B = u_b.shape[0]
+    alpha0 = jnp.broadcast_to(nodes[None, :], (B, nodes.shape[0]))
+
+    def step(carry, inp):
+        alpha, ll = carry
+        gap, act, fid, feedback, observed = inp
+        lp = _decision_logpdf(alpha, gap[:, None], act[:, None], scale, kind)
+        ll = ll + jnp.where(observed[:, None], lp, 0.0)
+        fid = fid[:, None]
+        eta = jnp.where(fid >= alpha, eta_up, eta_down)
+        new_alpha = jnp.where(feedback[:, None], alpha + eta * (fid - alpha), alpha)
+        return (new_alpha, ll), (alpha if keep_path else None)
+
+    # time-major inputs (T, B); compute in float64 whatever the storage type
+    xs = (batch["gap"].T.astype(jnp.float64), batch["act"].T.astype(jnp.float64),
+          batch["fidelity"].T.astype(jnp.float64), batch["feedback"].T, batch["observed"].T)
+    (_, ll), path = jax.lax.scan(step, (alpha0, jnp.zeros_like(alpha0)), xs)
+    return log_w, ll, path
+
+
+def _seller_loglik(u_b, batch, nodes, log_gl, kind):
+    log_w, ll, _ = _paths(u_b, batch, nodes, log_gl, kind, keep_path=False)
+    return jax.scipy.special.logsumexp(log_w + ll, axis=1)
+
+
+def _scores_forward(u, batch, nodes, log_gl, kind):
+    """Per-seller log-likelihood (B,) and scores (B, P) by forward sensitivities.
+
+    Along each node's path the derivatives of ``alpha_t`` with respect to the two rates are
+    carried forward with the path itself (``s_t = d alpha_t / d eta``)::
+
+        s_{t+1} = s_t (1 - feedback_t eta_t) + feedback_t (f_t - alpha_t) 1{branch of eta}
+
+    so one forward scan gives the value and the exact gradient (reverse-mode through a
+    long scan is many times slower on CPU). The decision term contributes
+    ``d lp / d alpha * s_t`` and its own scale derivative; the initial-trust parameters
+    enter only through the node weights, differentiated directly. Checked against
+    automatic differentiation of :func:`_seller_loglik` in the tests.
+    """
+    eta_up, eta_down = jax.nn.sigmoid(u[0]), jax.nn.sigmoid(u[1])
+    scale = jnp.exp(u[4])
+    B = batch["gap"].shape[0]
+    Q = nodes.shape[0]
+    alpha0 = jnp.broadcast_to(nodes[None, :], (B, Q))
+    zeros = jnp.zeros((B, Q))
+
+    def step(carry, inp):
+        alpha, s_up, s_down, ll, g_up, g_down, g_scale = carry
+        gap, act, fid, feedback, observed = inp
+        gap, act, fid, feedback, observed = (gap[:, None], act[:, None], fid[:, None],
+                                             feedback[:, None], observed[:, None])
+        if kind == "continuous":
+            z = (act - alpha * gap) / scale
+            lp = -0.5 * z * z - u[4] - 0.5 * np.log(2 * np.pi)
+            dlp_dalpha = z * gap / scale
+            dlp_dlogscale = z * z - 1.0
+        else:
+            inside = (alpha > _EPS_TRUST) & (alpha < 1 - _EPS_TRUST)
+            a = jnp.clip(alpha, _EPS_TRUST, 1 - _EPS_TRUST)
+            logit = jnp.log(a) - jnp.log1p(-a)
+            z = scale * logit
+            y = act > 0.5
+            lp = jnp.where(y, jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
+            dlp_dz = jnp.where(y, 1.0, 0.0) - jax.nn.sigmoid(z)
+            dlp_dalpha = jnp.where(inside, dlp_dz * scale / (a * (1 - a)), 0.0)
+            dlp_dlogscale = dlp_dz * z
+        obs = observed.astype(alpha.dtype)
+        ll = ll + obs * lp
+        g_up = g_up + obs * dlp_dalpha * s_up
+        g_down = g_down + obs * dlp_dalpha * s_down
+        g_scale = g_scale + obs * dlp_dlogscale
+        up = fid >= alpha
+        fb = feedback.astype(alpha.dtype)
+        eta = jnp.where(up, eta_up, eta_down)
+        diff = fid - alpha
+        keep = 1.0 - fb * eta
+        s_up = s_up * keep + jnp.where(up, fb * diff, 0.0)
+        s_down = s_down * keep + jnp.where(up, 0.0, fb * diff)
+        alpha = alpha + fb * eta * diff
+        return (alpha, s_up, s_down, ll, g_up, g_down, g_scale), None
+
+    xs = (batch["gap"].T.astype(jnp.float64), batch["act"].T.astype(jnp.float64),
+          batch["fidelity"].T.astype(jnp.float64), batch["feedback"].T, batch["observed"].T)
+    init = (alpha0, zeros, zeros, zeros, zeros, zeros, zeros)
+    (_, _, _, ll, g_up, g_down, g_scale), _ = jax.lax.scan(step, init, xs)
+
+    def weights(v):   # log w (B, Q) as a function of (logit mean, log concentration)
+        return _beta_log_weights(jnp.broadcast_to(jax.nn.sigmoid(v[0]), (B,)),
+                                 jnp.broadcast_to(jnp.exp(v[1]), (B,)), nodes, log_gl)
+    v = u[2:4]
+    log_w = weights(v)
+    dw = jax.jacfwd(weights)(v)                     # (B, Q, 2)
+    loglik = jax.scipy.special.logsumexp(log_w + ll, axis=1)
+    post = jnp.exp(log_w + ll - loglik[:, None])    # posterior over nodes (B, Q)
+    scores = jnp.stack([
+        jnp.sum(post * g_up, axis=1) * eta_up * (1 - eta_up),
+        jnp.sum(post * g_down, axis=1) * eta_down * (1 - eta_down),
+        jnp.sum(post * dw[:, :, 0], axis=1),
+        jnp.sum(post * dw[:, :, 1], axis=1),
+        jnp.sum(post * g_scale, axis=1),
+    ], axis=1)
+    return loglik, scores
+
+
+_loglik_and_scores = partial(jax.jit, static_argnames=("kind",))(_scores_forward)
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _loglik_and_scores_autodiff(u, batch, nodes, log_gl, kind):
+    """Reference: per-seller scores by reverse-mode AD on per-seller copies of ``u``."""
+    B = batch["gap"].shape[0]
+    u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
+    f = lambda ub: _seller_loglik(ub, batch, nodes, log_gl, kind)  # noqa: E731
+    ll, vjp = jax.vjp(f, u_b)
+    (scores,) = vjp(jnp.ones_like(ll))
+    return ll, scores
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _hessian(u, batch, nodes, log_gl, kind):
+    """Hessian of the batch's summed log-likelihood (P, P): forward-mode derivative of the
+    summed analytic scores."""
+    def total_score(v):
+        return jnp.sum(_scores_forward(v, batch, nodes, log_gl, kind)[1], axis=0)
+    h = jax.jacfwd(total_score)(u)
+    return 0.5 * (h + h.T)
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _filtered(u, batch, nodes, log_gl, kind):
+    """Posterior over initial-trust nodes (B, Q) and the node paths (T, B, Q)."""
+    B = batch["gap"].shape[0]
+    u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
+    log_w, ll, path = _paths(u_b, batch, nodes, log_gl, kind, keep_path=True)
+    post = jax.nn.softmax(log_w + ll, axis=1)
+    return post, path
+
+
+@dataclass(frozen=True)
+class TrustDynamics:
+    """Likelihood pieces of the dynamic trust model for one adoption kind.
+
+    ``batch`` arguments are packed logs (see :mod:`cheaptalk.dynamics.logs`): arrays of
+    shape (B sellers, T events) ``gap = m - own`` (continuous; zeros for binary), ``act``
+    (``a - own`` or the 0/1 follow decision), ``fidelity``, ``feedback`` and ``observed``.
+    """
+
+    kind: str = "continuous"
+    n_nodes: int = DEFAULT_NODES
+
+    def __post_init__(self):
+        if self.kind not in ADOPTION_KINDS:
+            raise ValueError(f"adoption must be one of {ADOPTION_KINDS}, got {self.kind!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return PARAMETER_NAMES[self.kind]
+
+    def _nodes(self):
+        x, lw = initial_trust_nodes(self.n_nodes)
+        return jnp.asarray(x), jnp.asarray(lw)
+
+    @staticmethod
+    def _jax_batch(batch):
+        return {k: jnp.asarray(batch[k]) for k in ("gap", "act", "fidelity", "feedback", "observed")}
+
+    def loglik_and_scores(self, u, batch, autodiff: bool = False):
+        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays.
+
+        ``autodiff=True`` uses reverse-mode AD instead of the forward sensitivities (a slower
+        reference for tests)."""
+        nodes, log_gl = self._nodes()
+        fn = _loglik_and_scores_autodiff if autodiff else _loglik_and_scores
+        ll, s = fn(jnp.asarray(u, jnp.float64), self._jax_batch(batch), nodes, log_gl,
+                                   self.kind)
+        return np.asarray(ll), np.asarray(s)
+
+    def hessian(self, u, batch):
+        nodes, log_gl = self._nodes()
+        return np.asarray(_hessian(jnp.asarray(u, jnp.float64), self._jax_batch(batch), nodes, log_gl,
+                                   self.kind))
+
+    def filtered(self, u, batch, levels=(0.05, 0.95)):
+        """Filtered trust at every decision: mean and interval (B, T arrays), and the
+        posterior mean of initial trust (B,).
+
+        The interval is the (levels) quantiles of the discrete posterior distribution of
+        ``alpha_t`` over the initial-trust nodes, at the given parameters (it does not
+        include parameter uncertainty).
+        """
+        nodes, log_gl = self._nodes()
+        post, path = _filtered(jnp.asarray(u, jnp.float64), self._jax_batch(batch), nodes, log_gl,
+                               self.kind)
+        post = np.asarray(post)                       # (B, Q)
+        path = np.asarray(path).transpose(1, 0, 2)    # (B, T, Q), increasing in q
+        mean = np.einsum("btq,bq->bt", path, post)
+        cdf = np.cumsum(post, axis=1)
+        out = {"trust": mean, "initial_trust": post @ np.asarray(nodes)}
+        for level in levels:
+            q = np.minimum((cdf < level).sum(axis=1), post.shape[1] - 1)   # first node with cdf >= level
+            out[f"q{level:g}"] = np.take_along_axis(path, q[:, None, None], axis=2)[:, :, 0]
+        return out
+
+
+def simulate_path(alpha0, fidelity, feedback, eta_up, eta_down):
+    """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T)."""
+    alpha = np.array(alpha0, float)
+    out = np.empty(fidelity.shape)
+    for t in range(fidelity.shape[1]):
+        out[:, t] = alpha
+        f = fidelity[:, t]
+        eta = np.where(f >= alpha, eta_up, eta_down)
+        alpha = np.where(feedback[:, t], alpha + eta * (f - alpha), alpha)
+    return out
