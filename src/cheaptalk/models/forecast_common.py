@@ -24,16 +24,17 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._jax import jnp
+from .._jax import jax, jnp
 from .base import Model, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
-from .noise import boundary_flags, censored_normal_logpdf, censored_uniform_normal_logpdf
+from .noise import boundary_flags, censored_uniform_normal_logpdf
 
 __all__ = ["ForecastModel", "TypeChoices", "capacity_for_belief", "noise_parameters",
            "forecast_grid", "interp_rows", "interp_uniform_grid", "GRID_POINTS"]
 
 GRID_POINTS = 401          # resolution of tabulated schedules over the message space
 _BISECTION_STEPS = 60
+_LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 class TypeChoices(NamedTuple):
@@ -126,6 +127,14 @@ class ForecastModel(Model):
 
     game_kind = "forecast"
 
+    def interval_columns(self, role: str) -> np.ndarray:
+        """Type columns whose choice may be an interval (a type indifferent among reports)."""
+        return np.zeros(0, dtype=int)
+
+    def n_types(self, role: str) -> int:
+        attrs = self.type_attributes().get(role, {})
+        return len(next(iter(attrs.values()))) if attrs else 1
+
     # --- to implement ------------------------------------------------------------------
     def sender_choices(self, values: dict, prep: PreparedForecast) -> TypeChoices:
         raise NotImplementedError
@@ -194,7 +203,7 @@ class ForecastModel(Model):
             else:
                 choice, sd, observed = self.receiver_choices(values, prep), values["sd_capacity"], arr["action"]
             out[role] = RoleComponents(choice.log_weights,
-                                       choice_logpdf(observed, choice, sd, arr))
+                                       choice_logpdf(observed, choice, sd, arr, self.interval_columns(role)))
         return out
 
     # --- prediction ------------------------------------------------------------------
@@ -322,16 +331,29 @@ class ForecastModel(Model):
         return out.sort_values(["treatment", "round", "pair", "role"], kind="stable").reset_index(drop=True)
 
 
-def choice_logpdf(observed, choice: TypeChoices, sd, arr):
+def choice_logpdf(observed, choice: TypeChoices, sd, arr, interval_columns=()):
     """Log density of observed choices under each type: censored normal around a point, or
-    the censored uniform-plus-normal for types indifferent over an interval."""
+    the censored uniform-plus-normal for types indifferent over an interval.
+
+    Which observations sit at a bound is data, known before ``theta``; the normal tail
+    probabilities are computed only for those rows, which keeps the likelihood cheap.
+    """
     x = jnp.asarray(np.nan_to_num(observed))[:, None]
-    at_low = jnp.asarray(arr["at_low"])[:, None]
-    at_high = jnp.asarray(arr["at_high"])[:, None]
+    at_low, at_high = np.asarray(arr["at_low"]), np.asarray(arr["at_high"])
     low = jnp.asarray(arr["low"])[:, None]
     high = jnp.asarray(arr["high"])[:, None]
-    point = censored_normal_logpdf(x, choice.low, sd, at_low, at_high, low, high)
-    spread = (choice.high - choice.low) > 1e-9
-    safe_high = jnp.where(spread, choice.high, choice.low + 1.0)   # keeps the unused branch finite
-    interval = censored_uniform_normal_logpdf(x, choice.low, safe_high, sd, at_low, at_high, low, high)
-    return jnp.where(spread, interval, point)
+    z = (x - choice.low) / sd
+    out = -0.5 * z ** 2 - _LOG_SQRT_2PI - jnp.log(sd)
+    for rows, tail in ((np.flatnonzero(at_low), lambda r: (low[r] - choice.low[r]) / sd),
+                       (np.flatnonzero(at_high), lambda r: (choice.low[r] - high[r]) / sd)):
+        if rows.size:
+            out = out.at[rows].set(jax.scipy.special.log_ndtr(tail(rows)))
+    cols = np.asarray(interval_columns, dtype=int)
+    if cols.size == 0:
+        return out
+    c_low, c_high = choice.low[:, cols], choice.high[:, cols]
+    spread = (c_high - c_low) > 1e-9
+    safe_high = jnp.where(spread, c_high, c_low + 1.0)   # keeps the unused branch finite
+    interval = censored_uniform_normal_logpdf(x, c_low, safe_high, sd, at_low[:, None],
+                                              at_high[:, None], low, high)
+    return out.at[:, cols].set(jnp.where(spread, interval, out[:, cols]))

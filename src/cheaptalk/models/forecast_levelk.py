@@ -116,6 +116,10 @@ class _LevelBase(ForecastModel):
         self.tie_break = tie_break
         self._tables = {}
 
+    def interval_columns(self, role):
+        # the L1 sender is indifferent over [l(xi), m_hi]
+        return np.array([1]) if role == "sender" and self.tie_break == "uniform" else np.zeros(0, int)
+
     def sender_type_attributes(self):
         return {"level": np.array([0.0, 1.0])}
 

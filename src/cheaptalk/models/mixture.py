@@ -89,6 +89,13 @@ class ForecastMixture(_MixtureMixin, ForecastModel):
         self._init_families(game, families, options)
         self.description = f"finite mixture of {' and '.join(self.families)} subjects"
 
+    def interval_columns(self, role):
+        cols, offset = [], 0
+        for member in self.members:
+            cols.append(member.interval_columns(role) + offset)
+            offset += member.n_types(role)
+        return np.concatenate(cols).astype(int)
+
     def prepare(self, data):
         prep = ForecastModel.prepare(self, data)
         prep.cache["members"] = [m.prepare(data) for m in self.members]
