@@ -286,7 +286,7 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     Each batch is a dict of numpy arrays: per seller ``seller``, ``length``, ``segment``,
     ``mean_fidelity``; per (seller, event) padded to a common length ``time``, ``gap``
     (``m - own``; continuous), ``act`` (``a - own`` or 0/1), ``recommendation``, ``own``,
-    ``fidelity``, ``feedback``, ``observed``. Padded sellers have length 0.
+    ``truth`` (NaN when fidelity is given directly), ``fidelity``, ``feedback``, ``observed``. Padded sellers have length 0.
     """
     n = table.num_rows
     if n == 0:
@@ -322,6 +322,7 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
         observed = (followed == 0) | (followed == 1)
         act = np.where(observed, followed, 0.0)
         gap = np.zeros(n)
+    truth = np.full(n, np.nan)
     if opts.fidelity_source == "fidelity":
         fid = _float(table.column("fidelity"))
     else:
@@ -372,7 +373,7 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     pos = np.arange(idx.size) - np.repeat(starts, lengths)
     cols = {"time": time[idx], "gap": gap[idx], "act": act[idx], "fidelity": np.where(fid_ok, fid, 0.0)[idx],
             "feedback": feedback[idx], "observed": observed[idx], "recommendation": rec[idx],
-            "own": own[idx]}
+            "own": own[idx], "truth": truth[idx]}
     fid_known = fid_ok[idx]
     sums = np.add.reduceat(np.where(fid_known, cols["fidelity"], 0.0), starts)
     counts = np.add.reduceat(fid_known.astype(float), starts)
@@ -407,7 +408,7 @@ def _make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid, b_
     c = pos[rows]
     out = {}
     for name, dtype in (("time", np.float64), ("gap", np.float32), ("act", np.float32),
-                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32),
+                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32), ("truth", np.float32),
                         ("feedback", bool), ("observed", bool)):
         a = np.zeros((b_pad, t_pad), dtype)
         a[r, c] = cols[name][rows]

@@ -1,0 +1,204 @@
+"""``cheaptalk trust``: trust over time from recommendation logs (MODELS.md section 5).
+
+Subcommands: ``generate`` (synthetic logs with a known truth), ``fit`` (population
+parameters with seller-clustered SEs, per-seller trust, figures) and ``whatif`` (adoption
+and profit under more accurate recommendations or more feedback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .common import dump_json
+
+
+def register(sub):
+    p = sub.add_parser("trust", help="trust over time from recommendation logs",
+                       description="Dynamic trust: how recommendation fidelity builds or breaks trust.")
+    tsub = p.add_subparsers(dest="trust_command", metavar="SUBCOMMAND")
+
+    g = tsub.add_parser("generate", help="write synthetic logs with a known truth",
+                        description="Write synthetic recommendation logs (labelled synthetic) as "
+                                    "partitioned Parquet under OUT/events, with the true parameters "
+                                    "in OUT/truth.json under the names `trust fit --json` reports.")
+    g.add_argument("--sellers", type=int, required=True, help="number of sellers")
+    g.add_argument("--events-per-seller", type=int, required=True, help="events per seller")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--out", required=True, help="output directory")
+    g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
+                   help="continuous action or binary follow decision (default continuous)")
+    g.add_argument("--eta-up", type=float, default=0.15, help="true rate of trust gained (0.15)")
+    g.add_argument("--eta-down", type=float, default=0.35, help="true rate of trust lost (0.35)")
+    g.add_argument("--initial-trust-mean", type=float, default=0.5, help="(0.5)")
+    g.add_argument("--initial-trust-concentration", type=float, default=6.0, help="(6)")
+    g.add_argument("--feedback-rate", type=float, default=0.7,
+                   help="probability the outcome is shown after an event (0.7)")
+    g.add_argument("--events-per-file", type=int, default=2_000_000,
+                   help="events per Parquet file (default 2e6)")
+    g.add_argument("--json", action="store_true", help="print the truth as JSON")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=run_generate)
+
+    f = tsub.add_parser("fit", help="fit the dynamic trust model to logs",
+                        description="Fit the dynamic trust model by maximum likelihood: population "
+                                    "parameters with seller-clustered SEs; per-seller trust "
+                                    "trajectories and figures with --out.")
+    _logs_args(f)
+    f.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local (DuckDB, default) or spark (PySpark)")
+    f.add_argument("--master", default="local[2]",
+                   help="Spark master (default local[2]; 'submit' takes spark-submit's settings)")
+    f.add_argument("--json", metavar="OUT", nargs="?", const="-",
+                   help="write the fit as JSON to OUT (stdout without OUT or with '-')")
+    f.add_argument("--out", metavar="DIR",
+                   help="write per-seller trust (Parquet), figures and fit.json to DIR")
+    f.add_argument("--nodes", type=int, default=20, help="quadrature nodes for initial trust (20)")
+    f.add_argument("--warm-start-sellers", type=int, default=20_000,
+                   help="sellers in the sample that gives the starting values (20000)")
+    f.add_argument("--cache-mb", type=float, default=1024,
+                   help="local engine: MB of packed logs kept in memory before spilling to disk")
+    f.add_argument("--quiet", action="store_true", help="no progress output")
+    f.set_defaults(func=run_fit)
+
+    w = tsub.add_parser("whatif", help="adoption and profit under better fidelity or more feedback",
+                        description="Counterfactual adoption and seller profit on a sample of the "
+                                    "logged sellers, at fitted parameters.")
+    _logs_args(w)
+    w.add_argument("--fit", required=True, metavar="FIT.json", help="output of `trust fit --json`")
+    w.add_argument("--error-scale", default="1,0.75,0.5",
+                   help="comma list: multipliers of the recommendation error (1 = as logged)")
+    w.add_argument("--feedback-rate", default="logged",
+                   help="comma list of probabilities that the outcome is shown, or 'logged'")
+    w.add_argument("--price", type=float, default=1.0, help="seller's price per unit sold (1)")
+    w.add_argument("--unit-cost", type=float, default=0.6, help="seller's cost per unit stocked (0.6)")
+    w.add_argument("--sample-sellers", type=int, default=20_000, help="sellers simulated (20000)")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--json", action="store_true", help="print JSON")
+    w.set_defaults(func=run_whatif)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _logs_args(p):
+    p.add_argument("--logs", required=True, metavar="DIR", help="directory of Parquet event logs")
+    p.add_argument("--adoption", choices=("continuous", "binary"),
+                   help="adoption kind (default: from the columns present)")
+    p.add_argument("--fidelity-scale", type=float,
+                   help="scale in fidelity = 1 - min(1, |recommendation - truth| / scale) "
+                        "(default: from DIR/schema.json)")
+    p.add_argument("--sellers-table", metavar="FILE",
+                   help="Parquet seller table (seller, segment) joined to the events")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on the first unusable row instead of counting exclusions")
+
+
+def _engine(args, progress):
+    from ..dynamics.engines import get_engine
+    from ..dynamics.logs import resolve_logs
+    source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table)
+    if getattr(args, "engine", "local") == "spark":
+        master = None if args.master == "submit" else args.master
+        engine = get_engine("spark", source, master=master, progress=progress)
+        if progress is False:
+            engine.spark.sparkContext.setLogLevel("ERROR")
+        return engine
+    return get_engine("local", source, progress=progress, cache_mb=getattr(args, "cache_mb", 1024))
+
+
+def _check_strict(engine, strict):
+    engine.prepare()
+    ex = engine.exclusions
+    lines = ex.report_lines()
+    if lines:
+        where = ""
+        if ex.examples:
+            e = ex.examples[0]
+            where = (f" first: {e.get('file', '?')} row {e.get('row', '?')}, column {e['column']!r} "
+                     f"(seller {e['seller']}, time {e['time']}): {e['reason']}")
+        if strict:
+            raise ValueError(f"{engine.source.events}: unusable rows ({'; '.join(lines)}).{where}")
+        print("excluded or partly used rows: " + "; ".join(lines) + "." + where, file=sys.stderr)
+
+
+def run_generate(args) -> int:
+    from ..dynamics.generate import SyntheticWorld, generate_logs
+    world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down,
+                           initial_trust_mean=args.initial_trust_mean,
+                           initial_trust_concentration=args.initial_trust_concentration,
+                           feedback_rate=args.feedback_rate)
+    truth = generate_logs(args.out, args.sellers, args.events_per_seller, args.seed, world,
+                          events_per_file=args.events_per_file, progress=not args.quiet)
+    if args.json:
+        dump_json(truth)
+    else:
+        print(f"wrote {truth['n_events']:,} synthetic events of {args.sellers:,} sellers to "
+              f"{Path(args.out) / 'events'}; true parameters in {Path(args.out) / 'truth.json'}")
+    return 0
+
+
+def run_fit(args) -> int:
+    from ..dynamics.estimate import fit_trust
+    progress = not args.quiet
+    engine = _engine(args, progress)
+    try:
+        _check_strict(engine, args.strict)
+        fit = fit_trust(engine, kind=args.adoption, n_nodes=args.nodes,
+                        warm_start_sellers=args.warm_start_sellers, progress=progress)
+        result = fit.to_json()
+        if args.out:
+            from ..dynamics.model import TrustDynamics
+            from ..dynamics.plots import plot_gained_lost, plot_trajectories
+            from ..dynamics.trajectories import write_trajectories
+            out = Path(args.out)
+            agg = write_trajectories(engine.batches(), TrustDynamics(fit.kind, args.nodes), fit.u, out,
+                                     progress=progress)
+            plot_trajectories(agg, out / "trust_by_segment.png")
+            plot_gained_lost(result, agg, out / "trust_gained_lost.png")
+            dump_json(result, str(out / "fit.json"))
+        if args.json:
+            dump_json(result, args.json)
+        if args.json != "-":
+            print(fit.summary())
+            if args.out:
+                print(f"\nper-seller trust, figures and fit.json in {args.out}")
+    finally:
+        engine.close()
+    return 0
+
+
+def _floats(text):
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def run_whatif(args) -> int:
+    from ..dynamics.whatif import whatif
+    fitj = json.loads(Path(args.fit).read_text())
+    kind = fitj["model"].rsplit("-", 1)[-1]
+    if kind not in ("continuous", "binary"):
+        raise ValueError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
+    params = {k: v["estimate"] for k, v in fitj["params"].items()}
+    args.adoption = args.adoption or kind
+    engine = _engine(args, progress=False)
+    try:
+        _check_strict(engine, args.strict)
+        batches = engine.sample(args.sample_sellers)
+        rates = [None if x.strip() == "logged" else float(x) for x in args.feedback_rate.split(",")
+                 if x.strip()]
+        rows = whatif(batches, params, kind, _floats(args.error_scale), rates,
+                      fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
+                      unit_cost=args.unit_cost, seed=args.seed)
+    finally:
+        engine.close()
+    if args.json:
+        dump_json({"model": fitj["model"], "params": params, "scenarios": rows})
+        return 0
+    print(f"what-if on {sum(int(b['n_sellers']) for b in batches):,} sellers "
+          f"(price {args.price}, unit cost {args.unit_cost})")
+    print(f"{'error scale':>11} {'feedback':>9} {'trust':>7} {'adoption':>9} {'profit/event':>13} "
+          f"{'change':>8} {'|error|':>8}")
+    for r in rows:
+        fb = r["feedback_rate"] if isinstance(r["feedback_rate"], str) else f"{r['feedback_rate']:.2f}"
+        print(f"{r['error_scale']:>11.2f} {fb:>9} {r['mean_trust']:>7.3f} {r['mean_adoption']:>9.3f} "
+              f"{r['profit_per_event']:>13.3f} {r['profit_change']:>+8.3f} {r['abs_error_per_event']:>8.3f}")
+    return 0

@@ -1,0 +1,220 @@
+"""The Spark engine: the same packing and per-batch computation, distributed.
+
+Preparation is one Spark job: events are read from Parquet, joined with the seller table
+(if any), hash-partitioned by seller and sorted by (seller, time) within partitions, then
+``mapInArrow`` packs each partition's stream of Arrow batches into seller batches (the
+shared :class:`~cheaptalk.dynamics.logs.StreamPacker`). The packed batches (pickled numpy
+arrays, one record each) are persisted in memory and on disk.
+
+Each likelihood pass of the optimizer is one Spark job: every task evaluates the batches
+of its partition (log-likelihood, score and the outer products of per-seller scores, with
+the jax code of :mod:`cheaptalk.dynamics.model`) and returns the sums; the driver adds
+them up (``treeReduce``). Parameters travel in the task closure (a handful of numbers).
+Tasks are deterministic functions of their partition, so a failed task is simply rerun
+(``spark.task.maxFailures``) with the same result.
+
+On a cluster the same code runs through ``spark-submit`` (see
+:mod:`cheaptalk.dynamics.spark_submit`); ``cheaptalk`` must be installed on the executors.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import pickle
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..logs import Exclusions, LogSource
+from . import PassResult
+
+__all__ = ["SparkEngine", "spark_session"]
+
+
+def _java_home():
+    if os.environ.get("JAVA_HOME"):
+        return
+    java = shutil.which("java")
+    if java:
+        os.environ["JAVA_HOME"] = str(Path(os.path.realpath(java)).parent.parent)
+
+
+def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-trust",
+                  conf: dict | None = None):
+    """A Spark session for the engine.
+
+    ``master=None`` takes whatever ``spark-submit`` configured (cluster use). Locally the
+    session binds to 127.0.0.1, has no UI and few shuffle partitions, and its Python
+    workers run this interpreter.
+    """
+    from pyspark.sql import SparkSession
+    if master is None:
+        return SparkSession.builder.appName(app_name).getOrCreate()
+    _java_home()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    b = (SparkSession.builder.master(master).appName(app_name)
+         .config("spark.ui.enabled", "false")
+         .config("spark.driver.host", "127.0.0.1")
+         .config("spark.driver.bindAddress", "127.0.0.1")
+         .config("spark.sql.shuffle.partitions", "4")
+         .config("spark.default.parallelism", "4")
+         .config("spark.driver.memory", "2g")
+         .config("spark.python.worker.reuse", "true")
+         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
+         .config("spark.sql.session.timeZone", "UTC"))
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    return b.getOrCreate()
+
+
+def _pack_partition(opts):
+    """mapInArrow function: sorted Arrow batches of whole partitions -> packed seller batches."""
+    def run(batches):
+        import pyarrow as pa
+
+        from cheaptalk.dynamics.logs import Exclusions as _Ex, StreamPacker
+        ex = _Ex()
+        packer = StreamPacker(opts, ex, chunk_rows=1_000_000)
+
+        def emit(b):
+            return pa.RecordBatch.from_pydict(
+                {"blob": [pickle.dumps(b, protocol=5)], "n_sellers": [int(b["n_sellers"])],
+                 "excl": [None]}, schema=_PACKED_SCHEMA_ARROW())
+        for rb in batches:
+            for b in packer.feed(rb):
+                yield emit(b)
+        for b in packer.finish():
+            yield emit(b)
+        yield pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
+                                          "excl": [pickle.dumps(ex, protocol=5)]},
+                                         schema=_PACKED_SCHEMA_ARROW())
+    return run
+
+
+def _PACKED_SCHEMA_ARROW():
+    import pyarrow as pa
+    return pa.schema([("blob", pa.binary()), ("n_sellers", pa.int64()), ("excl", pa.binary())])
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(self, source: LogSource, spark=None, master: str | None = "local[2]",
+                 partitions: int | None = None, task_hook=None, progress: bool = False):
+        """``task_hook``, if given, is called at the start of every likelihood task (on the
+        executor): a place to inject faults when testing retries."""
+        self.source = source
+        self._spark = spark
+        self.master = master
+        self.partitions = partitions
+        self.task_hook = task_hook
+        self.progress = progress
+        self.exclusions = Exclusions()
+        self.prepared = False
+        self._rdd = None
+        self._counts: list[int] = []
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            self._spark = spark_session(self.master)
+        return self._spark
+
+    def _events(self):
+        from pyspark.sql import functions as F
+        o = self.source.options
+        df = self.spark.read.option("mergeSchema", "true").parquet(str(self.source.events))
+        cols = ["seller", "time", "recommendation", "feedback"]
+        cols += ["action", "own_estimate"] if o.adoption == "continuous" else ["followed"]
+        if o.fidelity_source == "fidelity":
+            cols.append("fidelity")
+        else:
+            cols.append("truth" if "truth" in df.columns else "outcome")
+        sel = [F.col(c) for c in cols]
+        if self.source.sellers_table is not None:
+            st = self.spark.read.parquet(str(self.source.sellers_table))
+            st = st.select("seller", *(["segment"] if "segment" in st.columns else []))
+            st = st.withColumnRenamed("seller", "_seller_key")
+            if "segment" in st.columns:
+                st = st.withColumnRenamed("segment", "_table_segment")
+            st = st.withColumn("_known", F.lit(True))
+            df = df.join(st, df["seller"] == st["_seller_key"], "left")
+            seg = F.col("_table_segment").cast("string") if "_table_segment" in df.columns else None
+            if "segment" in df.columns:
+                seg = F.coalesce(F.col("segment").cast("string"), seg) if seg is not None \
+                    else F.col("segment").cast("string")
+            if seg is not None:
+                sel.append(seg.alias("segment"))
+            sel.append(F.coalesce(F.col("_known"), F.lit(False)).alias("_known"))
+        elif o.has_segment:
+            sel.append(F.col("segment").cast("string").alias("segment"))
+        return df.select(*sel)
+
+    def prepare(self):
+        if self.prepared:
+            return self
+        from pyspark import StorageLevel
+        events = self._events()
+        n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
+        ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
+        packed = ordered.mapInArrow(_pack_partition(self.source.options),
+                                    "blob binary, n_sellers long, excl binary")
+        self._rdd = packed.rdd.map(lambda r: (r["blob"], r["excl"])).persist(StorageLevel.MEMORY_AND_DISK)
+        stats = self._rdd.map(lambda x: (x[0] is not None, x[1])).collect()
+        for has_blob, excl in stats:
+            if excl is not None:
+                self.exclusions.merge(pickle.loads(excl))
+        self._counts = self._rdd.filter(lambda x: x[0] is not None) \
+            .map(lambda x: int(pickle.loads(x[0])["n_sellers"])).collect()
+        self.prepared = True
+        return self
+
+    def n_sellers(self) -> int:
+        self.prepare()
+        return int(sum(self._counts))
+
+    def sample(self, max_sellers: int) -> list[dict]:
+        self.prepare()
+        k, n = 0, 0
+        for c in self._counts:
+            k += 1
+            n += c
+            if n >= max_sellers:
+                break
+        blobs = self._rdd.filter(lambda x: x[0] is not None).take(k)
+        return [pickle.loads(b) for b, _ in blobs]
+
+    def batches(self):
+        self.prepare()
+        for b, _ in self._rdd.filter(lambda x: x[0] is not None).toLocalIterator():
+            yield pickle.loads(b)
+
+    def evaluate(self, model, u, hessian: bool = False) -> PassResult:
+        self.prepare()
+        kind, n_nodes, hook = model.kind, model.n_nodes, self.task_hook
+        u = np.asarray(u, float)
+        p = len(u)
+
+        def run(it):
+            if hook is not None:
+                hook()
+            from cheaptalk.dynamics.engines import PassResult as _PR, evaluate_batch
+            from cheaptalk.dynamics.model import TrustDynamics
+            m = TrustDynamics(kind, n_nodes)
+            total = _PR(p, hessian)
+            for blob, _ in it:
+                if blob is not None:
+                    total += evaluate_batch(m, u, pickle.loads(blob), hessian)
+            yield total
+
+        return self._rdd.mapPartitions(run).treeReduce(operator.add)
+
+    def close(self):
+        if self._rdd is not None:
+            self._rdd.unpersist()
+            self._rdd = None

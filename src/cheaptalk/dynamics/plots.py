@@ -1,0 +1,60 @@
+"""Figures of a dynamic trust fit (matplotlib, written to files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_trajectories", "plot_gained_lost"]
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_trajectories(aggregates: dict, path: str | Path):
+    """Mean filtered trust at each event index, one line per fidelity segment."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for seg, mean in sorted(aggregates["segments"].items()):
+        n = aggregates["segment_sellers"].get(seg, 0)
+        ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{seg} (n={n:,})")
+    ax.set_xlabel("event")
+    ax.set_ylabel("mean filtered trust")
+    ax.set_ylim(0, 1)
+    ax.set_title("Trust trajectories by fidelity segment")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_gained_lost(fit_json: dict, aggregates: dict, path: str | Path):
+    """Trust change after feedback against the fidelity gap ``f_t - alpha_t``: the slope is
+    ``eta_up`` to the right of zero and ``eta_down`` to the left (95% bands from the
+    seller-clustered standard errors), with the binned filtered changes."""
+    plt = _plt()
+    p = fit_json["params"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    x_up, x_dn = np.linspace(0, 1, 50), np.linspace(-1, 0, 50)
+    for x, name, color in ((x_up, "eta_up", "tab:green"), (x_dn, "eta_down", "tab:red")):
+        est, se = p[name]["estimate"], p[name]["se"]
+        ax.plot(x, est * x, color=color, label=f"{name} = {est:.3f} ({se:.3f})")
+        if np.isfinite(se):
+            ax.fill_between(x, (est - 1.96 * se) * x, (est + 1.96 * se) * x, color=color, alpha=0.2)
+    if len(aggregates.get("gap", [])):
+        ax.scatter(aggregates["gap"], aggregates["change"], s=10, color="k", alpha=0.6,
+                   label="filtered change (binned)")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel("fidelity minus trust, f_t - alpha_t")
+    ax.set_ylabel("trust change after feedback")
+    ax.set_title("Trust gained vs trust lost")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,104 @@
+"""Per-seller filtered trust, written as Parquet, and the aggregates the figures use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .model import TrustDynamics
+
+__all__ = ["write_trajectories", "fidelity_segment", "FIDELITY_CUTS"]
+
+# sellers without a segment label are grouped by the mean fidelity of the recommendations
+# they received (fixed cut points, so segments mean the same thing across data sets)
+FIDELITY_CUTS = (0.6, 0.8)
+MAX_PLOT_EVENTS = 200
+
+
+def fidelity_segment(mean_fidelity: np.ndarray) -> np.ndarray:
+    lo, hi = FIDELITY_CUTS
+    return np.where(~np.isfinite(mean_fidelity), "unknown fidelity",
+                    np.where(mean_fidelity < lo, f"low fidelity (<{lo})",
+                             np.where(mean_fidelity < hi, f"mid fidelity ({lo}-{hi})",
+                                      f"high fidelity (>={hi})")))
+
+
+def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level: float = 0.9,
+                       progress: bool = False) -> dict:
+    """Write ``trust_trajectories.parquet`` (one row per event: trust at the decision with a
+    ``level`` interval) and ``seller_trust.parquet`` (one row per seller); return the
+    aggregates for the figures (mean trust by event index and segment; trust changes
+    against the fidelity gap ``f_t - alpha_t``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    w_events = w_sellers = None
+    by_segment: dict[str, list] = {}
+    gap_bins = np.linspace(-1, 1, 41)
+    change_sum = np.zeros(len(gap_bins) - 1)
+    change_n = np.zeros(len(gap_bins) - 1)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(desc="trust trajectories", unit="seller", unit_scale=True, file=sys.stderr, leave=False)
+    for batch in batches:
+        nb = int(batch["n_sellers"])
+        f = model.filtered(u, batch, levels=(lo_q, hi_q))
+        length = batch["length"][:nb]
+        T = batch["gap"].shape[1]
+        valid = np.arange(T)[None, :] < length[:, None]
+        r, c = np.nonzero(valid)
+        seller = batch["seller"][:nb]
+        trust = f["trust"][:nb]
+        ev = pa.table({
+            "seller": seller[r], "time": batch["time"][:nb][r, c], "event": c.astype(np.int32),
+            "trust": trust[r, c], "trust_lower": f[f"q{lo_q:g}"][:nb][r, c],
+            "trust_upper": f[f"q{hi_q:g}"][:nb][r, c],
+            "fidelity": batch["fidelity"][:nb][r, c].astype(float),
+            "feedback": batch["feedback"][:nb][r, c]})
+        if "segment" in batch:
+            segment = np.asarray(batch["segment"][:nb], dtype=object)
+            segment = np.where(pd_isna(segment), fidelity_segment(batch["mean_fidelity"][:nb]), segment)
+        else:
+            segment = fidelity_segment(batch["mean_fidelity"][:nb])
+        last = trust[np.arange(nb), np.maximum(length - 1, 0)]
+        st = pa.table({"seller": seller, "segment": segment.astype(str), "n_events": length,
+                       "mean_fidelity": batch["mean_fidelity"][:nb],
+                       "initial_trust": f["initial_trust"][:nb], "final_trust": last})
+        if w_events is None:
+            w_events = pq.ParquetWriter(out / "trust_trajectories.parquet", ev.schema)
+            w_sellers = pq.ParquetWriter(out / "seller_trust.parquet", st.schema)
+        w_events.write_table(ev)
+        w_sellers.write_table(st)
+        # aggregates for the figures
+        tmax = min(T, MAX_PLOT_EVENTS)
+        for seg in np.unique(segment):
+            m = segment == seg
+            s, n = by_segment.setdefault(str(seg), [np.zeros(MAX_PLOT_EVENTS), np.zeros(MAX_PLOT_EVENTS)])
+            s[:tmax] += np.where(valid[m, :tmax], trust[m, :tmax], 0).sum(axis=0)
+            n[:tmax] += valid[m, :tmax].sum(axis=0)
+        fb = batch["feedback"][:nb, :-1] & valid[:, 1:]
+        gap = (batch["fidelity"][:nb, :-1] - trust[:, :-1])[fb]
+        change = (trust[:, 1:] - trust[:, :-1])[fb]
+        k = np.clip(np.digitize(gap, gap_bins) - 1, 0, len(gap_bins) - 2)
+        np.add.at(change_sum, k, change)
+        np.add.at(change_n, k, 1)
+        if bar is not None:
+            bar.update(nb)
+    if bar is not None:
+        bar.close()
+    for w in (w_events, w_sellers):
+        if w is not None:
+            w.close()
+    mids = (gap_bins[1:] + gap_bins[:-1]) / 2
+    return {"segments": {k: (v[0] / np.maximum(v[1], 1))[v[1] > 0] for k, v in by_segment.items()},
+            "segment_sellers": {k: int(v[1][0]) for k, v in by_segment.items()},
+            "gap": mids[change_n > 0], "change": (change_sum / np.maximum(change_n, 1))[change_n > 0]}
+
+
+def pd_isna(a):
+    return np.array([x is None or (isinstance(x, float) and np.isnan(x)) for x in a], bool)
