@@ -52,6 +52,7 @@ range and ``lambda_S = lambda_R = lambda`` (use ``tie_precision=True``).
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 import warnings
 from dataclasses import dataclass
 
@@ -407,7 +408,10 @@ def to_pygambit(game, normalized: bool = True):
     al = [f"a{i}" for i in range(A)]
     g = gbt.Game.new_tree(players=["sender", "receiver"], title=f"{game.name} ({game.treatment})")
     g.append_move(g.root, g.players.chance, sl)
-    g.set_chance_probs(g.root.infoset, [float(p) for p in game.prior])
+    # gambit wants chance probabilities that sum to one exactly: pass them as fractions
+    probs = [Fraction(float(p)).limit_denominator(10 ** 12) for p in game.prior[:-1]]
+    probs.append(1 - sum(probs))
+    g.set_chance_probs(g.root.infoset, [gbt.Rational(p.numerator, p.denominator) for p in probs])
     for s in sl:
         g.append_move(g.root.children[s], "sender", ml)
     for m in ml:
