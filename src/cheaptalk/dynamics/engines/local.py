@@ -76,7 +76,10 @@ class LocalEngine:
     def __init__(self, source: LogSource, threads: int | None = None, cache_mb: float = 1024,
                  memory_limit: str = "1GB", spill_dir: str | None = None, progress: bool = False):
         self.source = source
-        self.threads = threads or min(2, os.cpu_count() or 1)
+        # one evaluation thread: XLA already spreads each batch over the cores, and a fixed
+        # order of summation makes passes reproducible to the last bit
+        self.threads = threads or 1
+        self.duckdb_threads = os.cpu_count() or 1
         self.cache_bytes = cache_mb * 2 ** 20
         self.memory_limit = memory_limit
         self.progress = progress
@@ -93,7 +96,7 @@ class LocalEngine:
     def _connect(self):
         con = duckdb.connect()
         con.execute(f"SET memory_limit = '{self.memory_limit}'")
-        con.execute(f"SET threads = {self.threads}")
+        con.execute(f"SET threads = {self.duckdb_threads}")
         con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/cheaptalk-duckdb'")
         return con
 
