@@ -185,8 +185,11 @@ class FiniteModel(Model):
         return {name: theta[i] for i, name in enumerate(self.param_names)}
 
     def _numpy_behaviour(self, params: dict | None, treatment: str):
-        values = self._values(self.to_vector(params))
-        b = self.behaviour(values, treatment)
+        # compiled once per treatment: eager jax dispatches every small operation separately
+        cache = self.__dict__.setdefault("_compiled_behaviour", {})
+        if treatment not in cache:
+            cache[treatment] = jax.jit(lambda theta: self.behaviour(self._values(theta), treatment))
+        b = cache[treatment](jnp.asarray(self.to_vector(params)))
         sig = np.exp(np.asarray(b.sender_log_strategy, float))
         rho = np.exp(np.asarray(b.receiver_log_strategy, float))
         ws = np.exp(np.asarray(b.sender_log_weights, float))
