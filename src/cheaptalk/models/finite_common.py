@@ -405,6 +405,7 @@ def _decode(game, column: str, part: pd.DataFrame, source: str, treatment: str) 
         bad = np.flatnonzero(~ok)
         r = int(part["_row"].iloc[bad[0]])
         raw = part[column].iloc[bad[0]]
+        raw = raw.item() if hasattr(raw, "item") else raw
         raise DataValueError(f"{source}: row {r}, column {column!r}: {raw!r} is not a {column} of game "
                              f"{game.name!r} (treatment {treatment!r}); valid values are {grid.tolist()}; "
                              f"{bad.size} such row(s) among the {part['role'].iloc[0]} decisions")

@@ -339,8 +339,9 @@ def qre_solver(game, n_steps: int = 40, newton_iterations: int = 6):
     ``residual`` is the max-norm of ``y - Phi(y)`` (check it: near a fold of the branch the
     homotopy in lambda may fail).
     """
+    # numpy constants (not jax arrays): the solver may be built while a caller is tracing
     uS, uR = normalized_payoffs(game)
-    uS, uR, prior = jnp.asarray(uS), jnp.asarray(uR), jnp.asarray(game.prior)
+    prior = np.asarray(game.prior, float)
     S, M, A = uS.shape
     n = S * M + M * A
 
@@ -361,7 +362,7 @@ def qre_solver(game, n_steps: int = 40, newton_iterations: int = 6):
 
     @jax.jit
     def forward(lam):
-        y0 = jnp.concatenate([jnp.full(S * M, -jnp.log(M)), jnp.full(M * A, -jnp.log(A))])
+        y0 = jnp.concatenate([jnp.full(S * M, -np.log(M)), jnp.full(M * A, -np.log(A))])
 
         def step(y, t):
             lam_t = t * lam
@@ -383,7 +384,7 @@ def qre_solver(game, n_steps: int = 40, newton_iterations: int = 6):
         y = solve(lam)
         jy = jax.jacfwd(phi, argnums=0)(y, lam)
         _, phi_dot = jax.jvp(lambda l: phi(y, l), (lam,), (lam_dot,))
-        return y, jnp.linalg.solve(jnp.eye(n) - jy, phi_dot)
+        return y, jnp.linalg.solve(np.eye(n) - jy, phi_dot)
 
     def qre(lam):
         lam = jnp.asarray(lam, dtype=jnp.float64)
