@@ -41,7 +41,7 @@ class EstimationError(RuntimeError):
 
 
 BOUND_TOL = 1e-6        # in the rescaled [0, 1] coordinates
-FLAT_TOL = 1e-8         # Hessian eigenvalue relative to the largest
+FLAT_TOL = 1e-7         # Hessian eigenvalue relative to the largest
 GRAD_TOL = 1e-4         # per-decision projected gradient (rescaled coordinates) for convergence
 
 
@@ -59,7 +59,8 @@ class _Scaling:
         self.lo, self.hi = lo, hi
 
     def theta(self, u):
-        return self.offset + self.scale * np.asarray(u, float)
+        # clipped: offset + scale * u can overshoot a bound by a rounding error
+        return np.clip(self.offset + self.scale * np.asarray(u, float), self.lo, self.hi)
 
     def u(self, theta):
         return (np.asarray(theta, float) - self.offset) / self.scale
@@ -103,8 +104,21 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
         return -v / n, -g * scaling.scale / n
 
     u0 = scaling.u(theta0)
-    res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,
-                            options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20})
+    options = {"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20}
+    res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds, options=options)
+    # A failed line search ("ABNORMAL") usually means the quasi-Newton memory is stale
+    # (likelihoods tabulated on grids have small kinks); restarting from the point reached
+    # with a fresh memory often finishes the job. Keep going while it still improves.
+    for _ in range(5):
+        if res.status != 2 or res.nit >= maxiter:
+            break
+        again = optimize.minimize(objective, res.x, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,
+                                  options=options)
+        improved = again.fun < res.fun - 1e-12 * max(1.0, abs(res.fun))
+        again.nit += res.nit
+        res = again
+        if not improved:
+            break
     theta = scaling.theta(res.x)
     v, g = lik.loglik_and_grad(theta, weights, masks)
     # projected gradient: components pushing against an active bound do not count
@@ -118,16 +132,8 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
             "gradient": g}
 
 
-def standard_errors(lik: Likelihood, theta, hessian=None) -> dict:
-    """Cluster-robust (by subject) and model-based covariance with bound and flatness checks."""
-    names = lik.model.param_names
-    scaling = _Scaling(lik.model.bounds())
-    P = len(theta)
-    at, side = scaling.at_bound(theta)
-    free = ~at
-    H = lik.hessian(theta) if hessian is None else hessian
-    scores = lik.cluster_scores(theta)
-    G = lik.n_clusters
+def _covariance(H, scores, free, scaling, names, G):
+    P = len(free)
     cov = np.full((P, P), np.nan)
     cov_model = np.full((P, P), np.nan)
     flat_params: list[str] = []
@@ -137,32 +143,68 @@ def standard_errors(lik: Likelihood, theta, hessian=None) -> dict:
         info = 0.5 * (info + info.T)
         # eigen-analysis on the rescaled coordinates, so "flat" does not depend on units
         s = scaling.scale[free]
-        eig_scaled, vec = np.linalg.eigh(info * np.outer(s, s))
-        eig = eig_scaled
-        top = max(float(np.max(np.abs(eig_scaled))), 1e-300)
-        flat = eig_scaled <= FLAT_TOL * top
+        eig, vec = np.linalg.eigh(info * np.outer(s, s))
+        top = max(float(np.max(np.abs(eig))), 1e-300)
+        flat = eig <= FLAT_TOL * top
         keep = ~flat
         if flat.any():
             loading = np.abs(vec[:, flat]).max(axis=1)
             free_names = [n for n, f in zip(names, free) if f]
             flat_params = [free_names[i] for i in np.flatnonzero(loading > 0.3)]
         # pseudo-inverse over the well-determined directions (in rescaled coordinates)
-        inv_scaled = (vec[:, keep] / eig_scaled[keep]) @ vec[:, keep].T
-        inv = inv_scaled * np.outer(s, s)
+        inv = ((vec[:, keep] / eig[keep]) @ vec[:, keep].T) * np.outer(s, s)
         S = scores[:, free]
-        B = S.T @ S
-        robust = inv @ B @ inv * (G / (G - 1) if G > 1 else np.nan)
+        robust = inv @ (S.T @ S) @ inv * (G / (G - 1) if G > 1 else np.nan)
         cov[np.ix_(free, free)] = robust
         cov_model[np.ix_(free, free)] = inv
         for name in flat_params:
             j = names.index(name)
             cov[j, :] = cov[:, j] = np.nan
             cov_model[j, :] = cov_model[:, j] = np.nan
-    se = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
-    return {"cov": cov, "cov_model": cov_model, "se": se,
-            "se_model": np.sqrt(np.where(np.diag(cov_model) >= 0, np.diag(cov_model), np.nan)),
+    return cov, cov_model, flat_params, eig
+
+
+def _sqrt_diag(cov):
+    d = np.diag(cov)
+    return np.sqrt(np.where(d >= 0, d, np.nan))
+
+
+def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True) -> dict:
+    """Cluster-robust (by subject) and model-based covariance with bound and flatness checks.
+
+    The Hessian and scores are differences of the exact gradient; they are computed with two
+    steps (``lik.step`` and ten times it). For a smooth likelihood both agree to many digits;
+    if the standard errors differ by more than 10% the likelihood is not smooth at the
+    estimate (a kink or jump, e.g. from a tabulated best response) and ``smooth`` is False.
+    """
+    names = lik.model.param_names
+    scaling = _Scaling(lik.model.bounds())
+    at, side = scaling.at_bound(theta)
+    free = ~at
+    H, scores = lik.derivatives(theta, free)
+    if not np.all(np.isfinite(H[np.ix_(free, free)])) or not np.all(np.isfinite(scores[:, free])):
+        raise FloatingPointError(f"{lik.model.name}: the Hessian or the subject scores are not finite at the estimate")
+    G = lik.n_clusters
+    cov, cov_model, flat, eig = _covariance(H, scores, free, scaling, names, G)
+    se = _sqrt_diag(cov)
+    smooth, discrepancy = True, 0.0
+    if check_smoothness and free.any():
+        saved = lik.step
+        try:
+            lik.step = saved * 10
+            H2, scores2 = lik.derivatives(theta, free)
+        finally:
+            lik.step = saved
+        if np.all(np.isfinite(H2[np.ix_(free, free)])):
+            cov2, _, flat2, _ = _covariance(H2, scores2, free, scaling, names, G)
+            se2 = _sqrt_diag(cov2)
+            both = np.isfinite(se) & np.isfinite(se2)
+            discrepancy = float(np.max(np.abs(se2[both] / se[both] - 1.0))) if both.any() else 0.0
+            smooth = discrepancy <= 0.1 and set(flat) == set(flat2)
+    return {"cov": cov, "cov_model": cov_model, "se": se, "se_model": _sqrt_diag(cov_model),
             "at_bound": {n: s for n, a, s in zip(names, at, side) if a},
-            "flat": flat_params, "hessian_eigenvalues": eig, "hessian": H}
+            "flat": flat, "hessian_eigenvalues": eig, "hessian": H, "smooth": smooth,
+            "smoothness_discrepancy": discrepancy}
 
 
 def bootstrap(lik: Likelihood, theta_hat, replications: int, seed: int = 0, progress: bool = True) -> dict:
@@ -233,6 +275,10 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
     if ses["flat"]:
         messages.append("the likelihood is flat (Hessian eigenvalue ~0) in a direction loading on "
                         + ", ".join(ses["flat"]) + "; these are not identified by the data")
+    if not ses["smooth"]:
+        messages.append("the likelihood is not smooth at the estimate: standard errors change by "
+                        f"{100 * ses['smoothness_discrepancy']:.0f}% with the difference step; treat them "
+                        "(and the convergence check) with caution, or use the bootstrap")
     neg = ses["hessian_eigenvalues"]
     if neg.size and np.min(neg) < -FLAT_TOL * max(np.max(np.abs(neg)), 1e-300):
         messages.append("the Hessian is not negative definite at the estimate (saddle point or not a maximum)")
@@ -251,7 +297,8 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                        hessian_eigenvalues=ses["hessian_eigenvalues"], converged=bool(best["converged"]),
                        grad_norm=best["grad_norm"], message=best["message"], iterations=best["iterations"],
                        starts=[{"loglik": r["loglik"], "converged": r["converged"]} for r in runs],
-                       warnings=messages, bootstrap=boot, seconds=time.perf_counter() - t0)
+                       warnings=messages, bootstrap=boot, seconds=time.perf_counter() - t0,
+                       smooth=ses["smooth"])
     if warn:
         for msg in messages:
             warnings.warn(f"{model.name}: {msg}", EstimationWarning, stacklevel=2)

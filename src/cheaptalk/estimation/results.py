@@ -40,6 +40,7 @@ class FitResult:
     warnings: list = field(default_factory=list)
     bootstrap: dict | None = None
     seconds: float = 0.0
+    smooth: bool = True
 
     # --- counts and criteria -----------------------------------------------------------
     @property
@@ -115,7 +116,7 @@ class FitResult:
                 "diagnostics": {
                     "se_method": "cluster-robust by subject (sandwich)",
                     "ci95": {n: [_num(ci[i, 0]), _num(ci[i, 1])] for i, n in enumerate(self.param_names)},
-                    "at_bound": dict(self.at_bound), "flat": list(self.flat),
+                    "at_bound": dict(self.at_bound), "flat": list(self.flat), "smooth": self.smooth,
                     "gradient_norm": _num(self.grad_norm),
                     "hessian_eigenvalues": [_num(v) for v in np.atleast_1d(self.hessian_eigenvalues)],
                     "optimizer_message": self.message, "iterations": self.iterations,

@@ -1,0 +1,231 @@
+"""Fit every model to the same data and compare them on explanatory and predictive power.
+
+:func:`compare_models` returns a :class:`Comparison`: the fits (log-likelihood, parameters
+with cluster-robust standard errors, AIC, BIC), Vuong tests between every non-nested pair
+and likelihood-ratio tests for nested pairs, k-fold cross-validation by subject, the
+prediction of each held-out treatment, the behavioural regularities of the data beside each
+model's simulated ones, welfare under each fitted model and each subject's posterior trust
+and type. ``best`` is the model with the highest cross-validated log-likelihood per decision.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from ..estimation import EstimationWarning, Likelihood, fit
+from ..models import MODEL_NAMES, get_model, model_class
+from .predictive import cross_validate, holdout_treatments
+from .regularities import model_regularities, regularities, regularity_table
+from .vuong import is_nested, likelihood_ratio_test, vuong_test
+
+__all__ = ["compare_models", "Comparison", "available_models"]
+
+
+def available_models(game_spec) -> list[str]:
+    """Registered models that exist for this kind of game (in registry order)."""
+    out = []
+    for name in MODEL_NAMES:
+        try:
+            model_class(name, game_spec.kind)
+        except (KeyError, ImportError, AttributeError):
+            continue
+        out.append(name)
+    return out
+
+
+@dataclass
+class Comparison:
+    game: object
+    data: pd.DataFrame
+    data_path: str
+    fits: dict                                   # name -> FitResult
+    cv: dict = field(default_factory=dict)       # name -> cross-validation result
+    holdout: dict = field(default_factory=dict)  # name -> {treatment: {...}}
+    vuong: list = field(default_factory=list)
+    lr_tests: list = field(default_factory=list)
+    regularities: pd.DataFrame | None = None     # long table: treatment, statistic, data, models...
+    simulations: dict = field(default_factory=dict)
+    welfare: dict = field(default_factory=dict)  # name -> {treatment: {quantity: value}}
+    cleaning: object = None
+    seconds: float = 0.0
+    notes: list = field(default_factory=list)
+
+    @property
+    def best(self) -> str:
+        """Highest cross-validated log-likelihood per decision (lowest BIC without CV)."""
+        if self.cv:
+            return max(self.cv, key=lambda n: self.cv[n]["cv_loglik"])
+        return min(self.fits, key=lambda n: self.fits[n].bic)
+
+    @property
+    def best_by(self) -> str:
+        return "cv_loglik" if self.cv else "bic"
+
+    def table(self) -> pd.DataFrame:
+        """Paper-style table: estimates with (se) per model, then fit statistics."""
+        names = list(self.fits)
+        params = list(dict.fromkeys(p for n in names for p in self.fits[n].param_names))
+        rows = {}
+        for p in params:
+            est, se = [], []
+            for n in names:
+                f = self.fits[n]
+                if p in f.param_names:
+                    j = f.param_names.index(p)
+                    est.append(f"{f.theta[j]:.4g}")
+                    se.append(f"({f.se[j]:.3g})" if np.isfinite(f.se[j]) else
+                              ("(bound)" if p in f.at_bound else "(--)"))
+                else:
+                    est.append("")
+                    se.append("")
+            rows[p] = est
+            rows[f"{p} "] = se        # the se line under the estimate, as papers print it
+        stats = {
+            "log-likelihood": [f"{self.fits[n].loglik:.2f}" for n in names],
+            "parameters": [str(self.fits[n].n_params) for n in names],
+            "AIC": [f"{self.fits[n].aic:.1f}" for n in names],
+            "BIC": [f"{self.fits[n].bic:.1f}" for n in names],
+            "converged": ["yes" if self.fits[n].converged else "NO" for n in names],
+        }
+        if self.cv:
+            k = next(iter(self.cv.values()))["folds"]
+            stats[f"CV log-lik/decision ({k}-fold)"] = [f"{self.cv[n]['cv_loglik']:.4f}" for n in names]
+        for t in (next(iter(self.holdout.values())) if self.holdout else {}):
+            stats[f"held-out {t} log-lik/decision"] = [f"{self.holdout[n][t]['loglik_per_decision']:.4f}"
+                                                       for n in names]
+        rows.update(stats)
+        return pd.DataFrame(rows, index=names).T
+
+    def to_dict(self) -> dict:
+        models = []
+        for name, f in self.fits.items():
+            entry = f.to_dict()
+            entry["cv_loglik"] = self.cv[name]["cv_loglik"] if name in self.cv else None
+            if name in self.cv:
+                entry["cv"] = {k: v for k, v in self.cv[name].items() if k != "cv_loglik"}
+            if name in self.holdout:
+                entry["holdout_treatments"] = self.holdout[name]
+            if name in self.welfare:
+                entry["welfare"] = self.welfare[name]
+            models.append(entry)
+        out = {"data": self.data_path, "game": self.game.name, "models": models, "vuong": self.vuong,
+               "likelihood_ratio": self.lr_tests, "best": self.best, "best_by": self.best_by,
+               "n_obs": int(len(self.data)), "seconds": round(self.seconds, 2), "notes": list(self.notes)}
+        if self.regularities is not None:
+            out["regularities"] = _records(self.regularities)
+        if self.cleaning is not None:
+            out["cleaning"] = self.cleaning.to_dict()
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"Model comparison on {self.game.name}: {self.data_path}",
+                 f"  {len(self.data)} decisions, {next(iter(self.fits.values())).n_subjects} subjects, "
+                 f"{len(self.fits)} models, {self.seconds:.1f} s", ""]
+        lines.append(self.table().to_string())
+        lines.append("")
+        lines.append(f"best by {'cross-validated log-likelihood' if self.cv else 'BIC'}: {self.best}")
+        if self.vuong:
+            lines.append("\nVuong tests (subject-level contributions; z > 0 favours model A)")
+            lines.append(pd.DataFrame(self.vuong)[["model_a", "model_b", "z", "p_value"]]
+                         .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if self.lr_tests:
+            lines.append("\nLikelihood-ratio tests (nested pairs)")
+            lines.append(pd.DataFrame(self.lr_tests).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if self.regularities is not None:
+            lines.append("\nBehavioural regularities: data and each fitted model (simulated)")
+            lines.append(self.regularities.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        warn_lines = [f"  {n}: {w}" for n, f in self.fits.items() for w in f.warnings]
+        if warn_lines:
+            lines.append("\nwarnings")
+            lines.extend(warn_lines)
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _records(frame: pd.DataFrame) -> list:
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 2,
+                   seed: int = 0, holdout: bool = True, with_regularities: bool = True,
+                   data_path: str = "", cleaning=None, progress: bool = True,
+                   model_options: dict | None = None) -> Comparison:
+    """Fit ``models`` (names; default all for this game kind) to clean ``data`` and compare.
+
+    ``folds``: k of the k-fold cross-validation by subject (0 to skip). ``holdout``: also
+    predict each treatment from the others. Progress goes to stderr when ``progress``.
+    """
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    names = list(models) if models else available_models(game_spec)
+    if not names:
+        raise ValueError(f"no models are available for {game_spec.kind} games")
+    model_options = model_options or {}
+    comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning)
+    n_treat = data["treatment"].nunique() if "treatment" in data else 1
+    steps = len(names) * (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
+                          + (1 if with_regularities else 0))
+    bar = tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, disable=not progress, leave=False)
+    liks = {}
+    try:
+        for name in names:
+            bar.set_postfix_str(f"{name}: fit")
+            model = get_model(name, game_spec, **model_options.get(name, {}))
+            lik = Likelihood(model, data)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
+                result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
+            comparison.fits[name] = result
+            liks[name] = lik
+            bar.update(1)
+            if folds >= 2:
+                bar.set_postfix_str(f"{name}: {folds}-fold CV")
+                comparison.cv[name] = cross_validate(lik, result.theta, folds, seed=seed, progress=bar)
+                if comparison.cv[name]["not_converged"]:
+                    comparison.notes.append(f"{name}: {comparison.cv[name]['not_converged']} of {folds} "
+                                            "cross-validation fits did not converge")
+            if holdout and n_treat > 1:
+                bar.set_postfix_str(f"{name}: held-out treatments")
+                comparison.holdout[name] = holdout_treatments(lik, result.theta, progress=bar)
+            try:
+                comparison.welfare[name] = model.predict(result.params).summary
+            except Exception as exc:     # welfare is a report, not a reason to lose the fits
+                comparison.notes.append(f"{name}: welfare prediction failed: {exc}")
+            if with_regularities:
+                bar.set_postfix_str(f"{name}: simulate")
+                try:
+                    table, sim = model_regularities(model, result.params, data, game_spec, seed=seed)
+                    comparison.simulations[name] = sim
+                except Exception as exc:
+                    comparison.notes.append(f"{name}: simulation for the regularities failed: {exc}")
+                bar.update(1)
+    finally:
+        bar.close()
+
+    # tests between every pair, on the same subjects
+    fitted = list(comparison.fits)
+    for a, b in combinations(fitted, 2):
+        fa, fb = comparison.fits[a], comparison.fits[b]
+        nested = is_nested(fa.model, fb.model)
+        if nested is None:
+            comparison.vuong.append(vuong_test(fa.subject_loglik().to_numpy(), fb.subject_loglik().to_numpy(),
+                                               fa.n_params, fb.n_params, a, b))
+        else:
+            big, small = (fa, fb) if nested[0] is fa.model else (fb, fa)
+            comparison.lr_tests.append(likelihood_ratio_test(big.loglik, small.loglik, big.n_params,
+                                                             small.n_params, big.name, small.name))
+    if with_regularities:
+        data_table = regularities(data, game_spec)
+        model_tables = {n: regularities(sim, game_spec) for n, sim in comparison.simulations.items()}
+        comparison.regularities = regularity_table(data_table, model_tables)
+    comparison.seconds = time.perf_counter() - t0
+    return comparison
