@@ -35,7 +35,7 @@ from .noise import logit_logprob
 
 __all__ = ["Behaviour", "FiniteModel", "FinitePrepared", "normalized_payoffs", "precision_parameters",
            "best_response", "sender_utility", "receiver_utility", "posterior_beliefs", "literal_beliefs",
-           "truth_utility", "stick_breaking_log_weights", "TIE_TOL"]
+           "truth_utility", "stick_breaking_log_weights", "combine_behaviours", "TIE_TOL"]
 
 # utilities within this distance (on the unit payoff range) of the best count as tied
 TIE_TOL = 1e-9
@@ -136,6 +136,17 @@ def stick_breaking_log_weights(shares):
         rest = rest + ln
     out.append(rest)
     return jnp.stack([jnp.asarray(v, dtype=jnp.float64) for v in out])
+
+
+def combine_behaviours(parts, sender_log_shares, receiver_log_shares) -> Behaviour:
+    """One :class:`Behaviour` from several families' (a finite mixture): types are stacked
+    family by family, and each family's type weights are multiplied by its share
+    (``log_shares``: one log share per family and role)."""
+    return Behaviour(
+        jnp.concatenate([jnp.asarray(p.sender_log_strategy) for p in parts], axis=0),
+        jnp.concatenate([jnp.asarray(p.receiver_log_strategy) for p in parts], axis=0),
+        jnp.concatenate([s + jnp.asarray(p.sender_log_weights) for s, p in zip(sender_log_shares, parts)]),
+        jnp.concatenate([s + jnp.asarray(p.receiver_log_weights) for s, p in zip(receiver_log_shares, parts)]))
 
 
 # --- prepared data -------------------------------------------------------------------------------
