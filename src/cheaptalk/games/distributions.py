@@ -115,13 +115,13 @@ class SumDistribution:
     quantiles and the cdf integral are interpolated.
     """
 
-    def __init__(self, x, y, n: int = 4001):
+    def __init__(self, x, y, n: int = 2001):
         self.x, self.y = x, y
         lo = x.support[0] + y.support[0]
         hi = x.support[1] + y.support[1]
         self.support = (lo, hi)
         grid = np.linspace(lo, hi, n)
-        xs = np.linspace(*x.support, 2001)
+        xs = np.linspace(*x.support, 1001)
         wx = x.pdf(xs)
         wx = wx / np.trapezoid(wx, xs)
         cdf = np.trapezoid(wx[None, :] * y.cdf(grid[:, None] - xs[None, :]), xs, axis=1)

@@ -28,6 +28,8 @@ discounting, with capacity solving ``w G(K - m) + (1 - w) F_{D | L1, m}(K) = rho
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .._jax import jnp
@@ -108,13 +110,27 @@ def level2_beliefs(game, m_grid, tie_break: str = "uniform", n_x: int = _X_GRID)
     return x, posterior, h1, truthful
 
 
+@lru_cache(maxsize=32)
+def _level2_tables(game, tie_break: str) -> dict:
+    """Capacity of a receiver who weights 'the report is true' by w and the L1 posterior by
+    1 - w, on a grid of reports x w, plus the densities that give w in CH."""
+    m_grid = np.linspace(*game.message_range, _M_GRID)
+    x, post, h1, truthful = level2_beliefs(game, m_grid, tie_break)
+    w_grid = np.linspace(0, 1, _W_GRID)
+
+    def posterior_cdf(k):     # k: (M, W)
+        return np.einsum("mx,mwx->mw", post, game.noise.cdf(k[..., None] - x[None, None, :]))
+
+    k = capacity_for_belief(game, m_grid[:, None], w_grid[None, :], posterior_cdf)
+    return {"m_grid": m_grid, "capacity": k, "h1": h1, "truthful": truthful}
+
+
 class _LevelBase(ForecastModel):
     def __init__(self, game, *, tie_break: str = "uniform", **options):
         if tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
         super().__init__(game, tie_break=tie_break, **options)
         self.tie_break = tie_break
-        self._tables = {}
 
     def interval_columns(self, role):
         # the L1 sender is indifferent over [l(xi), m_hi]
@@ -127,21 +143,7 @@ class _LevelBase(ForecastModel):
         return {"level": np.array([1.0, 2.0])}     # 1 stands for the credulous L0/L1 type
 
     def tables(self, treatment: str) -> dict:
-        """Capacity of a receiver who weights 'the report is true' by w and the L1 posterior
-        by 1 - w, on a grid of reports x w, plus the densities that give w in CH."""
-        if treatment not in self._tables:
-            g = self.game.treatments[treatment]
-            m_grid = np.linspace(*g.message_range, _M_GRID)
-            x, post, h1, truthful = level2_beliefs(g, m_grid, self.tie_break)
-            w_grid = np.linspace(0, 1, _W_GRID)
-            noise_cdf = g.noise.cdf
-
-            def posterior_cdf(k):     # k: (M, W)
-                return np.einsum("mx,mwx->mw", post, noise_cdf(k[..., None] - x[None, None, :]))
-
-            k = capacity_for_belief(g, m_grid[:, None], w_grid[None, :], posterior_cdf)
-            self._tables[treatment] = {"m_grid": m_grid, "capacity": k, "h1": h1, "truthful": truthful}
-        return self._tables[treatment]
+        return _level2_tables(self.game.treatments[treatment], self.tie_break)
 
     def _precompute(self, prep):
         if "sender" in prep.arrays:

@@ -27,9 +27,11 @@ neighbours (differentiable in the trust weights), and interpolated in the foreca
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from .._jax import jnp
+from .._jax import jax, jnp
 from .base import Parameter
 from .forecast_common import ForecastModel, TypeChoices, capacity_for_belief, interp_rows, noise_parameters
 from .heterogeneity import (DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_nodes, zoib_parameters)
@@ -38,12 +40,32 @@ __all__ = ["ForecastTrust", "trust_capacity", "optimal_report"]
 
 _REPORT_GRID = 241
 _FORECAST_GRID = 101
-_CAPACITY_GRID = 401
+_CAPACITY_GRID = 801
 
 
 def trust_capacity(game, m, alpha):
     """Capacity of a receiver with trust ``alpha`` after report ``m``: the solution of (1)."""
     return capacity_for_belief(game, m, alpha, game.demand.cdf)
+
+
+@lru_cache(maxsize=32)
+def _trust_tables(game, n_nodes: int) -> dict:
+    """Parameter-free tables of one treatment: capacity by report and trust node, and the
+    sender's expected sales for each forecast, candidate report and trust node."""
+    nodes = zoib_nodes(n_nodes)
+    m_lo, m_hi = game.message_range
+    m_grid = np.linspace(m_lo, m_hi, _CAPACITY_GRID)
+    k_grid = trust_capacity(game, m_grid[:, None], nodes[None, :])                  # (M, J)
+    x_grid = np.linspace(*game.forecast_range, _FORECAST_GRID)
+    reports = np.linspace(m_lo, m_hi, _REPORT_GRID)
+    candidates = np.concatenate([np.broadcast_to(reports, (len(x_grid), len(reports))),
+                                 np.clip(x_grid, m_lo, m_hi)[:, None]], axis=1)   # (X, C)
+    k_cand = interp_rows(candidates.ravel(), m_grid, k_grid).reshape(candidates.shape + (len(nodes),))
+    sales = game.expected_sales(x_grid[:, None, None], k_cand)                      # (X, C, J)
+    scale = game.forecast_range[1] - game.forecast_range[0]
+    return {"m_grid": m_grid, "capacity": k_grid, "x_grid": x_grid, "candidates": candidates,
+            "sales": sales, "distance": np.abs(candidates - x_grid[:, None]) / scale, "scale": scale,
+            "step": reports[1] - reports[0]}
 
 
 class ForecastTrust(ForecastModel):
@@ -56,7 +78,6 @@ class ForecastTrust(ForecastModel):
         self.convex = bool(convex)
         self.n_nodes = int(n_nodes)
         self.nodes = zoib_nodes(self.n_nodes)
-        self._tables = {}
 
     def parameters(self):
         params = (zoib_parameters("trust", at_0=0.1, at_1=0.15, mean=0.55, concentration=4.0)
@@ -75,24 +96,7 @@ class ForecastTrust(ForecastModel):
 
     # --- tables, once per treatment -------------------------------------------------------
     def tables(self, treatment: str) -> dict:
-        if treatment not in self._tables:
-            g = self.game.treatments[treatment]
-            m_lo, m_hi = g.message_range
-            m_grid = np.linspace(m_lo, m_hi, _CAPACITY_GRID)
-            k_grid = trust_capacity(g, m_grid[:, None], self.nodes[None, :])          # (M, J)
-            x_grid = np.linspace(*g.forecast_range, _FORECAST_GRID)
-            reports = np.linspace(m_lo, m_hi, _REPORT_GRID)
-            candidates = np.concatenate([np.broadcast_to(reports, (len(x_grid), len(reports))),
-                                         np.clip(x_grid, m_lo, m_hi)[:, None]], axis=1)   # (X, C)
-            k_cand = trust_capacity(g, candidates[..., None], self.nodes)                 # (X, C, J)
-            sales = g.expected_sales(x_grid[:, None, None], k_cand)
-            scale = g.forecast_range[1] - g.forecast_range[0]
-            self._tables[treatment] = {
-                "m_grid": m_grid, "capacity": k_grid, "x_grid": x_grid, "candidates": candidates,
-                "sales": sales, "distance": np.abs(candidates - x_grid[:, None]) / scale, "scale": scale,
-                "step": reports[1] - reports[0],
-            }
-        return self._tables[treatment]
+        return _trust_tables(self.game.treatments[treatment], self.n_nodes)
 
     def _precompute(self, prep):
         names = self.treatment_names
@@ -128,8 +132,8 @@ class ForecastTrust(ForecastModel):
         gamma = values.get("lying_cost_exponent", 1.0)
         expected_sales = jnp.asarray(tab["sales"]) @ (trust_w / trust_w.sum())        # (X, C)
         cost = tab["scale"] * jnp.asarray(tab["distance"]) ** gamma                   # (X, C)
-        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), tab["candidates"],
-                              tab["x_grid"], tab["step"])
+        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), jnp.asarray(tab["candidates"]),
+                              jnp.asarray(tab["x_grid"]), tab["step"])
 
     def sender_choices(self, values, prep):
         t_code, i, frac = prep.cache["sender_interp"]
@@ -139,6 +143,7 @@ class ForecastTrust(ForecastModel):
         return TypeChoices(zoib_log_weights_from(values, "trustworthiness", self.n_nodes), report, report)
 
 
+@jax.jit
 def optimal_report(expected_sales, cost, betas, candidates, x_grid, step):
     """Report maximizing ``expected_sales - beta * cost`` for each forecast and ``beta``.
 

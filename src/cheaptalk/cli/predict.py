@@ -1,0 +1,35 @@
+"""``cheaptalk predict``: what a model predicts on a game, as tables, JSON and a figure."""
+
+from __future__ import annotations
+
+from ..models import MODEL_NAMES, get_model
+from .common import add_game_argument, add_param_argument, dump_json, game_from_args, parse_params
+
+
+def register(sub):
+    p = sub.add_parser(
+        "predict", help="print a model's predictions (schedules, profits, efficiency)",
+        description="Print what a model predicts on a game: the report schedule by forecast and the "
+                    "capacity schedule by report (forecast sharing) or the strategies (finite games), "
+                    "expected profits and efficiency against the first best, by treatment.")
+    add_game_argument(p)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name")
+    add_param_argument(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--figure", metavar="FILE", help="save a figure of the predictions (.png, .pdf, .svg)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    model = get_model(args.model, game_from_args(args))
+    prediction = model.predict(parse_params(args.param))
+    if args.json:
+        dump_json(prediction.to_dict())
+    else:
+        print(prediction)
+    if args.figure:
+        from ..reports.prediction_plots import plot_prediction
+
+        path = plot_prediction(prediction, args.figure)
+        print(f"figure saved to {path}")
+    return 0
