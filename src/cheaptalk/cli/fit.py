@@ -1,0 +1,75 @@
+"""``cheaptalk fit``: fit one model to experiment data by maximum likelihood."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from .common import add_game_argument, dump_json, game_from_args
+
+
+def add_data_arguments(parser, required: bool):
+    parser.add_argument("--data", required=required, metavar="FILE",
+                        help="decisions in the long format (.csv or .parquet): subject, role, round, "
+                             "state, message, action [, session, pair, treatment, timeout]")
+    parser.add_argument("--min-rounds", type=int, default=5, metavar="N",
+                        help="drop (and count) subjects with fewer usable decisions in a role (default 5)")
+    parser.add_argument("--starts", type=int, default=None, metavar="N",
+                        help="starting points per model: the defaults, then seeded random points")
+    parser.add_argument("--seed", type=int, default=0, help="seed of starts, folds, bootstrap (default 0)")
+    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
+                        help="write JSON to OUT (or to standard output when OUT is omitted or '-')")
+
+
+def load_clean(path, game, min_rounds: int):
+    from ..data import clean_decisions, read_decisions
+
+    frame = read_decisions(path)
+    return clean_decisions(frame, game, source=str(path), min_rounds=min_rounds)
+
+
+def register(sub):
+    from ..models import MODEL_NAMES
+
+    p = sub.add_parser("fit", help="fit a model to data (maximum likelihood, clustered SEs)",
+                       description="Fit one model by maximum likelihood with exact gradients, bounds and "
+                                   "several starts; standard errors cluster-robust by subject; warnings for "
+                                   "non-convergence, parameters at bounds and flat directions.")
+    add_game_argument(p)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name (see `cheaptalk describe`)")
+    add_data_arguments(p, required=True)
+    p.add_argument("--bootstrap", type=int, default=0, metavar="B",
+                   help="also bootstrap by subject with B replications (progress bar on stderr)")
+    p.add_argument("--subjects", metavar="CSV",
+                   help="write each subject's posterior trust / trustworthiness / type to CSV")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..estimation import EstimationWarning, fit
+    from ..models import get_model
+
+    game = game_from_args(args)
+    data, cleaning = load_clean(args.data, game, args.min_rounds)
+    model = get_model(args.model, game)
+    if not args.quiet:
+        print(f"fitting {args.model} to {cleaning.n_used} decisions ...", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)    # printed with the table instead
+        result = fit(model, data, starts=args.starts or 3, seed=args.seed,
+                     bootstrap_replications=args.bootstrap, progress=not args.quiet, warn=False)
+    if args.subjects:
+        post = result.subject_posteriors()
+        post.to_csv(args.subjects, index=False)
+    if args.json is not None:
+        out = result.to_dict()
+        out["data"] = str(args.data)
+        out["cleaning"] = cleaning.to_dict()
+        dump_json(out, args.json)
+        if args.json == "-":
+            return 0
+    print(cleaning)
+    print()
+    print(result)
+    return 0
