@@ -18,10 +18,11 @@ import numpy as np
 
 from .._jax import jnp
 from .base import Parameter
+from .finite_common import FiniteModel, combine_behaviours
 from .forecast_common import ForecastModel, TypeChoices
 from .registry import get_model
 
-__all__ = ["ForecastMixture", "family_log_shares", "DEFAULT_FAMILIES"]
+__all__ = ["ForecastMixture", "FiniteMixture", "family_log_shares", "DEFAULT_FAMILIES"]
 
 DEFAULT_FAMILIES = ("trust", "levelk")
 _FLOOR = 1e-12
@@ -69,7 +70,8 @@ class _MixtureMixin:
         out = {}
         for role in ("sender", "receiver"):
             per_member = [m.type_attributes().get(role, {}) for m in self.members]
-            sizes = [len(next(iter(a.values()))) if a else 1 for a in per_member]
+            sizes = [len(m.type_labels()[role]) if hasattr(m, "type_labels") else
+                     (len(next(iter(a.values()))) if a else 1) for m, a in zip(self.members, per_member)]
             names = sorted({k for a in per_member for k in a})
             attrs = {}
             for name in names:
@@ -115,3 +117,22 @@ class ForecastMixture(_MixtureMixin, ForecastModel):
 
     def receiver_choices(self, values, prep):
         return self._combine(values, prep, "receiver")
+
+
+class FiniteMixture(_MixtureMixin, FiniteModel):
+    name = "mixture"
+    description = "finite mixture of model families (default: trust-embedded and level-k), types fixed per subject"
+
+    def __init__(self, game, *, families=DEFAULT_FAMILIES, **options):
+        FiniteModel.__init__(self, game, families=tuple(families), **options)
+        self._init_families(game, families, options)
+        self.description = f"finite mixture of {' and '.join(self.families)} subjects"
+
+    def behaviour(self, values, treatment):
+        parts = [m.behaviour(self.member_values(values, m), treatment) for m in self.members]
+        return combine_behaviours(parts, family_log_shares(values, "sender", self.families),
+                                  family_log_shares(values, "receiver", self.families))
+
+    def type_labels(self):
+        return {role: [f"{f}:{label}" for f, m in zip(self.families, self.members)
+                       for label in m.type_labels()[role]] for role in ("sender", "receiver")}
