@@ -66,7 +66,10 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
          .config("spark.driver.memory", "2g")
          .config("spark.python.worker.reuse", "true")
          .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
-         .config("spark.sql.session.timeZone", "UTC"))
+         .config("spark.sql.session.timeZone", "UTC")
+         # one XLA thread per Python worker: the workers already use every core
+         .config("spark.executorEnv.XLA_FLAGS",
+                 "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"))
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     return b.getOrCreate()
@@ -164,13 +167,14 @@ class SparkEngine:
         ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
         packed = ordered.mapInArrow(_pack_partition(self.source.options),
                                     "blob binary, n_sellers long, excl binary")
-        self._rdd = packed.rdd.map(lambda r: (r["blob"], r["excl"])).persist(StorageLevel.MEMORY_AND_DISK)
-        stats = self._rdd.map(lambda x: (x[0] is not None, x[1])).collect()
-        for has_blob, excl in stats:
+        self._rdd = packed.rdd.map(lambda r: (r["blob"], r["n_sellers"], r["excl"])) \
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        # one job packs and caches everything; only counts and exclusions reach the driver
+        stats = self._rdd.map(lambda x: (x[0] is not None, x[1], x[2])).collect()
+        for has_blob, n_sellers, excl in stats:
             if excl is not None:
                 self.exclusions.merge(pickle.loads(excl))
-        self._counts = self._rdd.filter(lambda x: x[0] is not None) \
-            .map(lambda x: int(pickle.loads(x[0])["n_sellers"])).collect()
+        self._counts = [n for has_blob, n, _ in stats if has_blob]
         self.prepared = True
         return self
 
@@ -187,12 +191,12 @@ class SparkEngine:
             if n >= max_sellers:
                 break
         blobs = self._rdd.filter(lambda x: x[0] is not None).take(k)
-        return [pickle.loads(b) for b, _ in blobs]
+        return [pickle.loads(x[0]) for x in blobs]
 
     def batches(self):
         self.prepare()
-        for b, _ in self._rdd.filter(lambda x: x[0] is not None).toLocalIterator():
-            yield pickle.loads(b)
+        for x in self._rdd.filter(lambda x: x[0] is not None).toLocalIterator():
+            yield pickle.loads(x[0])
 
     def evaluate(self, model, u, hessian: bool = False) -> PassResult:
         self.prepare()
@@ -207,7 +211,7 @@ class SparkEngine:
             from cheaptalk.dynamics.model import TrustDynamics
             m = TrustDynamics(kind, n_nodes)
             total = _PR(p, hessian)
-            for blob, _ in it:
+            for blob, _, _ in it:
                 if blob is not None:
                     total += evaluate_batch(m, u, pickle.loads(blob), hessian)
             yield total

@@ -1,0 +1,94 @@
+"""The dynamic trust model: updating rule, exact gradients, Hessian, filtered intervals."""
+
+import numpy as np
+import pytest
+
+from cheaptalk.dynamics.model import (TrustDynamics, initial_trust_nodes, simulate_path,
+                                      to_natural, to_unconstrained)
+
+
+def _batch(kind, B=48, T=30, seed=0):
+    rng = np.random.default_rng(seed)
+    gap = rng.normal(0, 10, (B, T))
+    alpha = rng.uniform(0.2, 0.8, (B, 1))
+    if kind == "continuous":
+        act = alpha * gap + rng.normal(0, 4, (B, T))
+    else:
+        act = (rng.random((B, T)) < alpha).astype(float)
+        gap = np.zeros((B, T))
+    return {"gap": gap.astype(np.float32), "act": act.astype(np.float32),
+            "fidelity": rng.random((B, T)).astype(np.float32),
+            "feedback": rng.random((B, T)) < 0.7, "observed": rng.random((B, T)) < 0.9,
+            "n_sellers": B, "length": np.full(B, T)}
+
+
+PARAMS = {"continuous": {"eta_up": 0.2, "eta_down": 0.4, "initial_trust_mean": 0.45,
+                         "initial_trust_concentration": 5.0, "sd_action": 4.0},
+          "binary": {"eta_up": 0.2, "eta_down": 0.4, "initial_trust_mean": 0.45,
+                     "initial_trust_concentration": 5.0, "follow_slope": 1.5}}
+
+
+def test_update_rule_asymmetric_and_no_update_without_feedback():
+    fid = np.array([[0.9, 0.1, 0.1, 0.9]])
+    feedback = np.array([[True, True, False, True]])
+    path = simulate_path(np.array([0.5]), fid, feedback, eta_up=0.2, eta_down=0.5)[0]
+    assert path[0] == 0.5
+    assert path[1] == pytest.approx(0.5 + 0.2 * 0.4)          # gained with eta_up
+    assert path[2] == pytest.approx(path[1] + 0.5 * (0.1 - path[1]))   # lost with eta_down
+    assert path[3] == path[2]                                  # no feedback: unchanged
+
+
+def test_parameter_transforms_round_trip():
+    for kind, p in PARAMS.items():
+        back = to_natural(to_unconstrained(p, kind), kind)
+        assert back == pytest.approx(p)
+
+
+def test_initial_trust_nodes_integrate_beta_moments():
+    x, log_w = initial_trust_nodes(20)
+    a, b = 3.0, 2.0
+    w = np.exp(log_w) * x ** (a - 1) * (1 - x) ** (b - 1)
+    w /= w.sum()
+    assert (w * x).sum() == pytest.approx(a / (a + b), abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "binary"])
+def test_forward_scores_equal_automatic_differentiation(kind):
+    model = TrustDynamics(kind)
+    batch = _batch(kind)
+    u = to_unconstrained(PARAMS[kind], kind)
+    ll, s = model.loglik_and_scores(u, batch)
+    ll_ad, s_ad = model.loglik_and_scores(u, batch, autodiff=True)
+    np.testing.assert_allclose(ll, ll_ad, rtol=1e-12)
+    np.testing.assert_allclose(s, s_ad, rtol=1e-8, atol=1e-9)
+    # and a finite difference of the total log-likelihood, for one direction
+    d = np.linspace(-1, 1, len(u))
+    h = 1e-6
+    fd = (model.loglik_and_scores(u + h * d, batch)[0].sum()
+          - model.loglik_and_scores(u - h * d, batch)[0].sum()) / (2 * h)
+    assert fd == pytest.approx(s.sum(axis=0) @ d, rel=1e-5)
+
+
+def test_hessian_by_differences_matches_forward_mode():
+    from cheaptalk.dynamics.engines import hessian_by_differences
+    model = TrustDynamics("continuous")
+    batch = _batch("continuous", seed=3)
+    u = to_unconstrained(PARAMS["continuous"], "continuous")
+    H = model.hessian(u, batch)
+    np.testing.assert_allclose(hessian_by_differences(model, u, batch), H, rtol=1e-5,
+                               atol=1e-6 * np.abs(H).max())
+
+
+def test_filtered_intervals_are_ordered_and_cover_the_mean():
+    model = TrustDynamics("continuous")
+    batch = _batch("continuous", seed=5)
+    u = to_unconstrained(PARAMS["continuous"], "continuous")
+    f = model.filtered(u, batch, levels=(0.05, 0.95))
+    assert np.all(f["q0.05"] <= f["trust"] + 1e-12)
+    assert np.all(f["trust"] <= f["q0.95"] + 1e-12)
+    assert np.all((f["initial_trust"] > 0) & (f["initial_trust"] < 1))
+
+
+def test_unknown_adoption_kind_is_an_error():
+    with pytest.raises(ValueError, match="adoption"):
+        TrustDynamics("sometimes")

@@ -1,0 +1,78 @@
+"""The Spark engine (local mode): same estimates and exclusions as the local engine, and a
+failed task is retried with an unchanged result."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cheaptalk.dynamics import fit_trust, resolve_logs
+from cheaptalk.dynamics.engines.local import LocalEngine
+from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
+from cheaptalk.dynamics.model import TrustDynamics
+
+pytest.importorskip("pyspark")
+
+
+@pytest.fixture(scope="module")
+def small_logs(tmp_path_factory):
+    """300 sellers x 40 synthetic events in 3 files, plus a few broken rows in a 4th file."""
+    d = tmp_path_factory.mktemp("spark-logs")
+    generate_logs(d, 300, 40, seed=21, world=SyntheticWorld(), events_per_file=4_000)
+    extra = pq.read_table(d / "events" / "part-00000.parquet").slice(0, 6).to_pandas()
+    extra.loc[0, "recommendation"] = np.nan            # row excluded
+    extra.loc[1, "action"] = np.nan                    # decision not used
+    extra = pd.concat([extra.iloc[:2], extra.iloc[[2]]])   # row 2 repeats an event: identical duplicate
+    extra.loc[:, "time"] = extra["time"].where(extra.index == 2, extra["time"] + 1000)
+    pq.write_table(pa.Table.from_pandas(extra, preserve_index=False), d / "events" / "part-extra.parquet")
+    return d
+
+
+def test_spark_matches_local_estimates_and_exclusions(small_logs, spark):
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    local = fit_trust(LocalEngine(resolve_logs(small_logs)), warm_start_sellers=100)
+    engine = SparkEngine(resolve_logs(small_logs), spark=spark, partitions=3)
+    remote = fit_trust(engine, warm_start_sellers=100)
+    assert local.converged and remote.converged
+    assert remote.n_sellers == local.n_sellers == 300
+    assert remote.n_events == local.n_events == 300 * 40 + 1   # the event without a decision counts
+    for name in local.estimates:
+        assert remote.estimates[name] == pytest.approx(local.estimates[name], rel=1e-5), name
+        assert remote.se[name] == pytest.approx(local.se[name], rel=1e-3), name
+    assert remote.loglik == pytest.approx(local.loglik, rel=1e-9)
+    assert remote.exclusions["counts"] == local.exclusions["counts"]
+    assert local.exclusions["counts"]["recommendation_missing"] == 1
+    assert local.exclusions["counts"]["decision_missing"] == 1
+    assert local.exclusions["counts"]["duplicate_identical"] == 1
+    engine.close()
+
+
+def test_failed_task_is_retried_and_result_unchanged(small_logs, spark, tmp_path):
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    marker_dir = str(tmp_path)
+
+    def fail_first_attempt():
+        # runs on the executor: partition 0 fails on its first attempt of every stage
+        from pathlib import Path
+
+        from pyspark import TaskContext
+        ctx = TaskContext.get()
+        if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
+            Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
+            raise RuntimeError("injected task failure")
+
+    model = TrustDynamics("continuous")
+    u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
+    clean = SparkEngine(resolve_logs(small_logs), spark=spark, partitions=3)
+    faulty = SparkEngine(resolve_logs(small_logs), spark=spark, partitions=3,
+                         task_hook=fail_first_attempt)
+    a = clean.evaluate(model, u)
+    b = faulty.evaluate(model, u)
+    assert list(tmp_path.glob("failed-stage-*")), "no task failed: the injection did not run"
+    assert b.n_sellers == a.n_sellers == 300
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
+    np.testing.assert_allclose(b.score, a.score, rtol=1e-10)
+    np.testing.assert_allclose(b.meat, a.meat, rtol=1e-10)
+    clean.close()
+    faulty.close()
