@@ -102,6 +102,13 @@ def test_unknown_sellers_in_the_join_are_counted(tmp_path):
     assert sorted(set(np.concatenate([b["segment"][:b["n_sellers"]] for b in batches]))) == ["a", "b"]
 
 
+def test_duplicate_sellers_in_the_seller_table_are_an_error(tmp_path):
+    _write(_events(), tmp_path / "logs" / "events")
+    pq.write_table(pa.table({"seller": [0, 1, 1]}), tmp_path / "logs" / "sellers.parquet")
+    with pytest.raises(LogSchemaError, match=r"sellers\.parquet: seller 1 appears 2 times"):
+        resolve_logs(tmp_path / "logs", fidelity_scale=30)
+
+
 def test_seller_split_across_record_batches_stays_whole():
     df = _events(n_sellers=3, T=50)
     table = pa.Table.from_pandas(df, preserve_index=False)

@@ -315,7 +315,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     ex = engine.exclusions.to_dict()
     if ex["rows_excluded"] or any(ex["counts"].values()):
         warn.append("some log rows were excluded or partly used: " + "; ".join(engine.exclusions.report_lines()))
-    if kind == "continuous" and final.n_decisions and not any(b["feedback"].any() for b in sample):
+    if not any(b["feedback"].any() for b in sample):
         warn.append("no feedback in the sampled logs: eta_up and eta_down are not identified")
     est = to_natural(u, kind)
     return TrustFit(

@@ -183,6 +183,13 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
         names = set(ds.dataset(sellers_table, format="parquet").schema.names)
         if "seller" not in names:
             raise LogSchemaError(f"{sellers_table}: missing column 'seller' in the seller table")
+        ids = ds.dataset(sellers_table, format="parquet").to_table(columns=["seller"]).column("seller")
+        counts = pc.value_counts(ids)
+        dup = pc.filter(counts, pc.greater(counts.field("counts"), 1))
+        if len(dup):
+            raise LogSchemaError(f"{sellers_table}: seller {dup[0]['values'].as_py()!r} appears "
+                                 f"{dup[0]['counts'].as_py()} times in the seller table (one row per "
+                                 "seller: a join would duplicate its events)")
         has_segment = has_segment or "segment" in names
     opts = PackOptions(adoption=adoption, fidelity_source=fid_source,
                        fidelity_scale=float(fidelity_scale) if fid_source == "truth" else None,

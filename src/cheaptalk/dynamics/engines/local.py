@@ -40,10 +40,13 @@ def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
         cols.append("e.truth" if "truth" in names else "e.outcome")
     src = f"read_parquet('{source.glob}', hive_partitioning = true, union_by_name = true{extra})"
     if source.sellers_table is not None:
-        seg = "coalesce(CAST(e.segment AS VARCHAR), CAST(s.segment AS VARCHAR))" \
-            if "segment" in _columns(source) and _table_has_segment(source) else \
-            ("CAST(s.segment AS VARCHAR)" if _table_has_segment(source) else "CAST(e.segment AS VARCHAR)")
-        cols += [f"{seg} AS segment", "(s.seller IS NOT NULL) AS _known"]
+        in_events, in_table = "segment" in _columns(source), _table_has_segment(source)
+        parts = (["CAST(e.segment AS VARCHAR)"] if in_events else []) + \
+            (["CAST(s.segment AS VARCHAR)"] if in_table else [])
+        if parts:
+            cols.append(f"coalesce({', '.join(parts)}) AS segment" if len(parts) > 1
+                        else f"{parts[0]} AS segment")
+        cols.append("(s.seller IS NOT NULL) AS _known")
         sql = (f"SELECT {', '.join(cols)} FROM {src} e LEFT JOIN "
                f"read_parquet('{source.sellers_table}') s ON e.seller = s.seller")
     else:
@@ -90,6 +93,7 @@ class LocalEngine:
         self.exclusions = Exclusions()
         self.rows_read = 0
         self._n_sellers = 0
+        self._memory_bytes = 0
         self.prepared = False
 
     # ---- preparation: one streaming pass over the Parquet files
@@ -124,9 +128,10 @@ class LocalEngine:
 
     def _store(self, batch: dict):
         self._n_sellers += int(batch["n_sellers"])
-        used = sum(_batch_nbytes(b) for b in self._memory)
-        if used + _batch_nbytes(batch) <= self.cache_bytes:
+        size = _batch_nbytes(batch)
+        if self._memory_bytes + size <= self.cache_bytes:
             self._memory.append(batch)
+            self._memory_bytes += size
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryDirectory(prefix="cheaptalk-trust-", dir=self._spill_root)
