@@ -1,0 +1,101 @@
+"""The core commands: describe, predict, simulate (in-process, plus the installed entry point)."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+
+from cheaptalk.cli.main import main
+from cheaptalk.models import MODEL_NAMES
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("model", ["equilibrium", "levelk", "ch", "trust", "mixture"])
+def test_describe_json_lists_bounded_parameters(capsys, model):
+    code, out, _ = run(capsys, "describe", model, "--game", "forecast-sharing", "--json")
+    assert code == 0
+    params = json.loads(out)["params"]
+    assert {"sd_report", "sd_capacity"} <= set(params)
+    for spec in params.values():
+        assert set(spec) == {"default", "lower", "upper", "description"}
+        assert spec["lower"] <= spec["default"] <= spec["upper"]
+
+
+def test_describe_finite_game(capsys):
+    code, out, _ = run(capsys, "describe", "qre", "--game", "crawford-sobel", "--json")
+    assert code == 0 and "precision_sender" in json.loads(out)["params"]
+    code, _, err = run(capsys, "describe", "qre", "--game", "forecast-sharing")
+    assert code == 2 and "finite" in err
+
+
+def test_predict_prints_schedules_profits_and_figure(capsys, tmp_path):
+    fig = tmp_path / "pred.png"
+    code, out, _ = run(capsys, "predict", "--model", "trust", "--param", "trust_mean=0.8", "--figure", str(fig))
+    assert code == 0
+    assert "report schedule" in out and "capacity schedule" in out and "efficiency" in out
+    assert fig.stat().st_size > 10_000
+    code, out, _ = run(capsys, "predict", "--model", "levelk", "--json")
+    result = json.loads(out)
+    assert set(result["summary"]) == {"LC-LU", "LC-HU", "HC-LU", "HC-HU"}
+    for welfare in result["summary"].values():
+        assert 0 < welfare["efficiency"] <= 1.0 + 1e-9
+
+
+def test_predict_more_trust_moves_capacity_toward_reports(capsys):
+    def slope(mean):
+        _, out, _ = run(capsys, "predict", "--model", "trust", "--json", "--param", f"trust_mean={mean}",
+                        "--param", "trust_at_0=0", "--param", "trust_at_1=0")
+        table = pd.DataFrame(json.loads(out)["tables"]["capacity schedule (by report)"])
+        rows = table[(table.treatment == "LC-LU") & table.report.between(100, 200)]
+        return (rows.mean_capacity.iloc[-1] - rows.mean_capacity.iloc[0]) / (rows.report.iloc[-1] - rows.report.iloc[0])
+    assert slope(0.2) < slope(0.5) < slope(0.9) < 1.0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_simulate_writes_long_format(capsys, tmp_path, suffix):
+    out_file = tmp_path / f"sim{suffix}"
+    code, out, _ = run(capsys, "simulate", "--game", "forecast-sharing", "--model", "ch", "--subjects", "6",
+                       "--rounds", "4", "--seed", "3", "--out", str(out_file))
+    assert code == 0 and "simulated" in out
+    data = pd.read_csv(out_file) if suffix == ".csv" else pd.read_parquet(out_file)
+    assert list(data.columns[:6]) == ["subject", "role", "round", "state", "message", "action"]
+    assert {"session", "pair", "treatment"} <= set(data.columns)
+    assert len(data) == 4 * 2 * 6 * 4                   # treatments x roles x subjects x rounds
+    assert set(data.role) == {"sender", "receiver"}
+    assert data.groupby(["treatment", "role"]).subject.nunique().eq(6).all()
+    assert data[data.role == "receiver"].action.notna().all()
+
+
+def test_simulate_is_reproducible_and_finite_games_work(capsys, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for path in (a, b):
+        assert run(capsys, "simulate", "--game", "crawford-sobel", "--model", "trust", "--subjects", "5",
+                   "--rounds", "3", "--seed", "9", "--out", str(path))[0] == 0
+    assert a.read_text() == b.read_text()
+
+
+def test_user_errors_are_one_clear_line(capsys, tmp_path):
+    code, _, err = run(capsys, "predict", "--model", "trust", "--param", "trust_mean=2")
+    assert code == 2 and "outside its bounds" in err
+    code, _, err = run(capsys, "predict", "--model", "trust", "--param", "nope=1")
+    assert code == 2 and "no parameter 'nope'" in err
+    code, _, err = run(capsys, "predict", "--model", "trust", "--game", str(tmp_path / "missing.toml"))
+    assert code == 2 and "no such game file" in err
+    code, _, err = run(capsys, "simulate", "--model", "trust", "--out", str(tmp_path / "x.txt"), "--subjects", "1",
+                       "--rounds", "1", "--treatments", "LC-LU")
+    assert code == 2 and ".txt" in err
+
+
+def test_installed_entry_point_has_help_for_every_command():
+    out = subprocess.run(["cheaptalk", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("describe", "predict", "simulate"):
+        assert command in out
+        sub = subprocess.run(["cheaptalk", command, "--help"], capture_output=True, text=True, check=True).stdout
+        assert "usage: cheaptalk " + command in sub
+    assert set(MODEL_NAMES) == {"equilibrium", "qre", "levelk", "ch", "trust", "mixture"}
