@@ -109,6 +109,17 @@ def test_equilibrium_model_play_and_babbling_option():
     assert s["first_best_receiver_payoff"] == pytest.approx(110.0)
 
 
+def test_message_dependent_payoffs_play_an_enumerated_profile():
+    game = _random_game(1, message_dependent=True)
+    model = get_model("equilibrium", _spec(game))
+    out = model.outcome()
+    assert out.method == "pure profiles"
+    sender, receiver = out.profile
+    assert any(np.array_equal(sender, s) and np.array_equal(receiver, r) for s, r, _, _ in pure_equilibria(game))
+    pred = model.predict({"precision_sender": 300, "precision_receiver": 300})
+    np.testing.assert_allclose(pred.tables["mean_message"]["mean_message"], game.message_values[sender], atol=1e-6)
+
+
 @pytest.mark.parametrize("seed,lam", [(11, 0.7), (12, 4.0), (13, 15.0)])
 def test_qre_agrees_with_pygambit_logit(seed, lam):
     game = _random_game(seed, S=2, M=3, A=3, message_dependent=True)

@@ -29,8 +29,9 @@ any message whose literal meaning lies in ``I_k`` (uniformly - she is indifferen
 them since they all induce ``a_k``), and the receiver believes ``mu(s | m) = pi(s | I_k)``
 for ``l(m)`` in ``I_k``. Every message's meaning is a state, so every message is on the
 path and no off-path belief is needed. (If some element contains no message's meaning,
-those states use the messages the enumerated equilibrium assigns them and a message then
-left unused is read as uninformative: belief = prior.) Choices are logit responses:
+it borrows a message from an element that has several; in games whose payoffs depend on
+the message the enumerated profile itself is played, with prior beliefs at messages it
+never sends.) Choices are logit responses:
 the sender to the equilibrium receiver's pure strategy ``m -> a_k`` (so a state indifferent
 between two elements' actions - a boundary state - splits evenly between their messages),
 the receiver to the equilibrium beliefs.
@@ -60,7 +61,7 @@ import numpy as np
 
 from .._jax import jax, jnp
 from .base import Parameter
-from .finite_common import (Behaviour, FiniteModel, best_response, normalized_payoffs, precision_parameters,
+from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precision_parameters,
                             precisions, receiver_utility, sender_utility)
 
 __all__ = ["EquilibriumOutcome", "pure_equilibria", "equilibrium_outcomes", "most_informative_equilibrium",
@@ -82,6 +83,7 @@ class EquilibriumOutcome:
     method: str = ""
     receiver_payoff: float = float("nan")
     sender_payoff: float = float("nan")
+    profile: tuple | None = None      # (sender message per state, receiver action per message) if enumerated
 
     @property
     def n_elements(self) -> int:
@@ -247,7 +249,8 @@ def most_informative_equilibrium(game) -> EquilibriumOutcome:
     sender, receiver = best[0], best[1]
     used = sorted(set(sender.tolist()))
     elements = [np.flatnonzero(sender == m) for m in used]
-    return EquilibriumOutcome(elements, receiver[used], "pure profiles", best[2], best[3])
+    return EquilibriumOutcome(elements, receiver[used], "pure profiles", best[2], best[3],
+                              profile=(sender, receiver))
 
 
 def pure_equilibria(game, max_profiles: int = 2_000_000) -> list:
@@ -288,9 +291,20 @@ def pure_equilibria(game, max_profiles: int = 2_000_000) -> list:
     return out
 
 
+def _profile_play(game, outcome: EquilibriumOutcome):
+    """Play of an enumerated pure profile (games whose payoffs depend on the message): the
+    profile's messages and actions; beliefs by Bayes' rule on the path, the prior off it."""
+    sender, receiver = outcome.profile
+    sigma = np.eye(game.n_messages)[sender]
+    beliefs = posterior_beliefs(game.prior, sigma, np.tile(game.prior, (game.n_messages, 1)))
+    return sigma, np.asarray(receiver), beliefs
+
+
 def _literal_play(game, outcome: EquilibriumOutcome):
     """Sender strategy ``(S, M)``, receiver pure action per message ``(M,)`` and beliefs ``(M, S)``
     of an equilibrium outcome written in the literal language (see the module docstring)."""
+    if outcome.profile is not None:
+        return _profile_play(game, outcome)
     S, M = game.n_states, game.n_messages
     element = outcome.element_of_state(S)
     msg_element = element[game.meanings]                        # element each message literally names
