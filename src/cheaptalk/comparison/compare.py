@@ -158,7 +158,8 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
                    model_options: dict | None = None) -> Comparison:
-    """Fit ``models`` (names; default all for this game kind) to clean ``data`` and compare.
+    """Fit ``models`` (registry names or :class:`~cheaptalk.models.Model` instances; default
+    all registered models for this game kind) to clean ``data`` and compare.
 
     ``folds``: k of the k-fold cross-validation by subject (0 to skip). ``holdout``: also
     predict each treatment from the others. Progress goes to stderr when ``progress``.
@@ -177,9 +178,11 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     bar = tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, disable=not progress, leave=False)
     liks = {}
     try:
-        for name in names:
+        for item in names:
+            # a name from the registry, or a ready Model instance (e.g. with options set)
+            model = get_model(item, game_spec, **model_options.get(item, {})) if isinstance(item, str) else item
+            name = model.name
             bar.set_postfix_str(f"{name}: fit")
-            model = get_model(name, game_spec, **model_options.get(name, {}))
             lik = Likelihood(model, data)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
