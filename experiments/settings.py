@@ -12,7 +12,7 @@ from cheaptalk.games import load_game
 
 # Fields every session understands (see docs/experiments.md for what each one does).
 COMMON = dict(
-    num_rounds=10,          # rounds played (at most C.NUM_ROUNDS of the app, 50)
+    num_rounds=10,          # rounds played (at most C.NUM_ROUNDS of the app, 30)
     matching="strangers",   # "strangers": re-matched at random every round; "partners": fixed pairs
     feedback=True,          # show the outcome (demand, sales, profits) and the true state after each round
     decision_seconds=120,   # time for a report or a capacity; then a flagged default is recorded (0 = no limit)

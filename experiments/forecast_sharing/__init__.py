@@ -17,7 +17,8 @@ doc = __doc__
 class C(BaseConstants):
     NAME_IN_URL = "forecast_sharing"
     PLAYERS_PER_GROUP = 2
-    NUM_ROUNDS = 50   # the most a session can have; config 'num_rounds' sets how many are played
+    NUM_ROUNDS = 30   # the most a session can have; config "num_rounds" sets how many are played
+    # (skipping unplayed rounds costs time at the end of a session, so keep this near the need)
     MANUFACTURER_ROLE = "Manufacturer"
     SUPPLIER_ROLE = "Supplier"
 
@@ -223,6 +224,9 @@ class Quiz(Page):
 class Report(Page):
     form_model = "group"
     form_fields = ["report"]
+    # oTree would record 0 for a field left empty at a timeout, which looks like a choice;
+    # None lets before_next_page record the flagged default instead
+    timeout_submission = {"report": None}
 
     @staticmethod
     def is_displayed(player: Player):
@@ -242,7 +246,7 @@ class Report(Page):
         group = player.group
         if timeout_happened:
             group.report_timed_out = True
-            if group.report is None:
+            if group.field_maybe_none("report") is None:
                 group.report = lab.default_report(_game(player), _decimals(player.session))
                 group.report_is_default = True
 
@@ -259,6 +263,9 @@ class WaitForReport(WaitPage):
 class Capacity(Page):
     form_model = "group"
     form_fields = ["capacity"]
+    # oTree would record 0 for a field left empty at a timeout, which looks like a choice;
+    # None lets before_next_page record the flagged default instead
+    timeout_submission = {"capacity": None}
 
     @staticmethod
     def is_displayed(player: Player):
@@ -294,7 +301,7 @@ class Capacity(Page):
         group = player.group
         if timeout_happened:
             group.capacity_timed_out = True
-            if group.capacity is None:
+            if group.field_maybe_none("capacity") is None:
                 group.capacity = lab.default_capacity(_game(player), _decimals(player.session))
                 group.capacity_is_default = True
 
@@ -350,12 +357,12 @@ def custom_export(players):
             continue
         common = dict(session=p.session.code, subject=p.participant.code,
                       round_number=p.round_number, pair=f"{p.session.code}-r{p.round_number}-g{g.id_in_subsession}",
-                      treatment=p.subsession.treatment, state=g.forecast, message=g.report)
+                      treatment=p.subsession.treatment, state=g.forecast, message=g.field_maybe_none("report"))
         if p.role == C.MANUFACTURER_ROLE:
-            if g.report is None:
+            if g.field_maybe_none("report") is None:
                 continue   # the round was not reached
             yield lab.long_row(role="sender", action=None, timeout=g.report_is_default, **common)
         else:
-            if g.capacity is None:
+            if g.field_maybe_none("capacity") is None:
                 continue
-            yield lab.long_row(role="receiver", action=g.capacity, timeout=g.capacity_is_default, **common)
+            yield lab.long_row(role="receiver", action=g.field_maybe_none("capacity"), timeout=g.capacity_is_default, **common)

@@ -21,7 +21,6 @@ from cheaptalk.experiments import lab
 
 from . import C, Capacity, Instructions, Quiz, Report, Results, _game
 
-cases = ["play", "timeouts"]
 
 BAD_NUMBERS = ["nan", "inf", "-inf", "abc", "", "1e9", "-1"]
 
@@ -33,14 +32,15 @@ def _rng(bot):
 def _contains_number(html: str, value: float) -> bool:
     """Whether ``value`` appears in the page as a number of its own (not part of another)."""
     text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return re.search(rf"(?<![\d.]){re.escape(text)}(?:\.0+)?(?![\d.]*\d)", html) is not None
+    return re.search(rf"(?<![\w.]){re.escape(text)}(?:\.0+)?(?![\w]|\.\d*[1-9])", html) is not None
 
 
 def _without_debug_ids(html: str) -> str:
     """The page without numbers that can equal a forecast by chance: the "Basic info" table
     of oTree's debug panel (group and participant ids, shown only outside production) and
-    the countdown's remaining seconds."""
+    the countdown's remaining seconds, and oTree's page counter in its websocket URLs."""
     html = re.sub(r"remainingTimeoutSeconds = [\d.]+;", "", html)   # the page's own timer
+    html = re.sub(r"page_index=\d+", "", html)                        # oTree's page counter
     start = html.find('<h6 class="card-title">Basic info</h6>')
     if start < 0:
         return html
@@ -49,11 +49,13 @@ def _without_debug_ids(html: str) -> str:
 
 
 class PlayerBot(Bot):
+    cases = ["play", "timeouts"]
+
     @property
     def fresh_group(self):
         """The group as stored now (the bot's copy can predate the partner's decision)."""
-        db.expire_all()
-        return self.group
+        group = self.group
+        return db.query(type(group)).populate_existing().filter_by(id=group.id).one()
 
     def play_round(self):
         game = _game(self.player)

@@ -17,7 +17,8 @@ doc = __doc__
 class C(BaseConstants):
     NAME_IN_URL = "sender_receiver"
     PLAYERS_PER_GROUP = 2
-    NUM_ROUNDS = 50   # the most a session can have; config 'num_rounds' sets how many are played
+    NUM_ROUNDS = 30   # the most a session can have; config "num_rounds" sets how many are played
+    # (skipping unplayed rounds costs time at the end of a session, so keep this near the need)
     SENDER_ROLE = "Sender"
     RECEIVER_ROLE = "Receiver"
 
@@ -165,6 +166,9 @@ class Quiz(Page):
 class Message(Page):
     form_model = "group"
     form_fields = ["message_index"]
+    # oTree would record 0 for a field left empty at a timeout, which looks like a choice;
+    # None lets before_next_page record the flagged default instead
+    timeout_submission = {"message_index": None}
 
     @staticmethod
     def is_displayed(player: Player):
@@ -184,7 +188,7 @@ class Message(Page):
         group, game = player.group, _game(player)
         if timeout_happened:
             group.message_timed_out = True
-            if group.message_index is None:
+            if group.field_maybe_none("message_index") is None:
                 group.message_index = lab.default_message(game)
                 group.message_is_default = True
         group.message = float(game.message_values[group.message_index])
@@ -202,6 +206,9 @@ class WaitForMessage(WaitPage):
 class Action(Page):
     form_model = "group"
     form_fields = ["action_index"]
+    # oTree would record 0 for a field left empty at a timeout, which looks like a choice;
+    # None lets before_next_page record the flagged default instead
+    timeout_submission = {"action_index": None}
 
     @staticmethod
     def is_displayed(player: Player):
@@ -223,7 +230,7 @@ class Action(Page):
         group, game = player.group, _game(player)
         if timeout_happened:
             group.action_timed_out = True
-            if group.action_index is None:
+            if group.field_maybe_none("action_index") is None:
                 group.action_index = lab.default_action(game)
                 group.action_is_default = True
         group.action = float(game.actions[group.action_index])
@@ -274,12 +281,12 @@ def custom_export(players):
             continue
         common = dict(session=p.session.code, subject=p.participant.code,
                       round_number=p.round_number, pair=f"{p.session.code}-r{p.round_number}-g{g.id_in_subsession}",
-                      treatment=p.subsession.treatment, state=g.state, message=g.message)
+                      treatment=p.subsession.treatment, state=g.state, message=g.field_maybe_none("message"))
         if p.role == C.SENDER_ROLE:
-            if g.message is None:
+            if g.field_maybe_none("message") is None:
                 continue
             yield lab.long_row(role="sender", action=None, timeout=g.message_is_default, **common)
         else:
-            if g.action is None:
+            if g.field_maybe_none("action") is None:
                 continue
-            yield lab.long_row(role="receiver", action=g.action, timeout=g.action_is_default, **common)
+            yield lab.long_row(role="receiver", action=g.field_maybe_none("action"), timeout=g.action_is_default, **common)

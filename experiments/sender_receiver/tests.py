@@ -13,15 +13,16 @@ from cheaptalk.experiments import lab
 
 from . import C, Action, Instructions, Message, Quiz, Results, _game
 
-cases = ["play", "timeouts"]
 
 
 class PlayerBot(Bot):
+    cases = ["play", "timeouts"]
+
     @property
     def fresh_group(self):
         """The group as stored now (the bot's copy can predate the partner's decision)."""
-        db.expire_all()
-        return self.group
+        group = self.group
+        return db.query(type(group)).populate_existing().filter_by(id=group.id).one()
 
     def play_round(self):
         game = _game(self.player)
