@@ -154,14 +154,31 @@ def test_qre_on_a_game_file_agrees_with_pygambit():
     np.testing.assert_allclose(np.concatenate([sigma.ravel(), rho.ravel()]), theirs, atol=1e-6)
 
 
+def test_qre_follows_the_branch_through_a_fold_like_pygambit():
+    """In this game the principal branch turns back in lambda before 50, so stepping in
+    lambda alone jumps off it; arclength continuation stays on it, as pygambit does."""
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        prior, uS, uR = rng.dirichlet(np.ones(3)), rng.random((3, 3, 4)), rng.random((3, 3, 4))
+    game = FiniteGame(states=np.arange(3), prior=prior, meanings=np.arange(3), actions=np.arange(4),
+                      sender_payoff=uS, receiver_payoff=uR, name="fold")
+    sigma, rho, residual = FiniteQRE(_spec(game), tie_precision=True).solve({"precision": 50.0})
+    assert residual < 1e-10
+    q = gbt.qre.logit_solve_lambda(to_pygambit(game), [50.0])[0]
+    theirs = np.array([q[i] for i in range(len(q))])
+    np.testing.assert_allclose(np.concatenate([sigma.ravel(), rho.ravel()]), theirs, atol=1e-6)
+
+
 def test_qre_gradient_matches_finite_differences():
     game = _random_game(21, S=2, M=2, A=3, message_dependent=True)
     model = FiniteQRE(_spec(game))
     data = model.simulate({"precision_sender": 3.0, "precision_receiver": 8.0}, 30, 4, seed=2)
     prep = model.prepare(data)
     theta = np.array([3.0, 8.0])
-    f = jax.jit(lambda th: total_loglik(model, th, prep))
-    grad = np.asarray(jax.jit(jax.grad(f))(jnp.asarray(theta)))
+    # one compiled function for values and gradients (compiling the QRE solver is the slow part)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda th: total_loglik(model, th, prep)))
+    f = lambda th: float(value_and_grad(jnp.asarray(th))[0])
+    grad = np.asarray(value_and_grad(jnp.asarray(theta))[1])
     h = 1e-5
     fd = np.array([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(2)])
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)

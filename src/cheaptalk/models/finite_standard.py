@@ -43,8 +43,8 @@ Each state's sender and each message's receiver is an agent; with normalized pay
     sigma = softmax(lambda_S U(rho)),   rho = softmax(lambda_R V(mu(sigma))),
 
 ``mu`` by Bayes' rule (always defined: logit strategies have full support). The principal
-branch is traced from ``lambda = 0`` (uniform play) by Newton steps on the log
-probabilities along ``t lambda``, ``t`` from 0 to 1, inside ``jax``; gradients for
+branch is traced from ``lambda = 0`` (uniform play) by pseudo-arclength continuation in
+``(log probabilities, t)`` along ``t lambda``, ``t`` from 0 to 1, inside ``jax``; gradients for
 estimation come from the implicit function theorem at the fixed point. This is what
 pygambit's ``logit_solve_lambda`` computes on the same game with payoffs divided by their
 range and ``lambda_S = lambda_R = lambda`` (use ``tie_precision=True``).
@@ -344,14 +344,24 @@ def _literal_play(game, outcome: EquilibriumOutcome):
 
 # --- agent logit QRE ----------------------------------------------------------------------------
 
-def qre_solver(game, n_steps: int = 40, newton_iterations: int = 6):
+def qre_solver(game, max_steps: int = 1000, newton_iterations: int = 8):
     """A differentiable function ``lam (2,) -> (log sigma (S, M), log rho (M, A), residual)``
     giving the principal-branch agent logit QRE at ``(lambda_S, lambda_R)`` on normalized payoffs.
 
-    Forward: homotopy ``lambda_k = (k / n_steps) lambda`` with Newton steps on the log
-    probabilities; backward: implicit function theorem, ``dy/dlam = (I - dPhi/dy)^-1 dPhi/dlam``.
-    ``residual`` is the max-norm of ``y - Phi(y)`` (check it: near a fold of the branch the
-    homotopy in lambda may fail).
+    Forward: the branch ``H(y, t) = y - Phi(y, t lambda) = 0`` of log probabilities ``y`` is
+    followed from ``t = 0`` (uniform play) by pseudo-arclength continuation, as Gambit does,
+    so that folds (where the branch turns back in lambda) are passed: predictor along the
+    tangent of the branch, then ``newton_iterations`` Newton corrector steps (clipped to 1 in
+    the max-norm) on ``H = 0`` plus the arclength condition. A step is accepted if the
+    residual falls below 1e-10 and no probability moved by more than 0.2 (so that the path
+    is not left for another branch); the step length then grows by half, otherwise it is
+    halved. At the first crossing of ``t = 1`` the crossing point is interpolated and
+    polished by Newton at ``t = 1`` (the first point on the branch at ``lambda``, what
+    pygambit's ``logit_solve_lambda`` returns). At most ``max_steps`` attempts.
+
+    Backward: implicit function theorem, ``dy/dlam = (I - dPhi/dy)^-1 dPhi/dlam``.
+    ``residual`` is the max-norm of ``y - Phi(y)`` at the requested ``lambda`` (large if the
+    continuation stopped short).
     """
     # numpy constants (not jax arrays): the solver may be built while a caller is tracing
     uS, uR = normalized_payoffs(game)
@@ -372,21 +382,53 @@ def qre_solver(game, n_steps: int = 40, newton_iterations: int = 6):
     def residual(y, lam):
         return y - phi(y, lam)
 
-    jac = jax.jacfwd(residual, argnums=0)
+    def clipped(d):
+        return d * jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.max(jnp.abs(d)), 1e-300))
 
     @jax.jit
     def forward(lam):
-        y0 = jnp.concatenate([jnp.full(S * M, -np.log(M)), jnp.full(M * A, -np.log(A))])
+        def H(z):
+            return residual(z[:n], z[n] * lam)
 
-        def step(y, t):
-            lam_t = t * lam
+        dH = jax.jacfwd(H)                                   # (n, n + 1)
 
-            def newton(_, y):
-                return y - jnp.linalg.solve(jac(y, lam_t), residual(y, lam_t))
-            return jax.lax.fori_loop(0, newton_iterations, newton, y), None
-        ts = jnp.linspace(0.0, 1.0, n_steps + 1)[1:]
-        y, _ = jax.lax.scan(step, y0, ts)
-        return y
+        def tangent(z, previous):
+            J = jnp.vstack([dH(z), previous[None, :]])
+            rhs = jnp.zeros(n + 1).at[n].set(1.0)
+            v = jnp.linalg.solve(J, rhs)
+            return v / jnp.linalg.norm(v)
+
+        def attempt(state):
+            z, v, h, k, done = state
+            v = tangent(z, v)
+            predicted = z + h * v
+
+            def correct(_, w):
+                G = jnp.concatenate([H(w), (v @ (w - predicted))[None]])
+                J = jnp.vstack([dH(w), v[None, :]])
+                return w - clipped(jnp.linalg.solve(J, G))
+            w = jax.lax.fori_loop(0, newton_iterations, correct, predicted)
+            ok = ((jnp.max(jnp.abs(H(w))) < 1e-10)
+                  & (jnp.max(jnp.abs(jnp.exp(w[:n]) - jnp.exp(z[:n]))) < 0.2))
+            crossed = ok & (w[n] >= 1.0)
+            # first crossing of t = 1: interpolate between the two points on the branch
+            frac = (1.0 - z[n]) / jnp.where(crossed, w[n] - z[n], 1.0)
+            w = jnp.where(crossed, z + frac * (w - z), w)
+            return (jnp.where(ok, w, z), v, jnp.where(ok, 1.5 * h, 0.5 * h), k + 1, crossed)
+
+        def going(state):
+            _, _, h, k, done = state
+            return (~done) & (k < max_steps) & (h > 1e-12)
+
+        z0 = jnp.concatenate([jnp.full(S * M, -np.log(M)), jnp.full(M * A, -np.log(A)), jnp.zeros(1)])
+        v0 = jnp.zeros(n + 1).at[n].set(1.0)
+        z, _, _, _, _ = jax.lax.while_loop(going, attempt, (z0, v0, 0.1, 0, False))
+        # polish at t = 1 exactly
+        jac = jax.jacfwd(residual, argnums=0)
+
+        def polish(_, y):
+            return y - clipped(jnp.linalg.solve(jac(y, lam), residual(y, lam)))
+        return jax.lax.fori_loop(0, newton_iterations, polish, z[:n])
 
     @jax.custom_jvp
     def solve(lam):
@@ -507,9 +549,9 @@ class FiniteQRE(FiniteModel):
     name = "qre"
     description = "agent logit quantal response equilibrium (principal branch)"
 
-    def __init__(self, game, tie_precision: bool = False, n_steps: int = 40, newton_iterations: int = 6,
+    def __init__(self, game, tie_precision: bool = False, max_steps: int = 1000, newton_iterations: int = 8,
                  **options):
-        super().__init__(game, tie_precision=tie_precision, n_steps=n_steps,
+        super().__init__(game, tie_precision=tie_precision, max_steps=max_steps,
                          newton_iterations=newton_iterations, **options)
         self._solvers = {}
 
@@ -518,7 +560,7 @@ class FiniteQRE(FiniteModel):
 
     def solver(self, treatment: str):
         if treatment not in self._solvers:
-            self._solvers[treatment] = qre_solver(self.game.game(treatment), self.options["n_steps"],
+            self._solvers[treatment] = qre_solver(self.game.game(treatment), self.options["max_steps"],
                                                   self.options["newton_iterations"])
         return self._solvers[treatment]
 
@@ -529,8 +571,9 @@ class FiniteQRE(FiniteModel):
         log_sig, log_rho, res = self.solver(treatment or self.treatment_names[0])(jnp.array(lam))
         res = float(res)
         if not res < 1e-8:
-            warnings.warn(f"QRE fixed point not converged at lambda={lam} (residual {res:.2e}); "
-                          f"raise n_steps", stacklevel=2)
+            warnings.warn(f"QRE fixed point not converged at lambda={lam} (residual {res:.2e}): the "
+                          f"continuation stopped short (raise max_steps?)",
+                          stacklevel=2)
         return np.exp(np.asarray(log_sig)), np.exp(np.asarray(log_rho)), res
 
     def behaviour(self, values: dict, treatment: str) -> Behaviour:
