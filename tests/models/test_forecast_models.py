@@ -64,8 +64,10 @@ def test_inflation_with_credulous_receivers_has_closed_form(hc_hu):
                        x[:, None], 250.0)
     inside = expected < 249.0
     inside[:, 0] = False        # beta = 0 is indifferent over every saturating report, like L1
-    assert np.allclose(schedule[inside], expected[inside], atol=0.05)
-    assert np.all(schedule[:, 0] >= expected[:, 0] - 1e-9)
+    # the smoothed argmax is within a third of a report unit of the exact optimum
+    assert np.allclose(schedule[inside], expected[inside], atol=0.3)
+    assert np.median(np.abs(schedule - expected)[inside]) < 0.01
+    assert np.all(schedule[:, 0] >= expected[:, 0] - 1.0)      # in (or, smoothed, next to) the optimal set
 
 
 @pytest.mark.parametrize("alpha_node", [4, 7, 10])
@@ -79,7 +81,7 @@ def test_inflation_satisfies_first_order_condition(hc_hu, alpha_node):
     betas = np.broadcast_to(model.nodes[1:-1], (len(tab["x_grid"]), len(model.nodes) - 2))
     reports = np.asarray(optimal_report(jnp.asarray(tab["sales"][:, :, alpha_node]),
                                         tab["scale"] * jnp.asarray(tab["distance"]), jnp.asarray(betas[0]),
-                                        tab["candidates"], tab["x_grid"], tab["step"]))
+                                        jnp.asarray(tab["candidates"])))
     x = tab["x_grid"][:, None]
     h = 0.05
 
@@ -94,7 +96,10 @@ def test_inflation_satisfies_first_order_condition(hc_hu, alpha_node):
     assert np.all(wide_left[inflating] >= betas[inflating] - 0.02)
     assert np.all(wide_right[inflating] <= betas[inflating] + 0.02)
     # where K is smooth around the optimum, the first-order condition holds with equality
-    smooth = inflating & (np.abs(wide_left - wide_right) < 0.01)
+    # (K has a kink where it stops rising, K(m) = m - a; the smoothed argmax can sit a few
+    # units short of it, so "smooth" means the kink is more than 3 units away)
+    ahead = reports + 3.0
+    smooth = inflating & (trust_capacity(hc_hu, ahead, alpha) - ahead > -hc_hu.noise_half_width + 0.5)
     assert smooth.sum() > 20
     assert np.allclose(marginal_gain(reports - h, reports + h)[smooth], betas[smooth], atol=0.01)
 

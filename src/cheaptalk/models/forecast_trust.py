@@ -21,8 +21,9 @@ and a single trust level the optimal inflation solves ``P(eps > K(m) - xi) K'(m)
 Computation: trust and trustworthiness take values on fixed nodes (0, Gauss-Legendre
 nodes, 1), so ``K_alpha(m)`` and expected sales are tabulated once per treatment; the
 likelihood only reweights them. The sender's optimal report is found on a grid of 241
-reports plus the truthful one, refined by a parabola through the best grid point and its
-neighbours (differentiable in the trust weights), and interpolated in the forecast.
+reports plus the truthful one as a smoothed argmax (softmax weights with a small
+temperature, so that it is differentiable in the trust weights), and interpolated in the
+forecast.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = ["ForecastTrust", "trust_capacity", "optimal_report"]
 _REPORT_GRID = 241
 _FORECAST_GRID = 101
 _CAPACITY_GRID = 801
+SMOOTHING = 0.01         # temperature of the smoothed argmax, in units of expected sales
 
 
 def trust_capacity(game, m, alpha):
@@ -132,8 +134,7 @@ class ForecastTrust(ForecastModel):
         gamma = values.get("lying_cost_exponent", 1.0)
         expected_sales = jnp.asarray(tab["sales"]) @ (trust_w / trust_w.sum())        # (X, C)
         cost = tab["scale"] * jnp.asarray(tab["distance"]) ** gamma                   # (X, C)
-        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), jnp.asarray(tab["candidates"]),
-                              jnp.asarray(tab["x_grid"]), tab["step"])
+        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), jnp.asarray(tab["candidates"]))
 
     def sender_choices(self, values, prep):
         t_code, i, frac = prep.cache["sender_interp"]
@@ -144,27 +145,18 @@ class ForecastTrust(ForecastModel):
 
 
 @jax.jit
-def optimal_report(expected_sales, cost, betas, candidates, x_grid, step):
+def optimal_report(expected_sales, cost, betas, candidates, temperature=SMOOTHING):
     """Report maximizing ``expected_sales - beta * cost`` for each forecast and ``beta``.
 
-    ``expected_sales`` and ``cost`` are (X, C) over the candidate reports (a regular grid of
-    ``C - 1`` reports with spacing ``step``, then the truthful report). The best candidate is
-    refined by the vertex of the parabola through it and its grid neighbours, where those
-    lie on one side of the truth (the objective is smooth there); the truthful candidate
-    and grid ends are kept as they are. Returns (X, B).
+    ``expected_sales`` and ``cost`` are (X, C) over candidate reports (X, C). The maximizer
+    is taken as a smoothed argmax: the average of the candidates weighted by
+    ``softmax(U / temperature)``. As ``temperature -> 0`` this is the argmax; at the default
+    (a hundredth of a unit of expected sales) it moves the report by a fraction of a grid
+    step, and makes the predicted report, hence the likelihood, a smooth function of the
+    trust distribution even where the argmax would jump from one grid point to the next.
+    Where the sender is indifferent over an interval (``beta = 0`` once every receiver's
+    capacity stops rising) it gives the middle of the interval. Returns (X, B).
     """
     utility = expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]     # (X, B, C)
-    best = jnp.argmax(utility, axis=-1)                                                  # (X, B)
-    n_grid = candidates.shape[1] - 1
-    cand = jnp.asarray(candidates)
-    x = jnp.asarray(x_grid)[:, None]
-    i = jnp.clip(best, 1, n_grid - 2)
-    take = lambda j: jnp.take_along_axis(utility, j[..., None], axis=-1)[..., 0]
-    left, mid, right = take(i - 1), take(i), take(i + 1)
-    m_mid = jnp.take_along_axis(cand, i, axis=1)
-    same_side = ((m_mid - step - x) * (m_mid + step - x)) > 0
-    curvature = left - 2 * mid + right
-    interior = (best >= 1) & (best <= n_grid - 2) & same_side & (curvature < -1e-12)
-    offset = jnp.where(interior, 0.5 * step * (left - right) / jnp.where(interior, curvature, -1.0), 0.0)
-    offset = jnp.clip(offset, -step, step)
-    return jnp.take_along_axis(cand, best, axis=1) + offset
+    weights = jax.nn.softmax(utility / temperature, axis=-1)
+    return jnp.einsum("xbc,xc->xb", weights, candidates)
