@@ -182,3 +182,17 @@ def test_qre_gradient_matches_finite_differences():
     h = 1e-5
     fd = np.array([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(2)])
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_equilibrium_likelihood_gradient_and_truth_beats_distant():
+    model = get_model("equilibrium", load_game("crawford-sobel").with_constants(b=2.0))
+    truth = np.array([12.0, 18.0])
+    data = model.simulate(model.to_dict(truth), 50, 8, seed=6)
+    prep = model.prepare(data)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda th: total_loglik(model, th, prep)))
+    f = lambda th: float(value_and_grad(jnp.asarray(th))[0])
+    grad = np.asarray(value_and_grad(jnp.asarray(truth))[1])
+    h = 1e-5
+    fd = np.array([(f(truth + h * e) - f(truth - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
+    assert f(truth) > f(np.array([3.0, 60.0])) + 10
