@@ -224,15 +224,24 @@ class ForecastModel(Model):
 
         Returns ``{role: (weights[T], low[N, T], high[N, T])}`` as numpy arrays.
         """
-        theta = self.to_vector(params)
-        prep = self.prepare(self._context_frame(treatment, xi, m))
-        values = self.values(jnp.asarray(theta))
+        theta = jnp.asarray(self.to_vector(params))
+        values = self.values(theta)
         out = {}
-        for role in prep.roles:
+        for role, context in (("sender", xi), ("receiver", m)):
+            if context is None:
+                continue
+            context = np.atleast_1d(np.asarray(context, float))
+            # pad to a power of two: eager jax compiles each operation once per shape, so a
+            # few recurring shapes keep repeated predictions and simulations fast
+            n = len(context)
+            size = max(64, 1 << int(np.ceil(np.log2(max(n, 1)))))
+            padded = np.concatenate([context, np.full(size - n, context[-1])])
+            frame = self._context_frame(treatment, **({"xi": padded} if role == "sender" else {"m": padded}))
+            prep = self.prepare(frame)
             fn = self.sender_choices if role == "sender" else self.receiver_choices
             c = fn(values, prep)
             w = np.exp(np.asarray(c.log_weights, float))
-            out[role] = (w / w.sum(), np.asarray(c.low, float), np.asarray(c.high, float))
+            out[role] = (w / w.sum(), np.asarray(c.low, float)[:n], np.asarray(c.high, float)[:n])
         return out
 
     def predict(self, params: dict | None = None, n_points: int = 11) -> Prediction:

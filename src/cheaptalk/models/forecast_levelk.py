@@ -43,6 +43,7 @@ TIE_BREAKS = ("uniform", "minimal", "maximal")
 _M_GRID = 201
 _X_GRID = 301
 _W_GRID = 21
+_K_GRID = 2001
 _FLOOR = 1e-12
 
 
@@ -117,9 +118,18 @@ def _level2_tables(game, tie_break: str) -> dict:
     m_grid = np.linspace(*game.message_range, _M_GRID)
     x, post, h1, truthful = level2_beliefs(game, m_grid, tie_break)
     w_grid = np.linspace(0, 1, _W_GRID)
+    # cdf of demand under each report's L1 posterior, tabulated on a fine capacity grid
+    k_lo, k_hi = game.capacity_range[0] - game.noise_half_width, game.capacity_range[1] + 1.0
+    k_grid = np.linspace(k_lo, k_hi, _K_GRID)
+    demand_cdf = post @ game.noise.cdf(k_grid[None, :] - x[:, None])          # (M, K)
+    rows = np.arange(len(m_grid))[:, None]
+    step = k_grid[1] - k_grid[0]
 
-    def posterior_cdf(k):     # k: (M, W)
-        return np.einsum("mx,mwx->mw", post, game.noise.cdf(k[..., None] - x[None, None, :]))
+    def posterior_cdf(k):     # k: (M, W), interpolated row by row
+        pos = np.clip((k - k_lo) / step, 0, _K_GRID - 1 - 1e-9)
+        i = pos.astype(int)
+        frac = pos - i
+        return demand_cdf[rows, i] * (1 - frac) + demand_cdf[rows, i + 1] * frac
 
     k = capacity_for_belief(game, m_grid[:, None], w_grid[None, :], posterior_cdf)
     return {"m_grid": m_grid, "capacity": k, "h1": h1, "truthful": truthful}
