@@ -184,7 +184,7 @@ class _NewtonResult:
         self.x, self.success, self.message, self.nit, self.passes = x, success, message, nit, passes
 
 
-def _newton_polish(evaluate, u0, kind, hessian, progress=False, max_iter=25, tol=1e-8):
+def _newton_polish(evaluate, u0, kind, hessian, progress=False, max_iter=25, tol=1e-11):
     """Newton steps on all logs with a fixed Hessian (the sample's, scaled to all sellers).
 
     Each step costs one pass. The sample Hessian differs from the full one by sampling
