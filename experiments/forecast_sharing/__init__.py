@@ -158,13 +158,18 @@ def set_outcome(group: Group):
 
 
 def _parameters(game) -> dict:
+    """The game's parameters as shown on the pages (numbers without trailing zeros)."""
     lo, hi = game.forecast_range
-    return dict(r=game.r, w=game.w, c=game.c, margin=game.r - game.w, a=game.noise_half_width,
+    return _shown(r=game.r, w=game.w, c=game.c, margin=game.r - game.w, a=game.noise_half_width,
                 forecast_low=lo, forecast_high=hi,
                 report_low=game.message_range[0], report_high=game.message_range[1],
                 capacity_low=game.capacity_range[0], capacity_high=game.capacity_range[1],
                 noise_distribution=game.noise.describe()["distribution"],
                 forecast_distribution=game.forecast.describe()["distribution"])
+
+
+def _shown(**values) -> dict:
+    return {k: _fmt(v) if isinstance(v, float) else v for k, v in values.items()}
 
 
 def _fmt(x, decimals=2):
@@ -185,7 +190,7 @@ class Instructions(Page):
         return dict(p=_parameters(game), num_rounds=lab_session.num_rounds(player.session, C.NUM_ROUNDS),
                     feedback=player.subsession.feedback, supplier_aid=player.subsession.supplier_aid,
                     matching=player.subsession.matching,
-                    decision_seconds=lab_session.seconds(player.session, "decision_seconds"))
+                    decision_seconds=_fmt(lab_session.seconds(player.session, "decision_seconds")))
 
 
 class Quiz(Page):

@@ -130,7 +130,7 @@ class Instructions(Page):
     def vars_for_template(player: Player):
         return dict(t=_tables(_game(player)), num_rounds=lab_session.num_rounds(player.session, C.NUM_ROUNDS),
                     feedback=player.subsession.feedback, matching=player.subsession.matching,
-                    decision_seconds=lab_session.seconds(player.session, "decision_seconds"))
+                    decision_seconds=_fmt(lab_session.seconds(player.session, "decision_seconds")))
 
 
 class Quiz(Page):

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -105,6 +106,26 @@ def session_configs(project: Path = PROJECT_DIR, venv: Path = VENV_DIR) -> list[
     return json.loads(done.stdout)
 
 
+def _sqlite_in_wal_mode(env: dict, project: Path) -> None:
+    """Put a SQLite database of the production server in write-ahead-log mode.
+
+    oTree's production server has a second process (the timeout worker, which submits the
+    pages of participants who dropped out) reading the database while the server writes; in
+    SQLite's default journal mode a reader blocks the writer and the worker's submission fails
+    with "database is locked". In WAL mode readers do not block the writer. (A lab server
+    should use PostgreSQL anyway: docs/experiments.md.)
+    """
+    url = env.setdefault("DATABASE_URL", f"sqlite:///{Path(project) / 'db.sqlite3'}")
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url[len("sqlite:///"):])
+    if not path.is_absolute():
+        path = Path(project) / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 @dataclass
 class OTreeServer:
     """A running oTree server on 127.0.0.1 (``devserver_inner`` or ``prodserver``).
@@ -132,6 +153,8 @@ class OTreeServer:
         env.update({k: str(v) for k, v in self.env.items()})
         # oTree's prodserver starts `otree timeoutsubprocess` by name: put the venv first on PATH
         env["PATH"] = f"{Path(self.venv) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        if self.production:
+            _sqlite_in_wal_mode(env, self.project)
         command = "prodserver" if self.production else "devserver_inner"
         log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen([str(otree_bin(self.venv)), command, f"127.0.0.1:{self.port}"],
