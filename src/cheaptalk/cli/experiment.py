@@ -116,7 +116,7 @@ def run(args) -> int:
         sys.stdout.flush()
         if args.no_wait:
             return 0
-        print("Press Ctrl+C to stop the server.", flush=True)
+        print("Press Ctrl+C to stop the server.", file=sys.stderr, flush=True)
         while server.process.poll() is None:
             time.sleep(1)
         print(f"the oTree server stopped (exit code {server.process.returncode}); see {log}", file=sys.stderr)
