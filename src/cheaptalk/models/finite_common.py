@@ -176,6 +176,7 @@ class FiniteModel(Model):
     and :meth:`type_labels`; prediction, simulation and the likelihood are shared."""
 
     game_kind = "finite"
+    compile_behaviour = True        # jit behaviour() for predict and simulate
 
     @property
     def treatment_names(self) -> list[str]:
@@ -196,11 +197,15 @@ class FiniteModel(Model):
         return {name: theta[i] for i, name in enumerate(self.param_names)}
 
     def _numpy_behaviour(self, params: dict | None, treatment: str):
-        # compiled once per treatment: eager jax dispatches every small operation separately
-        cache = self.__dict__.setdefault("_compiled_behaviour", {})
-        if treatment not in cache:
-            cache[treatment] = jax.jit(lambda theta: self.behaviour(self._values(theta), treatment))
-        b = cache[treatment](jnp.asarray(self.to_vector(params)))
+        theta = jnp.asarray(self.to_vector(params))
+        if self.compile_behaviour:
+            # compiled once per treatment: eager jax dispatches every small operation separately
+            cache = self.__dict__.setdefault("_compiled_behaviour", {})
+            if treatment not in cache:
+                cache[treatment] = jax.jit(lambda theta: self.behaviour(self._values(theta), treatment))
+            b = cache[treatment](theta)
+        else:
+            b = self.behaviour(self._values(theta), treatment)
         sig = np.exp(np.asarray(b.sender_log_strategy, float))
         rho = np.exp(np.asarray(b.receiver_log_strategy, float))
         ws = np.exp(np.asarray(b.sender_log_weights, float))

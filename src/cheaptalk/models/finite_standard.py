@@ -20,7 +20,8 @@ The search (:func:`equilibrium_outcomes`, :func:`most_informative_equilibrium`):
   (sufficient under single crossing); the result is then checked against all global
   incentive conditions and a warning is issued if it fails;
 * :func:`pure_equilibria` enumerates pure strategy profiles of small games outright (the
-  set pygambit's ``enumpure_solve`` returns; the tests use it as the cross-check).
+  set pygambit's ``enumpure_agent_solve`` returns; the tests use it as the cross-check);
+  games whose payoffs depend on the message use it.
 
 How the equilibrium is played (the ``equilibrium`` model)
 ---------------------------------------------------------
@@ -53,9 +54,10 @@ range and ``lambda_S = lambda_R = lambda`` (use ``tie_precision=True``).
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
@@ -344,6 +346,76 @@ def _literal_play(game, outcome: EquilibriumOutcome):
 
 # --- agent logit QRE ----------------------------------------------------------------------------
 
+def _qre_phi(y, lam, uS, uR, prior):
+    """The logit response map ``Phi`` on log probabilities ``y = (log sigma, log rho)``."""
+    S, M, A = uS.shape
+    log_sig = y[:S * M].reshape(S, M)
+    log_rho = y[S * M:].reshape(M, A)
+    U = sender_utility(uS, jnp.exp(log_rho), xp=jnp)
+    joint = prior[:, None] * jnp.exp(log_sig)
+    mu = (joint / joint.sum(axis=0, keepdims=True)).T
+    V = receiver_utility(uR, mu, xp=jnp)
+    return jnp.concatenate([jax.nn.log_softmax(lam[0] * U, axis=1).ravel(),
+                            jax.nn.log_softmax(lam[1] * V, axis=1).ravel()])
+
+
+def _qre_residual(y, lam, uS, uR, prior):
+    return y - _qre_phi(y, lam, uS, uR, prior)
+
+
+def _clipped(d):
+    return d * jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.max(jnp.abs(d)), 1e-300))
+
+
+@partial(jax.jit, static_argnames=("max_steps", "newton_iterations"))
+def _qre_forward(lam, uS, uR, prior, max_steps: int, newton_iterations: int):
+    """Pseudo-arclength continuation of the principal branch (see :func:`qre_solver`).
+    Payoffs are arguments, so games of the same shape share one compilation."""
+    S, M, A = uS.shape
+    n = S * M + M * A
+
+    def H(z):
+        return _qre_residual(z[:n], z[n] * lam, uS, uR, prior)
+
+    dH = jax.jacfwd(H)                                   # (n, n + 1)
+
+    def tangent(z, previous):
+        J = jnp.vstack([dH(z), previous[None, :]])
+        v = jnp.linalg.solve(J, jnp.zeros(n + 1).at[n].set(1.0))
+        return v / jnp.linalg.norm(v)
+
+    def attempt(state):
+        z, v, h, k, _ = state
+        v = tangent(z, v)
+        predicted = z + h * v
+
+        def correct(_, w):
+            G = jnp.concatenate([H(w), (v @ (w - predicted))[None]])
+            J = jnp.vstack([dH(w), v[None, :]])
+            return w - _clipped(jnp.linalg.solve(J, G))
+        w = jax.lax.fori_loop(0, newton_iterations, correct, predicted)
+        ok = ((jnp.max(jnp.abs(H(w))) < 1e-10)
+              & (jnp.max(jnp.abs(jnp.exp(w[:n]) - jnp.exp(z[:n]))) < 0.2))
+        crossed = ok & (w[n] >= 1.0)
+        # first crossing of t = 1: interpolate between the two points on the branch
+        frac = (1.0 - z[n]) / jnp.where(crossed, w[n] - z[n], 1.0)
+        w = jnp.where(crossed, z + frac * (w - z), w)
+        return (jnp.where(ok, w, z), v, jnp.where(ok, 1.5 * h, 0.5 * h), k + 1, crossed)
+
+    def going(state):
+        _, _, h, k, done = state
+        return (~done) & (k < max_steps) & (h > 1e-12)
+
+    z0 = jnp.concatenate([jnp.full(S * M, -np.log(M)), jnp.full(M * A, -np.log(A)), jnp.zeros(1)])
+    v0 = jnp.zeros(n + 1).at[n].set(1.0)
+    z, _, _, _, _ = jax.lax.while_loop(going, attempt, (z0, v0, 0.1, 0, False))
+    jac = jax.jacfwd(_qre_residual, argnums=0)
+
+    def polish(_, y):                                    # Newton at t = 1 exactly
+        return y - _clipped(jnp.linalg.solve(jac(y, lam, uS, uR, prior), _qre_residual(y, lam, uS, uR, prior)))
+    return jax.lax.fori_loop(0, newton_iterations, polish, z[:n])
+
+
 def qre_solver(game, max_steps: int = 1000, newton_iterations: int = 8):
     """A differentiable function ``lam (2,) -> (log sigma (S, M), log rho (M, A), residual)``
     giving the principal-branch agent logit QRE at ``(lambda_S, lambda_R)`` on normalized payoffs.
@@ -369,83 +441,22 @@ def qre_solver(game, max_steps: int = 1000, newton_iterations: int = 8):
     S, M, A = uS.shape
     n = S * M + M * A
 
-    def phi(y, lam):
-        log_sig = y[:S * M].reshape(S, M)
-        log_rho = y[S * M:].reshape(M, A)
-        U = sender_utility(uS, jnp.exp(log_rho), xp=jnp)
-        joint = prior[:, None] * jnp.exp(log_sig)
-        mu = (joint / joint.sum(axis=0, keepdims=True)).T
-        V = receiver_utility(uR, mu, xp=jnp)
-        return jnp.concatenate([jax.nn.log_softmax(lam[0] * U, axis=1).ravel(),
-                                jax.nn.log_softmax(lam[1] * V, axis=1).ravel()])
-
-    def residual(y, lam):
-        return y - phi(y, lam)
-
-    def clipped(d):
-        return d * jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.max(jnp.abs(d)), 1e-300))
-
-    @jax.jit
-    def forward(lam):
-        def H(z):
-            return residual(z[:n], z[n] * lam)
-
-        dH = jax.jacfwd(H)                                   # (n, n + 1)
-
-        def tangent(z, previous):
-            J = jnp.vstack([dH(z), previous[None, :]])
-            rhs = jnp.zeros(n + 1).at[n].set(1.0)
-            v = jnp.linalg.solve(J, rhs)
-            return v / jnp.linalg.norm(v)
-
-        def attempt(state):
-            z, v, h, k, done = state
-            v = tangent(z, v)
-            predicted = z + h * v
-
-            def correct(_, w):
-                G = jnp.concatenate([H(w), (v @ (w - predicted))[None]])
-                J = jnp.vstack([dH(w), v[None, :]])
-                return w - clipped(jnp.linalg.solve(J, G))
-            w = jax.lax.fori_loop(0, newton_iterations, correct, predicted)
-            ok = ((jnp.max(jnp.abs(H(w))) < 1e-10)
-                  & (jnp.max(jnp.abs(jnp.exp(w[:n]) - jnp.exp(z[:n]))) < 0.2))
-            crossed = ok & (w[n] >= 1.0)
-            # first crossing of t = 1: interpolate between the two points on the branch
-            frac = (1.0 - z[n]) / jnp.where(crossed, w[n] - z[n], 1.0)
-            w = jnp.where(crossed, z + frac * (w - z), w)
-            return (jnp.where(ok, w, z), v, jnp.where(ok, 1.5 * h, 0.5 * h), k + 1, crossed)
-
-        def going(state):
-            _, _, h, k, done = state
-            return (~done) & (k < max_steps) & (h > 1e-12)
-
-        z0 = jnp.concatenate([jnp.full(S * M, -np.log(M)), jnp.full(M * A, -np.log(A)), jnp.zeros(1)])
-        v0 = jnp.zeros(n + 1).at[n].set(1.0)
-        z, _, _, _, _ = jax.lax.while_loop(going, attempt, (z0, v0, 0.1, 0, False))
-        # polish at t = 1 exactly
-        jac = jax.jacfwd(residual, argnums=0)
-
-        def polish(_, y):
-            return y - clipped(jnp.linalg.solve(jac(y, lam), residual(y, lam)))
-        return jax.lax.fori_loop(0, newton_iterations, polish, z[:n])
-
     @jax.custom_jvp
     def solve(lam):
-        return forward(lam)
+        return _qre_forward(lam, uS, uR, prior, max_steps=max_steps, newton_iterations=newton_iterations)
 
     @solve.defjvp
     def solve_jvp(primals, tangents):
         (lam,), (lam_dot,) = primals, tangents
         y = solve(lam)
-        jy = jax.jacfwd(phi, argnums=0)(y, lam)
-        _, phi_dot = jax.jvp(lambda l: phi(y, l), (lam,), (lam_dot,))
+        jy = jax.jacfwd(_qre_phi, argnums=0)(y, lam, uS, uR, prior)
+        _, phi_dot = jax.jvp(lambda l: _qre_phi(y, l, uS, uR, prior), (lam,), (lam_dot,))
         return y, jnp.linalg.solve(np.eye(n) - jy, phi_dot)
 
     def qre(lam):
         lam = jnp.asarray(lam, dtype=jnp.float64)
         y = solve(lam)
-        res = jnp.max(jnp.abs(residual(jax.lax.stop_gradient(y), jax.lax.stop_gradient(lam))))
+        res = jnp.max(jnp.abs(_qre_residual(jax.lax.stop_gradient(y), jax.lax.stop_gradient(lam), uS, uR, prior)))
         return y[:S * M].reshape(S, M), y[S * M:].reshape(M, A), res
 
     return qre
@@ -548,6 +559,8 @@ class FiniteQRE(FiniteModel):
 
     name = "qre"
     description = "agent logit quantal response equilibrium (principal branch)"
+    # predict/simulate call behaviour eagerly: the solver is compiled once per game shape
+    compile_behaviour = False
 
     def __init__(self, game, tie_precision: bool = False, max_steps: int = 1000, newton_iterations: int = 8,
                  **options):
