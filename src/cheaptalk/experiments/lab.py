@@ -136,10 +136,10 @@ def supplier_aid(game: ForecastGame, belief, capacity) -> dict:
     """
     belief = check_number(belief, "belief", *game.forecast_range)
     capacity = check_number(capacity, "capacity", *game.capacity_range)
-    manufacturer, supplier = game.expected_profits(belief, capacity)
+    _, supplier_profit = game.expected_profits(belief, capacity)
     return {"belief": belief, "capacity": capacity,
             "expected_sales": float(game.expected_sales(belief, capacity)),
-            "expected_profit": float(supplier)}
+            "expected_profit": float(supplier_profit)}
 
 
 def check_number(value, name: str, low: float, high: float) -> float:
