@@ -10,9 +10,11 @@ and type. ``best`` is the model with the highest cross-validated log-likelihood 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -157,62 +159,76 @@ def _records(frame: pd.DataFrame) -> list:
 def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 2,
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
-                   model_options: dict | None = None) -> Comparison:
+                   model_options: dict | None = None, workers: int | None = None) -> Comparison:
     """Fit ``models`` (registry names or :class:`~cheaptalk.models.Model` instances; default
     all registered models for this game kind) to clean ``data`` and compare.
 
     ``folds``: k of the k-fold cross-validation by subject (0 to skip). ``holdout``: also
     predict each treatment from the others. Progress goes to stderr when ``progress``.
+    ``workers``: models processed at the same time (threads; default: the number of CPU
+    cores, at most 4). Compiling and evaluating a likelihood runs in XLA outside Python's
+    lock, so two models on two cores take about the time of one.
     """
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
-    names = list(models) if models else available_models(game_spec)
-    if not names:
+    items = list(models) if models else available_models(game_spec)
+    if not items:
         raise ValueError(f"no models are available for {game_spec.kind} games")
     model_options = model_options or {}
+    # a name from the registry, or a ready Model instance (e.g. with options set)
+    instances = [get_model(item, game_spec, **model_options.get(item, {})) if isinstance(item, str) else item
+                 for item in items]
     comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning)
     n_treat = data["treatment"].nunique() if "treatment" in data else 1
-    steps = len(names) * (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
-                          + (1 if with_regularities else 0))
+    steps = len(instances) * (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
+                              + (1 if with_regularities else 0))
     bar = tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, disable=not progress, leave=False)
-    liks = {}
-    try:
-        for item in names:
-            # a name from the registry, or a ready Model instance (e.g. with options set)
-            model = get_model(item, game_spec, **model_options.get(item, {})) if isinstance(item, str) else item
-            name = model.name
-            bar.set_postfix_str(f"{name}: fit")
-            lik = Likelihood(model, data)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
-                result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
-            comparison.fits[name] = result
-            liks[name] = lik
-            bar.update(1)
-            if folds >= 2:
-                bar.set_postfix_str(f"{name}: {folds}-fold CV")
-                comparison.cv[name] = cross_validate(lik, result.theta, folds, seed=seed, progress=bar)
-                if comparison.cv[name]["not_converged"]:
-                    comparison.notes.append(f"{name}: {comparison.cv[name]['not_converged']} of {folds} "
-                                            "cross-validation fits did not converge")
-            if holdout and n_treat > 1:
-                bar.set_postfix_str(f"{name}: held-out treatments")
-                comparison.holdout[name] = holdout_treatments(lik, result.theta, progress=bar)
+
+    def run(model) -> dict:
+        name = model.name
+        out = {"notes": []}
+        lik = Likelihood(model, data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
+            out["fit"] = result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
+        bar.update(1)
+        if folds >= 2:
+            out["cv"] = cv = cross_validate(lik, result.theta, folds, seed=seed, progress=bar,
+                                         curvature=result.curvature)
+            if cv["not_converged"]:
+                out["notes"].append(f"{name}: {cv['not_converged']} of {folds} cross-validation fits did not converge")
+        if holdout and n_treat > 1:
+            out["holdout"] = holdout_treatments(lik, result.theta, progress=bar, curvature=result.curvature)
+        try:
+            out["welfare"] = model.predict(result.params).summary
+        except Exception as exc:     # welfare is a report, not a reason to lose the fits
+            out["notes"].append(f"{name}: welfare prediction failed: {exc}")
+        if with_regularities:
             try:
-                comparison.welfare[name] = model.predict(result.params).summary
-            except Exception as exc:     # welfare is a report, not a reason to lose the fits
-                comparison.notes.append(f"{name}: welfare prediction failed: {exc}")
-            if with_regularities:
-                bar.set_postfix_str(f"{name}: simulate")
-                try:
-                    table, sim = model_regularities(model, result.params, data, game_spec, seed=seed)
-                    comparison.simulations[name] = sim
-                except Exception as exc:
-                    comparison.notes.append(f"{name}: simulation for the regularities failed: {exc}")
-                bar.update(1)
+                out["simulation"] = model_regularities(model, result.params, data, game_spec, seed=seed)[1]
+            except Exception as exc:
+                out["notes"].append(f"{name}: simulation for the regularities failed: {exc}")
+            bar.update(1)
+        return out
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    try:
+        if workers > 1 and len(instances) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                outputs = list(pool.map(run, instances))
+        else:
+            outputs = [run(m) for m in instances]
     finally:
         bar.close()
+    for model, out in zip(instances, outputs):       # in the order asked for, whatever finished first
+        name = model.name
+        comparison.fits[name] = out["fit"]
+        for key, target in (("cv", comparison.cv), ("holdout", comparison.holdout),
+                            ("welfare", comparison.welfare), ("simulation", comparison.simulations)):
+            if key in out:
+                target[name] = out[key]
+        comparison.notes.extend(out["notes"])
 
     # tests between every pair, on the same subjects
     fitted = list(comparison.fits)

@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from ..estimation import Likelihood, maximize
+from ..estimation.mle import WARM_FTOL
 
 __all__ = ["cross_validate", "holdout_treatments", "subject_folds"]
 
@@ -37,7 +38,7 @@ def subject_folds(n_clusters: int, k: int, seed: int = 0) -> np.ndarray:
     return folds
 
 
-def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progress=None) -> dict:
+def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progress=None, curvature=None) -> dict:
     """k-fold cross-validation by subject. Returns ``cv_loglik`` (mean predictive
     log-likelihood per held-out decision, pooled over folds), per-fold values and how many
     fold fits did not converge."""
@@ -46,7 +47,7 @@ def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progr
     n_by_cluster = sum(np.bincount(lik.decision_cluster[r], minlength=lik.n_clusters) for r in lik.roles)
     for f in range(k):
         weights = (folds != f).astype(float)
-        run = maximize(lik, theta_full, weights=weights)
+        run = maximize(lik, theta_full, weights=weights, ftol=WARM_FTOL, restarts=1, curvature=curvature)
         failed += not run["converged"]
         test = folds == f
         panel = float(lik.cluster_loglik(run["theta"])[test].sum())
@@ -62,7 +63,7 @@ def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progr
             "per_fold": per_fold, "not_converged": failed, "seed": seed}
 
 
-def holdout_treatments(lik: Likelihood, theta_full, progress=None) -> dict:
+def holdout_treatments(lik: Likelihood, theta_full, progress=None, curvature=None) -> dict:
     """For each treatment: fit on the others, report the held-out treatment's panel
     log-likelihood per decision. Empty when the data have a single treatment."""
     treatments = sorted(set(np.concatenate([lik.decision_treatment[r] for r in lik.roles])))
@@ -70,7 +71,8 @@ def holdout_treatments(lik: Likelihood, theta_full, progress=None) -> dict:
     if len(treatments) < 2:
         return out
     for t in treatments:
-        run = maximize(lik, theta_full, masks=lik.treatment_masks(t))
+        run = maximize(lik, theta_full, masks=lik.treatment_masks(t), ftol=WARM_FTOL, restarts=1,
+                       curvature=curvature)
         only_t = tuple((lik.decision_treatment[r] == t).astype(float) for r in lik.roles)
         panel = float(lik.cluster_loglik(run["theta"], masks=only_t).sum())
         n = sum(int((lik.decision_treatment[r] == t).sum()) for r in lik.roles)

@@ -41,6 +41,7 @@ class FitResult:
     bootstrap: dict | None = None
     seconds: float = 0.0
     smooth: bool = True
+    curvature: np.ndarray | None = None    # diagonal of the information per decision (warm refits)
 
     # --- counts and criteria -----------------------------------------------------------
     @property
