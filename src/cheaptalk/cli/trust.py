@@ -100,8 +100,7 @@ def _engine(args, progress):
     if getattr(args, "engine", "local") == "spark":
         master = None if args.master == "submit" else args.master
         engine = get_engine("spark", source, master=master, progress=progress)
-        if progress is False:
-            engine.spark.sparkContext.setLogLevel("ERROR")
+        engine.spark.sparkContext.setLogLevel("ERROR" if not progress else "WARN")
         return engine
     return get_engine("local", source, progress=progress, cache_mb=getattr(args, "cache_mb", 1024))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import time
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,6 +96,7 @@ class LocalEngine:
         self._n_sellers = 0
         self._memory_bytes = 0
         self.prepared = False
+        self.prepare_seconds = 0.0
 
     # ---- preparation: one streaming pass over the Parquet files
     def _connect(self):
@@ -107,6 +109,7 @@ class LocalEngine:
     def prepare(self):
         if self.prepared:
             return self
+        started = time.perf_counter()
         con = self._connect()
         reader = con.sql(event_query(self.source)).to_arrow_reader(262_144)
         packer = StreamPacker(self.source.options, self.exclusions)
@@ -124,6 +127,7 @@ class LocalEngine:
         con.close()
         self._locate_examples()
         self.prepared = True
+        self.prepare_seconds = time.perf_counter() - started
         return self
 
     def _store(self, batch: dict):

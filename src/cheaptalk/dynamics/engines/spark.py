@@ -24,6 +24,7 @@ import os
 import pickle
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,8 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, source: LogSource, spark=None, master: str | None = "local[2]",
-                 partitions: int | None = None, task_hook=None, progress: bool = False):
+                 partitions: int | None = None, task_hook=None, progress: bool = False,
+                 conf: dict | None = None):
         """``task_hook``, if given, is called at the start of every likelihood task (on the
         executor): a place to inject faults when testing retries."""
         self.source = source
@@ -117,15 +119,19 @@ class SparkEngine:
         self.partitions = partitions
         self.task_hook = task_hook
         self.progress = progress
+        self.conf = dict(conf or {})
+        if not progress:
+            self.conf.setdefault("spark.ui.showConsoleProgress", "false")
         self.exclusions = Exclusions()
         self.prepared = False
+        self.prepare_seconds = 0.0
         self._rdd = None
         self._counts: list[int] = []
 
     @property
     def spark(self):
         if self._spark is None:
-            self._spark = spark_session(self.master)
+            self._spark = spark_session(self.master, conf=self.conf)
         return self._spark
 
     def _events(self):
@@ -161,6 +167,7 @@ class SparkEngine:
     def prepare(self):
         if self.prepared:
             return self
+        started = time.perf_counter()
         from pyspark import StorageLevel
         events = self._events()
         n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
@@ -176,6 +183,7 @@ class SparkEngine:
                 self.exclusions.merge(pickle.loads(excl))
         self._counts = [n for has_blob, n, _ in stats if has_blob]
         self.prepared = True
+        self.prepare_seconds = time.perf_counter() - started
         return self
 
     def n_sellers(self) -> int:
