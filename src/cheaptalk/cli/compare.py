@@ -42,7 +42,7 @@ def run(args) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if not args.quiet:
         print(f"comparing models on {path} ({cleaning.n_used} decisions)", file=sys.stderr)
-    comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts or 2, seed=args.seed,
+    comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts or 1, seed=args.seed,
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
                                 data_path=str(path), cleaning=cleaning, progress=not args.quiet)
     if args.report:

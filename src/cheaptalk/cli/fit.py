@@ -15,7 +15,8 @@ def add_data_arguments(parser, required: bool):
     parser.add_argument("--min-rounds", type=int, default=5, metavar="N",
                         help="drop (and count) subjects with fewer usable decisions in a role (default 5)")
     parser.add_argument("--starts", type=int, default=None, metavar="N",
-                        help="starting points per model: the defaults, then seeded random points")
+                        help="starting points per model: the defaults, then seeded random points "
+                             "(default: 3 for fit, 1 for compare)")
     parser.add_argument("--seed", type=int, default=0, help="seed of starts, folds, bootstrap (default 0)")
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
                         help="write JSON to OUT (or to standard output when OUT is omitted or '-')")

@@ -156,7 +156,7 @@ def _records(frame: pd.DataFrame) -> list:
             for row in frame.to_dict(orient="records")]
 
 
-def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 2,
+def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 1,
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
                    model_options: dict | None = None, workers: int | None = None) -> Comparison:
@@ -164,7 +164,10 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     all registered models for this game kind) to clean ``data`` and compare.
 
     ``folds``: k of the k-fold cross-validation by subject (0 to skip). ``holdout``: also
-    predict each treatment from the others. Progress goes to stderr when ``progress``.
+    predict each treatment from the others. ``starts``: starting points per model (the
+    model's defaults first; 1 by default here, since fold and treatment refits start from the
+    estimate anyway; raise it to look for other optima, as ``fit`` does with 3).
+    Progress goes to stderr when ``progress``.
     ``workers``: models processed at the same time (threads; default: the number of CPU
     cores, at most 4). Compiling and evaluating a likelihood runs in XLA outside Python's
     lock, so two models on two cores take about the time of one.
