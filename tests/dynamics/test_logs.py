@@ -140,3 +140,18 @@ def test_no_usable_events_is_a_clear_error(tmp_path):
     from cheaptalk.dynamics import fit_trust
     with pytest.raises(ValueError, match="no usable events"):
         fit_trust(LocalEngine(resolve_logs(d, fidelity_scale=30)))
+
+
+def test_spilled_cache_gives_the_same_pass_as_memory(continuous_logs):
+    """Beyond --cache-mb the packed batches go to local files; a pass must not change."""
+    from cheaptalk.dynamics.model import TrustDynamics
+    logs, _ = continuous_logs
+    memory = LocalEngine(resolve_logs(logs)).prepare()
+    spilled = LocalEngine(resolve_logs(logs), cache_mb=0.5).prepare()
+    assert memory.n_batches == spilled.n_batches and len(spilled._files) >= 1
+    model = TrustDynamics("continuous")
+    u = np.array([-1.7, -0.6, 0.0, 1.8, 1.6])
+    a, b = memory.evaluate(model, u), spilled.evaluate(model, u)
+    assert a.loglik == b.loglik and a.n_events == b.n_events == 60_000
+    np.testing.assert_array_equal(a.score, b.score)
+    spilled.close()
