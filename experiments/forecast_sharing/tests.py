@@ -38,9 +38,10 @@ def _contains_number(html: str, value: float) -> bool:
 def _without_debug_ids(html: str) -> str:
     """The page without numbers that can equal a forecast by chance: the "Basic info" table
     of oTree's debug panel (group and participant ids, shown only outside production) and
-    the countdown's remaining seconds, and oTree's page counter in its websocket URLs."""
+    the countdown's remaining seconds, and oTree's page counter in its URLs."""
     html = re.sub(r"remainingTimeoutSeconds = [\d.]+;", "", html)   # the page's own timer
     html = re.sub(r"page_index=\d+", "", html)                        # oTree's page counter
+    html = re.sub(r"/p/[^\"'\s]*", "", html)                          # page URLs (end in the counter)
     start = html.find('<h6 class="card-title">Basic info</h6>')
     if start < 0:
         return html
