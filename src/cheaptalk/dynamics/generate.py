@@ -78,6 +78,7 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     else:
         z = world.follow_slope * (np.log(np.clip(trust, 1e-9, 1)) - np.log(np.clip(1 - trust, 1e-9, 1)))
         cols["followed"] = (rng.random((S, T)) < 1 / (1 + np.exp(-z))).astype(np.int8).ravel()
+        cols["own_estimate"] = own.ravel()   # what the seller does when it ignores the recommendation
     cols["truth"] = truth.ravel()
     cols["feedback"] = feedback.astype(np.int8).ravel()
     table = pa.table(cols)

@@ -10,8 +10,8 @@ column              type      meaning
                     /timestamp
 ``recommendation``  float     the recommended value ``m_t`` (restock quantity, price, ...)
 ``action``          float     continuous adoption: what the seller did ``a_t``
-``own_estimate``    float     continuous adoption: the seller's own value ``own_t``
-                              (required with ``action``)
+``own_estimate``    float     the seller's own value ``own_t`` (required with ``action``;
+                              optional with ``followed``, where what-if profits need it)
 ``followed``        0/1/bool  binary adoption: did the seller follow the recommendation
 ``truth``           float     realized value the recommendation aimed at (alias ``outcome``);
                               fidelity ``f_t = 1 - min(1, |m_t - truth_t| / scale)``
@@ -69,11 +69,13 @@ class PackOptions:
     fidelity_source: str                # 'fidelity' or 'truth'
     fidelity_scale: float | None = None
     has_segment: bool = False
+    has_own_estimate: bool = False      # binary adoption: own estimate logged (what-if profit)
     batch_cells: int = BATCH_CELLS
 
     def to_dict(self):
         return {"adoption": self.adoption, "fidelity_source": self.fidelity_source,
                 "fidelity_scale": self.fidelity_scale, "has_segment": self.has_segment,
+                "has_own_estimate": self.has_own_estimate,
                 "batch_cells": self.batch_cells}
 
 
@@ -169,7 +171,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
                 (fid_source == "truth" and not ({"truth", "outcome"} & names)):
             raise LogSchemaError(f"{f}: missing column 'fidelity' or 'truth' (alias 'outcome'): "
                                  "the accuracy of each recommendation is needed")
-        for col in numeric + [c for c in ("fidelity", "truth", "outcome") if c in sch.names]:
+        for col in numeric + [c for c in ("fidelity", "truth", "outcome", "own_estimate")
+                              if c in sch.names]:
             if col in sch.names and not _is_numeric(sch.field(col).type):
                 raise LogSchemaError(f"{f}: column {col!r} has type {sch.field(col).type}, "
                                      "expected numbers")
@@ -193,7 +196,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
         has_segment = has_segment or "segment" in names
     opts = PackOptions(adoption=adoption, fidelity_source=fid_source,
                        fidelity_scale=float(fidelity_scale) if fid_source == "truth" else None,
-                       has_segment=has_segment)
+                       has_segment=has_segment,
+                       has_own_estimate=adoption == "continuous" or "own_estimate" in present_all)
     return LogSource(events=events, files=files, options=opts, sellers_table=sellers_table, meta=meta)
 
 
@@ -324,7 +328,8 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
         act = np.where(observed, action - own, 0.0)
         gap = np.where(observed, rec - own, 0.0)
     else:
-        own = np.full(n, np.nan)
+        own = _float(table.column("own_estimate")) if "own_estimate" in table.column_names \
+            else np.full(n, np.nan)
         followed = _float(table.column("followed"))
         observed = (followed == 0) | (followed == 1)
         act = np.where(observed, followed, 0.0)

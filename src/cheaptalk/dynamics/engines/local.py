@@ -33,7 +33,8 @@ def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
     """SQL reading the event columns the model needs (and the seller-table join)."""
     o = source.options
     cols = ["e.seller", "e.time", "e.recommendation", "e.feedback"]
-    cols += ["e.action", "e.own_estimate"] if o.adoption == "continuous" else ["e.followed"]
+    cols += ["e.action", "e.own_estimate"] if o.adoption == "continuous" else \
+        ["e.followed"] + (["e.own_estimate"] if o.has_own_estimate else [])
     if o.fidelity_source == "fidelity":
         cols.append("e.fidelity")
     else:

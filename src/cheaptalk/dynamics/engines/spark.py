@@ -139,7 +139,8 @@ class SparkEngine:
         o = self.source.options
         df = self.spark.read.option("mergeSchema", "true").parquet(str(self.source.events))
         cols = ["seller", "time", "recommendation", "feedback"]
-        cols += ["action", "own_estimate"] if o.adoption == "continuous" else ["followed"]
+        cols += ["action", "own_estimate"] if o.adoption == "continuous" else \
+            ["followed"] + (["own_estimate"] if o.has_own_estimate else [])
         if o.fidelity_source == "fidelity":
             cols.append("fidelity")
         else:
