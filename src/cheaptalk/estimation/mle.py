@@ -147,7 +147,7 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
             "gradient": g}
 
 
-def _covariance(H, scores, free, scaling, names, G):
+def _covariance(H, scores, free, scaling, names, G, weights=None):
     P = len(free)
     cov = np.full((P, P), np.nan)
     cov_model = np.full((P, P), np.nan)
@@ -169,7 +169,8 @@ def _covariance(H, scores, free, scaling, names, G):
         # pseudo-inverse over the well-determined directions (in rescaled coordinates)
         inv = ((vec[:, keep] / eig[keep]) @ vec[:, keep].T) * np.outer(s, s)
         S = scores[:, free]
-        robust = inv @ (S.T @ S) @ inv * (G / (G - 1) if G > 1 else np.nan)
+        w = np.ones(len(S)) if weights is None else np.asarray(weights, float)
+        robust = inv @ (S.T @ (S * w[:, None])) @ inv * (G / (G - 1) if G > 1 else np.nan)
         cov[np.ix_(free, free)] = robust
         cov_model[np.ix_(free, free)] = inv
         for name in flat_params:
@@ -189,34 +190,36 @@ def _sqrt_diag(cov):
     return np.sqrt(np.where(d >= 0, d, np.nan))
 
 
-def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True) -> dict:
+def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weights=None) -> dict:
     """Cluster-robust (by subject) and model-based covariance with bound and flatness checks.
 
     The Hessian and scores are differences of the exact gradient; they are computed with two
     steps (``lik.step`` and ten times it). For a smooth likelihood both agree to many digits;
     if the standard errors differ by more than 10% the likelihood is not smooth at the
     estimate (a kink or jump, e.g. from a tabulated best response) and ``smooth`` is False.
+    ``weights`` (subject weights of a weighted fit, e.g. one group of subjects): the sandwich
+    of that fit, with ``G`` the number of subjects of positive weight.
     """
     names = lik.model.param_names
     scaling = _Scaling(lik.model.bounds())
     at, side = scaling.at_bound(theta)
     free = ~at
-    H, scores = lik.derivatives(theta, free)
+    H, scores = lik.derivatives(theta, free, weights)
     if not np.all(np.isfinite(H[np.ix_(free, free)])) or not np.all(np.isfinite(scores[:, free])):
         raise FloatingPointError(f"{lik.model.name}: the Hessian or the subject scores are not finite at the estimate")
-    G = lik.n_clusters
-    cov, cov_model, flat, eig = _covariance(H, scores, free, scaling, names, G)
+    G = lik.n_clusters if weights is None else int(np.sum(np.asarray(weights) > 0))
+    cov, cov_model, flat, eig = _covariance(H, scores, free, scaling, names, G, weights)
     se = _sqrt_diag(cov)
     smooth, discrepancy = True, 0.0
     if check_smoothness and free.any():
         saved = lik.step
         try:
             lik.step = saved * 10
-            H2, scores2 = lik.derivatives(theta, free)
+            H2, scores2 = lik.derivatives(theta, free, weights)
         finally:
             lik.step = saved
         if np.all(np.isfinite(H2[np.ix_(free, free)])):
-            cov2, _, flat2, _ = _covariance(H2, scores2, free, scaling, names, G)
+            cov2, _, flat2, _ = _covariance(H2, scores2, free, scaling, names, G, weights)
             se2 = _sqrt_diag(cov2)
             both = np.isfinite(se) & np.isfinite(se2)
             discrepancy = float(np.max(np.abs(se2[both] / se[both] - 1.0))) if both.any() else 0.0

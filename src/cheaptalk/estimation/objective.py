@@ -142,17 +142,18 @@ class Likelihood:
             down[j] = max(theta[j] - h, lo[j])
             yield j, up, down, up[j] - down[j]
 
-    def derivatives(self, theta, free=None):
-        """Hessian ``(P, P)`` and subject scores ``(G, P)`` at ``theta`` by central differences
-        of the exact gradient and subject contributions (columns of fixed parameters are NaN)."""
+    def derivatives(self, theta, free=None, weights=None):
+        """Hessian ``(P, P)`` of the (weighted) log-likelihood and subject scores ``(G, P)`` at
+        ``theta`` by central differences of the exact gradient and subject contributions
+        (columns of fixed parameters are NaN)."""
         theta = np.asarray(theta, float)
         P = len(theta)
         free = np.ones(P, bool) if free is None else np.asarray(free, bool)
         H = np.full((P, P), np.nan)
         S = np.full((self.n_clusters, P), np.nan)
         for j, up, down, step in self._steps(theta, np.flatnonzero(free)):
-            _, g_up, c_up, _ = self._evaluate(up)
-            _, g_dn, c_dn, _ = self._evaluate(down)
+            _, g_up, c_up, _ = self._evaluate(up, weights)
+            _, g_dn, c_dn, _ = self._evaluate(down, weights)
             H[:, j] = (g_up - g_dn) / step
             S[:, j] = (c_up - c_dn) / step
         sub = np.ix_(free, free)
