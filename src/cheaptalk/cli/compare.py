@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .common import add_game_argument, dump_json, game_from_args
-from .fit import add_data_arguments, load_clean
+from .fit import add_data_arguments, enable_compilation_cache, load_clean
 
 
 def register(sub):
@@ -30,6 +30,7 @@ def register(sub):
 def run(args) -> int:
     from ..comparison import compare_models
 
+    enable_compilation_cache()
     game = game_from_args(args)
     path = args.data
     if path is None:

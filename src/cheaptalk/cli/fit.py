@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+from pathlib import Path
 
 from .common import add_game_argument, dump_json, game_from_args
 
@@ -20,6 +22,25 @@ def add_data_arguments(parser, required: bool):
     parser.add_argument("--seed", type=int, default=0, help="seed of starts, folds, bootstrap (default 0)")
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
                         help="write JSON to OUT (or to standard output when OUT is omitted or '-')")
+
+
+def enable_compilation_cache() -> None:
+    """Keep compiled likelihoods on disk between runs (JAX's persistent compilation cache).
+
+    Compiling a model's likelihood takes seconds and running it milliseconds, so running
+    ``compare`` or ``fit`` again on the same data starts much faster. The cache lives in
+    ``~/.cache/cheaptalk/jax`` or ``$CHEAPTALK_JAX_CACHE``; set that to ``off`` to disable it.
+    """
+    from .._jax import jax
+
+    path = os.environ.get("CHEAPTALK_JAX_CACHE", str(Path.home() / ".cache" / "cheaptalk" / "jax"))
+    if path.strip().lower() in ("", "0", "off", "none", "false"):
+        return
+    try:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    except (AttributeError, ValueError):     # an older jax without the options: no cache, no harm
+        pass
 
 
 def load_clean(path, game, min_rounds: int):
@@ -51,6 +72,7 @@ def run(args) -> int:
     from ..estimation import EstimationWarning, fit
     from ..models import get_model
 
+    enable_compilation_cache()
     game = game_from_args(args)
     data, cleaning = load_clean(args.data, game, args.min_rounds)
     model = get_model(args.model, game)
