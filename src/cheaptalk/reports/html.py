@@ -162,7 +162,7 @@ def _welfare_frame(comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _welfare_figure(frame: pd.DataFrame) -> str | None:
+def _welfare_figure(frame: pd.DataFrame, order: list) -> str | None:
     if frame.empty:
         return None
     column = "efficiency" if "efficiency" in frame else next((c for c in frame.columns
@@ -170,8 +170,13 @@ def _welfare_figure(frame: pd.DataFrame) -> str | None:
     if column is None:
         return None
     pivot = frame.pivot(index="treatment", columns="model", values=column)
+    models = [m for m in order if m in pivot.columns]
+    pivot = pivot[models]
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    pivot.plot.bar(ax=ax, rot=0)
+    pivot.plot.bar(ax=ax, rot=0, color=[_COLORS[order.index(m) % len(_COLORS)] for m in models])
+    low, high = float(np.nanmin(pivot.to_numpy())), float(np.nanmax(pivot.to_numpy()))
+    if low > 0:       # differences between models are what matters: do not start at 0
+        ax.set_ylim(0.9 * low, high + 0.05 * (high - 0.9 * low))
     ax.set_ylabel(column.replace("_", " "))
     ax.legend(fontsize=8, ncol=3)
     fig.tight_layout()
@@ -251,7 +256,7 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
     welfare = _welfare_frame(comparison)
     if not welfare.empty:
         parts.append("<h2>Welfare under each fitted model</h2>")
-        src = _welfare_figure(welfare)
+        src = _welfare_figure(welfare, list(comparison.fits))
         if src:
             parts.append(_img(src, "welfare"))
         parts.append(_table(welfare, index=False))
