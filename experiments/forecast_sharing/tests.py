@@ -132,7 +132,8 @@ def lab_numbers_on_capacity_page(bot) -> str:
     """
     game = _game(bot.player)
     values = [bot.fresh_group.report, game.r, game.w, game.c, game.noise_half_width,
-              *game.capacity_range, bot.round_number, bot.session.config.get("num_rounds", 0),
+              *game.capacity_range, *game.forecast_range, *game.message_range,
+              bot.round_number, bot.session.config.get("num_rounds", 0),
               bot.session.config.get("decision_seconds", 0)]
     return " ".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in values)
 
