@@ -53,6 +53,9 @@ class PlayerBot(Bot):
                 yield Message, dict(message_index=choice)
                 expect(self.fresh_group.message, float(game.message_values[choice]))
         else:
+            # the receiver's page names the message, never the state
+            expect('id="state"' in self.html, False)
+            expect(f"“The state is {game.message_labels[group.message_index]}”" in self.html, True)
             if self.case == "play" and self.round_number == 1:
                 for bad in (-1, game.n_actions, "x", ""):
                     yield SubmissionMustFail(Action, dict(action_index=bad))
