@@ -16,7 +16,6 @@ tell it from a single wider normal, while the panel score (and the Vuong test) c
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 

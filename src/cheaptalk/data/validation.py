@@ -314,12 +314,11 @@ def _check_forecast(game, out, in_t, sender, receiver, rows, source, report, dro
     above = live & receiver & (act > kmax)
     if above.any():
         out.loc[above, "action"] = kmax
-        report._add(report.repaired, f"capacity above the largest possible demand, set to it", rows[above])
+        report._add(report.repaired, "capacity above the largest possible demand, set to it", rows[above])
 
 
 def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop, keep, timeout_code):
     msg_values = np.unique(game.message_values)
-    state = out["state"].to_numpy()
     for col, grid, what in (("message", msg_values, "message"), ("state", game.states, "state")):
         values = out[col].to_numpy()
         legal_code = timeout_code is not None and np.any(np.isclose(grid, timeout_code))
@@ -352,4 +351,3 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
         out.loc[snap_rows, "action"] = snapped[within]
         report._add(report.repaired, "action off the grid, snapped to the nearest grid point "
                                      "(within half a step)", rows[snap_rows])
-    del state
