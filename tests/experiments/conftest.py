@@ -33,8 +33,21 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def project_copy(tmp_path_factory, otree_bin) -> Path:
+    """A fresh copy of the oTree project (oTree keeps its SQLite database in the project
+    folder, so two runs must not share one)."""
+    return copy_project(tmp_path_factory.mktemp("otree") / "project")
+
+
+@pytest.fixture(scope="session")
+def new_project(tmp_path_factory, otree_bin):
+    """Make fresh copies of the oTree project: ``new_project(name) -> Path``."""
+    return lambda name: copy_project(tmp_path_factory.mktemp("otree") / name)
+
+
+@pytest.fixture(scope="module")
+def module_project_copy(tmp_path_factory, otree_bin) -> Path:
     return copy_project(tmp_path_factory.mktemp("otree") / "project")
 
 

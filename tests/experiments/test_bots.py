@@ -25,13 +25,15 @@ CONFIGS = ["forecast_LC_LU", "forecast_LC_HU", "forecast_HC_LU", "forecast_HC_HU
 
 
 @pytest.fixture(scope="module")
-def bot_runs(project_copy, otree_bin, tmp_path_factory):
-    """Run `otree test CONFIG --export DIR` for every configuration (two processes at a time)."""
+def bot_runs(otree_bin, new_project, tmp_path_factory):
+    """Run `otree test CONFIG --export DIR` for every configuration (two processes at a time,
+    each in its own copy of the project, since oTree saves its database there)."""
     exports = tmp_path_factory.mktemp("bot-exports")
 
     def run(config):
+        project = new_project(config)
         done = subprocess.run([str(otree_bin), "test", config, "--export", str(exports / config)],
-                              cwd=project_copy, capture_output=True, text=True, timeout=600)
+                              cwd=project, capture_output=True, text=True, timeout=600)
         return config, done
 
     with ThreadPoolExecutor(max_workers=2) as pool:

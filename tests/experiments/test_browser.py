@@ -46,12 +46,11 @@ GAME = load_game("forecast-sharing").game("LC-LU")
 
 
 @pytest.fixture(scope="module")
-def server(project_copy, tmp_path_factory):
+def server(module_project_copy, tmp_path_factory):
     folder = tmp_path_factory.mktemp("prodserver")
     env = {"OTREE_PRODUCTION": "1", "OTREE_AUTH_LEVEL": "STUDY", "OTREE_ADMIN_PASSWORD": "admin-password-for-the-test",
-           "OTREE_REST_KEY": REST_KEY, "OTREE_SECRET_KEY": "secret-for-the-test",
-           "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}"}
-    with OTreeServer(project=project_copy, production=True, env=env, log_path=folder / "server.log") as s:
+           "OTREE_REST_KEY": REST_KEY, "OTREE_SECRET_KEY": "secret-for-the-test"}
+    with OTreeServer(project=module_project_copy, production=True, env=env, log_path=folder / "server.log") as s:
         yield s
 
 
@@ -168,6 +167,10 @@ def test_two_browsers_play_export_and_fit(server, output_dir, tmp_path):
             # --- round 2: the supplier drops out on the capacity page ------------------------
             _wait_for(manufacturer, "#forecast")
             seen["forecast_2"] = manufacturer.inner_text("#forecast").strip()
+            # oTree's timeout worker holds SQLite's write lock while it submits a page, so two
+            # of its jobs falling due together would block each other (not so on PostgreSQL):
+            # a pause keeps the expiry of this report page and of the capacity page apart
+            manufacturer.wait_for_timeout(5000)
             manufacturer.fill("#id_report", seen["forecast_2"])
             _next(manufacturer)
             _wait_for(supplier, "#report")

@@ -16,13 +16,13 @@ ROUNDS = 4
 
 
 @pytest.fixture(scope="module")
-def large_session(project_copy, venv_python, tmp_path_factory):
+def large_session(module_project_copy, venv_python, tmp_path_factory):
     out = tmp_path_factory.mktemp("large-session")
     # case 1 ("timeouts"): every manufacturer's round-2 report and every supplier's
     # round-4 capacity are left to the flagged default
     done = subprocess.run([str(venv_python), str(HERE / "run_bot_session.py"), "forecast_LC_LU", "40", "1",
                            str(out), f"num_rounds={ROUNDS}"],
-                          cwd=project_copy, capture_output=True, text=True, timeout=900)
+                          cwd=module_project_copy, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert "Bots completed session" in done.stdout
     return out

@@ -107,22 +107,19 @@ def session_configs(project: Path = PROJECT_DIR, venv: Path = VENV_DIR) -> list[
 
 
 def _sqlite_in_wal_mode(env: dict, project: Path) -> None:
-    """Put a SQLite database of the production server in write-ahead-log mode.
+    """Put the production server's SQLite database in write-ahead-log mode.
 
     oTree's production server has a second process (the timeout worker, which submits the
-    pages of participants who dropped out) reading the database while the server writes; in
+    pages of participants who dropped out) using the database while the server writes; in
     SQLite's default journal mode a reader blocks the writer and the worker's submission fails
-    with "database is locked". In WAL mode readers do not block the writer. (A lab server
-    should use PostgreSQL anyway: docs/experiments.md.)
+    with "database is locked". In WAL mode readers do not block the writer. With SQLite,
+    oTree 6 always uses ``db.sqlite3`` in the project folder (whatever path DATABASE_URL
+    names). A lab server should use PostgreSQL anyway (docs/experiments.md).
     """
-    url = env.setdefault("DATABASE_URL", f"sqlite:///{Path(project) / 'db.sqlite3'}")
-    if not url.startswith("sqlite:///"):
+    url = env.get("DATABASE_URL", "sqlite://")
+    if not url.startswith("sqlite"):
         return
-    path = Path(url[len("sqlite:///"):])
-    if not path.is_absolute():
-        path = Path(project) / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as connection:
+    with sqlite3.connect(Path(project) / "db.sqlite3") as connection:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
