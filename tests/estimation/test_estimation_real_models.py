@@ -46,11 +46,6 @@ def test_gradient_matches_finite_differences(recovered):
         fd = (lik.loglik(up) - lik.loglik(down)) / (2 * h)
         if grad[j] != pytest.approx(fd, rel=1e-3, abs=1e-2):
             mismatches.append((model.param_names[j], grad[j], fd))
-    if mismatches and model.name == "trust":
-        # The trust sender's optimal report is an argmax over a report grid (refined by a
-        # parabola): where the best grid point switches, the likelihood jumps and has no
-        # derivative. The estimation layer reports this ("not smooth at the estimate").
-        pytest.xfail(f"trust likelihood jumps where the sender's best grid report switches: {mismatches}")
     assert not mismatches
 
 
