@@ -40,7 +40,7 @@ from .heterogeneity import (DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_
 __all__ = ["ForecastTrust", "trust_capacity", "optimal_report"]
 
 _REPORT_GRID = 241
-_FORECAST_GRID = 101
+_FORECAST_GRID = 51
 _CAPACITY_GRID = 801
 SMOOTHING = 0.01         # temperature of the smoothed argmax, in units of expected sales
 
