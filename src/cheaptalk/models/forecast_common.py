@@ -24,17 +24,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._jax import jax, jnp
+from .._jax import jnp
 from .base import Model, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
-from .noise import boundary_flags, censored_uniform_normal_logpdf
+from .noise import boundary_flags, censored_normal_logpdf, censored_uniform_normal_logpdf
 
 __all__ = ["ForecastModel", "TypeChoices", "capacity_for_belief", "noise_parameters",
-           "forecast_grid", "interp_rows", "interp_uniform_grid", "GRID_POINTS"]
+           "interp_rows", "interp_uniform_grid"]
 
-GRID_POINTS = 401          # resolution of tabulated schedules over the message space
 _BISECTION_STEPS = 60
-_LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 class TypeChoices(NamedTuple):
@@ -58,10 +56,6 @@ def noise_parameters(game) -> list[Parameter]:
         Parameter("sd_capacity", 0.06 * width, 0.002 * width, width,
                   "sd of the normal error on capacity (censored at 0 and at maximum demand)"),
     ]
-
-
-def forecast_grid(game, n: int = 201) -> np.ndarray:
-    return np.linspace(*game.forecast_range, n)
 
 
 def capacity_for_belief(game, m, alpha, other_cdf, lo=None, hi=None):
@@ -342,21 +336,12 @@ class ForecastModel(Model):
 
 def choice_logpdf(observed, choice: TypeChoices, sd, arr, interval_columns=()):
     """Log density of observed choices under each type: censored normal around a point, or
-    the censored uniform-plus-normal for types indifferent over an interval.
-
-    Which observations sit at a bound is data, known before ``theta``; the normal tail
-    probabilities are computed only for those rows, which keeps the likelihood cheap.
-    """
+    the censored uniform-plus-normal for types indifferent over an interval."""
     x = jnp.asarray(np.nan_to_num(observed))[:, None]
     at_low, at_high = np.asarray(arr["at_low"]), np.asarray(arr["at_high"])
     low = jnp.asarray(arr["low"])[:, None]
     high = jnp.asarray(arr["high"])[:, None]
-    z = (x - choice.low) / sd
-    out = -0.5 * z ** 2 - _LOG_SQRT_2PI - jnp.log(sd)
-    for rows, tail in ((np.flatnonzero(at_low), lambda r: (low[r] - choice.low[r]) / sd),
-                       (np.flatnonzero(at_high), lambda r: (choice.low[r] - high[r]) / sd)):
-        if rows.size:
-            out = out.at[rows].set(jax.scipy.special.log_ndtr(tail(rows)))
+    out = censored_normal_logpdf(x, choice.low, sd, at_low, at_high, low, high)
     cols = np.asarray(interval_columns, dtype=int)
     if cols.size == 0:
         return out

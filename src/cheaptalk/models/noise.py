@@ -35,14 +35,18 @@ def boundary_flags(x, low, high, tol: float = BOUND_TOL):
 def censored_normal_logpdf(x, mu, sd, at_low, at_high, low, high):
     """Log density of ``x = clip(mu + sd * e, low, high)``, ``e ~ N(0, 1)``.
 
-    ``x`` is (N,) or (N, 1); ``mu`` is (N, T); the flags and bounds broadcast against it.
+    ``x``, ``low`` and ``high`` are (N, 1); ``mu`` is (N, T). ``at_low``/``at_high`` are
+    boolean numpy arrays (N,) saying which observations sit at a bound: that is data, known
+    before the parameters, so the normal tail probabilities are computed only for those
+    rows, which keeps the likelihood cheap.
     """
-    ndtr = jax.scipy.special.log_ndtr
     z = (x - mu) / sd
-    interior = -0.5 * z ** 2 - _LOG_SQRT_2PI - jnp.log(sd)
-    lower = ndtr((low - mu) / sd)
-    upper = ndtr((mu - high) / sd)
-    return jnp.where(at_low, lower, jnp.where(at_high, upper, interior))
+    out = -0.5 * z ** 2 - _LOG_SQRT_2PI - jnp.log(sd)
+    for rows, tail in ((np.flatnonzero(at_low), lambda r: (low[r] - mu[r]) / sd),
+                       (np.flatnonzero(at_high), lambda r: (mu[r] - high[r]) / sd)):
+        if rows.size:
+            out = out.at[rows].set(jax.scipy.special.log_ndtr(tail(rows)))
+    return out
 
 
 def _integrated_ndtr(z):
