@@ -2,7 +2,8 @@
 
 Subcommands: ``generate`` (synthetic logs with a known truth), ``fit`` (population
 parameters with seller-clustered SEs, per-seller trust, figures) and ``whatif`` (adoption
-and profit under more accurate recommendations or more feedback).
+and profit under more accurate recommendations or more feedback), and ``from-experiment``
+(logs from a partners session of the forecast-sharing oTree app).
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def register(sub):
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--json", action="store_true", help="print JSON")
     w.set_defaults(func=run_whatif)
+
+    from .trust_experiment import register as register_from_experiment
+    register_from_experiment(tsub)   # logs from a partners session of the oTree app
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
