@@ -412,7 +412,8 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     from_partner = ~np.isfinite(rec) & np.isfinite(sup["partner_message"].to_numpy(float))
     rec = np.where(from_partner, sup["partner_message"].to_numpy(float), rec)
     truth = sup["state"].to_numpy(float)
-    truth = np.where(np.isfinite(truth), truth, sup["partner_state"].to_numpy(float))
+    truth_from_partner = ~np.isfinite(truth) & np.isfinite(sup["partner_state"].to_numpy(float))
+    truth = np.where(truth_from_partner, sup["partner_state"].to_numpy(float), truth)
     capacity = sup["capacity"].to_numpy(float)
     cap_default = sup["timeout"].to_numpy(bool)
     cap_missing = ~cap_default & ~np.isfinite(capacity)
@@ -428,6 +429,8 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
                  "reports)"] = int((write & sup["partner_default"].to_numpy(bool)).sum())
     report.noted["reports taken from the partner's row (empty on the supplier's row)"] = \
         int((write & from_partner).sum())
+    report.noted["forecasts taken from the partner's row (empty on the supplier's row)"] = \
+        int((write & truth_from_partner).sum())
     report.noted["rounds without a forecast (feedback cannot be scored)"] = \
         int((write & ~np.isfinite(truth)).sum())
     if has_pair:
