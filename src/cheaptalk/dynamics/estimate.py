@@ -1,10 +1,11 @@
 """Maximum likelihood for the dynamic trust model, with seller-clustered standard errors.
 
-The engines sum, per pass over the logs, the log-likelihood, the score and the outer
-products of per-seller scores. The optimizer (scipy L-BFGS-B, exact gradients) works on the
-unconstrained vector ``u`` (logit of the rates and the mean, log of the concentration and
-the noise scale) inside a wide box; the box keeps it away from numerically degenerate
-corners and a parameter ending on it is reported.
+The engines sum, per pass over the logs, the log-likelihood, the score, the outer products
+of per-seller scores and the exact Hessian (:mod:`cheaptalk.dynamics.kernels`). The
+optimizer is Newton-Raphson on the unconstrained vector ``u`` (logit of the rates and the
+mean, log of the concentration and the noise scale) inside a wide box; the box keeps it away
+from numerically degenerate corners, a parameter ending on it is reported, and L-BFGS-B
+(exact gradients) takes over if Newton's steps stall or reach the box.
 
 Standard errors are the cluster-robust sandwich with sellers as clusters,
 ``V = G/(G-1) H^-1 (sum_i s_i s_i') H^-1`` with ``H`` the Hessian of the total
@@ -12,8 +13,9 @@ log-likelihood and ``s_i`` seller ``i``'s score, mapped to the reported scale by
 method. A seller's decisions are dependent through its trust path, so clustering by seller
 is the natural unit.
 
-At scale, the optimization starts from the estimate on a sample of sellers (one batch or a
-few): the full-data passes then only polish, which saves most of the passes over all logs.
+At scale, Newton starts from the estimate on a sample of sellers (the first packed batches):
+with quadratic convergence from there, two or three passes over all logs finish the fit,
+and the last of them, at the estimate, also gives the standard errors.
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ def default_start(kind: str, batches) -> np.ndarray:
     return to_unconstrained({k: start[k] for k in PARAMETER_NAMES[kind]}, kind)
 
 
+SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a sample
+
+
 class _Objective:
     """-loglik / n_sellers and its gradient, one pass per new point (cached)."""
 
@@ -184,66 +189,68 @@ def _minimize(evaluate, u0, kind, maxiter, gtol, progress_desc=None, progress=Fa
 
 
 class _NewtonResult:
-    def __init__(self, x, success, message, nit, passes):
+    def __init__(self, x, success, message, nit, passes, last=None):
         self.x, self.success, self.message, self.nit, self.passes = x, success, message, nit, passes
+        self.last = last    # PassResult (with Hessian) at x
 
 
-def _newton_polish(evaluate, u0, kind, hessian, progress=False, max_iter=25, tol=1e-11):
-    """Newton steps on all logs with a fixed Hessian (the sample's, scaled to all sellers).
+def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=False):
+    """Newton-Raphson with the exact Hessian of every pass (value, score and Hessian come
+    from one pass), halving steps that lower the log-likelihood.
 
-    Each step costs one pass. The sample Hessian differs from the full one by sampling
-    noise, so the iteration contracts linearly and fast (each step gains about the
-    log10 of the sample size in digits); a step that lowers the log-likelihood is halved.
-    Stops when the Newton decrement per seller falls below ``tol``; reports failure
-    (the caller then runs L-BFGS-B) if it stalls or reaches a bound.
+    Where the Hessian is not negative definite (far from the optimum) the step uses
+    ``-H + lambda I`` with ``lambda`` just large enough to make it positive definite (a
+    Levenberg-Marquardt modification). Stops when the Newton decrement ``g' (-H)^-1 g`` per
+    seller falls below ``tol``; the last pass, at the returned point, then already holds
+    everything the standard errors need. Reports failure (the caller falls back to
+    L-BFGS-B) if the steps stall or an iterate reaches the box.
     """
     names = PARAMETER_NAMES[kind]
     lo = np.array([U_BOUNDS[n][0] for n in names])
     hi = np.array([U_BOUNDS[n][1] for n in names])
-    try:
-        neg_h_inv = np.linalg.inv(-hessian)
-        np.linalg.cholesky(-hessian)
-    except np.linalg.LinAlgError:
-        return _NewtonResult(u0, False, "sample Hessian not negative definite", 0, 0)
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(desc="fit (Newton)", unit="pass", file=sys.stderr, leave=False)
-    u = np.array(u0, float)
-    passes = 0
+        bar = tqdm(desc=desc, unit="pass", file=sys.stderr, leave=False)
+    u = np.clip(np.array(u0, float), lo + 1e-6, hi - 1e-6)
     r = evaluate(u)
-    passes += 1
+    passes = 1
     try:
         for it in range(1, max_iter + 1):
-            step = neg_h_inv @ r.score
+            if not np.isfinite(r.loglik) or not np.all(np.isfinite(r.hessian)):
+                return _NewtonResult(u, False, "log-likelihood or Hessian not finite", it, passes, r)
+            neg_h = -r.hessian
+            eig = np.linalg.eigvalsh(neg_h)
+            shift = 0.0 if eig[0] > 1e-10 * max(eig[-1], 1e-300) else -eig[0] + 1e-6 * max(abs(eig[-1]), 1.0)
+            step = np.linalg.solve(neg_h + shift * np.eye(len(u)), r.score)
             decrement = float(r.score @ step) / max(r.n_sellers, 1)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loglik=f"{r.loglik:.6g}", decrement=f"{decrement:.1e}")
-            if decrement < tol:
-                return _NewtonResult(u, True, f"Newton decrement {decrement:.1e} per seller", it, passes)
-            for _ in range(8):
+            if shift == 0.0 and decrement < tol:
+                return _NewtonResult(u, True, f"Newton decrement {decrement:.1e} per seller", it, passes, r)
+            for _ in range(30):
                 cand = np.clip(u + step, lo, hi)
                 rc = evaluate(cand)
                 passes += 1
-                if np.isfinite(rc.loglik) and rc.loglik >= r.loglik - 1e-9 * abs(r.loglik):
+                if np.isfinite(rc.loglik) and rc.loglik >= r.loglik - 1e-12 * abs(r.loglik):
                     break
                 step = step / 2
             else:
                 return _NewtonResult(u, False, "Newton step could not increase the log-likelihood",
-                                     it, passes)
+                                     it, passes, r)
             u, r = cand, rc
             if np.any(u <= lo + 1e-9) or np.any(u >= hi - 1e-9):
-                return _NewtonResult(u, False, "Newton iterate reached a bound", it, passes)
-        return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes)
+                return _NewtonResult(u, False, "Newton iterate reached a bound", it, passes, r)
+        return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r)
     finally:
         if bar is not None:
             bar.close()
 
 
 def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | None = None,
-              warm_start_sellers: int = 20_000, maxiter: int = 300, gtol: float = 1e-7,
-              progress: bool = False) -> TrustFit:
+              warm_start_sellers: int = 10_000, maxiter: int = 300, gtol: float = 1e-7,
+              tol: float = 1e-11, progress: bool = False) -> TrustFit:
     """Fit the dynamic trust model to the logs behind ``engine`` (prepared on demand)."""
     engine.prepare()
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
@@ -258,35 +265,32 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     passes = 0
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
-    def eval_sample(u):
-        total = PassResult(len(u))
+    def eval_sample(u, hessian=True):
+        total = PassResult(len(u), hessian)
         for b in sample:
-            total += evaluate_batch(model, u, b)
+            total += evaluate_batch(model, u, b, hessian)
         return total
 
     full_sellers = engine.n_sellers()
     passes_sample = 0
-    newton = None
     if full_sellers > sample_sellers:
-        res0, passes_sample = _minimize(eval_sample, u0, kind, maxiter, gtol * 10, "fit on a sample",
-                                        progress)
-        u0 = res0.x
-        h_sample = PassResult(len(u0), True)
-        for b in sample:
-            h_sample += evaluate_batch(model, u0, b, hessian=True)
-        passes_sample += 1
-        newton = _newton_polish(lambda u: engine.evaluate(model, u), u0, kind,
-                                h_sample.hessian * (full_sellers / sample_sellers), progress)
-    if newton is not None and newton.success:
-        res, passes = newton, newton.passes
-    else:
-        start_u = newton.x if newton is not None else u0
-        res, passes = _minimize(lambda u: engine.evaluate(model, u), start_u, kind, maxiter, gtol,
-                                "fit", progress)
-        passes += newton.passes if newton is not None else 0
+        # a start close enough for Newton's quadratic convergence on all logs
+        pre = _newton(eval_sample, u0, kind, SAMPLE_TOL, desc="fit on a sample", progress=progress)
+        passes_sample, u0 = pre.passes, pre.x
+        if not pre.success:
+            res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, kind, maxiter, gtol * 10,
+                                    "fit on a sample", progress)
+            passes_sample += extra
+            u0 = res0.x
+    res = _newton(lambda u: engine.evaluate(model, u, hessian=True), u0, kind, tol, progress=progress)
+    passes, final = res.passes, res.last
+    if not res.success:
+        # e.g. a parameter running to the edge of its range: L-BFGS-B handles the box
+        res, extra = _minimize(lambda u: engine.evaluate(model, u), res.x, kind, maxiter, gtol,
+                               "fit", progress)
+        final = engine.evaluate(model, np.asarray(res.x, float), hessian=True)
+        passes += extra + 1
     u = np.asarray(res.x, float)
-    final = engine.evaluate(model, u, hessian=True)
-    passes += 1
     H = final.hessian
     G = final.n_sellers
     warn = []

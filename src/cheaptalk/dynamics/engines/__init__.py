@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import batch_pass
 from ..model import TrustDynamics
 
-__all__ = ["PassResult", "evaluate_batch", "hessian_by_differences", "get_engine", "ENGINES"]
+__all__ = ["PassResult", "evaluate_batch", "get_engine", "ENGINES"]
 
 ENGINES = ("local", "spark")
 
@@ -54,39 +55,21 @@ class PassResult:
 
 
 def evaluate_batch(model: TrustDynamics, u, batch: dict, hessian: bool = False) -> PassResult:
-    ll, scores = model.loglik_and_scores(u, batch)
+    """Sums over one packed batch: log-likelihood, score, outer products of the per-seller
+    scores and (optionally) the exact Hessian, from one compiled pass
+    (:func:`cheaptalk.dynamics.kernels.batch_pass`)."""
+    ll, scores, H = batch_pass(model.kind, u, batch, hessian, model.n_nodes)
     nb = int(batch["n_sellers"])
-    ll, scores = ll[:nb], scores[:nb]       # padded sellers contribute exactly zero anyway
     r = PassResult(len(u), hessian)
     r.loglik = float(ll.sum())
     r.score = scores.sum(axis=0)
     r.meat = scores.T @ scores
     if hessian:
-        r.hessian = hessian_by_differences(model, u, batch)
+        r.hessian = H
     r.n_sellers = nb
     r.n_events = int(batch["length"].sum())
     r.n_decisions = int(batch["observed"].sum())
     return r
-
-
-HESSIAN_STEP = 1e-5
-
-
-def hessian_by_differences(model: TrustDynamics, u, batch: dict, step: float = HESSIAN_STEP):
-    """Hessian of the batch's log-likelihood (P, P) by central differences of the exact
-    scores: 2P evaluations of the compiled score function, no second compilation (the
-    forward-mode Hessian :meth:`TrustDynamics.hessian` is the reference in the tests).
-    Truncation error is O(step^2) relative, far below the sampling error it feeds."""
-    u = np.asarray(u, float)
-    nb = int(batch["n_sellers"])
-    H = np.empty((len(u), len(u)))
-    for i in range(len(u)):
-        e = np.zeros(len(u))
-        e[i] = step
-        up = model.loglik_and_scores(u + e, batch)[1][:nb].sum(axis=0)
-        dn = model.loglik_and_scores(u - e, batch)[1][:nb].sum(axis=0)
-        H[:, i] = (up - dn) / (2 * step)
-    return 0.5 * (H + H.T)
 
 
 def get_engine(name: str, source, **kwargs):
