@@ -96,6 +96,8 @@ def test_partners_session_to_trust_fit(partners_session, tmp_path, capsys):
     # the bots' trust never moves and there are 3 suppliers: the fit must say the rates are
     # not pinned down (at a bound, or a flat likelihood)
     assert any("bound" in w or "flat" in w for w in fit["warnings"])
+    assert any(w.startswith(f"only {suppliers} sellers") for w in fit["warnings"])
+    assert set(fit["diagnostics"]["se_model_based"]) == set(fit["params"])
     assert 0 < fit["params"]["sd_action"]["estimate"] < 20    # the bots' capacity noise: sd 5
 
 

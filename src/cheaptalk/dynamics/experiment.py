@@ -507,3 +507,41 @@ def write_trust_logs(events: pd.DataFrame, report: ConversionReport, out: str | 
     (out / "schema.json").write_text(json.dumps(schema, indent=2) + "\n")
     (out / "conversion.json").write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
     return out
+
+
+# --------------------------------------------------------------------------------------
+# small samples: a lab session has few suppliers
+
+FEW_SELLERS = 30
+
+
+def few_sellers_check(engine, fit, n_nodes: int) -> tuple[list, dict | None]:
+    """Warnings and model-based standard errors for a fit on few sellers (lab data).
+
+    The fit's standard errors are cluster-robust with sellers as clusters; with few
+    clusters the sandwich ``H^-1 (sum_i s_i s_i') H^-1`` runs small (on simulated partner
+    sessions of 12 suppliers x 20 rounds its 95% intervals for the rates covered the truth
+    85-90% of the time, the inverse-Hessian intervals 92-95%). Below :data:`FEW_SELLERS`
+    sellers this returns a warning and the model-based standard errors ``sqrt(diag(-H^-1))``
+    (delta method to the reported scale), ``None`` where ``-H`` is not positive definite.
+    One extra pass over the logs; nothing is computed for larger logs.
+    """
+    if fit.n_sellers >= FEW_SELLERS:
+        return [], None
+    from .model import PARAMETER_NAMES, TrustDynamics, natural_jacobian
+    names = PARAMETER_NAMES[fit.kind]
+    result = engine.evaluate(TrustDynamics(fit.kind, n_nodes), fit.u, hessian=True)
+    se = dict.fromkeys(names)
+    try:
+        np.linalg.cholesky(-result.hessian)
+        cov = np.linalg.inv(-result.hessian) * np.outer(*(2 * [natural_jacobian(fit.u, fit.kind)]))
+        se = {n: float(np.sqrt(cov[i, i])) for i, n in enumerate(names)}
+    except np.linalg.LinAlgError:
+        pass
+    shown = ", ".join(f"{n} {v:.3g}" if v is not None else f"{n} n/a" for n, v in se.items())
+    g = fit.n_sellers
+    return [f"only {g} seller{'s' if g != 1 else ''}: the seller-clustered standard errors rest on "
+            f"{g} cluster{'s' if g != 1 else ''} and tend to be too small; model-based (inverse Hessian) "
+            f"standard errors: {shown}"
+            + ("" if all(v is not None for v in se.values())
+               else " (n/a: the log-likelihood is not concave at the estimate)")], se
