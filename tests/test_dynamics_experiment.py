@@ -237,3 +237,35 @@ def test_rates_are_recovered_on_a_lab_sized_synthetic_design(tmp_path):
         assert abs(est - true) < 1.96 * se, (name, est, se)
     assert fit.estimates["sd_action"] == pytest.approx(8.0, rel=0.1)
     assert fit.estimates["eta_down"] - fit.estimates["eta_up"] > 2 * np.hypot(fit.se["eta_up"], fit.se["eta_down"])
+
+
+def test_oTree_per_app_export_records_matching_and_feedback(tmp_path):
+    """oTree's per-app CSV (one row per participant and round) carries the session settings."""
+    from cheaptalk.dynamics.experiment import read_experiment
+    rows = []
+    for r in (1, 2):
+        for g, (man, sup) in enumerate((("m1", "s1"), ("m2", "s2")), start=1):
+            for code, role, pid in ((man, "Manufacturer", 1), (sup, "Supplier", 2)):
+                rows.append({"session.code": "S", "participant.code": code, "player.role": role,
+                             "player.id_in_group": pid, "group.id_in_subsession": g,
+                             "group.forecast": 100 + 10 * g, "group.report": 120 + 10 * g,
+                             "group.capacity": 150, "group.report_is_default": 0,
+                             "group.capacity_is_default": 0, "subsession.round_number": r,
+                             "subsession.treatment": "LC-LU", "subsession.matching": "partners",
+                             "subsession.feedback": int(r == 1), "subsession.played": 1})
+    path = tmp_path / "forecast_sharing.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    data = read_experiment(path)
+    assert data.layout == "per_app" and data.matching == {"S": "partners"}
+    assert data.feedback == {("S", 1): True, ("S", 2): False}
+    events, report = experiment_to_logs(data, SPEC)
+    assert events.sort_values(["seller", "time"])["feedback"].tolist() == [1, 0, 1, 0]
+    assert np.allclose(events["action"], 150 - Z_STAR)
+    assert report.matching["S"] == "partners (session settings)"
+
+
+def test_two_manufacturers_in_one_pair_is_an_error():
+    frame = _session()
+    extra = frame.iloc[[0]].assign(subject="m9")
+    with pytest.raises(DataFormatError, match=r"row 13, column 'pair': pair 'S-r1-g1' has more than one manufacturer"):
+        experiment_to_logs(_data(pd.concat([frame, extra], ignore_index=True)), SPEC, feedback=True)

@@ -236,10 +236,6 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def _flag_text(value) -> str:
-    return str(value).strip().lower()
-
-
 def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = None,
                        allow_strangers: bool = False, fidelity_scale: float | None = None,
                        treatment: str | None = None):
@@ -251,13 +247,16 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     do. ``fidelity_scale`` defaults to the width of the forecast range (the same scale as
     the static model's lying cost). Returns ``(events, report)``.
     """
-    source = data.source
+    # errors name rows of the long format: the file's own rows, or for an oTree export the
+    # rows `cheaptalk import-otree` would write
+    source = data.source if data.layout == "long" else \
+        f"{data.source} (as the long format of `cheaptalk import-otree`)"
     frame = data.decisions.reset_index(drop=True)
     if spec.kind != "forecast":
         raise DataFormatError(f"game {spec.name!r} is a {spec.kind} game; the conversion to "
                               "recommendation logs is for the forecast-sharing game (G1)")
     rows = np.arange(1, len(frame) + 1)
-    report = ConversionReport(source=source, layout=data.layout, n_rows=len(frame))
+    report = ConversionReport(source=data.source, layout=data.layout, n_rows=len(frame))
     if len(frame) == 0:
         raise DataFormatError(f"{source}: no decisions")
 
@@ -325,7 +324,12 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     has_pair = "pair" in frame.columns and (pair[supplier] != "").any()
     man = pd.DataFrame({"session": session, "pair": pair, "partner": subject, "partner_message": message,
                         "partner_state": state, "partner_default": timeout})[~supplier]
-    man = man[man["pair"] != ""].drop_duplicates(["session", "pair"])
+    man = man[man["pair"] != ""]
+    dup = man.duplicated(["session", "pair"], keep=False).to_numpy()
+    if dup.any():
+        idx = np.flatnonzero(~supplier)[(pair[~supplier] != "")][dup]
+        _fail(source, rows[idx[1]], "pair", f"pair {pair[idx[0]]!r} has more than one manufacturer row "
+                                            f"(rows {[int(rows[i]) for i in idx[:2]]})")
     sup = pd.DataFrame({"row": rows, "session": session, "subject": subject, "round": rounds,
                         "pair": pair, "treatment": tr, "state": state, "message": message,
                         "capacity": action, "timeout": timeout})[supplier]
@@ -347,7 +351,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
             how = (f"{recorded} (from the pairs: every supplier kept one manufacturer)" if moved == 0 else
                    f"{recorded} (from the pairs: {moved} supplier(s) met more than one manufacturer)")
         else:
-            raise DataFormatError(f"{source}: session {s!r}: cannot tell whether suppliers kept their "
+            raise DataFormatError(f"{data.source}: session {s!r}: cannot tell whether suppliers kept their "
                                   "partner (no 'pair' column and no session settings); use the app's "
                                   "export, which has both")
         report.matching[s or "(no session code)"] = how
@@ -357,7 +361,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
                          "than one manufacturer")
             if not allow_strangers:
                 raise StrangersError(
-                    f"{source}: {what}. The dynamic trust model follows one receiver's trust in one "
+                    f"{data.source}: {what}. The dynamic trust model follows one receiver's trust in one "
                     "sender over time; with a new partner every round there is no such path. Use a "
                     "partners session (config forecast_LC_LU_partners or --set matching=partners), or "
                     "pass --allow-strangers to treat each supplier's trust as trust in the "
@@ -374,13 +378,13 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     if feedback is not None:
         if known.any() and (fb[known] != float(feedback)).any():
             j = int(np.flatnonzero(known & (fb != float(feedback)))[0])
-            raise DataFormatError(f"{source}: --feedback {'yes' if feedback else 'no'} contradicts the "
+            raise DataFormatError(f"{data.source}: --feedback {'yes' if feedback else 'no'} contradicts the "
                                   f"session settings (session {sup['session'].iloc[j]!r}, round "
                                   f"{sup['round'].iloc[j]}: feedback {'on' if fb[j] else 'off'})")
         fb[~known] = float(feedback)
     elif not known.all():
         j = int(np.flatnonzero(~known)[0])
-        raise DataFormatError(f"{source}: the data do not say whether the results (true forecast, "
+        raise DataFormatError(f"{data.source}: the data do not say whether the results (true forecast, "
                               f"demand) were shown after round {sup['round'].iloc[j]} of session "
                               f"{sup['session'].iloc[j]!r} (the long format has no such column): "
                               "pass --feedback yes or --feedback no as the session was run")
