@@ -155,3 +155,55 @@ def test_spilled_cache_gives_the_same_pass_as_memory(continuous_logs):
     assert a.loglik == b.loglik and a.n_events == b.n_events == 60_000
     np.testing.assert_array_equal(a.score, b.score)
     spilled.close()
+
+
+def _pass_totals(engine):
+    from cheaptalk.dynamics.engines import evaluate_batch
+    from cheaptalk.dynamics.model import TrustDynamics, to_unconstrained
+    u = to_unconstrained({"eta_up": 0.2, "eta_down": 0.4, "initial_trust_mean": 0.5,
+                          "initial_trust_concentration": 4.0, "sd_action": 8.0}, "continuous")
+    total = None
+    for b in engine.batches():
+        r = evaluate_batch(TrustDynamics("continuous"), u, b, hessian=True)
+        total = r if total is None else total + r
+    return total
+
+
+@pytest.mark.parametrize("disorder", ["rows shuffled", "seller split across files", "time reversed"])
+def test_logs_out_of_seller_order_are_sorted_first_with_the_same_result(tmp_path, disorder):
+    """Logs in seller-time order are packed as read; any other order goes through the sort,
+    and both give the same sellers, exclusions and likelihood."""
+    df = _events(n_sellers=30, T=12, seed=4)
+    df.loc[7, "feedback"] = 5                                    # one counted exclusion
+    ordered = LocalEngine(resolve_logs(_write(df, tmp_path / "ordered"), fidelity_scale=30)).prepare()
+    assert ordered.read_in_order
+    d = tmp_path / "disordered"
+    if disorder == "rows shuffled":
+        _write(df.sample(frac=1.0, random_state=3), d)
+    elif disorder == "seller split across files":
+        _write(df.iloc[:100], d, "part-0.parquet")
+        _write(pd.concat([df.iloc[100:200], df.iloc[[5]].assign(time=50)]), d, "part-1.parquet")
+        _write(df.iloc[200:], d, "part-2.parquet")
+    else:
+        _write(df.iloc[::-1], d)
+    other = LocalEngine(resolve_logs(d, fidelity_scale=30)).prepare()
+    assert not other.read_in_order
+    extra = 1 if disorder == "seller split across files" else 0
+    assert other.n_sellers() == ordered.n_sellers() == 30
+    assert other.exclusions.counts == ordered.exclusions.counts
+    a, b = _pass_totals(ordered), _pass_totals(other)
+    assert b.n_events == a.n_events + extra
+    if not extra:
+        assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+        np.testing.assert_allclose(b.hessian, a.hessian, rtol=1e-10)
+
+
+def test_order_check_with_text_seller_ids(tmp_path):
+    df = _events(n_sellers=12, T=6, seed=2)
+    df["seller"] = "s" + df["seller"].astype(str).str.zfill(3)
+    assert LocalEngine(resolve_logs(_write(df, tmp_path / "a"), fidelity_scale=30)).prepare().read_in_order
+    moved = pd.concat([df.iloc[6:], df.iloc[:6]])           # still contiguous per seller
+    assert LocalEngine(resolve_logs(_write(moved, tmp_path / "b"), fidelity_scale=30)).prepare().read_in_order
+    split = pd.concat([df.iloc[3:], df.iloc[:3]])           # seller s000 in two places
+    e = LocalEngine(resolve_logs(_write(split, tmp_path / "c"), fidelity_scale=30)).prepare()
+    assert not e.read_in_order and e.n_sellers() == 12

@@ -133,9 +133,6 @@ def _make_kernel(binary: bool, hessian: bool):
                     sign = 1.0 if y > 0.5 else -1.0
                     for q in range(Q):
                         a = alpha[q]
-                        lp_aa = 0.0
-                        lp_pp = 0.0
-                        lp_ap = 0.0
                         if binary:
                             # logit P(follow) = k logit(alpha); z signed by the decision
                             ac = min(max(a, _EPS_TRUST), 1.0 - _EPS_TRUST)
@@ -150,6 +147,7 @@ def _make_kernel(binary: bool, hessian: bool):
                             z_a = inside * scale / den
                             lp_a = resid * z_a
                             lp_p = resid * z
+                            lp_aa = lp_pp = lp_ap = 0.0
                             if hessian:
                                 v = p * (1.0 - p)
                                 z_aa = inside * scale * (2.0 * ac - 1.0) / (den * den)
@@ -162,22 +160,22 @@ def _make_kernel(binary: bool, hessian: bool):
                             lp = -0.5 * z2 - psi - _HALF_LOG_2PI
                             lp_a = r * g * inv_var
                             lp_p = z2 - 1.0
+                            lp_aa = lp_pp = lp_ap = 0.0
                             if hessian:
                                 lp_aa = -g * g * inv_var
                                 lp_pp = -2.0 * z2
                                 lp_ap = -2.0 * lp_a
-                        su = s_u[q]
-                        sd = s_d[q]
+                        # (indexing the arrays directly, not through locals, lets LLVM vectorize)
                         ll[q] += obs * lp
-                        g_u[q] += obs * lp_a * su
-                        g_d[q] += obs * lp_a * sd
+                        g_u[q] += obs * lp_a * s_u[q]
+                        g_d[q] += obs * lp_a * s_d[q]
                         g_p[q] += obs * lp_p
                         if hessian:
-                            h_uu[q] += obs * (lp_aa * su * su + lp_a * s_uu[q])
-                            h_ud[q] += obs * (lp_aa * su * sd + lp_a * s_ud[q])
-                            h_dd[q] += obs * (lp_aa * sd * sd + lp_a * s_dd[q])
-                            h_up[q] += obs * lp_ap * su
-                            h_dp[q] += obs * lp_ap * sd
+                            h_uu[q] += obs * (lp_aa * s_u[q] * s_u[q] + lp_a * s_uu[q])
+                            h_ud[q] += obs * (lp_aa * s_u[q] * s_d[q] + lp_a * s_ud[q])
+                            h_dd[q] += obs * (lp_aa * s_d[q] * s_d[q] + lp_a * s_dd[q])
+                            h_up[q] += obs * lp_ap * s_u[q]
+                            h_dp[q] += obs * lp_ap * s_d[q]
                             h_pp[q] += obs * lp_pp
                         up = 1.0 if f >= a else 0.0
                         down = 1.0 - up
@@ -185,11 +183,11 @@ def _make_kernel(binary: bool, hessian: bool):
                         d = f - a
                         keep = 1.0 - fb * eta
                         if hessian:
-                            s_uu[q] = s_uu[q] * keep - 2.0 * fb * su * up
-                            s_ud[q] = s_ud[q] * keep - fb * (su * down + sd * up)
-                            s_dd[q] = s_dd[q] * keep - 2.0 * fb * sd * down
-                        s_u[q] = su * keep + fb * d * up
-                        s_d[q] = sd * keep + fb * d * down
+                            s_uu[q] = s_uu[q] * keep - 2.0 * fb * s_u[q] * up
+                            s_ud[q] = s_ud[q] * keep - fb * (s_u[q] * down + s_d[q] * up)
+                            s_dd[q] = s_dd[q] * keep - 2.0 * fb * s_d[q] * down
+                        s_u[q] = s_u[q] * keep + fb * d * up
+                        s_d[q] = s_d[q] * keep + fb * d * down
                         alpha[q] = a + fb * eta * d
                 # seller level: L = logsumexp_q (log w_q + ll_q), posterior p_q
                 top = -np.inf

@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
-           "StreamPacker", "resolve_logs", "EVENT_COLUMNS"]
+           "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS"]
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -369,24 +369,33 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     exclusions.add("fidelity_unknown", opts.fidelity_source, keep & fb_ok & (fb == 1) & ~fid_ok,
                    seller, time)
 
-    idx = np.flatnonzero(keep)
+    all_kept = bool(keep.all())     # the common case: no row excluded, no copies needed
+    idx = np.arange(n) if all_kept else np.flatnonzero(keep)
     if idx.size == 0:
         return []
-    k_seller = seller[idx]
+
+    def kept(a):
+        return a if all_kept else a[idx]
+
+    k_seller = kept(seller)
+    # seller boundaries among kept rows
+    kept_col = seller_col if all_kept else seller_col.take(pa.array(idx))
+    if pa.types.is_integer(kept_col.type) and not kept_col.null_count:
+        new_seller = k_seller[1:] != k_seller[:-1]
+    else:
+        new_seller = ~pc.equal(kept_col.slice(1), kept_col.slice(0, idx.size - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, new_seller])
+    lengths = np.diff(np.r_[starts, idx.size])
     if opts.has_segment and "segment" in table.column_names:
-        segment = table.column("segment").take(pa.array(idx)).to_numpy(zero_copy_only=False)
+        # one label per seller (its first kept event's)
+        segment = table.column("segment").take(pa.array(idx[starts])).to_numpy(zero_copy_only=False)
     else:
         segment = None
-    # seller boundaries among kept rows
-    kept_col = seller_col.take(pa.array(idx))
-    starts = np.flatnonzero(np.r_[True, ~pc.equal(kept_col.slice(1), kept_col.slice(0, idx.size - 1))
-                                  .to_numpy(zero_copy_only=False)])
-    lengths = np.diff(np.r_[starts, idx.size])
-    pos = np.arange(idx.size) - np.repeat(starts, lengths)
-    cols = {"time": time[idx], "gap": gap[idx], "act": act[idx], "fidelity": np.where(fid_ok, fid, 0.0)[idx],
-            "feedback": feedback[idx], "observed": observed[idx], "recommendation": rec[idx],
-            "own": own[idx], "truth": truth[idx]}
-    fid_known = fid_ok[idx]
+    cols = {"time": kept(time), "gap": kept(gap), "act": kept(act),
+            "fidelity": kept(np.where(fid_ok, fid, 0.0)), "feedback": kept(feedback),
+            "observed": kept(observed), "recommendation": kept(rec), "own": kept(own),
+            "truth": kept(truth)}
+    fid_known = kept(fid_ok)
     sums = np.add.reduceat(np.where(fid_known, cols["fidelity"], 0.0), starts)
     counts = np.add.reduceat(fid_known.astype(float), starts)
     mean_fid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
@@ -407,23 +416,31 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
         t_pad = _bucket(int(lengths[order[j - 1]]))
         sel = order[i:j]
         b_pad = min(_pow2_ceil(len(sel)), cap)
-        batches.append(_make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid,
+        batches.append(_make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid,
                                    b_pad, t_pad))
         i = j
     return batches
 
 
-def _make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid, b_pad, t_pad):
+def _make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid, b_pad, t_pad):
     nb = len(sel)
-    rows = _ranges(starts[sel], lengths[sel])
-    r = np.repeat(np.arange(nb), lengths[sel])
-    c = pos[rows]
+    lens = lengths[sel]
+    # sellers stored one after the other with one common length: a reshape, no gather
+    contiguous = nb > 0 and np.all(lens == lens[0]) and np.all(np.diff(starts[sel]) == lens[0])
+    if not contiguous:
+        rows = _ranges(starts[sel], lens)
+        r = np.repeat(np.arange(nb), lens)
+        c = rows - np.repeat(starts[sel], lens)
     out = {}
     for name, dtype in (("time", np.float64), ("gap", np.float32), ("act", np.float32),
-                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32), ("truth", np.float32),
-                        ("feedback", bool), ("observed", bool)):
+                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32),
+                        ("truth", np.float32), ("feedback", bool), ("observed", bool)):
         a = np.zeros((b_pad, t_pad), dtype)
-        a[r, c] = cols[name][rows]
+        if contiguous:
+            first = starts[sel[0]]
+            a[:nb, :lens[0]] = cols[name][first:first + nb * lens[0]].reshape(nb, lens[0])
+        else:
+            a[r, c] = cols[name][rows]
         out[name] = a
     seller = np.empty(b_pad, dtype=k_seller.dtype)
     seller[:nb] = k_seller[starts[sel]]
@@ -431,7 +448,7 @@ def _make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid, b_
         seller[nb:] = seller[0]
     out["seller"] = seller
     length = np.zeros(b_pad, np.int32)
-    length[:nb] = lengths[sel]
+    length[:nb] = lens
     out["length"] = length
     out["n_sellers"] = nb
     mf = np.full(b_pad, np.nan)
@@ -439,7 +456,7 @@ def _make_batch(sel, starts, lengths, pos, cols, k_seller, segment, mean_fid, b_
     out["mean_fidelity"] = mf
     if segment is not None:
         seg = np.empty(b_pad, dtype=object)
-        seg[:nb] = segment[starts[sel]]
+        seg[:nb] = segment[sel]
         out["segment"] = seg
     return out
 
@@ -449,6 +466,59 @@ def _ranges(starts, lengths):
     total = int(lengths.sum())
     offs = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
     return np.arange(total) + offs
+
+
+class SellerOrderCheck:
+    """Checks, batch by batch, that a stream of events is in seller-time order: every
+    seller's events contiguous and their times non-decreasing, no seller or time missing
+    (missing values go through the sorted path, where their exclusion is well defined)."""
+
+    def __init__(self):
+        self.last_seller = None
+        self.last_time = None
+        self.run_starts: list = []
+
+    def feed(self, rb: pa.RecordBatch) -> bool:
+        n = rb.num_rows
+        if n == 0:
+            return True
+        seller, time_col = rb.column("seller"), rb.column("time")
+        if seller.null_count or time_col.null_count:
+            return False
+        t = _time(time_col)
+        if np.isnan(t).any():
+            return False
+        if pa.types.is_integer(seller.type):
+            s = seller.to_numpy()
+            new_run = np.empty(n, bool)
+            new_run[1:] = s[1:] != s[:-1]
+        else:
+            s = seller
+            new_run = np.r_[False, pc.not_equal(seller.slice(1), seller.slice(0, n - 1))
+                            .to_numpy(zero_copy_only=False)]
+        first = s[0].as_py() if isinstance(s, pa.Array) else s[0].item()
+        new_run[0] = first != self.last_seller
+        if not new_run[0] and t[0] < self.last_time:
+            return False
+        if np.any((t[1:] < t[:-1]) & ~new_run[1:]):
+            return False
+        starts = np.flatnonzero(new_run)
+        if starts.size:
+            self.run_starts.append(s.take(pa.array(starts)) if isinstance(s, pa.Array) else s[starts])
+        last = s[n - 1]
+        self.last_seller = last.as_py() if isinstance(s, pa.Array) else last.item()
+        self.last_time = t[-1]
+        return True
+
+    def finish(self) -> bool:
+        """True if no seller appeared in two separate runs."""
+        if not self.run_starts:
+            return True
+        if isinstance(self.run_starts[0], np.ndarray):
+            starts = np.concatenate(self.run_starts)
+            return np.unique(starts).size == starts.size
+        starts = pa.chunked_array(self.run_starts)
+        return pc.count_distinct(starts).as_py() == len(starts)
 
 
 class StreamPacker:

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ..logs import Exclusions, LogSource, StreamPacker
+from ..logs import Exclusions, LogSource, SellerOrderCheck, StreamPacker
 from . import PassResult, evaluate_batch
 
 __all__ = ["LocalEngine", "event_query"]
@@ -98,6 +98,7 @@ class LocalEngine:
         self._memory_bytes = 0
         self.prepared = False
         self.prepare_seconds = 0.0
+        self.read_in_order = False
 
     # ---- preparation: one streaming pass over the Parquet files
     def _connect(self):
@@ -108,28 +109,62 @@ class LocalEngine:
         return con
 
     def prepare(self):
+        """Read, check and pack the logs once.
+
+        Logs already in seller-time order (each seller's events contiguous and in time
+        order, as written by ``trust generate`` and by most exports partitioned by seller)
+        are packed in the order they are read, which saves the sort. The order is checked
+        while reading; at the first event out of order, or a seller found in two places,
+        the packing starts over from a stream sorted by DuckDB (out of core). A join with
+        a seller table always takes the sorted stream (a join need not keep row order).
+        """
         if self.prepared:
             return self
         started = time.perf_counter()
         con = self._connect()
-        reader = con.sql(event_query(self.source)).to_arrow_reader(262_144)
-        packer = StreamPacker(self.source.options, self.exclusions)
-        bar = _bar(self.progress, "read logs", "ev")
-        for rb in reader:
-            for batch in packer.feed(rb):
-                self._store(batch)
-            if bar is not None:
-                bar.update(rb.num_rows)
-        for batch in packer.finish():
-            self._store(batch)
-        if bar is not None:
-            bar.close()
-        self.rows_read = packer.rows_read
+        self.read_in_order = False
+        if self.source.sellers_table is None:
+            self.read_in_order = self._pack(con, ordered=False)
+            if not self.read_in_order:
+                self._reset()
+        if not self.read_in_order:
+            self._pack(con, ordered=True)
         con.close()
         self._locate_examples()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
+
+    def _pack(self, con, ordered: bool) -> bool:
+        """Stream the events into packed batches; with ``ordered=False`` stop and return
+        False as soon as the stream turns out not to be in seller-time order."""
+        reader = con.sql(event_query(self.source, order=ordered)).to_arrow_reader(262_144)
+        packer = StreamPacker(self.source.options, self.exclusions)
+        check = None if ordered else SellerOrderCheck()
+        bar = _bar(self.progress, "read logs" if ordered else "read logs (in stored order)", "ev")
+        try:
+            for rb in reader:
+                if check is not None and not check.feed(rb):
+                    return False
+                for batch in packer.feed(rb):
+                    self._store(batch)
+                if bar is not None:
+                    bar.update(rb.num_rows)
+            if check is not None and not check.finish():
+                return False
+            for batch in packer.finish():
+                self._store(batch)
+        finally:
+            if bar is not None:
+                bar.close()
+        self.rows_read = packer.rows_read
+        return True
+
+    def _reset(self):
+        self.close()
+        self._memory, self._files = [], []
+        self._memory_bytes = self._n_sellers = self.rows_read = 0
+        self.exclusions = Exclusions()
 
     def _store(self, batch: dict):
         self._n_sellers += int(batch["n_sellers"])
