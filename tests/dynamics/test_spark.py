@@ -45,7 +45,24 @@ def test_spark_matches_local_estimates_and_exclusions(small_logs, spark):
     assert local.exclusions["counts"]["recommendation_missing"] == 1
     assert local.exclusions["counts"]["decision_missing"] == 1
     assert local.exclusions["counts"]["duplicate_identical"] == 1
+    assert not engine.read_in_order     # the extra file holds events of sellers seen before
     engine.close()
+
+
+def test_logs_in_seller_order_are_packed_without_a_shuffle(tmp_path, spark):
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    generate_logs(tmp_path, 200, 30, seed=5, world=SyntheticWorld(), events_per_file=2_000)
+    model = TrustDynamics("continuous")
+    u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
+    local = LocalEngine(resolve_logs(tmp_path))
+    engine = SparkEngine(resolve_logs(tmp_path), spark=spark)
+    a, b = local.evaluate(model, u, hessian=True), engine.evaluate(model, u, hessian=True)
+    assert engine.read_in_order and local.read_in_order
+    assert b.n_sellers == a.n_sellers == 200 and b.n_events == a.n_events == 6000
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+    np.testing.assert_allclose(b.hessian, a.hessian, rtol=1e-10)
+    engine.close()
+    local.close()
 
 
 def test_failed_task_is_retried_and_result_unchanged(small_logs, spark, tmp_path):

@@ -1,14 +1,16 @@
 """The Spark engine: the same packing and per-batch computation, distributed.
 
-Preparation is one Spark job: events are read from Parquet, joined with the seller table
-(if any), hash-partitioned by seller and sorted by (seller, time) within partitions, then
-``mapInArrow`` packs each partition's stream of Arrow batches into seller batches (the
-shared :class:`~cheaptalk.dynamics.logs.StreamPacker`). The packed batches (pickled numpy
-arrays, one record each) are persisted in memory and on disk.
+Preparation is one Spark job: events are read from Parquet and ``mapInArrow`` packs each
+partition's stream of Arrow batches into seller batches (the shared
+:class:`~cheaptalk.dynamics.logs.StreamPacker`). Logs stored in seller-time order (each
+partition's sellers contiguous and time-ordered, no seller in two partitions; checked while
+packing) need no shuffle. Otherwise, or with a seller table to join, the events are
+hash-partitioned by seller and sorted by (seller, time) within partitions first. The packed
+batches (pickled numpy arrays, one record each) are persisted in memory and on disk.
 
 Each likelihood pass of the optimizer is one Spark job: every task evaluates the batches
-of its partition (log-likelihood, score and the outer products of per-seller scores, with
-the jax code of :mod:`cheaptalk.dynamics.model`) and returns the sums; the driver adds
+of its partition (log-likelihood, score, the outer products of per-seller scores and the
+Hessian, with the compiled kernels of :mod:`cheaptalk.dynamics.kernels`) and returns the sums; the driver adds
 them up (``treeReduce``). Parameters travel in the task closure (a handful of numbers).
 Tasks are deterministic functions of their partition, so a failed task is simply rerun
 (``spark.task.maxFailures``) with the same result.
@@ -76,27 +78,48 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
     return b.getOrCreate()
 
 
-def _pack_partition(opts):
-    """mapInArrow function: sorted Arrow batches of whole partitions -> packed seller batches."""
+def _pack_partition(opts, check_order: bool = False):
+    """mapInArrow function: Arrow batches of one partition -> packed seller batches, then one
+    record with the partition's exclusions.
+
+    Without ``check_order`` the partition arrives sorted by (seller, time). With it, the
+    partition is read as stored and checked on the way (:class:`SellerOrderCheck`); the
+    last record then also says whether the order held and lists the sellers that start a
+    run, so that the driver can check that no seller spans two partitions. A partition
+    found out of order stops early: the engine then sorts.
+    """
     def run(batches):
         import pyarrow as pa
 
-        from cheaptalk.dynamics.logs import Exclusions as _Ex, StreamPacker
+        from cheaptalk.dynamics.logs import Exclusions as _Ex, SellerOrderCheck, StreamPacker
         ex = _Ex()
         packer = StreamPacker(opts, ex, chunk_rows=1_000_000)
+        check = SellerOrderCheck() if check_order else None
 
         def emit(b):
             return pa.RecordBatch.from_pydict(
                 {"blob": [pickle.dumps(b, protocol=5)], "n_sellers": [int(b["n_sellers"])],
                  "excl": [None]}, schema=_PACKED_SCHEMA_ARROW())
+
+        def last(ordered):
+            starts = None
+            if check is not None and check.run_starts:
+                first = check.run_starts[0]
+                starts = np.concatenate(check.run_starts) if isinstance(first, np.ndarray) \
+                    else pa.chunked_array(check.run_starts).to_numpy(zero_copy_only=False)
+            info = {"exclusions": ex, "ordered": ordered, "run_starts": starts}
+            return pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
+                                               "excl": [pickle.dumps(info, protocol=5)]},
+                                              schema=_PACKED_SCHEMA_ARROW())
         for rb in batches:
+            if check is not None and not check.feed(rb):
+                yield last(False)
+                return
             for b in packer.feed(rb):
                 yield emit(b)
         for b in packer.finish():
             yield emit(b)
-        yield pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
-                                          "excl": [pickle.dumps(ex, protocol=5)]},
-                                         schema=_PACKED_SCHEMA_ARROW())
+        yield last(True)
     return run
 
 
@@ -125,6 +148,7 @@ class SparkEngine:
         self.exclusions = Exclusions()
         self.prepared = False
         self.prepare_seconds = 0.0
+        self.read_in_order = False
         self._rdd = None
         self._counts: list[int] = []
 
@@ -169,23 +193,49 @@ class SparkEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
-        from pyspark import StorageLevel
         events = self._events()
-        n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
-        ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
-        packed = ordered.mapInArrow(_pack_partition(self.source.options),
-                                    "blob binary, n_sellers long, excl binary")
-        self._rdd = packed.rdd.map(lambda r: (r["blob"], r["n_sellers"], r["excl"])) \
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        # one job packs and caches everything; only counts and exclusions reach the driver
-        stats = self._rdd.map(lambda x: (x[0] is not None, x[1], x[2])).collect()
-        for has_blob, n_sellers, excl in stats:
-            if excl is not None:
-                self.exclusions.merge(pickle.loads(excl))
-        self._counts = [n for has_blob, n, _ in stats if has_blob]
+        schema = "blob binary, n_sellers long, excl binary"
+        self.read_in_order = False
+        if self.source.sellers_table is None:
+            # logs in seller-time order within each input partition, no seller in two
+            # partitions: pack as stored, no shuffle
+            packed = events.mapInArrow(_pack_partition(self.source.options, check_order=True), schema)
+            self.read_in_order = self._collect(packed, check_order=True)
+            if not self.read_in_order:
+                self._rdd.unpersist()
+                self.exclusions = Exclusions()
+        if not self.read_in_order:
+            n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
+            ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
+            self._collect(ordered.mapInArrow(_pack_partition(self.source.options), schema),
+                          check_order=False)
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
+
+    def _collect(self, packed, check_order: bool) -> bool:
+        """Persist the packed batches (one job packs and caches everything; only counts and
+        exclusions reach the driver). With ``check_order``, return whether every partition
+        was in order and no seller started a run in two places."""
+        from pyspark import StorageLevel
+        self._rdd = packed.rdd.map(lambda r: (r["blob"], r["n_sellers"], r["excl"])) \
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        stats = self._rdd.map(lambda x: (x[0] is not None, x[1], x[2])).collect()
+        ordered, starts = True, []
+        for has_blob, n_sellers, excl in stats:
+            if excl is not None:
+                info = pickle.loads(excl)
+                self.exclusions.merge(info["exclusions"])
+                ordered = ordered and info["ordered"]
+                if info["run_starts"] is not None:
+                    starts.append(info["run_starts"])
+        self._counts = [n for has_blob, n, _ in stats if has_blob]
+        if not check_order:
+            return True
+        if ordered and starts:
+            all_starts = np.concatenate(starts)
+            ordered = len(set(all_starts.tolist())) == len(all_starts)
+        return ordered
 
     def n_sellers(self) -> int:
         self.prepare()
