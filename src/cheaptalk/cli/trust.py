@@ -56,8 +56,8 @@ def register(sub):
     f.add_argument("--out", metavar="DIR",
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
     f.add_argument("--nodes", type=int, default=20, help="quadrature nodes for initial trust (20)")
-    f.add_argument("--warm-start-sellers", type=int, default=20_000,
-                   help="sellers in the sample that gives the starting values (20000)")
+    f.add_argument("--warm-start-sellers", type=int, default=10_000,
+                   help="sellers in the sample that gives the starting values (10000)")
     f.add_argument("--cache-mb", type=float, default=1024,
                    help="local engine: MB of packed logs kept in memory before spilling to disk")
     f.add_argument("--quiet", action="store_true", help="no progress output")
