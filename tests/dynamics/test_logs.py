@@ -207,3 +207,51 @@ def test_order_check_with_text_seller_ids(tmp_path):
     split = pd.concat([df.iloc[3:], df.iloc[:3]])           # seller s000 in two places
     e = LocalEngine(resolve_logs(_write(split, tmp_path / "c"), fidelity_scale=30)).prepare()
     assert not e.read_in_order and e.n_sellers() == 12
+
+
+@pytest.mark.parametrize("variant", ["continuous", "binary", "fidelity column", "segments"])
+def test_compiled_packing_of_clean_chunks_equals_the_general_path(variant, monkeypatch):
+    """Chunks with nothing to exclude take one compiled pass; it must pack exactly what
+    the general (counting) path packs."""
+    from cheaptalk.dynamics import logs
+    df = _events(n_sellers=40, T=9, seed=6)
+    df = df[~((df["seller"] == 3) & (df["time"] > 4))]            # ragged lengths
+    opts = PackOptions("continuous", "truth", 30.0)
+    if variant == "binary":
+        df = df.drop(columns=["action"]).assign(followed=(df["action"] > df["own_estimate"]).astype("int8"))
+        opts = PackOptions("binary", "truth", 30.0, has_own_estimate=True)
+    elif variant == "fidelity column":
+        df = df.drop(columns=["truth"]).assign(fidelity=np.linspace(0, 1, len(df)))
+        opts = PackOptions("continuous", "fidelity")
+    elif variant == "segments":
+        df["segment"] = np.where(df["seller"] % 3 == 0, "high", "low")
+        opts = PackOptions("continuous", "truth", 30.0, has_segment=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert logs._clean_chunk(table, opts) is not None
+    fast = pack_sorted(table, opts, Exclusions())
+    monkeypatch.setattr(logs, "_clean_chunk", lambda *a: None)
+    general = pack_sorted(table, opts, Exclusions())
+    assert len(fast) == len(general) > 0
+    for a, b in zip(fast, general):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], np.ndarray):
+                assert a[key].dtype == b[key].dtype, key
+                if key == "mean_fidelity":     # a sum in another order: equal to rounding
+                    np.testing.assert_allclose(a[key], b[key], rtol=1e-14)
+                else:
+                    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+            else:
+                assert a[key] == b[key], key
+
+
+def test_a_chunk_with_anything_to_exclude_takes_the_counting_path():
+    from cheaptalk.dynamics import logs
+    df = _events()
+    df.loc[4, "feedback"] = 3
+    opts = PackOptions("continuous", "truth", 30.0)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert logs._clean_chunk(table, opts) is None
+    ex = Exclusions()
+    pack_sorted(table, opts, ex)
+    assert ex.counts["feedback_missing"] == 1

@@ -45,6 +45,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -302,6 +303,9 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     n = table.num_rows
     if n == 0:
         return []
+    clean = _clean_chunk(table, opts)
+    if clean is not None:
+        return _batch_sellers(opts, *clean)
     seller_col = table.column("seller").combine_chunks()
     seller = seller_col.to_numpy(zero_copy_only=False)
     time = _time(table.column("time"))
@@ -400,7 +404,12 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     counts = np.add.reduceat(fid_known.astype(float), starts)
     mean_fid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
-    # batches of sellers with similar lengths, each within the cell budget
+    return _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid)
+
+
+def _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid) -> list[dict]:
+    """Group the sellers of a chunk into padded batches of similar lengths, each within
+    the cell budget."""
     order = np.argsort(lengths, kind="stable")
     batches = []
     i = 0
@@ -420,6 +429,134 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
                                    b_pad, t_pad))
         i = j
     return batches
+
+
+def _plain(col):
+    """Arrow column -> numpy without a copy, or None if it has nulls or is not numeric."""
+    if col.null_count:
+        return None
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    t = col.type
+    if pa.types.is_boolean(t):
+        col = pc.cast(col, pa.int8())
+    elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+        col = pc.cast(pc.cast(col, pa.timestamp("us")), pa.int64())
+    elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        return None
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _clean_chunk(table: pa.Table, opts: PackOptions):
+    """The common case in one compiled pass: a chunk in which every row is usable as it
+    is (nothing to exclude or count). Returns the packed columns and the seller runs, or
+    None when any row needs the general path (which counts and reports it)."""
+    if "_known" in table.column_names or not pa.types.is_integer(table.column("seller").type):
+        return None
+    continuous = opts.adoption == "continuous"
+    names = ["seller", "time", "recommendation", "feedback"]
+    names += ["action", "own_estimate"] if continuous else ["followed"]
+    if opts.fidelity_source == "fidelity":
+        names.append("fidelity")
+    else:
+        names.append("truth" if "truth" in table.column_names else "outcome")
+    arrays = {}
+    for name in names:
+        a = _plain(table.column(name))
+        if a is None:
+            return None
+        arrays[name] = a
+    n = table.num_rows
+    if continuous:
+        own = arrays["own_estimate"]
+    elif "own_estimate" in table.column_names:
+        own = _plain(table.column("own_estimate"))
+        if own is None:
+            return None
+    else:
+        own = np.full(n, np.nan, np.float32)
+    accuracy = arrays[names[-1]]
+    out = {"time": np.empty(n), "gap": np.empty(n, np.float32), "act": np.empty(n, np.float32),
+           "fidelity": np.empty(n, np.float32), "recommendation": np.empty(n, np.float32),
+           "own": np.empty(n, np.float32), "truth": np.empty(n, np.float32),
+           "feedback": np.empty(n, bool), "observed": np.ones(n, bool)}
+    starts = np.empty(n, np.int64)
+    mean_fid = np.empty(n)
+    n_sellers = _clean_pass(arrays["seller"], arrays["time"], arrays["recommendation"],
+                            arrays["action" if continuous else "followed"], own, accuracy,
+                            arrays["feedback"], continuous, opts.fidelity_source != "fidelity",
+                            float(opts.fidelity_scale or 1.0), out["time"], out["gap"], out["act"],
+                            out["fidelity"], out["recommendation"], out["own"], out["truth"],
+                            out["feedback"], starts, mean_fid)
+    if n_sellers < 0:
+        return None
+    starts, mean_fid = starts[:n_sellers], mean_fid[:n_sellers]
+    lengths = np.diff(np.r_[starts, n])
+    segment = None
+    if opts.has_segment and "segment" in table.column_names:
+        segment = table.column("segment").take(pa.array(starts)).to_numpy(zero_copy_only=False)
+    return out, arrays["seller"], starts, lengths, segment, mean_fid
+
+
+@numba.njit(cache=True, nogil=True)
+def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous, from_truth, scale,
+                out_time, out_gap, out_act, out_fid, out_rec, out_own, out_truth, out_feedback,
+                starts, mean_fid):
+    """Fill the packed columns of a chunk sorted by (seller, time); return the number of
+    sellers (their first rows in ``starts``, mean known fidelity in ``mean_fid``), or -1 at
+    the first row that the general path must handle (a value to exclude, a duplicate)."""
+    n = seller.shape[0]
+    k = -1
+    fid_sum = 0.0
+    fid_count = 0
+    for i in range(n):
+        t = np.float64(time[i])
+        r = np.float64(rec[i])
+        fb = feedback[i]
+        if not (np.isfinite(t) and np.isfinite(r)) or (fb != 0 and fb != 1):
+            return -1
+        new = i == 0 or seller[i] != seller[i - 1]
+        if not new and t == out_time[i - 1]:
+            return -1
+        o = np.float64(own[i])
+        d = np.float64(decision[i])
+        if continuous:
+            if not (np.isfinite(d) and np.isfinite(o)):
+                return -1
+            out_gap[i] = r - o
+            out_act[i] = d - o
+        else:
+            if d != 0.0 and d != 1.0:
+                return -1
+            out_gap[i] = 0.0
+            out_act[i] = d
+        if from_truth:
+            truth = np.float64(accuracy[i])
+            f = 1.0 - min(1.0, abs(r - truth) / scale)
+        else:
+            truth = np.nan
+            f = np.float64(accuracy[i])
+        known = np.isfinite(f) and f >= 0.0 and f <= 1.0
+        if fb == 1 and not known:
+            return -1
+        if new:
+            if k >= 0:
+                mean_fid[k] = fid_sum / fid_count if fid_count > 0 else np.nan
+            k += 1
+            starts[k] = i
+            fid_sum = 0.0
+            fid_count = 0
+        if known:
+            fid_sum += f
+            fid_count += 1
+        out_time[i] = t
+        out_fid[i] = f if known else 0.0
+        out_rec[i] = r
+        out_own[i] = o
+        out_truth[i] = truth
+        out_feedback[i] = fb == 1
+    if k >= 0:
+        mean_fid[k] = fid_sum / fid_count if fid_count > 0 else np.nan
+    return k + 1
 
 
 def _make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid, b_pad, t_pad):
