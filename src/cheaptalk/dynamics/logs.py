@@ -423,6 +423,9 @@ def _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid) -> 
         cap = _cap(opts.batch_cells, t_pad)
         j = min(j, i + cap)
         t_pad = _bucket(int(lengths[order[j - 1]]))
+        if lengths[order[i]] == lengths[order[j - 1]] and j - i == cap:
+            # a full batch of equally long sellers needs no padding (few such shapes)
+            t_pad = max(int(lengths[order[i]]), 1)
         sel = order[i:j]
         b_pad = min(_pow2_ceil(len(sel)), cap)
         batches.append(_make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid,
@@ -572,11 +575,16 @@ def _make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid, b_pad, 
     for name, dtype in (("time", np.float64), ("gap", np.float32), ("act", np.float32),
                         ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32),
                         ("truth", np.float32), ("feedback", bool), ("observed", bool)):
-        a = np.zeros((b_pad, t_pad), dtype)
         if contiguous:
             first = starts[sel[0]]
-            a[:nb, :lens[0]] = cols[name][first:first + nb * lens[0]].reshape(nb, lens[0])
+            block = cols[name][first:first + nb * lens[0]].reshape(nb, lens[0])
+            if block.dtype == dtype and block.shape == (b_pad, t_pad):
+                out[name] = block          # a view of the chunk's column: no copy
+                continue
+            a = np.zeros((b_pad, t_pad), dtype)
+            a[:nb, :lens[0]] = block
         else:
+            a = np.zeros((b_pad, t_pad), dtype)
             a[r, c] = cols[name][rows]
         out[name] = a
     seller = np.empty(b_pad, dtype=k_seller.dtype)
