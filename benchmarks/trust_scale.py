@@ -92,7 +92,11 @@ def fit(logs: Path, engine: str, work: Path) -> dict:
     return {"engine": engine, "seconds": seconds, "peak_rss_mib": rss / 1024,
             "passes": fj["diagnostics"]["passes_over_logs"], "converged": fj["converged"],
             "sample_passes": fj["diagnostics"].get("passes_over_sample", 0),
-            "fit_seconds_in_process": fj["diagnostics"]["seconds"],
+            "estimate_seconds": fj["diagnostics"]["seconds"],
+            "prepare_seconds": fj["diagnostics"].get("prepare_seconds", 0.0),
+            # reading, checking and packing the logs plus estimation: what the fit does
+            # with the data, without the interpreter's start-up and imports
+            "in_process_seconds": fj["diagnostics"]["seconds"] + fj["diagnostics"].get("prepare_seconds", 0.0),
             "n_events": fj["n_events"],
             "estimates": {k: v["estimate"] for k, v in fj["params"].items()}}
 
@@ -130,15 +134,19 @@ def main(argv=None) -> int:
     print(f"  floor: DuckDB scan of {len(COLUMNS)} columns {floor['scan_seconds']:.2f} s "
           f"({n / floor['scan_seconds'] / 1e6:.1f} M events/s); sorted stream "
           f"{floor['sorted_stream_seconds']:.2f} s")
-    print(f"  {'engine':<7}{'seconds':>9}{'M events/s':>12}{'x floor':>9}{'x local':>9}{'passes':>8}"
-          f"{'sample':>8}{'peak MiB':>10}")
+    print(f"  {'engine':<7}{'command s':>10}{'fit s':>8}{'(read':>7}{'+ est.)':>8}{'M events/s':>12}"
+          f"{'x floor':>9}{'x local':>9}{'passes':>8}{'sample':>8}{'peak MiB':>10}")
     for r in rows:
-        xl = r["seconds"] / local["seconds"] if local else float("nan")
-        print(f"  {r['engine']:<7}{r['seconds']:>9.1f}{n / r['seconds'] / 1e6:>12.3f}"
-              f"{r['seconds'] / floor['scan_seconds']:>9.1f}{xl:>9.2f}{r['passes']:>8}"
+        xl = r["in_process_seconds"] / local["in_process_seconds"] if local else float("nan")
+        print(f"  {r['engine']:<7}{r['seconds']:>10.1f}{r['in_process_seconds']:>8.2f}"
+              f"{r['prepare_seconds']:>7.2f}{r['estimate_seconds']:>8.2f}"
+              f"{n / r['in_process_seconds'] / 1e6:>12.3f}"
+              f"{r['in_process_seconds'] / floor['scan_seconds']:>9.1f}{xl:>9.2f}{r['passes']:>8}"
               f"{r['sample_passes']:>8}{r['peak_rss_mib']:>10.0f}")
-    print("  (seconds: whole command, start-up included; passes: over all logs, plus the final\n"
-          "   Hessian pass; sample: passes over the warm-start sample of sellers)")
+    print("  (command s: the whole command, interpreter start-up and imports included; fit s:\n"
+          "   reading, checking and packing the logs plus estimation, timed inside the command,\n"
+          "   as the floor is timed inside its process; events/s and the ratios use fit s;\n"
+          "   passes: over all logs; sample: over the warm-start sample of sellers)")
     if len(rows) == 2:
         a, b = rows[0]["estimates"], rows[1]["estimates"]
         diff = max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12) for k in a)
@@ -148,10 +156,11 @@ def main(argv=None) -> int:
               f"{memory['seconds']:.0f} s, {memory['passes']} passes")
     targets = {}
     if local:
-        targets["local_within_3x_of_scan"] = local["seconds"] <= 3 * floor["scan_seconds"]
+        targets["local_within_3x_of_scan"] = local["in_process_seconds"] <= 3 * floor["scan_seconds"]
     spark = next((r for r in rows if r["engine"] == "spark"), None)
     if local and spark:
-        targets["spark_within_3x_of_local"] = spark["seconds"] <= 3 * local["seconds"]
+        targets["spark_within_3x_of_local"] = spark["in_process_seconds"] <= 3 * local["in_process_seconds"]
+        targets["spark_command_within_3x_of_local_command"] = spark["seconds"] <= 3 * local["seconds"]
     if memory:
         targets["memory_below_4GB_at_size"] = memory["peak_rss_mib"] < 4096
     print("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))

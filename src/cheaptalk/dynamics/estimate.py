@@ -143,6 +143,7 @@ def default_start(kind: str, batches) -> np.ndarray:
 
 
 SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a sample
+MIN_SAMPLE_SELLERS = 1_000   # below this, the warm start is fitted on all logs
 
 
 class _Objective:
@@ -257,7 +258,12 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     kind = kind or engine.source.options.adoption
     model = TrustDynamics(kind, n_nodes)
     names = PARAMETER_NAMES[kind]
-    sample = engine.sample(warm_start_sellers)
+    # the warm-start sample: at most a quarter of the sellers, so that the passes over all
+    # logs (the expensive ones, a job each on Spark) only finish what the sample started
+    full_sellers = engine.n_sellers()
+    sample_target = warm_start_sellers if full_sellers >= 4 * warm_start_sellers else \
+        max(full_sellers // 4, MIN_SAMPLE_SELLERS)
+    sample = engine.sample(sample_target)
     if not sample:
         raise ValueError(f"{engine.source.events}: no usable events after exclusions "
                          f"({'; '.join(engine.exclusions.report_lines()) or 'the logs are empty'})")
@@ -271,7 +277,6 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
             total += evaluate_batch(model, u, b, hessian)
         return total
 
-    full_sellers = engine.n_sellers()
     passes_sample = 0
     if full_sellers > sample_sellers:
         # a start close enough for Newton's quadratic convergence on all logs
