@@ -2,7 +2,8 @@
 
 The optimizer is scipy's L-BFGS-B on the mean negative log-likelihood per decision, in
 coordinates rescaled so that every bounded parameter runs over ``[0, 1]`` (a share and a
-standard deviation of 20 then have comparable curvature). Gradients are exact
+standard deviation of 20 then have comparable curvature), positive scale parameters such as
+standard deviations in log coordinates (:class:`_Scaling`). Gradients are exact
 (``jax.value_and_grad`` of the compiled likelihood, :mod:`.objective`).
 
 Standard errors are cluster-robust by subject (the sandwich)::
@@ -19,11 +20,14 @@ load on them get no standard error either.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 from .objective import Likelihood
 from .results import FitResult
@@ -47,36 +51,97 @@ GRAD_TOL = 1e-4         # per-decision projected gradient (rescaled coordinates)
 
 
 class _Scaling:
-    """``theta = offset + scale * u``; bounded parameters map to ``u in [0, 1]``."""
+    """``theta = offset + scale * u``; bounded parameters map to ``u in [0, 1]``.
 
-    def __init__(self, bounds, curvature=None):
+    With ``log_scale``, positive scale parameters (lower bound above 0, upper bound at least
+    100 times the lower one and above 1: standard deviations, Beta concentrations; not
+    proportions such as a Beta mean) run over ``[0, 1]`` in log coordinates instead,
+    ``theta = lower * (upper / lower) ** u``. A likelihood changes with such a parameter
+    in proportion to its size (an sd of 2 against 2.2 as much as 20 against 22), so equal
+    steps in ``u`` are about equally informative wherever the estimate lies; on the
+    bundled forecast-sharing data this cut the trust fit from 95 to 66 evaluations and the
+    mixture from 138 to 74, to the same maximum. With ``curvature`` (warm refits) every
+    coordinate is linear, scaled to unit curvature.
+    """
+
+    def __init__(self, bounds, curvature=None, log_scale: bool = False):
         lo = np.array([b[0] for b in bounds], float)
         hi = np.array([b[1] for b in bounds], float)
         finite = np.isfinite(lo) & np.isfinite(hi)
         self.offset = np.where(finite, lo, 0.0)
         self.scale = np.where(finite, hi - lo, 1.0)
+        self.log = np.zeros(len(lo), bool)
         if curvature is not None:
             # warm refits: unit curvature per decision in every coordinate (the diagonal of
             # the information matrix at the full-sample estimate), which saves iterations
             c = np.asarray(curvature, float)
             ok = np.isfinite(c) & (c > 0)
             self.scale = np.where(ok, 1.0 / np.sqrt(np.where(ok, c, 1.0)), self.scale)
+        elif log_scale:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.log = finite & (lo > 0) & (hi >= 100 * lo) & (hi > 1)
+        self.log_width = np.where(self.log, np.log(np.where(self.log, hi / np.where(self.log, lo, 1.0), 2.0)), 1.0)
         self.u_bounds = [((l - o) / s if np.isfinite(l) else None, (h - o) / s if np.isfinite(h) else None)
                          for l, h, o, s in zip(lo, hi, self.offset, self.scale)]
+        self.u_bounds = [(0.0, 1.0) if log else b for log, b in zip(self.log, self.u_bounds)]
         self.lo, self.hi = lo, hi
 
     def theta(self, u):
         # clipped: offset + scale * u can overshoot a bound by a rounding error
-        return np.clip(self.offset + self.scale * np.asarray(u, float), self.lo, self.hi)
+        u = np.asarray(u, float)
+        linear = self.offset + self.scale * u
+        if self.log.any():
+            linear = np.where(self.log, self.lo * np.exp(np.where(self.log, u, 0.0) * self.log_width), linear)
+        return np.clip(linear, self.lo, self.hi)
 
     def u(self, theta):
-        return (np.asarray(theta, float) - self.offset) / self.scale
+        theta = np.asarray(theta, float)
+        linear = (theta - self.offset) / self.scale
+        if self.log.any():
+            ratio = np.where(self.log, theta / np.where(self.log, self.lo, 1.0), 1.0)
+            linear = np.where(self.log, np.log(np.maximum(ratio, 1.0)) / self.log_width, linear)
+        return linear
+
+    def dtheta_du(self, u):
+        """Diagonal Jacobian of :meth:`theta`: turns a gradient in ``theta`` into one in ``u``."""
+        return np.where(self.log, self.theta(u) * self.log_width, self.scale)
 
     def at_bound(self, theta, tol=BOUND_TOL):
         u = self.u(theta)
         lo = np.array([b[0] if b[0] is not None else -np.inf for b in self.u_bounds])
         hi = np.array([b[1] if b[1] is not None else np.inf for b in self.u_bounds])
         return (u <= lo + tol) | (u >= hi - tol), np.where(u <= lo + tol, "lower", np.where(u >= hi - tol, "upper", ""))
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limits = None
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Run the optimizer's linear algebra on one BLAS thread.
+
+    L-BFGS-B factors small (at most 2 x maxcor) matrices at every iteration through
+    LAPACK; a multi-threaded BLAS wakes its worker threads for each of these tiny calls,
+    which cost milliseconds per iteration on a 2-core machine that is also evaluating the
+    likelihood (more than the likelihood itself for the trust model), against microseconds
+    on one thread. The limit is process-wide, so concurrent fits (models fitted in
+    parallel threads) share one limit, lifted when the last of them finishes.
+    """
+    global _blas_users, _blas_limits
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None
 
 
 def starting_points(model, n: int, seed: int = 0, start: dict | None = None) -> list[np.ndarray]:
@@ -106,38 +171,48 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
     ``restarts``: how often to restart after a failed line search. ``curvature``: diagonal
     of the information per decision at a previous estimate, to rescale the coordinates.
     """
-    scaling = _Scaling(lik.model.bounds(), curvature)
+    scaling = _Scaling(lik.model.bounds(), curvature, log_scale=True)
     n = max(lik.n_used(lik.unit_weights() if weights is None else weights,
                        lik.full_masks() if masks is None else masks), 1.0)
     evals = {"n": 0}
+    last = {}
 
     def objective(u):
         evals["n"] += 1
-        v, g = lik.loglik_and_grad(scaling.theta(u), weights, masks)
+        theta = scaling.theta(u)
+        v, g = lik.loglik_and_grad(theta, weights, masks)
+        last.update(theta=theta, v=v, g=g)
         if not (np.isfinite(v) and np.all(np.isfinite(g))):
             return 1e20, np.zeros_like(u)
-        return -v / n, -g * scaling.scale / n
+        return -v / n, -g * scaling.dtheta_du(u) / n
 
     u0 = scaling.u(theta0)
     options = {"maxiter": maxiter, "ftol": ftol, "gtol": 1e-9, "maxcor": 20}
-    res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds, options=options)
-    # A failed line search ("ABNORMAL") usually means the quasi-Newton memory is stale
-    # (likelihoods tabulated on grids have small kinks); restarting from the point reached
-    # with a fresh memory often finishes the job. Keep going while it still improves.
-    for _ in range(restarts):
-        if res.status != 2 or res.nit >= maxiter:
-            break
-        again = optimize.minimize(objective, res.x, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,
-                                  options=options)
-        improved = again.fun < res.fun - 1e-12 * max(1.0, abs(res.fun))
-        again.nit += res.nit
-        res = again
-        if not improved:
-            break
+    with _single_threaded_blas():
+        res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,
+                                options=options)
+        # A failed line search ("ABNORMAL") usually means the quasi-Newton memory is stale
+        # (likelihoods tabulated on grids have small kinks); restarting from the point reached
+        # with a fresh memory often finishes the job. Keep going while it still improves.
+        for _ in range(restarts):
+            if res.status != 2 or res.nit >= maxiter:
+                break
+            again = optimize.minimize(objective, res.x, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,
+                                      options=options)
+            improved = again.fun < res.fun - 1e-12 * max(1.0, abs(res.fun))
+            again.nit += res.nit
+            res = again
+            if not improved:
+                break
     theta = scaling.theta(res.x)
-    v, g = lik.loglik_and_grad(theta, weights, masks)
-    # projected gradient: components pushing against an active bound do not count
-    gu = g * scaling.scale / n
+    if "theta" in last and np.array_equal(last["theta"], theta):
+        v, g = last["v"], last["g"]          # the optimizer ends at the point it evaluated last
+    else:
+        v, g = lik.loglik_and_grad(theta, weights, masks)
+    # projected gradient in the linear coordinates (bounds mapped to [0, 1], or unit
+    # curvature for warm refits), whatever coordinates the optimizer used: components
+    # pushing against an active bound do not count
+    gu = g * _Scaling(lik.model.bounds(), curvature).scale / n
     at, side = _Scaling(lik.model.bounds()).at_bound(theta)
     projected = np.where((side == "lower") & (gu <= 0) | (side == "upper") & (gu >= 0), 0.0, gu)
     grad_norm = float(np.max(np.abs(projected))) if projected.size else 0.0
@@ -194,9 +269,13 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
     """Cluster-robust (by subject) and model-based covariance with bound and flatness checks.
 
     The Hessian and scores are differences of the exact gradient; they are computed with two
-    steps (``lik.step`` and ten times it). For a smooth likelihood both agree to many digits;
-    if the standard errors differ by more than 10% the likelihood is not smooth at the
-    estimate (a kink or jump, e.g. from a tabulated best response) and ``smooth`` is False.
+    steps (``lik.step`` and ten times it, relative to each parameter's scale, see
+    :meth:`Likelihood._steps`). For a smooth likelihood both agree to many digits (the
+    difference shrinks with the square of the step); if the standard errors differ by more
+    than 10% the likelihood is not smooth at the estimate (a kink or jump, e.g. from a
+    tabulated best response), ``smooth`` is False and ``smoothness_parameter`` names the
+    parameter whose standard error moved most. Parameters at a bound are held fixed and do
+    not enter the check.
     ``weights`` (subject weights of a weighted fit, e.g. one group of subjects): the sandwich
     of that fit, with ``G`` the number of subjects of positive weight.
     """
@@ -210,7 +289,7 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
     G = lik.n_clusters if weights is None else int(np.sum(np.asarray(weights) > 0))
     cov, cov_model, flat, eig = _covariance(H, scores, free, scaling, names, G, weights)
     se = _sqrt_diag(cov)
-    smooth, discrepancy = True, 0.0
+    smooth, discrepancy, worst = True, 0.0, None
     if check_smoothness and free.any():
         saved = lik.step
         try:
@@ -222,12 +301,17 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
             cov2, _, flat2, _ = _covariance(H2, scores2, free, scaling, names, G, weights)
             se2 = _sqrt_diag(cov2)
             both = np.isfinite(se) & np.isfinite(se2)
-            discrepancy = float(np.max(np.abs(se2[both] / se[both] - 1.0))) if both.any() else 0.0
+            if both.any():
+                change = np.where(both, np.abs(se2 / np.where(both, se, 1.0) - 1.0), -1.0)
+                worst = names[int(np.argmax(change))]
+                discrepancy = float(np.max(change))
             smooth = discrepancy <= 0.1 and set(flat) == set(flat2)
+            if set(flat) != set(flat2) and discrepancy <= 0.1:
+                worst = sorted(set(flat) ^ set(flat2))[0]
     return {"cov": cov, "cov_model": cov_model, "se": se, "se_model": _sqrt_diag(cov_model),
             "at_bound": {n: s for n, a, s in zip(names, at, side) if a},
             "flat": flat, "hessian_eigenvalues": eig, "hessian": H, "smooth": smooth,
-            "smoothness_discrepancy": discrepancy}
+            "smoothness_discrepancy": discrepancy, "smoothness_parameter": worst}
 
 
 def bootstrap(lik: Likelihood, theta_hat, replications: int, seed: int = 0, progress: bool = True,
@@ -300,8 +384,13 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
         messages.append("the likelihood is flat (Hessian eigenvalue ~0) in a direction loading on "
                         + ", ".join(ses["flat"]) + "; these are not identified by the data")
     if not ses["smooth"]:
-        messages.append("the likelihood is not smooth at the estimate: standard errors change by "
-                        f"{100 * ses['smoothness_discrepancy']:.0f}% with the difference step; treat them "
+        if ses["smoothness_discrepancy"] > 0.1:
+            change = (f"the standard error of {ses['smoothness_parameter']} changes by "
+                      f"{100 * ses['smoothness_discrepancy']:.0f}% when the difference step grows tenfold")
+        else:
+            change = (f"whether {ses['smoothness_parameter']} loads on a flat direction depends on the "
+                      "difference step")
+        messages.append(f"the likelihood is not smooth at the estimate: {change}; treat the standard errors "
                         "(and the convergence check) with caution, or use the bootstrap")
     neg = ses["hessian_eigenvalues"]
     if neg.size and np.min(neg) < -FLAT_TOL * max(np.max(np.abs(neg)), 1e-300):

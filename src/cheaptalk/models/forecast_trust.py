@@ -23,12 +23,15 @@ nodes, 1), so ``K_alpha(m)`` and expected sales are tabulated once per treatment
 likelihood only reweights them. The sender's optimal report is found on a grid of 241
 reports plus the truthful one as a smoothed argmax (softmax weights with a small
 temperature, so that it is differentiable in the trust weights), and interpolated in the
-forecast.
+forecast. The smoothed argmax has a hand-written adjoint (:func:`optimal_report`): it is
+most of the likelihood's work, and its exact gradient then costs about one more pass over
+the softmax weights instead of the several that automatic differentiation of the softmax
+takes. The tables of all treatments are stacked so that one computation serves them all.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -68,6 +71,19 @@ def _trust_tables(game, n_nodes: int) -> dict:
     return {"m_grid": m_grid, "capacity": k_grid, "x_grid": x_grid, "candidates": candidates,
             "sales": sales, "distance": np.abs(candidates - x_grid[:, None]) / scale, "scale": scale,
             "step": reports[1] - reports[0]}
+
+
+@lru_cache(maxsize=32)
+def _stacked_tables(games: tuple, n_nodes: int) -> dict:
+    """The sender's tables of several treatments stacked along the forecast axis, with the
+    trust node first in ``sales`` (``(J, T * X, C)``): reweighting by the trust distribution
+    is then one contiguous matrix-vector product for all treatments."""
+    tabs = [_trust_tables(g, n_nodes) for g in games]
+    sales = np.concatenate([t["sales"] for t in tabs], axis=0)                       # (T*X, C, J)
+    return {"sales_by_trust": np.ascontiguousarray(np.moveaxis(sales, -1, 0)),
+            "distance": np.concatenate([t["distance"] for t in tabs], axis=0),
+            "scale": np.repeat([t["scale"] for t in tabs], _FORECAST_GRID)[:, None],   # (T*X, 1)
+            "candidates": np.concatenate([t["candidates"] for t in tabs], axis=0)}
 
 
 class ForecastTrust(ForecastModel):
@@ -129,22 +145,30 @@ class ForecastTrust(ForecastModel):
 
     def report_schedule(self, values, treatment: str):
         """Optimal report on the forecast grid for every trustworthiness node: (X, J_beta)."""
-        tab = self.tables(treatment)
+        return self.report_schedules(values, (treatment,))[0]
+
+    def report_schedules(self, values, treatments=None):
+        """:meth:`report_schedule` of several treatments (all by default): (T, X, J_beta)."""
+        treatments = tuple(self.treatment_names if treatments is None else treatments)
+        tab = _stacked_tables(tuple(self.game.treatments[t] for t in treatments), self.n_nodes)
         trust_w = jnp.exp(zoib_log_weights_from(values, "trust", self.n_nodes))
-        gamma = values.get("lying_cost_exponent", 1.0)
-        expected_sales = jnp.asarray(tab["sales"]) @ (trust_w / trust_w.sum())        # (X, C)
-        cost = tab["scale"] * jnp.asarray(tab["distance"]) ** gamma                   # (X, C)
-        return optimal_report(expected_sales, cost, jnp.asarray(self.nodes), jnp.asarray(tab["candidates"]))
+        expected_sales = jnp.tensordot(trust_w / trust_w.sum(), tab["sales_by_trust"], axes=1)   # (T*X, C)
+        if "lying_cost_exponent" in values:
+            cost = tab["scale"] * jnp.asarray(tab["distance"]) ** values["lying_cost_exponent"]
+        else:       # linear lying cost: a constant table
+            cost = tab["scale"] * tab["distance"]
+        report = optimal_report(expected_sales, jnp.asarray(cost), jnp.asarray(self.nodes),
+                                jnp.asarray(tab["candidates"]))
+        return report.reshape(len(treatments), _FORECAST_GRID, len(self.nodes))
 
     def sender_choices(self, values, prep):
         t_code, i, frac = prep.cache["sender_interp"]
-        schedules = jnp.stack([self.report_schedule(values, t) for t in self.treatment_names])  # (T, X, J)
+        schedules = self.report_schedules(values)                                       # (T, X, J)
         frac = jnp.asarray(frac)[:, None]
         report = schedules[t_code, i] * (1 - frac) + schedules[t_code, i + 1] * frac
         return TypeChoices(zoib_log_weights_from(values, "trustworthiness", self.n_nodes), report, report)
 
 
-@jax.jit
 def optimal_report(expected_sales, cost, betas, candidates, temperature=SMOOTHING):
     """Report maximizing ``expected_sales - beta * cost`` for each forecast and ``beta``.
 
@@ -156,7 +180,62 @@ def optimal_report(expected_sales, cost, betas, candidates, temperature=SMOOTHIN
     trust distribution even where the argmax would jump from one grid point to the next.
     Where the sender is indifferent over an interval (``beta = 0`` once every receiver's
     capacity stops rising) it gives the middle of the interval. Returns (X, B).
+
+    The gradient is hand-written. With ``U[x,b,c] = S[x,c] - beta_b cost[x,c]``,
+    ``p = softmax(U / T)`` over ``c`` and ``m*[x,b] = sum_c p m_c``,
+
+        d m* / d U[x,b,c] = p[x,b,c] (m_c - m*[x,b]) / T,
+
+    so for an incoming gradient ``g[x,b]`` the gradients of ``S`` and ``cost`` are
+
+        dS[x,c]    =   ( m_c q1[x,c] - q2[x,c] ) / T,
+        dcost[x,c] = - ( m_c q3[x,c] - q4[x,c] ) / T,
+
+    with ``q_k[x,c] = sum_b v_k[x,b] p[x,b,c]`` for the rows ``v = (g, g m*, g beta,
+    g m* beta)``: one batched product over the stored weights ``p``.
     """
-    utility = expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]     # (X, B, C)
-    weights = jax.nn.softmax(utility / temperature, axis=-1)
-    return jnp.einsum("xbc,xc->xb", weights, candidates)
+    return _optimal_report(expected_sales, cost, betas, candidates, float(temperature))
+
+
+@partial(jax.jit, static_argnums=4)
+def _optimal_report(expected_sales, cost, betas, candidates, temperature):
+    return _smoothed_argmax(expected_sales, cost, betas, candidates, temperature)
+
+
+def _softmax_terms(expected_sales, cost, betas, temperature):
+    """Unnormalized softmax weights ``exp(U / T - max)`` (X, B, C) and their sums (X, B)."""
+    utility = (expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]) / temperature
+    weights = jnp.exp(utility - jnp.max(utility, axis=-1, keepdims=True))
+    return weights, jnp.sum(weights, axis=-1)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _smoothed_argmax(expected_sales, cost, betas, candidates, temperature):
+    weights, total = _softmax_terms(expected_sales, cost, betas, temperature)
+    return jnp.einsum("xbc,xc->xb", weights, candidates) / total
+
+
+def _smoothed_argmax_fwd(expected_sales, cost, betas, candidates, temperature):
+    weights, total = _softmax_terms(expected_sales, cost, betas, temperature)
+    report = jnp.einsum("xbc,xc->xb", weights, candidates) / total
+    # the unnormalized weights are kept for the adjoint (1 / total is folded into it there)
+    return report, (weights, total, report, cost, betas, candidates)
+
+
+def _smoothed_argmax_bwd(temperature, residuals, g):
+    weights, total, report, cost, betas, candidates = residuals
+    g = g / total                                                                     # p = weights / total
+    b = betas[None, :]
+    rows = jnp.stack([g, g * report, g * b, g * report * b], axis=1)                # (X, 4, B)
+    q = jnp.einsum("xkb,xbc->xkc", rows, weights) / temperature                       # (X, 4, C)
+    d_sales = candidates * q[:, 0] - q[:, 1]
+    d_cost = -(candidates * q[:, 2] - q[:, 3])
+    # betas and candidates are constants in the likelihood (the compiler then drops these
+    # terms), but the adjoint is complete: dU/dbeta = -cost, dm*/dm_c = p
+    d_betas = -jnp.sum((g[:, :, None] * (candidates[:, None, :] - report[:, :, None]) * weights)
+                       * cost[:, None, :], axis=(0, 2)) / temperature
+    d_candidates = q[:, 0] * temperature
+    return d_sales, d_cost, d_betas, d_candidates
+
+
+_smoothed_argmax.defvjp(_smoothed_argmax_fwd, _smoothed_argmax_bwd)
