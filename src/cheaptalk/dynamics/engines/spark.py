@@ -193,17 +193,34 @@ class SparkEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
-        events = self._events()
         schema = "blob binary, n_sellers long, excl binary"
         self.read_in_order = False
         if self.source.sellers_table is None:
             # logs in seller-time order within each input partition, no seller in two
-            # partitions: pack as stored, no shuffle
-            packed = events.mapInArrow(_pack_partition(self.source.options, check_order=True), schema)
-            self.read_in_order = self._collect(packed, check_order=True)
+            # partitions: pack as stored, no shuffle. Files up to 1 GiB are read whole
+            # (Spark would otherwise split them between tasks at row groups, cutting sellers).
+            largest = max(f.stat().st_size for f in self.source.files)
+            # split size = min(maxPartitionBytes, total / minPartitionNum): both must allow
+            # a whole file per split
+            whole_files = {"spark.sql.files.maxPartitionBytes": str(largest + 1),
+                           "spark.sql.files.minPartitionNum": "1"} if largest <= 2 ** 30 else {}
+            previous = {k: self.spark.conf.get(k, None) for k in whole_files}
+            for k, v in whole_files.items():
+                self.spark.conf.set(k, v)
+            try:
+                packed = self._events().mapInArrow(
+                    _pack_partition(self.source.options, check_order=True), schema)
+                self.read_in_order = self._collect(packed, check_order=True)
+            finally:
+                for k, v in previous.items():
+                    if v is None:
+                        self.spark.conf.unset(k)
+                    else:
+                        self.spark.conf.set(k, v)
             if not self.read_in_order:
                 self._rdd.unpersist()
                 self.exclusions = Exclusions()
+        events = self._events()
         if not self.read_in_order:
             n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
             ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
