@@ -149,12 +149,6 @@ def run_fit(args) -> int:
         fit = fit_trust(engine, kind=args.adoption, n_nodes=args.nodes,
                         warm_start_sellers=args.warm_start_sellers, progress=progress)
         result = fit.to_json()
-        # few sellers (a lab session): clustered SEs run small; add model-based ones
-        from ..dynamics.experiment import few_sellers_check
-        extra, se_model = few_sellers_check(engine, fit, args.nodes)
-        if extra:
-            fit.warnings = result["warnings"] = list(fit.warnings) + extra
-            result["diagnostics"]["se_model_based"] = se_model
         if args.out:
             from ..dynamics.model import TrustDynamics
             from ..dynamics.plots import plot_gained_lost, plot_trajectories

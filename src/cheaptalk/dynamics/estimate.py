@@ -65,6 +65,7 @@ class TrustFit:
     prepare_seconds: float = 0.0
     warnings: list = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
+    se_model_based: dict | None = None
 
     @property
     def n_params(self) -> int:
@@ -94,7 +95,9 @@ class TrustFit:
                             "passes_over_sample": self.sample_passes,
                             "hessian_eigenvalues": self.hessian_eigenvalues,
                             "seconds": self.seconds,
-                            "prepare_seconds": self.prepare_seconds},
+                            "prepare_seconds": self.prepare_seconds,
+                            **({"se_model_based": self.se_model_based}
+                               if self.se_model_based is not None else {})},
             "warnings": self.warnings,
             "exclusions": self.exclusions,
         }
@@ -144,6 +147,7 @@ def default_start(kind: str, batches) -> np.ndarray:
 
 SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a sample
 MIN_SAMPLE_SELLERS = 1_000   # below this, the warm start is fitted on all logs
+FEW_SELLERS = 30             # below this, model-based SEs are reported beside the clustered ones
 
 
 class _Objective:
@@ -316,6 +320,24 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
                     "are not identified by these logs")
     J = natural_jacobian(u, kind)
     cov = V * np.outer(J, J)
+    se_model = None
+    if G < FEW_SELLERS:
+        # with few clusters the sandwich runs small (simulated partner sessions of 12
+        # suppliers x 20 rounds: its 95% intervals for the rates covered the truth 85-90% of
+        # the time, the inverse-Hessian intervals 92-95%): report both
+        se_model = dict.fromkeys(names)
+        try:
+            np.linalg.cholesky(-H)
+            cov_model = np.linalg.inv(-H) * np.outer(J, J)
+            se_model = {n: float(np.sqrt(cov_model[i, i])) for i, n in enumerate(names)}
+        except np.linalg.LinAlgError:
+            pass
+        shown = ", ".join(f"{n} {v:.3g}" if v is not None else f"{n} n/a" for n, v in se_model.items())
+        warn.append(f"only {G} seller{'s' if G != 1 else ''}: the seller-clustered standard errors rest "
+                    f"on {G} cluster{'s' if G != 1 else ''} and tend to be too small; model-based "
+                    f"(inverse Hessian) standard errors: {shown}"
+                    + ("" if all(v is not None for v in se_model.values())
+                       else " (n/a: the log-likelihood is not concave at the estimate)"))
     se_nat = np.sqrt(np.clip(np.diag(cov), 0, None))
     se_nat = np.where(np.isfinite(np.diag(cov)) & (np.diag(cov) >= 0), se_nat, np.nan)
     for i, n in enumerate(names):
@@ -340,4 +362,4 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         prepare_seconds=float(getattr(engine, "prepare_seconds", 0.0)),
         grad_norm=float(np.linalg.norm(final.score) / max(G, 1)),
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
-        engine=engine.name, warnings=warn, exclusions=ex)
+        engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model)
