@@ -66,6 +66,7 @@ class TrustFit:
     warnings: list = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
     se_model_based: dict | None = None
+    read_in_order: bool | None = None
 
     @property
     def n_params(self) -> int:
@@ -96,6 +97,7 @@ class TrustFit:
                             "hessian_eigenvalues": self.hessian_eigenvalues,
                             "seconds": self.seconds,
                             "prepare_seconds": self.prepare_seconds,
+                            "logs_read_in_stored_order": self.read_in_order,
                             **({"se_model_based": self.se_model_based}
                                if self.se_model_based is not None else {})},
             "warnings": self.warnings,
@@ -275,17 +277,33 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     passes = 0
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
-    def eval_sample(u, hessian=True):
-        total = PassResult(len(u), hessian)
-        for b in sample:
-            total += evaluate_batch(model, u, b, hessian)
-        return total
+    def evaluator(batches):
+        def evaluate(u, hessian=True):
+            total = PassResult(len(u), hessian)
+            for b in batches:
+                total += evaluate_batch(model, u, b, hessian)
+            return total
+        return evaluate
 
+    eval_sample = evaluator(sample)
     passes_sample = 0
     if full_sellers > sample_sellers:
-        # a start close enough for Newton's quadratic convergence on all logs
+        # a start close enough for Newton's quadratic convergence on all logs; the first
+        # iterations, far from the optimum, run on the sample's first batches only
+        head, n_head = [], 0
+        for b in sample:
+            if n_head >= MIN_SAMPLE_SELLERS:
+                break
+            head.append(b)
+            n_head += int(b["n_sellers"])
+        if n_head * 4 <= sample_sellers:
+            pre = _newton(evaluator(head), u0, kind, SAMPLE_TOL * 100, desc="fit on a sample",
+                          progress=progress)
+            passes_sample += pre.passes
+            if pre.success:
+                u0 = pre.x
         pre = _newton(eval_sample, u0, kind, SAMPLE_TOL, desc="fit on a sample", progress=progress)
-        passes_sample, u0 = pre.passes, pre.x
+        passes_sample, u0 = passes_sample + pre.passes, pre.x
         if not pre.success:
             res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, kind, maxiter, gtol * 10,
                                     "fit on a sample", progress)
@@ -362,4 +380,5 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         prepare_seconds=float(getattr(engine, "prepare_seconds", 0.0)),
         grad_norm=float(np.linalg.norm(final.score) / max(G, 1)),
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
-        engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model)
+        engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model,
+        read_in_order=getattr(engine, "read_in_order", None))
