@@ -84,6 +84,41 @@ def scan_floor(logs: Path, repeat: int = 3) -> dict:
     return {"events": n, "scan_seconds": best_scan, "sorted_stream_seconds": best_sorted}
 
 
+_SPARK_FLOOR = """
+import json, sys, time
+t = time.perf_counter()
+from cheaptalk.dynamics.engines.spark import SparkEngine, spark_session
+from cheaptalk.dynamics.logs import resolve_logs
+spark = spark_session("local[2]", conf={"spark.ui.showConsoleProgress": "false"})
+spark.sparkContext.setLogLevel("ERROR")
+session = time.perf_counter() - t
+source = resolve_logs(sys.argv[1])
+largest = max(f.stat().st_size for f in source.files)
+spark.conf.set("spark.sql.files.maxPartitionBytes", str(largest + 1))
+spark.conf.set("spark.sql.files.minPartitionNum", "1")
+
+def count(batches):
+    import pyarrow as pa
+    yield pa.RecordBatch.from_pydict({"n": [sum(b.num_rows for b in batches)]})
+
+times = []
+for _ in range(2):
+    t = time.perf_counter()
+    rows = SparkEngine(source, spark=spark)._events().mapInArrow(count, "n long").collect()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"session_seconds": session, "first_read_seconds": times[0],
+                  "read_seconds": min(times), "events": sum(r["n"] for r in rows)}))
+"""
+
+
+def spark_floor(logs: Path) -> dict:
+    """What Spark (local[2]) takes merely to start and to hand the same columns to Python
+    workers as Arrow batches (the first read includes starting the workers)."""
+    out = subprocess.run([sys.executable, "-c", _SPARK_FLOOR, str(logs)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def fit(logs: Path, engine: str, work: Path) -> dict:
     out = work / f"fit-{engine}-{logs.name}.json"
     cmd = ["cheaptalk", "trust", "fit", "--logs", str(logs), "--engine", engine, "--json", str(out), "--quiet"]
@@ -122,6 +157,8 @@ def main(argv=None) -> int:
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         print(f"fitting {n:,} events with the {engine} engine ...", file=sys.stderr)
         rows.append(fit(logs, engine, work))
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    sfloor = spark_floor(logs) if "spark" in engines else None
     memory = None
     if args.memory_events:
         big = ensure_logs(work, int(args.memory_events), args.events_per_seller, args.seed)
@@ -147,6 +184,10 @@ def main(argv=None) -> int:
           "   reading, checking and packing the logs plus estimation, timed inside the command,\n"
           "   as the floor is timed inside its process; events/s and the ratios use fit s;\n"
           "   passes: over all logs; sample: over the warm-start sample of sellers)")
+    if sfloor:
+        print(f"  Spark's own floor: session start {sfloor['session_seconds']:.1f} s; reading the columns into "
+              f"Python workers {sfloor['first_read_seconds']:.1f} s the first time (workers starting), "
+              f"{sfloor['read_seconds']:.1f} s warm")
     if len(rows) == 2:
         a, b = rows[0]["estimates"], rows[1]["estimates"]
         diff = max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12) for k in a)
@@ -165,7 +206,8 @@ def main(argv=None) -> int:
         targets["memory_below_4GB_at_size"] = memory["peak_rss_mib"] < 4096
     print("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
     if args.json:
-        print(json.dumps({"floor": floor, "fits": rows, "memory": memory, "targets": targets}, indent=2))
+        print(json.dumps({"floor": floor, "spark_floor": sfloor, "fits": rows, "memory": memory,
+                          "targets": targets}, indent=2))
     return 0
 
 
