@@ -202,22 +202,23 @@ def _optimal_report(expected_sales, cost, betas, candidates, temperature):
     return _smoothed_argmax(expected_sales, cost, betas, candidates, temperature)
 
 
-def _softmax_terms(expected_sales, cost, betas, temperature):
-    """Unnormalized softmax weights ``exp(U / T - max)`` (X, B, C) and their sums (X, B)."""
+def _softmax_report(expected_sales, cost, betas, candidates, temperature):
+    """The smoothed argmax (X, B), the unnormalized softmax weights ``exp(U / T - max)``
+    (X, B, C) and their sums (X, B). The sums and the weighted sums of the candidates come
+    out of one batched product, one pass over the weights."""
     utility = (expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]) / temperature
     weights = jnp.exp(utility - jnp.max(utility, axis=-1, keepdims=True))
-    return weights, jnp.sum(weights, axis=-1)
+    sums = jnp.einsum("xbc,xck->xbk", weights, jnp.stack([candidates, jnp.ones_like(candidates)], axis=-1))
+    return sums[..., 0] / sums[..., 1], weights, sums[..., 1]
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
 def _smoothed_argmax(expected_sales, cost, betas, candidates, temperature):
-    weights, total = _softmax_terms(expected_sales, cost, betas, temperature)
-    return jnp.einsum("xbc,xc->xb", weights, candidates) / total
+    return _softmax_report(expected_sales, cost, betas, candidates, temperature)[0]
 
 
 def _smoothed_argmax_fwd(expected_sales, cost, betas, candidates, temperature):
-    weights, total = _softmax_terms(expected_sales, cost, betas, temperature)
-    report = jnp.einsum("xbc,xc->xb", weights, candidates) / total
+    report, weights, total = _softmax_report(expected_sales, cost, betas, candidates, temperature)
     # the unnormalized weights are kept for the adjoint (1 / total is folded into it there)
     return report, (weights, total, report, cost, betas, candidates)
 
