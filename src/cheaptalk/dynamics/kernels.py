@@ -41,7 +41,7 @@ import numpy as np
 
 from .model import initial_trust_nodes
 
-__all__ = ["node_weight_derivatives", "batch_pass", "N_PARAMS"]
+__all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
 
 N_PARAMS = 5
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -266,3 +266,13 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     H = np.zeros((N_PARAMS, N_PARAMS))
     H[_TRIU] = out_hess.sum(axis=0)
     return out_ll, out_score, H + np.triu(H, 1).T
+
+
+def warm_up(kind: str) -> None:
+    """Load (or compile) the kernel with the Hessian for ``kind`` on a tiny batch, so that
+    an engine can do it while it is still reading the logs."""
+    B, T = 2, 2
+    batch = {"gap": np.zeros((B, T), np.float32), "act": np.zeros((B, T), np.float32),
+             "fidelity": np.zeros((B, T), np.float32), "feedback": np.zeros((B, T), bool),
+             "observed": np.ones((B, T), bool), "length": np.full(B, T, np.int32), "n_sellers": B}
+    batch_pass(kind, np.zeros(N_PARAMS), batch, hessian=True)

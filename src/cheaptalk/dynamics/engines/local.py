@@ -13,6 +13,7 @@ import pickle
 import sys
 import time
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import duckdb
 import numpy as np
 
 from ..logs import Exclusions, LogSource, SellerOrderCheck, StreamPacker
+from ..kernels import warm_up
 from . import PassResult, evaluate_batch
 
 __all__ = ["LocalEngine", "event_query"]
@@ -121,6 +123,8 @@ class LocalEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
+        # the likelihood kernels load (or compile) while DuckDB reads
+        threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True).start()
         con = self._connect()
         self.read_in_order = False
         if self.source.sellers_table is None:
