@@ -123,8 +123,11 @@ class LocalEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
-        # the likelihood kernels load (or compile) while DuckDB reads
-        threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True).start()
+        # the likelihood kernel loads (or compiles) while DuckDB reads; joined below, so
+        # that no two parallel kernels ever run at once (numba's fallback threading layer
+        # does not allow it)
+        loading = threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True)
+        loading.start()
         con = self._connect()
         self.read_in_order = False
         if self.source.sellers_table is None:
@@ -135,6 +138,7 @@ class LocalEngine:
             self._pack(con, ordered=True)
         con.close()
         self._locate_examples()
+        loading.join()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
