@@ -204,12 +204,11 @@ def _optimal_report(expected_sales, cost, betas, candidates, temperature):
 
 def _softmax_report(expected_sales, cost, betas, candidates, temperature):
     """The smoothed argmax (X, B), the unnormalized softmax weights ``exp(U / T - max)``
-    (X, B, C) and their sums (X, B). The sums and the weighted sums of the candidates come
-    out of one batched product, one pass over the weights."""
+    (X, B, C) and their sums (X, B)."""
     utility = (expected_sales[:, None, :] - betas[None, :, None] * cost[:, None, :]) / temperature
     weights = jnp.exp(utility - jnp.max(utility, axis=-1, keepdims=True))
-    sums = jnp.einsum("xbc,xck->xbk", weights, jnp.stack([candidates, jnp.ones_like(candidates)], axis=-1))
-    return sums[..., 0] / sums[..., 1], weights, sums[..., 1]
+    total = jnp.sum(weights, axis=-1)
+    return jnp.einsum("xbc,xc->xb", weights, candidates) / total, weights, total
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
