@@ -71,3 +71,22 @@ def test_fits_in_parallel_threads_each_take_the_limit():
         seen.append(blas_threads())
     assert all(n == 1 for n in seen[0])
     assert blas_threads() == before
+
+
+def test_a_loose_tolerance_does_not_end_a_fit_before_the_gradient_is_small():
+    """Warm refits use a loose relative-reduction tolerance; where it stops L-BFGS-B on a
+    flat stretch with the gradient still large, the fit continues at the strict one."""
+    from cheaptalk.data import clean_decisions
+    from cheaptalk.estimation import Likelihood, maximize
+    from cheaptalk.estimation.mle import GRAD_TOL
+    from cheaptalk.games import load_game
+    from cheaptalk.models import get_model
+    spec = load_game("forecast-sharing")
+    model = get_model("levelk", spec)
+    data, _ = clean_decisions(model.simulate(None, 12, 10, seed=3), spec)    # synthetic
+    lik = Likelihood(model, data)
+    start = model.to_vector() * 1.3
+    run = maximize(lik, start, ftol=1e-2)        # stops after a step or two on its own
+    assert run["converged"] and run["grad_norm"] < GRAD_TOL
+    strict = maximize(lik, start)
+    assert run["loglik"] == pytest.approx(strict["loglik"], abs=1e-4 * len(data))

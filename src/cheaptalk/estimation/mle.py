@@ -48,6 +48,7 @@ BOUND_TOL = 1e-6        # in the rescaled [0, 1] coordinates
 FLAT_TOL = 1e-7         # Hessian eigenvalue relative to the largest
 WARM_FTOL = 1e-10       # refits warm-started at an estimate (folds, held-out treatments, bootstrap)
 GRAD_TOL = 1e-4         # per-decision projected gradient (rescaled coordinates) for convergence
+STRICT_FTOL = 1e-13     # L-BFGS-B's relative-reduction tolerance of a first fit
 
 
 class _Scaling:
@@ -165,7 +166,7 @@ def starting_points(model, n: int, seed: int = 0, start: dict | None = None) -> 
 
 
 def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2000,
-             ftol: float = 1e-13, restarts: int = 5, curvature=None) -> dict:
+             ftol: float = STRICT_FTOL, restarts: int = 5, curvature=None) -> dict:
     """One L-BFGS-B run from ``theta0``; returns theta, loglik, convergence information.
 
     ``ftol`` is L-BFGS-B's relative-reduction tolerance on the mean log-likelihood per
@@ -211,18 +212,31 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
             res = again
             if not improved:
                 break
-    theta = scaling.theta(res.x)
-    if "theta" in last and np.array_equal(last["theta"], theta):
-        v, g = last["v"], last["g"]          # the optimizer ends at the point it evaluated last
-    else:
-        v, g = lik.loglik_and_grad(theta, weights, masks)
-    # projected gradient in the linear coordinates (bounds mapped to [0, 1], or unit
-    # curvature for warm refits), whatever coordinates the optimizer used: components
-    # pushing against an active bound do not count
-    gu = g * _Scaling(lik.model.bounds(), curvature).scale / n
-    at, side = _Scaling(lik.model.bounds()).at_bound(theta)
-    projected = np.where((side == "lower") & (gu <= 0) | (side == "upper") & (gu >= 0), 0.0, gu)
-    grad_norm = float(np.max(np.abs(projected))) if projected.size else 0.0
+
+    def final_point(res):
+        theta = scaling.theta(res.x)
+        if "theta" in last and np.array_equal(last["theta"], theta):
+            v, g = last["v"], last["g"]          # the optimizer ends at the point it evaluated last
+        else:
+            v, g = lik.loglik_and_grad(theta, weights, masks)
+        # projected gradient in the linear coordinates (bounds mapped to [0, 1], or unit
+        # curvature for warm refits), whatever coordinates the optimizer used: components
+        # pushing against an active bound do not count
+        gu = g * _Scaling(lik.model.bounds(), curvature).scale / n
+        at, side = _Scaling(lik.model.bounds()).at_bound(theta)
+        projected = np.where((side == "lower") & (gu <= 0) | (side == "upper") & (gu >= 0), 0.0, gu)
+        return theta, v, g, float(np.max(np.abs(projected))) if projected.size else 0.0
+
+    theta, v, g, grad_norm = final_point(res)
+    if res.status == 0 and grad_norm >= GRAD_TOL and ftol > STRICT_FTOL:
+        # a loose relative-reduction tolerance (warm refits) stopped on a flat stretch while
+        # the gradient is still too large to call it converged: continue at the strict one
+        with _single_threaded_blas():
+            again = optimize.minimize(objective, res.x, jac=True, method="L-BFGS-B",
+                                      bounds=scaling.u_bounds, options={**options, "ftol": STRICT_FTOL})
+        again.nit += res.nit
+        res = again
+        theta, v, g, grad_norm = final_point(res)
     converged = bool(np.isfinite(v) and grad_norm < GRAD_TOL and res.status in (0,))
     return {"theta": theta, "loglik": float(v), "grad_norm": grad_norm, "converged": converged,
             "message": str(res.message), "iterations": int(res.nit), "evaluations": evals["n"],
