@@ -27,8 +27,11 @@ the path: the posterior over nodes gives each ``alpha_t`` a discrete distributio
 quantiles are read off the cumulative posterior in node order.
 
 Everything here is in ``jax.numpy`` on an unconstrained vector ``u`` (logit for rates and
-the mean, log for the concentration and the noise scale) so that exact gradients,
-per-seller scores and Hessians come from automatic differentiation.
+the mean, log for the concentration and the noise scale), so that gradients, per-seller
+scores and Hessians come from automatic differentiation. The fit itself runs the compiled
+passes of :mod:`cheaptalk.dynamics.kernels` (same likelihood, exact derivatives carried
+along the paths); this module is their reference in the tests and computes the filtered
+trust trajectories.
 """
 
 from __future__ import annotations

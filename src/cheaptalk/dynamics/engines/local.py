@@ -1,7 +1,8 @@
-"""The local engine: DuckDB streams sorted events, numpy/jax evaluate packed batches.
+"""The local engine: DuckDB streams the events, compiled kernels evaluate packed batches.
 
-Memory stays bounded whatever the size of the logs: DuckDB sorts out of core under
-``memory_limit`` (spilling to a temporary directory), the packer holds one chunk of rows,
+Memory stays bounded whatever the size of the logs: logs in seller-time order are packed
+as read, others are sorted by DuckDB out of core under ``memory_limit`` (spilling to a
+temporary directory), the packer holds one chunk of rows,
 and packed batches are kept in memory only up to ``cache_mb``; the rest is written to a
 local spill directory and read back batch by batch in each likelihood pass.
 """
@@ -83,7 +84,7 @@ class LocalEngine:
     def __init__(self, source: LogSource, threads: int | None = None, cache_mb: float = 1024,
                  memory_limit: str = "1GB", spill_dir: str | None = None, progress: bool = False):
         self.source = source
-        # one evaluation thread: XLA already spreads each batch over the cores, and a fixed
+        # one evaluation thread: the kernel already spreads each batch over the cores, and a fixed
         # order of summation makes passes reproducible to the last bit
         self.threads = threads or 1
         self.duckdb_threads = os.cpu_count() or 1

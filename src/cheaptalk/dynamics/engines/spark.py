@@ -70,9 +70,8 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
          .config("spark.python.worker.reuse", "true")
          .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
          .config("spark.sql.session.timeZone", "UTC")
-         # one XLA thread per Python worker: the workers already use every core
-         .config("spark.executorEnv.XLA_FLAGS",
-                 "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"))
+         # one kernel thread per Python worker: the workers already use every core
+         .config("spark.executorEnv.NUMBA_NUM_THREADS", "1"))
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     return b.getOrCreate()
