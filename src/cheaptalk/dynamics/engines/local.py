@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import sys
 import time
 import tempfile
@@ -151,8 +152,9 @@ class LocalEngine:
         packer = StreamPacker(self.source.options, self.exclusions)
         check = None if ordered else SellerOrderCheck()
         bar = _bar(self.progress, "read logs" if ordered else "read logs (in stored order)", "ev")
+        stream = _Prefetch(reader)
         try:
-            for rb in reader:
+            for rb in stream:
                 if check is not None and not check.feed(rb):
                     return False
                 for batch in packer.feed(rb):
@@ -164,6 +166,7 @@ class LocalEngine:
             for batch in packer.finish():
                 self._store(batch)
         finally:
+            stream.stop()
             if bar is not None:
                 bar.close()
         self.rows_read = packer.rows_read
@@ -258,6 +261,50 @@ class LocalEngine:
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
+
+
+class _Prefetch:
+    """Iterate a record-batch reader from a background thread, a few batches ahead, so that
+    DuckDB decodes the next batches while the current one is packed (both release the
+    GIL). ``stop()`` ends the thread early (and waits for it) when the consumer stops."""
+
+    def __init__(self, reader, depth: int = 4):
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(reader,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, reader):
+        try:
+            for rb in reader:
+                if not self._put(rb):
+                    return
+        except BaseException as e:       # handed to the consumer, raised there
+            self._put(e)
+            return
+        self._put(None)
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self):
+        self._stopped.set()
+        self._thread.join()
 
 
 def _bar(enabled: bool, desc: str, unit: str, total=None):
