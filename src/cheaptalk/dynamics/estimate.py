@@ -274,7 +274,6 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         raise ValueError(f"{engine.source.events}: no usable events after exclusions "
                          f"({'; '.join(engine.exclusions.report_lines()) or 'the logs are empty'})")
     u0 = to_unconstrained(start, kind) if start else default_start(kind, sample)
-    passes = 0
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
     def evaluator(batches):

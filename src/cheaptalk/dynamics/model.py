@@ -162,91 +162,9 @@ def _seller_loglik(u_b, batch, nodes, log_gl, kind):
     return jax.scipy.special.logsumexp(log_w + ll, axis=1)
 
 
-def _scores_forward(u, batch, nodes, log_gl, kind):
-    """Per-seller log-likelihood (B,) and scores (B, P) by forward sensitivities.
-
-    Along each node's path the derivatives of ``alpha_t`` with respect to the two rates are
-    carried forward with the path itself (``s_t = d alpha_t / d eta``)::
-
-        s_{t+1} = s_t (1 - feedback_t eta_t) + feedback_t (f_t - alpha_t) 1{branch of eta}
-
-    so one forward scan gives the value and the exact gradient (reverse-mode through a
-    long scan is many times slower on CPU). The decision term contributes
-    ``d lp / d alpha * s_t`` and its own scale derivative; the initial-trust parameters
-    enter only through the node weights, differentiated directly. Checked against
-    automatic differentiation of :func:`_seller_loglik` in the tests.
-    """
-    eta_up, eta_down = jax.nn.sigmoid(u[0]), jax.nn.sigmoid(u[1])
-    scale = jnp.exp(u[4])
-    B = batch["gap"].shape[0]
-    Q = nodes.shape[0]
-    alpha0 = jnp.broadcast_to(nodes[None, :], (B, Q))
-    zeros = jnp.zeros((B, Q))
-
-    def step(carry, inp):
-        alpha, s_up, s_down, ll, g_up, g_down, g_scale = carry
-        gap, act, fid, feedback, observed = inp
-        gap, act, fid, feedback, observed = (gap[:, None], act[:, None], fid[:, None],
-                                             feedback[:, None], observed[:, None])
-        if kind == "continuous":
-            z = (act - alpha * gap) / scale
-            lp = -0.5 * z * z - u[4] - 0.5 * np.log(2 * np.pi)
-            dlp_dalpha = z * gap / scale
-            dlp_dlogscale = z * z - 1.0
-        else:
-            inside = (alpha > _EPS_TRUST) & (alpha < 1 - _EPS_TRUST)
-            a = jnp.clip(alpha, _EPS_TRUST, 1 - _EPS_TRUST)
-            logit = jnp.log(a) - jnp.log1p(-a)
-            z = scale * logit
-            y = act > 0.5
-            lp = jnp.where(y, jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
-            dlp_dz = jnp.where(y, 1.0, 0.0) - jax.nn.sigmoid(z)
-            dlp_dalpha = jnp.where(inside, dlp_dz * scale / (a * (1 - a)), 0.0)
-            dlp_dlogscale = dlp_dz * z
-        obs = observed.astype(alpha.dtype)
-        ll = ll + obs * lp
-        g_up = g_up + obs * dlp_dalpha * s_up
-        g_down = g_down + obs * dlp_dalpha * s_down
-        g_scale = g_scale + obs * dlp_dlogscale
-        up = fid >= alpha
-        fb = feedback.astype(alpha.dtype)
-        eta = jnp.where(up, eta_up, eta_down)
-        diff = fid - alpha
-        keep = 1.0 - fb * eta
-        s_up = s_up * keep + jnp.where(up, fb * diff, 0.0)
-        s_down = s_down * keep + jnp.where(up, 0.0, fb * diff)
-        alpha = alpha + fb * eta * diff
-        return (alpha, s_up, s_down, ll, g_up, g_down, g_scale), None
-
-    xs = (batch["gap"].T.astype(jnp.float64), batch["act"].T.astype(jnp.float64),
-          batch["fidelity"].T.astype(jnp.float64), batch["feedback"].T, batch["observed"].T)
-    init = (alpha0, zeros, zeros, zeros, zeros, zeros, zeros)
-    (_, _, _, ll, g_up, g_down, g_scale), _ = jax.lax.scan(step, init, xs)
-
-    def weights(v):   # log w (B, Q) as a function of (logit mean, log concentration)
-        return _beta_log_weights(jnp.broadcast_to(jax.nn.sigmoid(v[0]), (B,)),
-                                 jnp.broadcast_to(jnp.exp(v[1]), (B,)), nodes, log_gl)
-    v = u[2:4]
-    log_w = weights(v)
-    dw = jax.jacfwd(weights)(v)                     # (B, Q, 2)
-    loglik = jax.scipy.special.logsumexp(log_w + ll, axis=1)
-    post = jnp.exp(log_w + ll - loglik[:, None])    # posterior over nodes (B, Q)
-    scores = jnp.stack([
-        jnp.sum(post * g_up, axis=1) * eta_up * (1 - eta_up),
-        jnp.sum(post * g_down, axis=1) * eta_down * (1 - eta_down),
-        jnp.sum(post * dw[:, :, 0], axis=1),
-        jnp.sum(post * dw[:, :, 1], axis=1),
-        jnp.sum(post * g_scale, axis=1),
-    ], axis=1)
-    return loglik, scores
-
-
-_loglik_and_scores = partial(jax.jit, static_argnames=("kind",))(_scores_forward)
-
-
 @partial(jax.jit, static_argnames=("kind",))
-def _loglik_and_scores_autodiff(u, batch, nodes, log_gl, kind):
-    """Reference: per-seller scores by reverse-mode AD on per-seller copies of ``u``."""
+def _loglik_and_scores(u, batch, nodes, log_gl, kind):
+    """Per-seller log-likelihood and scores by reverse-mode AD on per-seller copies of ``u``."""
     B = batch["gap"].shape[0]
     u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
     f = lambda ub: _seller_loglik(ub, batch, nodes, log_gl, kind)  # noqa: E731
@@ -257,11 +175,13 @@ def _loglik_and_scores_autodiff(u, batch, nodes, log_gl, kind):
 
 @partial(jax.jit, static_argnames=("kind",))
 def _hessian(u, batch, nodes, log_gl, kind):
-    """Hessian of the batch's summed log-likelihood (P, P): forward-mode derivative of the
-    summed analytic scores."""
-    def total_score(v):
-        return jnp.sum(_scores_forward(v, batch, nodes, log_gl, kind)[1], axis=0)
-    h = jax.jacfwd(total_score)(u)
+    """Hessian of the batch's summed log-likelihood (P, P) by automatic differentiation."""
+    B = batch["gap"].shape[0]
+
+    def total(v):
+        return jnp.sum(_seller_loglik(jnp.broadcast_to(v[None, :], (B, v.shape[0])), batch, nodes,
+                                      log_gl, kind))
+    h = jax.hessian(total)(u)
     return 0.5 * (h + h.T)
 
 
@@ -303,14 +223,12 @@ class TrustDynamics:
     def _jax_batch(batch):
         return {k: jnp.asarray(batch[k]) for k in ("gap", "act", "fidelity", "feedback", "observed")}
 
-    def loglik_and_scores(self, u, batch, autodiff: bool = False):
-        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays.
-
-        ``autodiff=True`` uses reverse-mode AD instead of the forward sensitivities (a slower
-        reference for tests)."""
+    def loglik_and_scores(self, u, batch):
+        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays, by
+        automatic differentiation: the reference for the compiled passes of
+        :mod:`cheaptalk.dynamics.kernels`, which the fit uses."""
         nodes, log_gl = self._nodes()
-        fn = _loglik_and_scores_autodiff if autodiff else _loglik_and_scores
-        ll, s = fn(jnp.asarray(u, jnp.float64), self._jax_batch(batch), nodes, log_gl,
+        ll, s = _loglik_and_scores(jnp.asarray(u, jnp.float64), self._jax_batch(batch), nodes, log_gl,
                                    self.kind)
         return np.asarray(ll), np.asarray(s)
 
