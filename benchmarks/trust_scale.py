@@ -87,15 +87,14 @@ def scan_floor(logs: Path, repeat: int = 3) -> dict:
 _SPARK_FLOOR = """
 import json, sys, time
 t = time.perf_counter()
-from cheaptalk.dynamics.engines.spark import SparkEngine, spark_session
+from cheaptalk.dynamics.engines.spark import SparkEngine, spark_session, whole_file_conf
 from cheaptalk.dynamics.logs import resolve_logs
 spark = spark_session("local[2]", conf={"spark.ui.showConsoleProgress": "false"})
 spark.sparkContext.setLogLevel("ERROR")
 session = time.perf_counter() - t
 source = resolve_logs(sys.argv[1])
-largest = max(f.stat().st_size for f in source.files)
-spark.conf.set("spark.sql.files.maxPartitionBytes", str(largest + 1))
-spark.conf.set("spark.sql.files.minPartitionNum", "1")
+for key, value in whole_file_conf(source.files).items():   # as the engine reads them
+    spark.conf.set(key, value)
 
 def count(batches):
     import pyarrow as pa

@@ -268,10 +268,15 @@ def _float(col) -> np.ndarray:
     return pc.fill_null(col, np.nan).to_numpy(zero_copy_only=False)
 
 
-def _time(col) -> np.ndarray:
+def _time_as_number(col):
+    """Timestamps and dates as integer microseconds; other columns unchanged."""
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-        col = pc.cast(pc.cast(col, pa.timestamp("us")), pa.int64())
-    return _float(col)
+        return pc.cast(pc.cast(col, pa.timestamp("us")), pa.int64())
+    return col
+
+
+def _time(col) -> np.ndarray:
+    return _float(_time_as_number(col))
 
 
 def _bucket(n: int, minimum: int = 16) -> int:
@@ -438,12 +443,9 @@ def _plain(col):
     """Arrow column -> numpy without a copy, or None if it has nulls or is not numeric."""
     if col.null_count:
         return None
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    t = col.type
-    if pa.types.is_boolean(t):
+    col = _time_as_number(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+    if pa.types.is_boolean(col.type):
         col = pc.cast(col, pa.int8())
-    elif pa.types.is_timestamp(t) or pa.types.is_date(t):
-        col = pc.cast(pc.cast(col, pa.timestamp("us")), pa.int64())
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         return None
     return col.to_numpy(zero_copy_only=False)

@@ -34,7 +34,7 @@ import numpy as np
 from ..logs import Exclusions, LogSource
 from . import PassResult
 
-__all__ = ["SparkEngine", "spark_session"]
+__all__ = ["SparkEngine", "spark_session", "whole_file_conf"]
 
 
 def _java_home():
@@ -75,6 +75,16 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     return b.getOrCreate()
+
+
+def whole_file_conf(files) -> dict:
+    """Spark SQL settings under which each Parquet file of up to 1 GiB is read by one task
+    (Spark would otherwise split files at row groups, cutting sellers). The split size is
+    ``min(maxPartitionBytes, total / minPartitionNum)``: both must allow a whole file."""
+    largest = max(Path(f).stat().st_size for f in files)
+    if largest > 2 ** 30:
+        return {}
+    return {"spark.sql.files.maxPartitionBytes": str(largest + 1), "spark.sql.files.minPartitionNum": "1"}
 
 
 def _pack_partition(opts, check_order: bool = False):
@@ -198,11 +208,7 @@ class SparkEngine:
             # logs in seller-time order within each input partition, no seller in two
             # partitions: pack as stored, no shuffle. Files up to 1 GiB are read whole
             # (Spark would otherwise split them between tasks at row groups, cutting sellers).
-            largest = max(f.stat().st_size for f in self.source.files)
-            # split size = min(maxPartitionBytes, total / minPartitionNum): both must allow
-            # a whole file per split
-            whole_files = {"spark.sql.files.maxPartitionBytes": str(largest + 1),
-                           "spark.sql.files.minPartitionNum": "1"} if largest <= 2 ** 30 else {}
+            whole_files = whole_file_conf(self.source.files)
             previous = {k: self.spark.conf.get(k, None) for k in whole_files}
             for k, v in whole_files.items():
                 self.spark.conf.set(k, v)
