@@ -50,9 +50,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
-           "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS"]
+           "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS", "event_columns",
+           "direct_read_plan", "read_as_stored", "pack_as_stored", "OutOfOrder"]
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -88,6 +90,15 @@ class LogSource:
     options: PackOptions
     sellers_table: Path | None = None
     meta: dict = field(default_factory=dict)
+    _names: set | None = field(default=None, repr=False)
+
+    def column_names(self) -> set:
+        """Columns found in the event files (the first 50 files' schemas)."""
+        if self._names is None:
+            self._names = set()
+            for f in self.files[:50]:
+                self._names |= set(pq.read_schema(f).names)
+        return self._names
 
     @property
     def glob(self) -> str:
@@ -439,11 +450,19 @@ def _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid) -> 
     return batches
 
 
+def _one_chunk(col):
+    """A chunked column as one array; without a copy when it has one chunk (Arrow's
+    ``combine_chunks`` copies even then)."""
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
 def _plain(col):
     """Arrow column -> numpy without a copy, or None if it has nulls or is not numeric."""
     if col.null_count:
         return None
-    col = _time_as_number(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+    col = _time_as_number(_one_chunk(col))
     if pa.types.is_boolean(col.type):
         col = pc.cast(col, pa.int8())
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -632,8 +651,10 @@ class SellerOrderCheck:
         seller, time_col = rb.column("seller"), rb.column("time")
         if seller.null_count or time_col.null_count:
             return False
-        t = _time(time_col)
-        if np.isnan(t).any():
+        t = _plain(time_col)       # no copy for plain numbers (timestamps as integers)
+        if t is None:
+            t = _time(time_col)
+        if t.dtype.kind == "f" and np.isnan(t).any():
             return False
         if pa.types.is_integer(seller.type):
             s = seller.to_numpy()
@@ -672,14 +693,18 @@ class StreamPacker:
     """Packs a stream of Arrow record batches sorted by (seller, time) into seller batches.
 
     A seller's events may be split across record batches: the trailing seller of each
-    chunk is held back and joined with the next one, so every packed batch has whole
-    sellers. Memory is bounded by ``chunk_rows`` plus one seller's events.
+    chunk is held back (``carry``) and packed on its own once the next record batch shows
+    where it ends, so every packed batch has whole sellers and large record batches are
+    packed without being copied. Small record batches are gathered up to ``chunk_rows``
+    first. Memory is bounded by ``chunk_rows`` (or one record batch) plus one seller's events.
     """
 
     def __init__(self, opts: PackOptions, exclusions: Exclusions, chunk_rows: int = 2_000_000):
         self.opts, self.exclusions, self.chunk_rows = opts, exclusions, chunk_rows
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
+        self.carry: list[pa.RecordBatch] = []    # the trailing seller of the last chunk
+        self.carry_seller = None
         self.rows_read = 0
 
     def feed(self, rb: pa.RecordBatch):
@@ -687,26 +712,132 @@ class StreamPacker:
         if rb.num_rows == 0:
             return
         self.rows_read += rb.num_rows
+        if self.carry:
+            k = _leading_run(rb.column("seller"), self.carry_seller)
+            if k == rb.num_rows:
+                self.carry.append(rb)
+                return
+            yield from self._pack(self.carry + [rb.slice(0, k)])
+            self.carry = []
+            rb = rb.slice(k)
         self.pending.append(rb)
         self.pending_rows += rb.num_rows
         if self.pending_rows < self.chunk_rows:
             return
         table = pa.Table.from_batches(self.pending)
-        seller = table.column("seller")
-        last = seller[-1]
-        # first row of the trailing seller: hold it back, it may continue in the next batch
-        same = pc.equal(seller, last).fill_null(False) if last.is_valid else seller.is_null()
-        same = same.to_numpy(zero_copy_only=False)
-        cut = int(np.flatnonzero(~same)[-1] + 1) if (~same).any() else 0
-        if cut == 0:
-            return   # one seller so far; keep collecting
-        head, tail = table.slice(0, cut), table.slice(cut)
-        self.pending = tail.combine_chunks().to_batches() if tail.num_rows else []
-        self.pending_rows = tail.num_rows
-        yield from pack_sorted(head.combine_chunks(), self.opts, self.exclusions)
+        self.pending, self.pending_rows = [], 0
+        last = table.column("seller")[-1]
+        cut = table.num_rows - _leading_run(table.column("seller"), last, from_end=True)
+        self.carry = table.slice(cut).to_batches()
+        self.carry_seller = last
+        if cut:
+            yield from self._pack([table.slice(0, cut)])
+
+    def _pack(self, parts):
+        table = pa.Table.from_batches([b for p in parts for b in
+                                       (p.to_batches() if isinstance(p, pa.Table) else [p])])
+        return pack_sorted(table.combine_chunks() if len(table.column(0).chunks) > 1 else table,
+                           self.opts, self.exclusions)
 
     def finish(self):
-        if self.pending:
-            table = pa.Table.from_batches(self.pending).combine_chunks()
-            self.pending, self.pending_rows = [], 0
-            yield from pack_sorted(table, self.opts, self.exclusions)
+        rest = self.carry + self.pending
+        self.carry, self.pending, self.pending_rows = [], [], 0
+        if rest:
+            yield from self._pack(rest)
+
+
+def _leading_run(seller, value, from_end: bool = False) -> int:
+    """Number of leading (or, ``from_end``, trailing) entries of ``seller`` equal to
+    ``value`` (nulls equal to null)."""
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
+    if isinstance(seller, pa.ChunkedArray):
+        seller = _one_chunk(seller) if seller.num_chunks else pa.array([], seller.type)
+    if value is None:
+        same = seller.is_null().to_numpy(zero_copy_only=False)
+    elif pa.types.is_integer(seller.type) and not seller.null_count:
+        same = seller.to_numpy() == value
+    else:
+        same = pc.equal(seller, pa.scalar(value, seller.type)).fill_null(False).to_numpy(zero_copy_only=False)
+    if from_end:
+        same = same[::-1]
+    k = int(np.argmin(same)) if same.size else 0
+    return same.size if same.size and same[k] else k
+
+
+# ---------------------------------------------------------------------------------------
+# reading logs as stored, straight from the Parquet files
+
+
+def event_columns(source: LogSource) -> list[str]:
+    """The event columns the model reads (``segment`` is handled by each reader)."""
+    o = source.options
+    cols = ["seller", "time", "recommendation", "feedback"]
+    cols += ["action", "own_estimate"] if o.adoption == "continuous" else \
+        ["followed"] + (["own_estimate"] if o.has_own_estimate else [])
+    if o.fidelity_source == "fidelity":
+        cols.append("fidelity")
+    else:
+        cols.append("truth" if "truth" in source.column_names() else "outcome")
+    return cols
+
+
+def _hive_values(source: LogSource, f: Path) -> dict:
+    """``name=value`` directories between the events root and file ``f``."""
+    if not source.events.is_dir():
+        return {}
+    return dict(p.split("=", 1) for p in f.relative_to(source.events).parts[:-1] if "=" in p)
+
+
+def direct_read_plan(source: LogSource) -> dict | None:
+    """Which columns to read from each file when the files can be read as stored, without
+    a query engine: per file, the columns it holds and the constant ``segment`` its hive
+    directory gives. None when that is not possible: a seller table to join, or a column
+    the model needs that some file lacks (a query engine then unifies the schemas)."""
+    if source.sellers_table is not None:
+        return None
+    cols = event_columns(source) + (["segment"] if source.options.has_segment else [])
+    plan = {}
+    for f in source.files:
+        names = set(pq.read_schema(f).names)
+        hive = _hive_values(source, f)
+        missing = [c for c in cols if c not in names]
+        if missing == ["segment"] and "segment" in hive:
+            plan[f] = ([c for c in cols if c != "segment"], hive["segment"])
+        elif missing:
+            return None
+        else:
+            plan[f] = (cols, None)
+    return plan
+
+
+def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
+    """Record batches of ``files`` in stored order (file by file, row group by row group),
+    decoded by Arrow's Parquet reader on all cores; ``segment`` as strings."""
+    for f in files:
+        cols, segment = plan[f]
+        for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
+            if segment is not None:
+                rb = rb.append_column("segment", pa.array(np.full(rb.num_rows, segment, dtype=object),
+                                                          pa.string()))
+            elif "segment" in cols and not pa.types.is_string(rb.schema.field("segment").type):
+                i = rb.schema.get_field_index("segment")
+                rb = rb.set_column(i, "segment", pc.cast(rb.column(i), pa.string()))
+            yield rb
+
+
+class OutOfOrder(Exception):
+    """The logs are not in seller-time order as stored (the caller sorts them instead)."""
+
+
+def pack_as_stored(batches, opts: PackOptions, exclusions: Exclusions, check: "SellerOrderCheck",
+                   chunk_rows: int = 1 << 19):
+    """Pack a stream of record batches that should be in seller-time order, checking the
+    order on the way; raises :class:`OutOfOrder` at the first sign that it is not. The
+    caller calls ``check.finish()`` (a seller in two runs) once every stream is packed."""
+    packer = StreamPacker(opts, exclusions, chunk_rows=chunk_rows)
+    for rb in batches:
+        if not check.feed(rb):
+            raise OutOfOrder
+        yield from packer.feed(rb)
+    yield from packer.finish()

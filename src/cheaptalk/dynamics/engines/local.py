@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ..logs import Exclusions, LogSource, SellerOrderCheck, StreamPacker
+from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, StreamPacker, \
+    direct_read_plan, event_columns, pack_as_stored, read_as_stored
 from ..kernels import warm_up
 from . import PassResult, evaluate_batch
 
@@ -36,17 +37,10 @@ def _batch_nbytes(batch: dict) -> int:
 def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
     """SQL reading the event columns the model needs (and the seller-table join)."""
     o = source.options
-    cols = ["e.seller", "e.time", "e.recommendation", "e.feedback"]
-    cols += ["e.action", "e.own_estimate"] if o.adoption == "continuous" else \
-        ["e.followed"] + (["e.own_estimate"] if o.has_own_estimate else [])
-    if o.fidelity_source == "fidelity":
-        cols.append("e.fidelity")
-    else:
-        names = _columns(source)
-        cols.append("e.truth" if "truth" in names else "e.outcome")
+    cols = [f"e.{c}" for c in event_columns(source)]
     src = f"read_parquet('{source.glob}', hive_partitioning = true, union_by_name = true{extra})"
     if source.sellers_table is not None:
-        in_events, in_table = "segment" in _columns(source), _table_has_segment(source)
+        in_events, in_table = "segment" in source.column_names(), _table_has_segment(source)
         parts = (["CAST(e.segment AS VARCHAR)"] if in_events else []) + \
             (["CAST(s.segment AS VARCHAR)"] if in_table else [])
         if parts:
@@ -62,14 +56,6 @@ def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
     if order:
         sql += " ORDER BY e.seller, e.time"
     return sql
-
-
-def _columns(source: LogSource) -> set:
-    import pyarrow.dataset as ds
-    names = set()
-    for f in source.files[:50]:
-        names |= set(ds.dataset(f, format="parquet").schema.names)
-    return names
 
 
 def _table_has_segment(source: LogSource) -> bool:
@@ -130,39 +116,60 @@ class LocalEngine:
         # does not allow it)
         loading = threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True)
         loading.start()
-        con = self._connect()
         self.read_in_order = False
-        if self.source.sellers_table is None:
-            self.read_in_order = self._pack(con, ordered=False)
+        plan = direct_read_plan(self.source)
+        if plan is not None:
+            self.read_in_order = self._pack_as_stored(plan)
             if not self.read_in_order:
                 self._reset()
         if not self.read_in_order:
-            self._pack(con, ordered=True)
-        con.close()
+            con = self._connect()
+            self._pack_sorted(con)
+            con.close()
         self._locate_examples()
         loading.join()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
 
-    def _pack(self, con, ordered: bool) -> bool:
-        """Stream the events into packed batches; with ``ordered=False`` stop and return
-        False as soon as the stream turns out not to be in seller-time order."""
-        reader = con.sql(event_query(self.source, order=ordered)).to_arrow_reader(262_144)
+    def _pack_as_stored(self, plan) -> bool:
+        """Read the files as stored (Arrow's Parquet reader, in a background thread) and
+        pack them; False as soon as the events turn out not to be in seller-time order."""
+        bar = _bar(self.progress, "read logs (in stored order)", "ev")
+        check = SellerOrderCheck()
+        stream = _Prefetch(read_as_stored(plan, self.source.files))
+
+        def counted(batches):
+            for rb in batches:
+                self.rows_read += rb.num_rows
+                if bar is not None:
+                    bar.update(rb.num_rows)
+                yield rb
+        try:
+            for batch in pack_as_stored(counted(stream), self.source.options, self.exclusions, check):
+                self._store(batch)
+            if not check.finish():
+                return False
+        except OutOfOrder:
+            return False
+        finally:
+            stream.stop()
+            if bar is not None:
+                bar.close()
+        return True
+
+    def _pack_sorted(self, con):
+        """Stream the events sorted by DuckDB (out of core) into packed batches."""
+        reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
         packer = StreamPacker(self.source.options, self.exclusions)
-        check = None if ordered else SellerOrderCheck()
-        bar = _bar(self.progress, "read logs" if ordered else "read logs (in stored order)", "ev")
+        bar = _bar(self.progress, "read logs", "ev")
         stream = _Prefetch(reader)
         try:
             for rb in stream:
-                if check is not None and not check.feed(rb):
-                    return False
                 for batch in packer.feed(rb):
                     self._store(batch)
                 if bar is not None:
                     bar.update(rb.num_rows)
-            if check is not None and not check.finish():
-                return False
             for batch in packer.finish():
                 self._store(batch)
         finally:
@@ -170,7 +177,6 @@ class LocalEngine:
             if bar is not None:
                 bar.close()
         self.rows_read = packer.rows_read
-        return True
 
     def _reset(self):
         self.close()
