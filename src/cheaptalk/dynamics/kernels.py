@@ -34,6 +34,7 @@ these kernels in the tests.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -47,6 +48,10 @@ N_PARAMS = 5
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _EPS_TRUST = 1e-9          # as in the model: keeps logit(alpha) finite for the binary link
 _TRIU = np.triu_indices(N_PARAMS)
+_JIT = dict(error_model="numpy", cache=True, nogil=True)
+# rows of the continuous kernel's per-node block
+_ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD, _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(12)
+_N_ROWS = 12
 
 
 def node_weight_derivatives(u2: float, u3: float, n_nodes: int):
@@ -75,18 +80,164 @@ def node_weight_derivatives(u2: float, u3: float, n_nodes: int):
     return x, log_w, d1 - mean1, d2_log_w
 
 
-def _make_kernel(binary: bool, hessian: bool):
-    """Compile one kernel variant; ``binary`` and ``hessian`` are compile-time constants."""
+@functools.lru_cache(maxsize=4)
+def _node_weights(u2: float, u3: float, n_nodes: int):
+    """:func:`node_weight_derivatives`, computed once per parameter vector rather than once
+    per batch (the Gauss-Legendre nodes alone cost half a millisecond)."""
+    return node_weight_derivatives(u2, u3, n_nodes)
 
-    @numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True)
+
+@numba.njit(**_JIT)
+def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
+                   ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
+                   post, dg, acc, out_ll, out_score, out_hess):
+    """Mix seller ``b``'s node terms (derivatives in eta_up, eta_down, psi) into its
+    log-likelihood, score and Hessian in the unconstrained parameters."""
+    Q = log_w.shape[0]
+    j_up = eta_up * (1.0 - eta_up)
+    j_down = eta_down * (1.0 - eta_down)
+    # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
+    top = -np.inf
+    for q in range(Q):
+        top = max(top, log_w[q] + ll[q])
+    total = 0.0
+    for q in range(Q):
+        post[q] = math.exp(log_w[q] + ll[q] - top)
+        total += post[q]
+    out_ll[b] = top + math.log(total)
+    for i in range(N_PARAMS):
+        out_score[b, i] = 0.0
+        for j in range(N_PARAMS):
+            acc[i, j] = 0.0
+    for q in range(Q):
+        p = post[q] / total
+        dg[0] = g_u[q] * j_up
+        dg[1] = g_d[q] * j_down
+        dg[2] = d_log_w[q, 0]
+        dg[3] = d_log_w[q, 1]
+        dg[4] = g_p[q]
+        for i in range(N_PARAMS):
+            out_score[b, i] += p * dg[i]
+        if hessian:
+            for i in range(N_PARAMS):
+                for j in range(i, N_PARAMS):
+                    acc[i, j] += p * dg[i] * dg[j]
+            acc[0, 0] += p * (h_uu[q] * j_up * j_up + g_u[q] * j_up * (1.0 - 2.0 * eta_up))
+            acc[0, 1] += p * h_ud[q] * j_up * j_down
+            acc[1, 1] += p * (h_dd[q] * j_down * j_down + g_d[q] * j_down * (1.0 - 2.0 * eta_down))
+            acc[0, 4] += p * h_up[q] * j_up
+            acc[1, 4] += p * h_dp[q] * j_down
+            acc[4, 4] += p * h_pp[q]
+            acc[2, 2] += p * d2_log_w[q, 0]
+            acc[2, 3] += p * d2_log_w[q, 1]
+            acc[3, 3] += p * d2_log_w[q, 2]
+    if hessian:
+        k = 0
+        for i in range(N_PARAMS):
+            for j in range(i, N_PARAMS):
+                out_hess[b, k] = acc[i, j] - out_score[b, i] * out_score[b, j]
+                k += 1
+
+
+def _make_continuous_kernel(hessian: bool, n_nodes: int):
+    """Continuous adoption; ``hessian`` and the node count are compile-time constants."""
+    Q = n_nodes
+
+    @numba.njit(parallel=True, **_JIT)
+    def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
+               eta_up, eta_down, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
+        n_chunks = max(1, min(n_sellers, 64))
+        inv_var = math.exp(-2.0 * psi)
+        for chunk in numba.prange(n_chunks):
+            # rows: the path of each node, its derivatives in the rates and the sums over
+            # the seller's decisions (module docstring); one block of known shape, so that
+            # LLVM sees the rows cannot overlap and vectorizes the node loop without checks
+            st = np.empty((_N_ROWS, Q))
+            ll = np.empty(Q)
+            g_u = np.empty(Q)
+            g_d = np.empty(Q)
+            g_p = np.empty(Q)
+            h_uu = np.empty(Q)
+            h_ud = np.empty(Q)
+            h_dd = np.empty(Q)
+            h_up = np.empty(Q)
+            h_dp = np.empty(Q)
+            h_pp = np.empty(Q)
+            post = np.empty(Q)
+            dg = np.empty(N_PARAMS)
+            acc = np.empty((N_PARAMS, N_PARAMS))
+            for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
+                for q in range(Q):
+                    st[_ALPHA, q] = nodes[q]
+                for k in range(1, _N_ROWS):
+                    for q in range(Q):
+                        st[k, q] = 0.0
+                n_obs = 0
+                for t in range(length[b]):
+                    # (no calls in the node loops: LLVM vectorizes them)
+                    if observed[b, t]:
+                        n_obs += 1
+                        g = np.float64(gap[b, t])
+                        y = np.float64(act[b, t])
+                        gg = g * g
+                        for q in range(Q):
+                            su = st[_S_U, q]
+                            sd = st[_S_D, q]
+                            r = y - st[_ALPHA, q] * g
+                            rg = r * g
+                            st[_SUM_RR, q] += r * r
+                            st[_SUM_U, q] += rg * su
+                            st[_SUM_D, q] += rg * sd
+                            if hessian:
+                                st[_SUM_UU, q] += rg * st[_S_UU, q] - gg * su * su
+                                st[_SUM_UD, q] += rg * st[_S_UD, q] - gg * su * sd
+                                st[_SUM_DD, q] += rg * st[_S_DD, q] - gg * sd * sd
+                    if feedback[b, t]:
+                        f = np.float64(fidelity[b, t])
+                        for q in range(Q):
+                            a = st[_ALPHA, q]
+                            su = st[_S_U, q]
+                            sd = st[_S_D, q]
+                            d = f - a
+                            up = f >= a
+                            step = eta_up if up else eta_down
+                            keep = 1.0 - step
+                            if hessian:
+                                st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
+                                st[_S_UD, q] = st[_S_UD, q] * keep - (sd if up else su)
+                                st[_S_DD, q] = st[_S_DD, q] * keep - (0.0 if up else 2.0 * sd)
+                            st[_S_U, q] = su * keep + (d if up else 0.0)
+                            st[_S_D, q] = sd * keep + (0.0 if up else d)
+                            st[_ALPHA, q] = a + step * d
+                const = n_obs * (psi + _HALF_LOG_2PI)
+                for q in range(Q):
+                    z2 = st[_SUM_RR, q] * inv_var
+                    ll[q] = -0.5 * z2 - const
+                    g_u[q] = st[_SUM_U, q] * inv_var
+                    g_d[q] = st[_SUM_D, q] * inv_var
+                    g_p[q] = z2 - n_obs
+                    h_uu[q] = st[_SUM_UU, q] * inv_var
+                    h_ud[q] = st[_SUM_UD, q] * inv_var
+                    h_dd[q] = st[_SUM_DD, q] * inv_var
+                    h_up[q] = -2.0 * g_u[q]
+                    h_dp[q] = -2.0 * g_d[q]
+                    h_pp[q] = -2.0 * z2
+                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
+                               ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
+                               post, dg, acc, out_ll, out_score, out_hess)
+
+    return kernel
+
+
+def _make_binary_kernel(hessian: bool):
+    """Binary adoption (follow / ignore); ``hessian`` is a compile-time constant."""
+
+    @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
                eta_up, eta_down, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
         Q = nodes.shape[0]
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
-        inv_var = 1.0 / (scale * scale)
-        j_up = eta_up * (1.0 - eta_up)
-        j_down = eta_down * (1.0 - eta_down)
         for chunk in numba.prange(n_chunks):
             alpha = np.empty(Q)
             s_u = np.empty(Q)
@@ -104,6 +255,7 @@ def _make_kernel(binary: bool, hessian: bool):
             h_up = np.empty(Q)
             h_dp = np.empty(Q)
             h_pp = np.empty(Q)
+            post = np.empty(Q)
             dg = np.empty(N_PARAMS)
             acc = np.empty((N_PARAMS, N_PARAMS))
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
@@ -125,15 +277,13 @@ def _make_kernel(binary: bool, hessian: bool):
                     h_dp[q] = 0.0
                     h_pp[q] = 0.0
                 for t in range(length[b]):
-                    obs = 1.0 if observed[b, t] else 0.0
-                    fb = 1.0 if feedback[b, t] else 0.0
                     f = np.float64(fidelity[b, t])
-                    g = np.float64(gap[b, t])
-                    y = np.float64(act[b, t])
-                    sign = 1.0 if y > 0.5 else -1.0
-                    for q in range(Q):
-                        a = alpha[q]
-                        if binary:
+                    # the decision term: only for observed decisions (the logs and exps are
+                    # the costly part of this kernel)
+                    if observed[b, t]:
+                        sign = 1.0 if np.float64(act[b, t]) > 0.5 else -1.0
+                        for q in range(Q):
+                            a = alpha[q]
                             # logit P(follow) = k logit(alpha); z signed by the decision
                             ac = min(max(a, _EPS_TRUST), 1.0 - _EPS_TRUST)
                             inside = 1.0 if (a > _EPS_TRUST and a < 1.0 - _EPS_TRUST) else 0.0
@@ -146,90 +296,39 @@ def _make_kernel(binary: bool, hessian: bool):
                             den = ac * (1.0 - ac)
                             z_a = inside * scale / den
                             lp_a = resid * z_a
-                            lp_p = resid * z
-                            lp_aa = lp_pp = lp_ap = 0.0
+                            ll[q] += lp
+                            g_u[q] += lp_a * s_u[q]
+                            g_d[q] += lp_a * s_d[q]
+                            g_p[q] += resid * z
                             if hessian:
                                 v = p * (1.0 - p)
                                 z_aa = inside * scale * (2.0 * ac - 1.0) / (den * den)
                                 lp_aa = -v * z_a * z_a + resid * z_aa
-                                lp_pp = -v * z * z + resid * z
                                 lp_ap = -v * z * z_a + resid * z_a
-                        else:
-                            r = y - a * g
-                            z2 = r * r * inv_var
-                            lp = -0.5 * z2 - psi - _HALF_LOG_2PI
-                            lp_a = r * g * inv_var
-                            lp_p = z2 - 1.0
-                            lp_aa = lp_pp = lp_ap = 0.0
+                                h_uu[q] += lp_aa * s_u[q] * s_u[q] + lp_a * s_uu[q]
+                                h_ud[q] += lp_aa * s_u[q] * s_d[q] + lp_a * s_ud[q]
+                                h_dd[q] += lp_aa * s_d[q] * s_d[q] + lp_a * s_dd[q]
+                                h_up[q] += lp_ap * s_u[q]
+                                h_dp[q] += lp_ap * s_d[q]
+                                h_pp[q] += -v * z * z + resid * z
+                    # the update: only with feedback
+                    if feedback[b, t]:
+                        for q in range(Q):
+                            a = alpha[q]
+                            d = f - a
+                            up = f >= a
+                            step = eta_up if up else eta_down
+                            keep = 1.0 - step
                             if hessian:
-                                lp_aa = -g * g * inv_var
-                                lp_pp = -2.0 * z2
-                                lp_ap = -2.0 * lp_a
-                        # (indexing the arrays directly, not through locals, lets LLVM vectorize)
-                        ll[q] += obs * lp
-                        g_u[q] += obs * lp_a * s_u[q]
-                        g_d[q] += obs * lp_a * s_d[q]
-                        g_p[q] += obs * lp_p
-                        if hessian:
-                            h_uu[q] += obs * (lp_aa * s_u[q] * s_u[q] + lp_a * s_uu[q])
-                            h_ud[q] += obs * (lp_aa * s_u[q] * s_d[q] + lp_a * s_ud[q])
-                            h_dd[q] += obs * (lp_aa * s_d[q] * s_d[q] + lp_a * s_dd[q])
-                            h_up[q] += obs * lp_ap * s_u[q]
-                            h_dp[q] += obs * lp_ap * s_d[q]
-                            h_pp[q] += obs * lp_pp
-                        up = 1.0 if f >= a else 0.0
-                        down = 1.0 - up
-                        eta = up * eta_up + down * eta_down
-                        d = f - a
-                        keep = 1.0 - fb * eta
-                        if hessian:
-                            s_uu[q] = s_uu[q] * keep - 2.0 * fb * s_u[q] * up
-                            s_ud[q] = s_ud[q] * keep - fb * (s_u[q] * down + s_d[q] * up)
-                            s_dd[q] = s_dd[q] * keep - 2.0 * fb * s_d[q] * down
-                        s_u[q] = s_u[q] * keep + fb * d * up
-                        s_d[q] = s_d[q] * keep + fb * d * down
-                        alpha[q] = a + fb * eta * d
-                # seller level: L = logsumexp_q (log w_q + ll_q), posterior p_q
-                top = -np.inf
-                for q in range(Q):
-                    top = max(top, log_w[q] + ll[q])
-                total = 0.0
-                for q in range(Q):
-                    total += math.exp(log_w[q] + ll[q] - top)
-                L = top + math.log(total)
-                out_ll[b] = L
-                for i in range(N_PARAMS):
-                    out_score[b, i] = 0.0
-                    for j in range(N_PARAMS):
-                        acc[i, j] = 0.0
-                for q in range(Q):
-                    p = math.exp(log_w[q] + ll[q] - L)
-                    dg[0] = g_u[q] * j_up
-                    dg[1] = g_d[q] * j_down
-                    dg[2] = d_log_w[q, 0]
-                    dg[3] = d_log_w[q, 1]
-                    dg[4] = g_p[q]
-                    for i in range(N_PARAMS):
-                        out_score[b, i] += p * dg[i]
-                    if hessian:
-                        for i in range(N_PARAMS):
-                            for j in range(i, N_PARAMS):
-                                acc[i, j] += p * dg[i] * dg[j]
-                        acc[0, 0] += p * (h_uu[q] * j_up * j_up + g_u[q] * j_up * (1.0 - 2.0 * eta_up))
-                        acc[0, 1] += p * h_ud[q] * j_up * j_down
-                        acc[1, 1] += p * (h_dd[q] * j_down * j_down + g_d[q] * j_down * (1.0 - 2.0 * eta_down))
-                        acc[0, 4] += p * h_up[q] * j_up
-                        acc[1, 4] += p * h_dp[q] * j_down
-                        acc[4, 4] += p * h_pp[q]
-                        acc[2, 2] += p * d2_log_w[q, 0]
-                        acc[2, 3] += p * d2_log_w[q, 1]
-                        acc[3, 3] += p * d2_log_w[q, 2]
-                if hessian:
-                    k = 0
-                    for i in range(N_PARAMS):
-                        for j in range(i, N_PARAMS):
-                            out_hess[b, k] = acc[i, j] - out_score[b, i] * out_score[b, j]
-                            k += 1
+                                s_uu[q] = s_uu[q] * keep - (2.0 * s_u[q] if up else 0.0)
+                                s_ud[q] = s_ud[q] * keep - (s_d[q] if up else s_u[q])
+                                s_dd[q] = s_dd[q] * keep - (0.0 if up else 2.0 * s_d[q])
+                            s_u[q] = s_u[q] * keep + (d if up else 0.0)
+                            s_d[q] = s_d[q] * keep + (0.0 if up else d)
+                            alpha[q] = a + step * d
+                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
+                               ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
+                               post, dg, acc, out_ll, out_score, out_hess)
 
     return kernel
 
@@ -237,10 +336,11 @@ def _make_kernel(binary: bool, hessian: bool):
 _KERNELS: dict = {}
 
 
-def _kernel(kind: str, hessian: bool):
-    key = (kind, hessian)
+def _kernel(kind: str, hessian: bool, n_nodes: int):
+    key = (kind, hessian, n_nodes)
     if key not in _KERNELS:
-        _KERNELS[key] = _make_kernel(kind == "binary", hessian)
+        _KERNELS[key] = (_make_binary_kernel(hessian) if kind == "binary"
+                         else _make_continuous_kernel(hessian, n_nodes))
     return _KERNELS[key]
 
 
@@ -253,12 +353,12 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     """
     u = np.asarray(u, float)
     nb = int(batch["n_sellers"])
-    nodes, log_w, d_log_w, d2_log_w = node_weight_derivatives(float(u[2]), float(u[3]), n_nodes)
+    nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), int(n_nodes))
     eta_up, eta_down = 1.0 / (1.0 + math.exp(-u[0])), 1.0 / (1.0 + math.exp(-u[1]))
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    _kernel(kind, hessian)(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"],
+    _kernel(kind, hessian, n_nodes)(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"],
                            batch["observed"], batch["length"], nb, eta_up, eta_down, float(u[4]),
                            nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess)
     if not hessian:
