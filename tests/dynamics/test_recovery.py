@@ -29,6 +29,23 @@ def test_recovers_rates_and_initial_trust_distribution(local_fit, continuous_log
     assert not fit.warnings
 
 
+def test_last_pass_without_hessian_changes_nothing_that_is_reported(local_fit):
+    """When the last Newton step is tiny, its pass skips the Hessian: the standard errors
+    with the Hessian taken at the estimate itself are the same, and the decrement there
+    meets the tolerance."""
+    from cheaptalk.dynamics.model import natural_jacobian
+    engine, fit = local_fit
+    assert fit.hessian_from_previous_pass and "previous pass" in fit.message
+    at = engine.evaluate(TrustDynamics(fit.kind), fit.u, hessian=True)
+    assert at.loglik == pytest.approx(fit.loglik, rel=1e-14)
+    assert float(at.score @ np.linalg.solve(-at.hessian, at.score)) / at.n_sellers < 1e-11
+    hinv = np.linalg.inv(at.hessian)
+    G = at.n_sellers
+    J = natural_jacobian(fit.u, fit.kind)
+    se = np.sqrt(np.diag(hinv @ at.meat @ hinv * G / (G - 1)) * J ** 2)
+    np.testing.assert_allclose(se, [fit.se[n] for n in fit.estimates], rtol=1e-4)
+
+
 def test_filtered_initial_trust_tracks_each_sellers_truth(local_fit, continuous_logs, tmp_path):
     from cheaptalk.dynamics.trajectories import write_trajectories
     logs, _ = continuous_logs

@@ -49,9 +49,9 @@ def test_spark_matches_local_estimates_and_exclusions(small_logs, spark):
     engine.close()
 
 
-def test_logs_in_seller_order_are_packed_without_a_shuffle(tmp_path, spark):
+def test_logs_in_seller_order_are_read_as_stored(ordered_logs, spark):
     from cheaptalk.dynamics.engines.spark import SparkEngine
-    generate_logs(tmp_path, 200, 30, seed=5, world=SyntheticWorld(), events_per_file=2_000)
+    tmp_path = ordered_logs
     model = TrustDynamics("continuous")
     u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
     local = LocalEngine(resolve_logs(tmp_path))
@@ -65,8 +65,19 @@ def test_logs_in_seller_order_are_packed_without_a_shuffle(tmp_path, spark):
     local.close()
 
 
-def test_failed_task_is_retried_and_result_unchanged(small_logs, spark, tmp_path):
+@pytest.fixture(scope="module")
+def ordered_logs(tmp_path_factory):
+    """200 sellers x 30 synthetic events in seller-time order, 3 files (read as stored)."""
+    d = tmp_path_factory.mktemp("spark-ordered")
+    generate_logs(d, 200, 30, seed=5, world=SyntheticWorld(), events_per_file=2_000)
+    return d
+
+
+@pytest.mark.parametrize("which", ["shuffled", "as_stored"])
+def test_failed_task_is_retried_and_result_unchanged(which, small_logs, ordered_logs, spark, tmp_path):
     from cheaptalk.dynamics.engines.spark import SparkEngine
+    logs = small_logs if which == "shuffled" else ordered_logs
+    n_sellers = 300 if which == "shuffled" else 200
     marker_dir = str(tmp_path)
 
     def fail_first_attempt():
@@ -81,13 +92,14 @@ def test_failed_task_is_retried_and_result_unchanged(small_logs, spark, tmp_path
 
     model = TrustDynamics("continuous")
     u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
-    clean = SparkEngine(resolve_logs(small_logs), spark=spark, partitions=3)
-    faulty = SparkEngine(resolve_logs(small_logs), spark=spark, partitions=3,
+    clean = SparkEngine(resolve_logs(logs), spark=spark, partitions=3)
+    faulty = SparkEngine(resolve_logs(logs), spark=spark, partitions=3,
                          task_hook=fail_first_attempt)
     a = clean.evaluate(model, u)
     b = faulty.evaluate(model, u)
+    assert faulty.read_in_order == (which == "as_stored")
     assert list(tmp_path.glob("failed-stage-*")), "no task failed: the injection did not run"
-    assert b.n_sellers == a.n_sellers == 300
+    assert b.n_sellers == a.n_sellers == n_sellers
     assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
     np.testing.assert_allclose(b.score, a.score, rtol=1e-10)
     np.testing.assert_allclose(b.meat, a.meat, rtol=1e-10)

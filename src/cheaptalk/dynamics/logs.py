@@ -815,7 +815,7 @@ def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
     """Record batches of ``files`` in stored order (file by file, row group by row group),
     decoded by Arrow's Parquet reader on all cores; ``segment`` as strings."""
     for f in files:
-        cols, segment = plan[f]
+        cols, segment = plan[Path(f)]
         for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
             if segment is not None:
                 rb = rb.append_column("segment", pa.array(np.full(rb.num_rows, segment, dtype=object),

@@ -1,19 +1,28 @@
 """The Spark engine: the same packing and per-batch computation, distributed.
 
-Preparation is one Spark job: events are read from Parquet and ``mapInArrow`` packs each
-partition's stream of Arrow batches into seller batches (the shared
-:class:`~cheaptalk.dynamics.logs.StreamPacker`). Logs stored in seller-time order (each
-partition's sellers contiguous and time-ordered, no seller in two partitions; checked while
-packing) need no shuffle. Otherwise, or with a seller table to join, the events are
-hash-partitioned by seller and sorted by (seller, time) within partitions first. The packed
-batches (pickled numpy arrays, one record each) are persisted in memory and on disk.
+Two ways of reading, chosen in :meth:`SparkEngine.prepare`:
 
-Each likelihood pass of the optimizer is one Spark job: every task evaluates the batches
-of its partition (log-likelihood, score, the outer products of per-seller scores and the
-Hessian, with the compiled kernels of :mod:`cheaptalk.dynamics.kernels`) and returns the sums; the driver adds
-them up (``treeReduce``). Parameters travel in the task closure (a handful of numbers).
-Tasks are deterministic functions of their partition, so a failed task is simply rerun
-(``spark.task.maxFailures``) with the same result.
+* **Logs in seller-time order, read as stored** (each file's sellers contiguous and
+  time-ordered, no seller in two files; what ``trust generate`` writes and most exports
+  partitioned by seller). Spark schedules one task per Parquet file; the task reads its file
+  with Arrow's Parquet reader in the Python worker, checks the order, packs the sellers
+  (:func:`~cheaptalk.dynamics.logs.pack_as_stored`) and evaluates them. Nothing passes
+  through the JVM but the file names and the sums, and nothing is cached between passes:
+  every likelihood pass is one Spark job that reads again (decoding is cheaper than
+  shipping the data from the JVM to the Python workers). The files must be readable from
+  every executor at the same path, as they must be for Spark's own reader.
+* **Otherwise** (events out of order, a seller spread over files, a seller table to join,
+  files with different columns): Spark SQL reads the events, hash-partitions them by seller,
+  sorts within partitions and ``mapInArrow`` packs each partition
+  (:class:`~cheaptalk.dynamics.logs.StreamPacker`); the packed batches (pickled numpy
+  arrays, one record each) are persisted in memory and on disk, and each pass is a job over
+  them.
+
+Each pass sums, over tasks, the log-likelihood, the score, the outer products of per-seller
+scores and the Hessian (the compiled kernels of :mod:`cheaptalk.dynamics.kernels`); the
+driver adds them up (``treeReduce``). Parameters travel in the task closure (a handful of
+numbers). Tasks are deterministic functions of their input, so a failed task is simply
+rerun (``spark.task.maxFailures``) with the same result.
 
 On a cluster the same code runs through ``spark-submit`` (see
 :mod:`cheaptalk.dynamics.spark_submit`); ``cheaptalk`` must be installed on the executors.
@@ -31,10 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..logs import Exclusions, LogSource
+from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
+    event_columns, pack_as_stored, read_as_stored
 from . import PassResult
 
-__all__ = ["SparkEngine", "spark_session", "whole_file_conf"]
+__all__ = ["SparkEngine", "spark_session"]
 
 
 def _java_home():
@@ -77,58 +87,61 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
     return b.getOrCreate()
 
 
-def whole_file_conf(files) -> dict:
-    """Spark SQL settings under which each Parquet file of up to 1 GiB is read by one task
-    (Spark would otherwise split files at row groups, cutting sellers). The split size is
-    ``min(maxPartitionBytes, total / minPartitionNum)``: both must allow a whole file."""
-    largest = max(Path(f).stat().st_size for f in files)
-    if largest > 2 ** 30:
-        return {}
-    return {"spark.sql.files.maxPartitionBytes": str(largest + 1), "spark.sql.files.minPartitionNum": "1"}
-
-
-def _pack_partition(opts, check_order: bool = False):
-    """mapInArrow function: Arrow batches of one partition -> packed seller batches, then one
-    record with the partition's exclusions.
-
-    Without ``check_order`` the partition arrives sorted by (seller, time). With it, the
-    partition is read as stored and checked on the way (:class:`SellerOrderCheck`); the
-    last record then also says whether the order held and lists the sellers that start a
-    run, so that the driver can check that no seller spans two partitions. A partition
-    found out of order stops early: the engine then sorts.
-    """
+def _pack_partition(opts):
+    """mapInArrow function: Arrow batches of one partition, sorted by (seller, time) ->
+    packed seller batches, then one record with the partition's exclusions."""
     def run(batches):
         import pyarrow as pa
 
-        from cheaptalk.dynamics.logs import Exclusions as _Ex, SellerOrderCheck, StreamPacker
+        from cheaptalk.dynamics.logs import Exclusions as _Ex, StreamPacker
         ex = _Ex()
         packer = StreamPacker(opts, ex, chunk_rows=1_000_000)
-        check = SellerOrderCheck() if check_order else None
 
         def emit(b):
             return pa.RecordBatch.from_pydict(
                 {"blob": [pickle.dumps(b, protocol=5)], "n_sellers": [int(b["n_sellers"])],
                  "excl": [None]}, schema=_PACKED_SCHEMA_ARROW())
 
-        def last(ordered):
-            starts = None
-            if check is not None and check.run_starts:
-                first = check.run_starts[0]
-                starts = np.concatenate(check.run_starts) if isinstance(first, np.ndarray) \
-                    else pa.chunked_array(check.run_starts).to_numpy(zero_copy_only=False)
-            info = {"exclusions": ex, "ordered": ordered, "run_starts": starts}
-            return pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
-                                               "excl": [pickle.dumps(info, protocol=5)]},
-                                              schema=_PACKED_SCHEMA_ARROW())
         for rb in batches:
-            if check is not None and not check.feed(rb):
-                yield last(False)
-                return
             for b in packer.feed(rb):
                 yield emit(b)
         for b in packer.finish():
             yield emit(b)
-        yield last(True)
+        yield pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
+                                          "excl": [pickle.dumps(ex, protocol=5)]},
+                                         schema=_PACKED_SCHEMA_ARROW())
+    return run
+
+
+def _pack_file(plan, opts, path, check: SellerOrderCheck | None = None, exclusions=None):
+    """Packed batches of one file read as stored (raises OutOfOrder)."""
+    from cheaptalk.dynamics.logs import Exclusions as _Ex
+    check = check if check is not None else SellerOrderCheck()
+    yield from pack_as_stored(read_as_stored(plan, [path]), opts, exclusions if exclusions is not None
+                              else _Ex(), check)
+
+
+def _file_summary(plan, opts):
+    """Task of the preparing job: read, check and pack one file; return what the driver
+    needs (sellers, events, exclusions, whether the file is in order, the sellers that
+    start a run) without the batches."""
+    def run(path):
+        ex = Exclusions()
+        check = SellerOrderCheck()
+        n_sellers = rows = 0
+        try:
+            for b in _pack_file(plan, opts, path, check, ex):
+                n_sellers += int(b["n_sellers"])
+            ordered = check.finish()
+        except OutOfOrder:
+            ordered = False
+        starts = None
+        if ordered and check.run_starts:
+            first = check.run_starts[0]
+            starts = np.concatenate(check.run_starts) if isinstance(first, np.ndarray) \
+                else __import__("pyarrow").chunked_array(check.run_starts).to_numpy(zero_copy_only=False)
+        return {"path": path, "n_sellers": n_sellers, "exclusions": ex, "ordered": ordered,
+                "run_starts": starts}
     return run
 
 
@@ -158,7 +171,9 @@ class SparkEngine:
         self.prepared = False
         self.prepare_seconds = 0.0
         self.read_in_order = False
-        self._rdd = None
+        self._rdd = None              # persisted packed batches (shuffled path)
+        self._files_rdd = None        # file names, one per partition (files read as stored)
+        self._plan = None
         self._counts: list[int] = []
 
     @property
@@ -171,14 +186,7 @@ class SparkEngine:
         from pyspark.sql import functions as F
         o = self.source.options
         df = self.spark.read.option("mergeSchema", "true").parquet(str(self.source.events))
-        cols = ["seller", "time", "recommendation", "feedback"]
-        cols += ["action", "own_estimate"] if o.adoption == "continuous" else \
-            ["followed"] + (["own_estimate"] if o.has_own_estimate else [])
-        if o.fidelity_source == "fidelity":
-            cols.append("fidelity")
-        else:
-            cols.append("truth" if "truth" in df.columns else "outcome")
-        sel = [F.col(c) for c in cols]
+        sel = [F.col(c) for c in event_columns(self.source)]
         if self.source.sellers_table is not None:
             st = self.spark.read.parquet(str(self.source.sellers_table))
             st = st.select("seller", *(["segment"] if "segment" in st.columns else []))
@@ -202,62 +210,54 @@ class SparkEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
-        schema = "blob binary, n_sellers long, excl binary"
         self.read_in_order = False
-        if self.source.sellers_table is None:
-            # logs in seller-time order within each input partition, no seller in two
-            # partitions: pack as stored, no shuffle. Files up to 1 GiB are read whole
-            # (Spark would otherwise split them between tasks at row groups, cutting sellers).
-            whole_files = whole_file_conf(self.source.files)
-            previous = {k: self.spark.conf.get(k, None) for k in whole_files}
-            for k, v in whole_files.items():
-                self.spark.conf.set(k, v)
-            try:
-                packed = self._events().mapInArrow(
-                    _pack_partition(self.source.options, check_order=True), schema)
-                self.read_in_order = self._collect(packed, check_order=True)
-            finally:
-                for k, v in previous.items():
-                    if v is None:
-                        self.spark.conf.unset(k)
-                    else:
-                        self.spark.conf.set(k, v)
-            if not self.read_in_order:
-                self._rdd.unpersist()
-                self.exclusions = Exclusions()
-        events = self._events()
+        self._plan = direct_read_plan(self.source)
+        if self._plan is not None:
+            self.read_in_order = self._prepare_files()
         if not self.read_in_order:
-            n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
-            ordered = events.repartition(n, "seller").sortWithinPartitions("seller", "time")
-            self._collect(ordered.mapInArrow(_pack_partition(self.source.options), schema),
-                          check_order=False)
+            self._plan = None
+            self.exclusions = Exclusions()
+            self._prepare_shuffled()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
 
-    def _collect(self, packed, check_order: bool) -> bool:
+    def _prepare_files(self) -> bool:
+        """One job, a task per file: check the order and count; True if every file is in
+        seller-time order and no seller starts a run in two places."""
+        paths = [str(f) for f in self.source.files]
+        self._files_rdd = self.spark.sparkContext.parallelize(paths, len(paths))
+        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options)).collect()
+        if not all(st["ordered"] for st in stats):
+            return False
+        starts = [st["run_starts"] for st in stats if st["run_starts"] is not None]
+        if starts:
+            all_starts = np.concatenate(starts)
+            if len(set(all_starts.tolist())) != len(all_starts):
+                return False
+        for st in stats:
+            self.exclusions.merge(st["exclusions"])
+        self._counts = [st["n_sellers"] for st in stats]
+        return True
+
+    def _prepare_shuffled(self):
+        """Spark SQL reads, partitions by seller and sorts; the packed batches are persisted."""
+        schema = "blob binary, n_sellers long, excl binary"
+        n = self.partitions or max(2, self.spark.sparkContext.defaultParallelism)
+        ordered = self._events().repartition(n, "seller").sortWithinPartitions("seller", "time")
+        self._collect(ordered.mapInArrow(_pack_partition(self.source.options), schema))
+
+    def _collect(self, packed):
         """Persist the packed batches (one job packs and caches everything; only counts and
-        exclusions reach the driver). With ``check_order``, return whether every partition
-        was in order and no seller started a run in two places."""
+        exclusions reach the driver)."""
         from pyspark import StorageLevel
         self._rdd = packed.rdd.map(lambda r: (r["blob"], r["n_sellers"], r["excl"])) \
             .persist(StorageLevel.MEMORY_AND_DISK)
         stats = self._rdd.map(lambda x: (x[0] is not None, x[1], x[2])).collect()
-        ordered, starts = True, []
         for has_blob, n_sellers, excl in stats:
             if excl is not None:
-                info = pickle.loads(excl)
-                self.exclusions.merge(info["exclusions"])
-                ordered = ordered and info["ordered"]
-                if info["run_starts"] is not None:
-                    starts.append(info["run_starts"])
+                self.exclusions.merge(pickle.loads(excl))
         self._counts = [n for has_blob, n, _ in stats if has_blob]
-        if not check_order:
-            return True
-        if ordered and starts:
-            all_starts = np.concatenate(starts)
-            ordered = len(set(all_starts.tolist())) == len(all_starts)
-        return ordered
 
     def n_sellers(self) -> int:
         self.prepare()
@@ -265,6 +265,17 @@ class SparkEngine:
 
     def sample(self, max_sellers: int) -> list[dict]:
         self.prepare()
+        if self._plan is not None:
+            # the first files, read by the driver (as Spark's reader would need them too,
+            # the files are visible from the driver)
+            out, n = [], 0
+            for path in self.source.files:
+                for b in _pack_file(self._plan, self.source.options, str(path)):
+                    out.append(b)
+                    n += int(b["n_sellers"])
+                    if n >= max_sellers:
+                        return out
+            return out
         k, n = 0, 0
         for c in self._counts:
             k += 1
@@ -276,6 +287,10 @@ class SparkEngine:
 
     def batches(self):
         self.prepare()
+        if self._plan is not None:
+            for path in self.source.files:
+                yield from _pack_file(self._plan, self.source.options, str(path))
+            return
         for x in self._rdd.filter(lambda x: x[0] is not None).toLocalIterator():
             yield pickle.loads(x[0])
 
@@ -284,6 +299,7 @@ class SparkEngine:
         kind, n_nodes, hook = model.kind, model.n_nodes, self.task_hook
         u = np.asarray(u, float)
         p = len(u)
+        plan, opts = self._plan, self.source.options
 
         def run(it):
             if hook is not None:
@@ -292,12 +308,16 @@ class SparkEngine:
             from cheaptalk.dynamics.model import TrustDynamics
             m = TrustDynamics(kind, n_nodes)
             total = _PR(p, hessian)
-            for blob, _, _ in it:
-                if blob is not None:
-                    total += evaluate_batch(m, u, pickle.loads(blob), hessian)
+            for item in it:
+                if plan is not None:       # a file name: read and pack it again
+                    for b in _pack_file(plan, opts, item):
+                        total += evaluate_batch(m, u, b, hessian)
+                elif item[0] is not None:  # a persisted packed batch
+                    total += evaluate_batch(m, u, pickle.loads(item[0]), hessian)
             yield total
 
-        return self._rdd.mapPartitions(run).treeReduce(operator.add)
+        rdd = self._files_rdd if plan is not None else self._rdd
+        return rdd.mapPartitions(run).treeReduce(operator.add)
 
     def close(self):
         if self._rdd is not None:
