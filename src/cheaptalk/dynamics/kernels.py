@@ -48,7 +48,7 @@ N_PARAMS = 5
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _EPS_TRUST = 1e-9          # as in the model: keeps logit(alpha) finite for the binary link
 _TRIU = np.triu_indices(N_PARAMS)
-_JIT = dict(error_model="numpy", cache=True, nogil=True)
+_JIT = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})   # contract: fused multiply-adds
 # rows of the continuous kernel's per-node block
 _ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD, _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(12)
 _N_ROWS = 12
@@ -90,12 +90,15 @@ def _node_weights(u2: float, u3: float, n_nodes: int):
 @numba.njit(**_JIT)
 def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
                    ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
-                   post, dg, acc, out_ll, out_score, out_hess):
+                   post, out_ll, out_score, out_hess):
     """Mix seller ``b``'s node terms (derivatives in eta_up, eta_down, psi) into its
-    log-likelihood, score and Hessian in the unconstrained parameters."""
+    log-likelihood, score and Hessian in the unconstrained parameters
+    (u = logit eta_up, logit eta_down, u2, u3, psi)."""
     Q = log_w.shape[0]
     j_up = eta_up * (1.0 - eta_up)
     j_down = eta_down * (1.0 - eta_down)
+    c_up = j_up * (1.0 - 2.0 * eta_up)          # d2 eta_up / du2
+    c_down = j_down * (1.0 - 2.0 * eta_down)
     # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
     top = -np.inf
     for q in range(Q):
@@ -105,38 +108,65 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
         post[q] = math.exp(log_w[q] + ll[q] - top)
         total += post[q]
     out_ll[b] = top + math.log(total)
-    for i in range(N_PARAMS):
-        out_score[b, i] = 0.0
-        for j in range(N_PARAMS):
-            acc[i, j] = 0.0
+    # posterior means of dg (score) and of d2g + dg dg' (accumulated in registers)
+    s0 = s1 = s2 = s3 = s4 = 0.0
+    a00 = a01 = a02 = a03 = a04 = a11 = a12 = a13 = a14 = 0.0
+    a22 = a23 = a24 = a33 = a34 = a44 = 0.0
     for q in range(Q):
         p = post[q] / total
-        dg[0] = g_u[q] * j_up
-        dg[1] = g_d[q] * j_down
-        dg[2] = d_log_w[q, 0]
-        dg[3] = d_log_w[q, 1]
-        dg[4] = g_p[q]
-        for i in range(N_PARAMS):
-            out_score[b, i] += p * dg[i]
+        x0 = g_u[q] * j_up
+        x1 = g_d[q] * j_down
+        x2 = d_log_w[q, 0]
+        x3 = d_log_w[q, 1]
+        x4 = g_p[q]
+        s0 += p * x0
+        s1 += p * x1
+        s2 += p * x2
+        s3 += p * x3
+        s4 += p * x4
         if hessian:
-            for i in range(N_PARAMS):
-                for j in range(i, N_PARAMS):
-                    acc[i, j] += p * dg[i] * dg[j]
-            acc[0, 0] += p * (h_uu[q] * j_up * j_up + g_u[q] * j_up * (1.0 - 2.0 * eta_up))
-            acc[0, 1] += p * h_ud[q] * j_up * j_down
-            acc[1, 1] += p * (h_dd[q] * j_down * j_down + g_d[q] * j_down * (1.0 - 2.0 * eta_down))
-            acc[0, 4] += p * h_up[q] * j_up
-            acc[1, 4] += p * h_dp[q] * j_down
-            acc[4, 4] += p * h_pp[q]
-            acc[2, 2] += p * d2_log_w[q, 0]
-            acc[2, 3] += p * d2_log_w[q, 1]
-            acc[3, 3] += p * d2_log_w[q, 2]
+            p0 = p * x0
+            p1 = p * x1
+            p2 = p * x2
+            p3 = p * x3
+            a00 += p0 * x0 + p * (h_uu[q] * j_up * j_up + g_u[q] * c_up)
+            a01 += p0 * x1 + p * h_ud[q] * j_up * j_down
+            a02 += p0 * x2
+            a03 += p0 * x3
+            a04 += p0 * x4 + p * h_up[q] * j_up
+            a11 += p1 * x1 + p * (h_dd[q] * j_down * j_down + g_d[q] * c_down)
+            a12 += p1 * x2
+            a13 += p1 * x3
+            a14 += p1 * x4 + p * h_dp[q] * j_down
+            a22 += p2 * x2 + p * d2_log_w[q, 0]
+            a23 += p2 * x3 + p * d2_log_w[q, 1]
+            a24 += p2 * x4
+            a33 += p3 * x3 + p * d2_log_w[q, 2]
+            a34 += p3 * x4
+            a44 += p * x4 * x4 + p * h_pp[q]
+    out_score[b, 0] = s0
+    out_score[b, 1] = s1
+    out_score[b, 2] = s2
+    out_score[b, 3] = s3
+    out_score[b, 4] = s4
     if hessian:
-        k = 0
-        for i in range(N_PARAMS):
-            for j in range(i, N_PARAMS):
-                out_hess[b, k] = acc[i, j] - out_score[b, i] * out_score[b, j]
-                k += 1
+        # d2L = E_p[d2g + dg dg'] - dL dL', upper triangle row by row
+        h = out_hess[b]
+        h[0] = a00 - s0 * s0
+        h[1] = a01 - s0 * s1
+        h[2] = a02 - s0 * s2
+        h[3] = a03 - s0 * s3
+        h[4] = a04 - s0 * s4
+        h[5] = a11 - s1 * s1
+        h[6] = a12 - s1 * s2
+        h[7] = a13 - s1 * s3
+        h[8] = a14 - s1 * s4
+        h[9] = a22 - s2 * s2
+        h[10] = a23 - s2 * s3
+        h[11] = a24 - s2 * s4
+        h[12] = a33 - s3 * s3
+        h[13] = a34 - s3 * s4
+        h[14] = a44 - s4 * s4
 
 
 def _make_continuous_kernel(hessian: bool, n_nodes: int):
@@ -164,8 +194,6 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
             h_dp = np.empty(Q)
             h_pp = np.empty(Q)
             post = np.empty(Q)
-            dg = np.empty(N_PARAMS)
-            acc = np.empty((N_PARAMS, N_PARAMS))
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 for q in range(Q):
                     st[_ALPHA, q] = nodes[q]
@@ -224,7 +252,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
                     h_pp[q] = -2.0 * z2
                 _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
                                ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
-                               post, dg, acc, out_ll, out_score, out_hess)
+                               post, out_ll, out_score, out_hess)
 
     return kernel
 
@@ -256,8 +284,6 @@ def _make_binary_kernel(hessian: bool):
             h_dp = np.empty(Q)
             h_pp = np.empty(Q)
             post = np.empty(Q)
-            dg = np.empty(N_PARAMS)
-            acc = np.empty((N_PARAMS, N_PARAMS))
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 for q in range(Q):
                     alpha[q] = nodes[q]
@@ -328,7 +354,7 @@ def _make_binary_kernel(hessian: bool):
                             alpha[q] = a + step * d
                 _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
                                ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
-                               post, dg, acc, out_ll, out_score, out_hess)
+                               post, out_ll, out_score, out_hess)
 
     return kernel
 
