@@ -49,9 +49,15 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _EPS_TRUST = 1e-9          # as in the model: keeps logit(alpha) finite for the binary link
 _TRIU = np.triu_indices(N_PARAMS)
 _JIT = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})   # contract: fused multiply-adds
-# rows of the continuous kernel's per-node block
-_ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD, _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(12)
+# rows of the per-node block: the path and its derivatives in the rates (both kernels), then
+# the continuous kernel's sums over decisions, or the binary kernel's cached link terms and
+# node log-likelihood terms
+_ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD = range(6)
+_SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(6, 12)
 _N_ROWS = 12
+_Z, _Z_A, _Z_AA, _LOG1P_E, _P_POS, _P_NEG = range(6, 12)
+_LL, _G_U, _G_D, _G_P, _H_UU, _H_UD, _H_DD, _H_UP, _H_DP, _H_PP = range(12, 22)
+_N_ROWS_BINARY = 22
 
 
 def node_weight_derivatives(u2: float, u3: float, n_nodes: int):
@@ -257,103 +263,96 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
     return kernel
 
 
-def _make_binary_kernel(hessian: bool):
-    """Binary adoption (follow / ignore); ``hessian`` is a compile-time constant."""
+@numba.njit(**_JIT)
+def _cache_link(st, scale):
+    """Binary link terms that depend on the node's trust only: z = k logit(alpha) (alpha
+    clamped to [eps, 1 - eps]), dz/dalpha, d2z/dalpha2, log1p(exp(-|z|)) and sigmoid(+-|z|).
+    Recomputed only when trust moves, so decisions without feedback cost no logs or exps."""
+    for q in range(st.shape[1]):
+        a = st[_ALPHA, q]
+        ac = min(max(a, _EPS_TRUST), 1.0 - _EPS_TRUST)
+        inside = 1.0 if (a > _EPS_TRUST and a < 1.0 - _EPS_TRUST) else 0.0
+        z = scale * math.log(ac / (1.0 - ac))
+        e = math.exp(-abs(z))
+        den = ac * (1.0 - ac)
+        st[_Z, q] = z
+        st[_Z_A, q] = inside * scale / den
+        st[_Z_AA, q] = inside * scale * (2.0 * ac - 1.0) / (den * den)
+        st[_LOG1P_E, q] = math.log1p(e)
+        st[_P_POS, q] = 1.0 / (1.0 + e)          # sigmoid(|z|)
+        st[_P_NEG, q] = e / (1.0 + e)            # sigmoid(-|z|)
+
+
+def _make_binary_kernel(hessian: bool, n_nodes: int):
+    """Binary adoption (follow / ignore); ``hessian`` and the node count are compile-time
+    constants."""
+    Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
                eta_up, eta_down, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
-        Q = nodes.shape[0]
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
-            alpha = np.empty(Q)
-            s_u = np.empty(Q)
-            s_d = np.empty(Q)
-            s_uu = np.empty(Q)
-            s_ud = np.empty(Q)
-            s_dd = np.empty(Q)
-            ll = np.empty(Q)
-            g_u = np.empty(Q)
-            g_d = np.empty(Q)
-            g_p = np.empty(Q)
-            h_uu = np.empty(Q)
-            h_ud = np.empty(Q)
-            h_dd = np.empty(Q)
-            h_up = np.empty(Q)
-            h_dp = np.empty(Q)
-            h_pp = np.empty(Q)
+            st = np.empty((_N_ROWS_BINARY, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 for q in range(Q):
-                    alpha[q] = nodes[q]
-                    s_u[q] = 0.0
-                    s_d[q] = 0.0
-                    s_uu[q] = 0.0
-                    s_ud[q] = 0.0
-                    s_dd[q] = 0.0
-                    ll[q] = 0.0
-                    g_u[q] = 0.0
-                    g_d[q] = 0.0
-                    g_p[q] = 0.0
-                    h_uu[q] = 0.0
-                    h_ud[q] = 0.0
-                    h_dd[q] = 0.0
-                    h_up[q] = 0.0
-                    h_dp[q] = 0.0
-                    h_pp[q] = 0.0
+                    st[_ALPHA, q] = nodes[q]
+                for k in range(_S_U, _N_ROWS_BINARY):
+                    for q in range(Q):
+                        st[k, q] = 0.0
+                _cache_link(st, scale)
                 for t in range(length[b]):
-                    f = np.float64(fidelity[b, t])
-                    # the decision term: only for observed decisions (the logs and exps are
-                    # the costly part of this kernel)
+                    # the decision term, for observed decisions: logit P(follow) = k logit(alpha),
+                    # zz = z signed by the decision, lp = log sigmoid(zz)
                     if observed[b, t]:
                         sign = 1.0 if np.float64(act[b, t]) > 0.5 else -1.0
                         for q in range(Q):
-                            a = alpha[q]
-                            # logit P(follow) = k logit(alpha); z signed by the decision
-                            ac = min(max(a, _EPS_TRUST), 1.0 - _EPS_TRUST)
-                            inside = 1.0 if (a > _EPS_TRUST and a < 1.0 - _EPS_TRUST) else 0.0
-                            z = scale * math.log(ac / (1.0 - ac))
+                            z = st[_Z, q]
+                            z_a = st[_Z_A, q]
+                            su = st[_S_U, q]
+                            sd = st[_S_D, q]
                             zz = sign * z
-                            e = math.exp(-abs(zz))
-                            p = 1.0 / (1.0 + e) if zz >= 0.0 else e / (1.0 + e)   # sigmoid(zz)
-                            lp = min(zz, 0.0) - math.log1p(e)
+                            p = st[_P_POS, q] if zz >= 0.0 else st[_P_NEG, q]      # sigmoid(zz)
                             resid = sign * (1.0 - p)                               # d lp / dz
-                            den = ac * (1.0 - ac)
-                            z_a = inside * scale / den
                             lp_a = resid * z_a
-                            ll[q] += lp
-                            g_u[q] += lp_a * s_u[q]
-                            g_d[q] += lp_a * s_d[q]
-                            g_p[q] += resid * z
+                            st[_LL, q] += min(zz, 0.0) - st[_LOG1P_E, q]
+                            st[_G_U, q] += lp_a * su
+                            st[_G_D, q] += lp_a * sd
+                            st[_G_P, q] += resid * z
                             if hessian:
                                 v = p * (1.0 - p)
-                                z_aa = inside * scale * (2.0 * ac - 1.0) / (den * den)
-                                lp_aa = -v * z_a * z_a + resid * z_aa
+                                lp_aa = -v * z_a * z_a + resid * st[_Z_AA, q]
                                 lp_ap = -v * z * z_a + resid * z_a
-                                h_uu[q] += lp_aa * s_u[q] * s_u[q] + lp_a * s_uu[q]
-                                h_ud[q] += lp_aa * s_u[q] * s_d[q] + lp_a * s_ud[q]
-                                h_dd[q] += lp_aa * s_d[q] * s_d[q] + lp_a * s_dd[q]
-                                h_up[q] += lp_ap * s_u[q]
-                                h_dp[q] += lp_ap * s_d[q]
-                                h_pp[q] += -v * z * z + resid * z
-                    # the update: only with feedback
+                                st[_H_UU, q] += lp_aa * su * su + lp_a * st[_S_UU, q]
+                                st[_H_UD, q] += lp_aa * su * sd + lp_a * st[_S_UD, q]
+                                st[_H_DD, q] += lp_aa * sd * sd + lp_a * st[_S_DD, q]
+                                st[_H_UP, q] += lp_ap * su
+                                st[_H_DP, q] += lp_ap * sd
+                                st[_H_PP, q] += -v * z * z + resid * z
+                    # the update, only with feedback
                     if feedback[b, t]:
+                        f = np.float64(fidelity[b, t])
                         for q in range(Q):
-                            a = alpha[q]
+                            a = st[_ALPHA, q]
+                            su = st[_S_U, q]
+                            sd = st[_S_D, q]
                             d = f - a
                             up = f >= a
                             step = eta_up if up else eta_down
                             keep = 1.0 - step
                             if hessian:
-                                s_uu[q] = s_uu[q] * keep - (2.0 * s_u[q] if up else 0.0)
-                                s_ud[q] = s_ud[q] * keep - (s_d[q] if up else s_u[q])
-                                s_dd[q] = s_dd[q] * keep - (0.0 if up else 2.0 * s_d[q])
-                            s_u[q] = s_u[q] * keep + (d if up else 0.0)
-                            s_d[q] = s_d[q] * keep + (0.0 if up else d)
-                            alpha[q] = a + step * d
+                                st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
+                                st[_S_UD, q] = st[_S_UD, q] * keep - (sd if up else su)
+                                st[_S_DD, q] = st[_S_DD, q] * keep - (0.0 if up else 2.0 * sd)
+                            st[_S_U, q] = su * keep + (d if up else 0.0)
+                            st[_S_D, q] = sd * keep + (0.0 if up else d)
+                            st[_ALPHA, q] = a + step * d
+                        _cache_link(st, scale)
                 _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
-                               ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
+                               st[_LL], st[_G_U], st[_G_D], st[_G_P], st[_H_UU], st[_H_UD],
+                               st[_H_DD], st[_H_UP], st[_H_DP], st[_H_PP],
                                post, out_ll, out_score, out_hess)
 
     return kernel
@@ -365,8 +364,8 @@ _KERNELS: dict = {}
 def _kernel(kind: str, hessian: bool, n_nodes: int):
     key = (kind, hessian, n_nodes)
     if key not in _KERNELS:
-        _KERNELS[key] = (_make_binary_kernel(hessian) if kind == "binary"
-                         else _make_continuous_kernel(hessian, n_nodes))
+        make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
+        _KERNELS[key] = make(hessian, n_nodes)
     return _KERNELS[key]
 
 
