@@ -97,6 +97,28 @@ def test_compiled_pass_equals_automatic_differentiation(kind, hessian):
         assert H is None
 
 
+
+@pytest.mark.parametrize("kind", ["continuous", "binary"])
+def test_compiled_pass_other_node_count_ignores_unobserved_values(kind):
+    """The node count is a compile-time constant of the kernels: another count gives another
+    kernel, still equal to the reference. Unobserved decisions add nothing, whatever is stored
+    in their cells (here NaN)."""
+    from cheaptalk.dynamics.kernels import batch_pass
+    model = TrustDynamics(kind, n_nodes=7)
+    batch = _batch(kind, B=24, T=15, seed=7)
+    u = to_unconstrained(PARAMS[kind], kind)
+    ll_ref, s_ref = model.loglik_and_scores(u, batch)
+    H_ref = model.hessian(u, batch)
+    polluted = dict(batch, act=batch["act"].copy(), gap=batch["gap"].copy())
+    polluted["act"][~batch["observed"]] = np.nan
+    polluted["gap"][~batch["observed"]] = np.nan
+    ll, s, H = batch_pass(kind, u, polluted, hessian=True, n_nodes=7)
+    np.testing.assert_allclose(ll, ll_ref, rtol=1e-12)
+    np.testing.assert_allclose(s, s_ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(H, H_ref, rtol=1e-9, atol=1e-9 * np.abs(H_ref).max())
+    # and the count matters: the default 20 nodes give another likelihood
+    assert not np.allclose(batch_pass(kind, u, batch)[0], ll, rtol=1e-6)
+
 def test_filtered_intervals_are_ordered_and_cover_the_mean():
     model = TrustDynamics("continuous")
     batch = _batch("continuous", seed=5)
