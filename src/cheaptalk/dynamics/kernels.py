@@ -3,8 +3,11 @@
 The recursion of :mod:`cheaptalk.dynamics.model` is sequential in time within a seller and
 independent across sellers and initial-trust nodes. These kernels run it in compiled loops
 (numba): sellers in parallel over the cores, the nodes of one seller in the innermost loop
-(vectorized), every quantity in float64 registers. One pass gives, per seller, the
-log-likelihood, the score and the Hessian, all exact.
+(vectorized), every quantity in float64. One pass gives, per seller, the log-likelihood, the
+score and the Hessian, all exact. There is one kernel per adoption kind, with and without the
+Hessian, compiled for a fixed node count: the per-node state is one block of known shape, so
+the compiler can see that its rows never overlap and vectorizes the node loops without
+run-time checks.
 
 Derivatives. Along node ``q``'s path the first and second derivatives of ``alpha_t`` with
 respect to the two rates are carried forward with the path. With ``b`` the branch taken
@@ -27,6 +30,23 @@ nodes, ``dL = sum_q p_q dg_q`` and
 ``eta = sigmoid(u)`` (``d eta / du = eta (1 - eta)``, ``d2 eta / du2 = eta (1 - eta)(1 - 2 eta)``);
 the node weights depend only on the initial-trust parameters and are differentiated in
 closed form once per pass (:func:`node_weight_derivatives`).
+
+Work per event. The update runs only for events with feedback (with ``fb = 0`` nothing
+moves) and the decision term only for observed decisions. For continuous adoption,
+``r = y - alpha g`` (``y`` the action and ``g`` the recommendation, both net of the own
+estimate), ``z2 = r^2 / sd^2`` and::
+
+    lp = -z2/2 - psi - log(2 pi)/2,   lp_a = r g / sd^2,    lp_psi = z2 - 1,
+    lp_aa = -g^2 / sd^2,              lp_psi,psi = -2 z2,   lp_a,psi = -2 lp_a,
+
+so the node loop only sums ``S = sum r^2``, ``G_i = sum r g s_i`` and
+``H_ij = sum (r g s_ij - g^2 s_i s_j)``; after the seller's last event, with ``n`` its number
+of observed decisions,
+``ll = -S / (2 sd^2) - n (psi + log(2 pi)/2)``, ``g_i = G_i / sd^2``, ``g_psi = S / sd^2 - n``,
+``h_ij = H_ij / sd^2``, ``h_i,psi = -2 g_i``, ``h_psi,psi = -2 S / sd^2``.
+For binary adoption, ``z = k logit(alpha)`` and the costly terms (``log``, ``exp(-|z|)``,
+``log1p``, ``sigmoid(+-|z|)``) depend on the node's trust only: they are cached per node and
+recomputed after each update, so a decision without feedback costs no transcendental calls.
 
 The reference implementation by automatic differentiation (:class:`TrustDynamics`) checks
 these kernels in the tests.
@@ -175,6 +195,27 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
         h[14] = a44 - s4 * s4
 
 
+@numba.njit(inline="always", **_JIT)
+def _update_paths(st, f, eta_up, eta_down, hessian):
+    """One step of every node's trust path and its rate derivatives after feedback ``f``
+    (module docstring, with ``fb = 1``). Inlined into the kernels (numba IR), where it vectorizes."""
+    for q in range(st.shape[1]):
+        a = st[_ALPHA, q]
+        su = st[_S_U, q]
+        sd = st[_S_D, q]
+        d = f - a
+        up = f >= a
+        step = eta_up if up else eta_down
+        keep = 1.0 - step
+        if hessian:
+            st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
+            st[_S_UD, q] = st[_S_UD, q] * keep - (sd if up else su)
+            st[_S_DD, q] = st[_S_DD, q] * keep - (0.0 if up else 2.0 * sd)
+        st[_S_U, q] = su * keep + (d if up else 0.0)
+        st[_S_D, q] = sd * keep + (0.0 if up else d)
+        st[_ALPHA, q] = a + step * d
+
+
 def _make_continuous_kernel(hessian: bool, n_nodes: int):
     """Continuous adoption; ``hessian`` and the node count are compile-time constants."""
     Q = n_nodes
@@ -227,22 +268,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
                                 st[_SUM_UD, q] += rg * st[_S_UD, q] - gg * su * sd
                                 st[_SUM_DD, q] += rg * st[_S_DD, q] - gg * sd * sd
                     if feedback[b, t]:
-                        f = np.float64(fidelity[b, t])
-                        for q in range(Q):
-                            a = st[_ALPHA, q]
-                            su = st[_S_U, q]
-                            sd = st[_S_D, q]
-                            d = f - a
-                            up = f >= a
-                            step = eta_up if up else eta_down
-                            keep = 1.0 - step
-                            if hessian:
-                                st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
-                                st[_S_UD, q] = st[_S_UD, q] * keep - (sd if up else su)
-                                st[_S_DD, q] = st[_S_DD, q] * keep - (0.0 if up else 2.0 * sd)
-                            st[_S_U, q] = su * keep + (d if up else 0.0)
-                            st[_S_D, q] = sd * keep + (0.0 if up else d)
-                            st[_ALPHA, q] = a + step * d
+                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian)
                 const = n_obs * (psi + _HALF_LOG_2PI)
                 for q in range(Q):
                     z2 = st[_SUM_RR, q] * inv_var
@@ -333,22 +359,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
                                 st[_H_PP, q] += -v * z * z + resid * z
                     # the update, only with feedback
                     if feedback[b, t]:
-                        f = np.float64(fidelity[b, t])
-                        for q in range(Q):
-                            a = st[_ALPHA, q]
-                            su = st[_S_U, q]
-                            sd = st[_S_D, q]
-                            d = f - a
-                            up = f >= a
-                            step = eta_up if up else eta_down
-                            keep = 1.0 - step
-                            if hessian:
-                                st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
-                                st[_S_UD, q] = st[_S_UD, q] * keep - (sd if up else su)
-                                st[_S_DD, q] = st[_S_DD, q] * keep - (0.0 if up else 2.0 * sd)
-                            st[_S_U, q] = su * keep + (d if up else 0.0)
-                            st[_S_D, q] = sd * keep + (0.0 if up else d)
-                            st[_ALPHA, q] = a + step * d
+                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian)
                         _cache_link(st, scale)
                 _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
                                st[_LL], st[_G_U], st[_G_D], st[_G_P], st[_H_UU], st[_H_UD],
