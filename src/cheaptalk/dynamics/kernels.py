@@ -68,16 +68,17 @@ N_PARAMS = 5
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _EPS_TRUST = 1e-9          # as in the model: keeps logit(alpha) finite for the binary link
 _TRIU = np.triu_indices(N_PARAMS)
-_JIT = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})   # contract: fused multiply-adds
-# rows of the per-node block: the path and its derivatives in the rates (both kernels), then
-# the continuous kernel's sums over decisions, or the binary kernel's cached link terms and
-# node log-likelihood terms
+# fastmath "contract" only: fused multiply-adds, no reordering of sums
+_JIT = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})
+# rows of the per-node block (one row per quantity, one column per node): the path and its
+# derivatives in the rates; then the continuous kernel's sums over decisions or the binary
+# kernel's cached link terms; then the node log-likelihood and its derivatives in
+# (eta_up, eta_down, psi) handed to _seller_totals
 _ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD = range(6)
 _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(6, 12)
-_N_ROWS = 12
 _Z, _Z_A, _Z_AA, _LOG1P_E, _P_POS, _P_NEG = range(6, 12)
 _LL, _G_U, _G_D, _G_P, _H_UU, _H_UD, _H_DD, _H_UP, _H_DP, _H_PP = range(12, 22)
-_N_ROWS_BINARY = 22
+_N_ROWS = 22
 
 
 def node_weight_derivatives(u2: float, u3: float, n_nodes: int):
@@ -114,11 +115,10 @@ def _node_weights(u2: float, u3: float, n_nodes: int):
 
 
 @numba.njit(**_JIT)
-def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
-                   ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
-                   post, out_ll, out_score, out_hess):
-    """Mix seller ``b``'s node terms (derivatives in eta_up, eta_down, psi) into its
-    log-likelihood, score and Hessian in the unconstrained parameters
+def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+                   out_ll, out_score, out_hess):
+    """Mix seller ``b``'s node terms (rows _LL.._H_PP of ``st``: derivatives in eta_up,
+    eta_down, psi) into its log-likelihood, score and Hessian in the unconstrained parameters
     (u = logit eta_up, logit eta_down, u2, u3, psi)."""
     Q = log_w.shape[0]
     j_up = eta_up * (1.0 - eta_up)
@@ -128,10 +128,10 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
     # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
     top = -np.inf
     for q in range(Q):
-        top = max(top, log_w[q] + ll[q])
+        top = max(top, log_w[q] + st[_LL, q])
     total = 0.0
     for q in range(Q):
-        post[q] = math.exp(log_w[q] + ll[q] - top)
+        post[q] = math.exp(log_w[q] + st[_LL, q] - top)
         total += post[q]
     out_ll[b] = top + math.log(total)
     # posterior means of dg (score) and of d2g + dg dg' (accumulated in registers)
@@ -140,11 +140,11 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
     a22 = a23 = a24 = a33 = a34 = a44 = 0.0
     for q in range(Q):
         p = post[q] / total
-        x0 = g_u[q] * j_up
-        x1 = g_d[q] * j_down
+        x0 = st[_G_U, q] * j_up
+        x1 = st[_G_D, q] * j_down
         x2 = d_log_w[q, 0]
         x3 = d_log_w[q, 1]
-        x4 = g_p[q]
+        x4 = st[_G_P, q]
         s0 += p * x0
         s1 += p * x1
         s2 += p * x2
@@ -155,21 +155,21 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
             p1 = p * x1
             p2 = p * x2
             p3 = p * x3
-            a00 += p0 * x0 + p * (h_uu[q] * j_up * j_up + g_u[q] * c_up)
-            a01 += p0 * x1 + p * h_ud[q] * j_up * j_down
+            a00 += p0 * x0 + p * (st[_H_UU, q] * j_up * j_up + st[_G_U, q] * c_up)
+            a01 += p0 * x1 + p * st[_H_UD, q] * j_up * j_down
             a02 += p0 * x2
             a03 += p0 * x3
-            a04 += p0 * x4 + p * h_up[q] * j_up
-            a11 += p1 * x1 + p * (h_dd[q] * j_down * j_down + g_d[q] * c_down)
+            a04 += p0 * x4 + p * st[_H_UP, q] * j_up
+            a11 += p1 * x1 + p * (st[_H_DD, q] * j_down * j_down + st[_G_D, q] * c_down)
             a12 += p1 * x2
             a13 += p1 * x3
-            a14 += p1 * x4 + p * h_dp[q] * j_down
+            a14 += p1 * x4 + p * st[_H_DP, q] * j_down
             a22 += p2 * x2 + p * d2_log_w[q, 0]
             a23 += p2 * x3 + p * d2_log_w[q, 1]
             a24 += p2 * x4
             a33 += p3 * x3 + p * d2_log_w[q, 2]
             a34 += p3 * x4
-            a44 += p * x4 * x4 + p * h_pp[q]
+            a44 += p * x4 * x4 + p * st[_H_PP, q]
     out_score[b, 0] = s0
     out_score[b, 1] = s1
     out_score[b, 2] = s2
@@ -226,25 +226,14 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
         n_chunks = max(1, min(n_sellers, 64))
         inv_var = math.exp(-2.0 * psi)
         for chunk in numba.prange(n_chunks):
-            # rows: the path of each node, its derivatives in the rates and the sums over
-            # the seller's decisions (module docstring); one block of known shape, so that
-            # LLVM sees the rows cannot overlap and vectorizes the node loop without checks
+            # one block of known shape: LLVM sees that its rows cannot overlap and vectorizes
+            # the node loops without run-time checks
             st = np.empty((_N_ROWS, Q))
-            ll = np.empty(Q)
-            g_u = np.empty(Q)
-            g_d = np.empty(Q)
-            g_p = np.empty(Q)
-            h_uu = np.empty(Q)
-            h_ud = np.empty(Q)
-            h_dd = np.empty(Q)
-            h_up = np.empty(Q)
-            h_dp = np.empty(Q)
-            h_pp = np.empty(Q)
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 for q in range(Q):
                     st[_ALPHA, q] = nodes[q]
-                for k in range(1, _N_ROWS):
+                for k in range(_S_U, _SUM_DD + 1):
                     for q in range(Q):
                         st[k, q] = 0.0
                 n_obs = 0
@@ -272,19 +261,18 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
                 const = n_obs * (psi + _HALF_LOG_2PI)
                 for q in range(Q):
                     z2 = st[_SUM_RR, q] * inv_var
-                    ll[q] = -0.5 * z2 - const
-                    g_u[q] = st[_SUM_U, q] * inv_var
-                    g_d[q] = st[_SUM_D, q] * inv_var
-                    g_p[q] = z2 - n_obs
-                    h_uu[q] = st[_SUM_UU, q] * inv_var
-                    h_ud[q] = st[_SUM_UD, q] * inv_var
-                    h_dd[q] = st[_SUM_DD, q] * inv_var
-                    h_up[q] = -2.0 * g_u[q]
-                    h_dp[q] = -2.0 * g_d[q]
-                    h_pp[q] = -2.0 * z2
-                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
-                               ll, g_u, g_d, g_p, h_uu, h_ud, h_dd, h_up, h_dp, h_pp,
-                               post, out_ll, out_score, out_hess)
+                    st[_LL, q] = -0.5 * z2 - const
+                    st[_G_U, q] = st[_SUM_U, q] * inv_var
+                    st[_G_D, q] = st[_SUM_D, q] * inv_var
+                    st[_G_P, q] = z2 - n_obs
+                    st[_H_UU, q] = st[_SUM_UU, q] * inv_var
+                    st[_H_UD, q] = st[_SUM_UD, q] * inv_var
+                    st[_H_DD, q] = st[_SUM_DD, q] * inv_var
+                    st[_H_UP, q] = -2.0 * st[_G_U, q]
+                    st[_H_DP, q] = -2.0 * st[_G_D, q]
+                    st[_H_PP, q] = -2.0 * z2
+                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+                               out_ll, out_score, out_hess)
 
     return kernel
 
@@ -320,12 +308,12 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
-            st = np.empty((_N_ROWS_BINARY, Q))
+            st = np.empty((_N_ROWS, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 for q in range(Q):
                     st[_ALPHA, q] = nodes[q]
-                for k in range(_S_U, _N_ROWS_BINARY):
+                for k in range(_S_U, _N_ROWS):
                     for q in range(Q):
                         st[k, q] = 0.0
                 _cache_link(st, scale)
@@ -361,10 +349,8 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
                     if feedback[b, t]:
                         _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian)
                         _cache_link(st, scale)
-                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian,
-                               st[_LL], st[_G_U], st[_G_D], st[_G_P], st[_H_UU], st[_H_UD],
-                               st[_H_DD], st[_H_UP], st[_H_DP], st[_H_PP],
-                               post, out_ll, out_score, out_hess)
+                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+                               out_ll, out_score, out_hess)
 
     return kernel
 
