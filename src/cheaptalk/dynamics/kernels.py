@@ -198,7 +198,8 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, p
 @numba.njit(inline="always", **_JIT)
 def _update_paths(st, f, eta_up, eta_down, hessian):
     """One step of every node's trust path and its rate derivatives after feedback ``f``
-    (module docstring, with ``fb = 1``). Inlined into the kernels (numba IR), where it vectorizes."""
+    (module docstring, with ``fb = 1``). Inlined into the kernels (numba IR), where it
+    vectorizes."""
     for q in range(st.shape[1]):
         a = st[_ALPHA, q]
         su = st[_S_U, q]
@@ -359,6 +360,8 @@ _KERNELS: dict = {}
 
 
 def _kernel(kind: str, hessian: bool, n_nodes: int):
+    """The kernel for one adoption kind, with or without the Hessian, for ``n_nodes`` nodes
+    (compiled, or loaded from numba's cache, on first use)."""
     key = (kind, hessian, n_nodes)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
@@ -375,14 +378,16 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     """
     u = np.asarray(u, float)
     nb = int(batch["n_sellers"])
-    nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), int(n_nodes))
+    n_nodes = int(n_nodes)
+    nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
     eta_up, eta_down = 1.0 / (1.0 + math.exp(-u[0])), 1.0 / (1.0 + math.exp(-u[1]))
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    _kernel(kind, hessian, n_nodes)(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"],
-                           batch["observed"], batch["length"], nb, eta_up, eta_down, float(u[4]),
-                           nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess)
+    kernel = _kernel(kind, bool(hessian), n_nodes)
+    kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
+           batch["length"], nb, eta_up, eta_down, float(u[4]), nodes, log_w, d_log_w, d2_log_w,
+           out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None
     H = np.zeros((N_PARAMS, N_PARAMS))
