@@ -105,3 +105,39 @@ def test_failed_task_is_retried_and_result_unchanged(which, small_logs, ordered_
     np.testing.assert_allclose(b.meat, a.meat, rtol=1e-10)
     clean.close()
     faulty.close()
+
+
+def test_worker_cache_keeps_packed_files_within_budget(ordered_logs):
+    """The per-worker cache of packed files: a hit returns the same batches, a rewritten
+    file is read again, and the least recently used file leaves when the budget is spent."""
+    import os
+
+    from cheaptalk.dynamics.engines import spark as S
+    from cheaptalk.dynamics.logs import direct_read_plan
+    source = resolve_logs(ordered_logs)
+    plan, opts = direct_read_plan(source), source.options
+    paths = [str(f) for f in source.files]
+    S._WORKER_CACHE.clear()
+    S._WORKER_CACHE_BYTES[0] = 0
+    first = S._packed_file(plan, opts, paths[0], 1e9)
+    assert S._packed_file(plan, opts, paths[0], 1e9) is first
+    size = S._batches_nbytes(first)
+    # a budget for about two files: the third evicts the least recently used
+    budget = 2.5 * size
+    S._packed_file(plan, opts, paths[1], budget)
+    S._packed_file(plan, opts, paths[0], budget)          # paths[0] is now the most recent
+    S._packed_file(plan, opts, paths[2], budget)
+    cached = {k[0] for k in S._WORKER_CACHE}
+    assert cached == {paths[0], paths[2]} and S._WORKER_CACHE_BYTES[0] <= budget
+    # a file written again (new modification time) is not served from the cache
+    st = os.stat(paths[0])
+    os.utime(paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = S._packed_file(plan, opts, paths[0], budget)
+    assert again is not first
+    for a, b in zip(again, first):
+        np.testing.assert_array_equal(a["act"], b["act"])
+    # with no budget nothing is kept
+    S._WORKER_CACHE.clear()
+    S._WORKER_CACHE_BYTES[0] = 0
+    assert sum(int(b["n_sellers"]) for b in S._packed_file(plan, opts, paths[1], 0)) > 0
+    assert not S._WORKER_CACHE

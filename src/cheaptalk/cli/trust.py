@@ -59,7 +59,8 @@ def register(sub):
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
                    help="sellers in the sample that gives the starting values (10000)")
     f.add_argument("--cache-mb", type=float, default=1024,
-                   help="local engine: MB of packed logs kept in memory before spilling to disk")
+                   help="MB of packed logs kept in memory (local engine: before spilling to disk; "
+                        "spark: by each Python worker between passes) (1024)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.set_defaults(func=run_fit)
 
@@ -103,7 +104,8 @@ def _engine(args, progress):
     source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table)
     if getattr(args, "engine", "local") == "spark":
         master = None if args.master == "submit" else args.master
-        engine = get_engine("spark", source, master=master, progress=progress)
+        engine = get_engine("spark", source, master=master, progress=progress,
+                            worker_cache_mb=getattr(args, "cache_mb", 1024))
         engine.spark.sparkContext.setLogLevel("ERROR" if not progress else "WARN")
         return engine
     return get_engine("local", source, progress=progress, cache_mb=getattr(args, "cache_mb", 1024))

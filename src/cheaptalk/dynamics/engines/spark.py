@@ -7,10 +7,11 @@ Two ways of reading, chosen in :meth:`SparkEngine.prepare`:
   partitioned by seller). Spark schedules one task per Parquet file; the task reads its file
   with Arrow's Parquet reader in the Python worker, checks the order, packs the sellers
   (:func:`~cheaptalk.dynamics.logs.pack_as_stored`) and evaluates them. Nothing passes
-  through the JVM but the file names and the sums, and nothing is cached between passes:
-  every likelihood pass is one Spark job that reads again (decoding is cheaper than
-  shipping the data from the JVM to the Python workers). The files must be readable from
-  every executor at the same path, as they must be for Spark's own reader.
+  through the JVM but the file names and the sums. Each Python worker (Spark reuses them)
+  keeps the files it packed, up to ``worker_cache_mb``, for the next passes; a file it does
+  not hold is simply read again (decoding Parquet costs less than shipping the data from
+  the JVM to the Python workers would). The files must be readable from every executor at
+  the same path, as they must be for Spark's own reader.
 * **Otherwise** (events out of order, a seller spread over files, a seller table to join,
   files with different columns): Spark SQL reads the events, hash-partitions them by seller,
   sorts within partitions and ``mapInArrow`` packs each partition
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import operator
 import os
+from collections import OrderedDict
 import pickle
 import shutil
 import sys
@@ -121,20 +123,71 @@ def _pack_file(plan, opts, path, check: SellerOrderCheck | None = None, exclusio
                               else _Ex(), check)
 
 
-def _file_summary(plan, opts):
+# In each Python worker (Spark reuses them between tasks and jobs): packed files, least
+# recently used first. A hit saves reading and packing a file again in the next pass; a miss
+# (another worker ran that file last time, or the budget is spent) only costs the read.
+_WORKER_CACHE: "OrderedDict[tuple, list]" = OrderedDict()
+_WORKER_CACHE_BYTES = [0]
+
+
+def _batches_nbytes(batches) -> int:
+    return sum(v.nbytes for b in batches for v in b.values() if isinstance(v, np.ndarray))
+
+
+def _cache_key(opts, path) -> tuple:
+    st = os.stat(path)
+    return (path, st.st_size, st.st_mtime_ns, repr(sorted(opts.to_dict().items())))
+
+
+def _cache_put(key, batches, budget_bytes: float):
+    size = _batches_nbytes(batches)
+    if size > budget_bytes:
+        return
+    while _WORKER_CACHE and _WORKER_CACHE_BYTES[0] + size > budget_bytes:
+        _, old = _WORKER_CACHE.popitem(last=False)
+        _WORKER_CACHE_BYTES[0] -= _batches_nbytes(old)
+    _WORKER_CACHE[key] = batches
+    _WORKER_CACHE_BYTES[0] += size
+
+
+def _packed_file(plan, opts, path, budget_bytes: float):
+    """The packed batches of one file, from this worker's cache if it holds them (keyed by
+    path, size, modification time and packing options), else read and packed, and kept if
+    they fit in ``budget_bytes`` (the least recently used files are evicted first)."""
+    key = _cache_key(opts, path)
+    hit = _WORKER_CACHE.get(key)
+    if hit is not None:
+        _WORKER_CACHE.move_to_end(key)
+        return hit
+    if budget_bytes <= 0:
+        return _pack_file(plan, opts, path)          # streamed, nothing kept
+    batches = list(_pack_file(plan, opts, path))
+    _cache_put(key, batches, budget_bytes)
+    return batches
+
+
+def _file_summary(plan, opts, budget_bytes: float):
     """Task of the preparing job: read, check and pack one file; return what the driver
-    needs (sellers, events, exclusions, whether the file is in order, the sellers that
-    start a run) without the batches."""
+    needs (sellers, exclusions, whether the file is in order, the sellers that start a
+    run) without the batches, which stay in the worker's cache if they fit."""
     def run(path):
+        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put
         ex = Exclusions()
         check = SellerOrderCheck()
-        n_sellers = rows = 0
+        n_sellers = 0
+        kept = []
         try:
             for b in _pack_file(plan, opts, path, check, ex):
                 n_sellers += int(b["n_sellers"])
+                if kept is not None:
+                    kept.append(b)
+                    if len(kept) % 16 == 0 and _batches_nbytes(kept) > budget_bytes:
+                        kept = None
             ordered = check.finish()
         except OutOfOrder:
             ordered = False
+        if ordered and kept:
+            _cache_put(_cache_key(opts, path), kept, budget_bytes)
         starts = None
         if ordered and check.run_starts:
             first = check.run_starts[0]
@@ -155,10 +208,13 @@ class SparkEngine:
 
     def __init__(self, source: LogSource, spark=None, master: str | None = "local[2]",
                  partitions: int | None = None, task_hook=None, progress: bool = False,
-                 conf: dict | None = None):
+                 conf: dict | None = None, worker_cache_mb: float = 1024):
         """``task_hook``, if given, is called at the start of every likelihood task (on the
-        executor): a place to inject faults when testing retries."""
+        executor): a place to inject faults when testing retries. ``worker_cache_mb``: MB
+        of packed files each Python worker keeps between passes (logs read as stored; 0
+        reads every file again in every pass)."""
         self.source = source
+        self.worker_cache_bytes = worker_cache_mb * 2 ** 20
         self._spark = spark
         self.master = master
         self.partitions = partitions
@@ -227,7 +283,8 @@ class SparkEngine:
         seller-time order and no seller starts a run in two places."""
         paths = [str(f) for f in self.source.files]
         self._files_rdd = self.spark.sparkContext.parallelize(paths, len(paths))
-        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options)).collect()
+        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options,
+                                                  self.worker_cache_bytes)).collect()
         if not all(st["ordered"] for st in stats):
             return False
         starts = [st["run_starts"] for st in stats if st["run_starts"] is not None]
@@ -299,7 +356,7 @@ class SparkEngine:
         kind, n_nodes, hook = model.kind, model.n_nodes, self.task_hook
         u = np.asarray(u, float)
         p = len(u)
-        plan, opts = self._plan, self.source.options
+        plan, opts, budget = self._plan, self.source.options, self.worker_cache_bytes
 
         def run(it):
             if hook is not None:
@@ -310,7 +367,8 @@ class SparkEngine:
             total = _PR(p, hessian)
             for item in it:
                 if plan is not None:       # a file name: read and pack it again
-                    for b in _pack_file(plan, opts, item):
+                    from cheaptalk.dynamics.engines.spark import _packed_file
+                    for b in _packed_file(plan, opts, item, budget):
                         total += evaluate_batch(m, u, b, hessian)
                 elif item[0] is not None:  # a persisted packed batch
                     total += evaluate_batch(m, u, pickle.loads(item[0]), hessian)
