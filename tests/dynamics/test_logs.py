@@ -255,3 +255,28 @@ def test_a_chunk_with_anything_to_exclude_takes_the_counting_path():
     ex = Exclusions()
     pack_sorted(table, opts, ex)
     assert ex.counts["feedback_missing"] == 1
+
+
+def test_segment_from_hive_directories_is_read_as_stored(tmp_path):
+    """Logs partitioned in segment=... directories (the label only in the path) are read
+    straight from the files, with each seller's segment taken from its directory, and give
+    the same fit inputs as one file holding the column."""
+    df = _events(n_sellers=20, T=6, seed=8)
+    labelled = df.assign(segment=np.where(df["seller"] < 10, "a", "b"))
+    one = LocalEngine(resolve_logs(_write(labelled, tmp_path / "one"), fidelity_scale=30)).prepare()
+    d = tmp_path / "hive"
+    _write(df[df["seller"] < 10], d / "segment=a")
+    _write(df[df["seller"] >= 10], d / "segment=b")
+    hive = LocalEngine(resolve_logs(d, fidelity_scale=30)).prepare()
+    assert hive.read_in_order and one.read_in_order
+
+    def segments(engine):
+        out = {}
+        for b in engine.batches():
+            nb = int(b["n_sellers"])
+            out.update(zip(b["seller"][:nb].tolist(), list(b["segment"][:nb])))
+        return out
+    assert segments(hive) == segments(one) == {s: "a" if s < 10 else "b" for s in range(20)}
+    a, b = _pass_totals(one), _pass_totals(hive)
+    assert b.n_events == a.n_events == 120
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
