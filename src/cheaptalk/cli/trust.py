@@ -48,7 +48,7 @@ def register(sub):
                                     "trajectories and figures with --out.")
     _logs_args(f)
     f.add_argument("--engine", choices=("local", "spark"), default="local",
-                   help="local (DuckDB, default) or spark (PySpark)")
+                   help="local (Arrow and DuckDB, default) or spark (PySpark)")
     f.add_argument("--master", default="local[2]",
                    help="Spark master (default local[2]; 'submit' takes spark-submit's settings)")
     f.add_argument("--json", metavar="OUT", nargs="?", const="-",
