@@ -99,3 +99,20 @@ def test_installed_entry_point_has_help_for_every_command():
         sub = subprocess.run(["cheaptalk", command, "--help"], capture_output=True, text=True, check=True).stdout
         assert "usage: cheaptalk " + command in sub
     assert set(MODEL_NAMES) == {"equilibrium", "qre", "levelk", "ch", "trust", "mixture"}
+
+
+def test_commands_import_only_what_they_need():
+    """Registering one command imports that command's module only: the trust commands and
+    Spark's Python workers start without JAX or SciPy's statistics (about 2 s of imports),
+    while the overview still lists every command."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from cheaptalk.cli.main import build_parser\n"
+            "p = build_parser(['trust', 'fit', '--logs', 'x'])\n"
+            "import cheaptalk.dynamics.engines.spark, cheaptalk.dynamics.kernels\n"
+            "heavy = [m for m in ('jax', 'scipy.stats', 'cheaptalk.models') if m in sys.modules]\n"
+            "full = build_parser([]).format_help()\n"
+            "print(heavy, all(c in full for c in ('describe', 'compare', 'trust', 'import-otree')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] True", out.stdout + out.stderr

@@ -94,8 +94,13 @@ def test_partners_session_to_trust_fit(partners_session, tmp_path, capsys):
     assert fit["exclusions"]["counts"]["decision_missing"] == suppliers
     assert fit["exclusions"]["rows_excluded"] == 0
     # the bots' trust never moves and there are 3 suppliers: the fit must say the rates are
-    # not pinned down (at a bound, or a flat likelihood)
-    assert any("bound" in w or "flat" in w for w in fit["warnings"])
+    # not pinned down: a rate at a bound, a flat likelihood, or (the demand draws differ from
+    # session to session, and some put the maximum inside the range) a rate whose model-based
+    # standard error exceeds the estimate itself
+    model_se = fit["diagnostics"]["se_model_based"]
+    assert any("bound" in w or "flat" in w for w in fit["warnings"]) or any(
+        model_se[r] is not None and model_se[r] > fit["params"][r]["estimate"]
+        for r in ("eta_up", "eta_down")), (fit["warnings"], fit["params"], model_se)
     assert any(w.startswith(f"only {suppliers} sellers") for w in fit["warnings"])
     assert set(fit["diagnostics"]["se_model_based"]) == set(fit["params"])
     assert 0 < fit["params"]["sd_action"]["estimate"] < 20    # the bots' capacity noise: sd 5

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..games import PRESETS, load_game
+from ..games.catalog import PRESETS
 
 
 def add_game_argument(parser, default: str | None = "forecast-sharing"):
@@ -37,6 +37,7 @@ def parse_params(items: list[str]) -> dict:
 
 
 def game_from_args(args):
+    from ..games import load_game
     return load_game(args.game)
 
 

@@ -18,21 +18,37 @@ COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
                    "experiment", "import_otree")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` naming a command, only that command's module is imported
+    (the modeling commands import JAX and the model library, which the others need not
+    pay for at start-up); without one, every command is registered for the overview."""
     parser = argparse.ArgumentParser(
         prog="cheaptalk",
         description="Cheap-talk games: predict, simulate, fit and compare behavioural models.")
     parser.add_argument("--version", action="version", version=f"cheaptalk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = _command_module(argv)
     for name in COMMAND_MODULES:
+        if wanted is not None and name != wanted:
+            continue
         module_name = f"cheaptalk.cli.{name}"
         if find_spec(module_name) is not None:
             import_module(module_name).register(sub)
     return parser
 
 
+def _command_module(argv: list[str] | None) -> str | None:
+    """The command module named by the first word of ``argv`` (None if there is none)."""
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    if first is None or (argv and argv[0].startswith("-")):
+        return None
+    name = first.replace("-", "_")
+    return name if name in COMMAND_MODULES else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

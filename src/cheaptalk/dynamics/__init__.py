@@ -1,10 +1,27 @@
 """Trust over time (MODELS.md section 5): recommendation logs, the dynamic trust model,
-its estimation on a local engine (DuckDB) or Apache Spark, and what-if simulations."""
+its estimation on a local engine (Arrow and DuckDB) or Apache Spark, and what-if simulations.
 
-from .estimate import TrustFit, fit_trust
-from .generate import SyntheticWorld, generate_logs
-from .logs import Exclusions, LogSchemaError, resolve_logs
-from .model import PARAMETER_NAMES, TrustDynamics
+The names below are imported on first use, so that a process that needs only part of the
+package (a Spark worker running the compiled passes) does not import JAX or SciPy.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {"TrustFit": "estimate", "fit_trust": "estimate", "SyntheticWorld": "generate",
+            "generate_logs": "generate", "Exclusions": "logs", "LogSchemaError": "logs",
+            "resolve_logs": "logs", "PARAMETER_NAMES": "parameters", "TrustDynamics": "model"}
 
 __all__ = ["TrustDynamics", "PARAMETER_NAMES", "fit_trust", "TrustFit", "resolve_logs",
            "LogSchemaError", "Exclusions", "generate_logs", "SyntheticWorld"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

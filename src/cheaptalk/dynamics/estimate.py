@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from .engines import PassResult, evaluate_batch
-from .model import DESCRIPTIONS, PARAMETER_NAMES, TrustDynamics, natural_jacobian, to_natural, \
+from .engines import ModelSpec, PassResult, evaluate_batch
+from .parameters import DESCRIPTIONS, PARAMETER_NAMES, natural_jacobian, to_natural, \
     to_unconstrained
 
 __all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
@@ -292,7 +292,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     engine.prepare()
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
     kind = kind or engine.source.options.adoption
-    model = TrustDynamics(kind, n_nodes)
+    model = ModelSpec(kind, n_nodes)
     names = PARAMETER_NAMES[kind]
     # the warm-start sample: at most a quarter of the sellers, so that the passes over all
     # logs (the expensive ones, a job each on Spark) only finish what the sample started

@@ -60,7 +60,7 @@ import math
 import numba
 import numpy as np
 
-from .model import initial_trust_nodes
+from .parameters import initial_trust_nodes
 
 __all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
 

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalog import PRESETS
 from .distributions import make_distribution
 from .finite import FiniteGame
 from .forecast import ForecastGame
 from .formulas import Formula, FormulaError
 
 __all__ = ["GameSpec", "GameFileError", "load_game", "game_from_dict", "PRESETS"]
-
-PRESETS = ("forecast-sharing", "crawford-sobel", "monotone")
 
 
 class GameFileError(ValueError):

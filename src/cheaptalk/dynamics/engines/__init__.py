@@ -13,12 +13,21 @@ computation (:func:`evaluate_batch`); they differ in where the batches live and 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..kernels import batch_pass
-from ..model import TrustDynamics
 
-__all__ = ["PassResult", "evaluate_batch", "get_engine", "ENGINES"]
+__all__ = ["PassResult", "ModelSpec", "evaluate_batch", "get_engine", "ENGINES"]
+
+
+class ModelSpec(NamedTuple):
+    """What a likelihood pass needs to know of the model: the adoption kind and the number
+    of initial-trust nodes (:class:`~cheaptalk.dynamics.model.TrustDynamics` has both too;
+    this one does not import JAX, which the compiled passes do not use)."""
+    kind: str
+    n_nodes: int = 20
 
 ENGINES = ("local", "spark")
 
@@ -54,7 +63,7 @@ class PassResult:
         return out
 
 
-def evaluate_batch(model: TrustDynamics, u, batch: dict, hessian: bool = False) -> PassResult:
+def evaluate_batch(model: ModelSpec, u, batch: dict, hessian: bool = False) -> PassResult:
     """Sums over one packed batch: log-likelihood, score, outer products of the per-seller
     scores and (optionally) the exact Hessian, from one compiled pass
     (:func:`cheaptalk.dynamics.kernels.batch_pass`)."""

@@ -361,9 +361,8 @@ class SparkEngine:
         def run(it):
             if hook is not None:
                 hook()
-            from cheaptalk.dynamics.engines import PassResult as _PR, evaluate_batch
-            from cheaptalk.dynamics.model import TrustDynamics
-            m = TrustDynamics(kind, n_nodes)
+            from cheaptalk.dynamics.engines import ModelSpec, PassResult as _PR, evaluate_batch
+            m = ModelSpec(kind, n_nodes)
             total = _PR(p, hessian)
             for item in it:
                 if plan is not None:       # a file name: read and pack it again
