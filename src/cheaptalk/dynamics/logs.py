@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
            "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS", "event_columns",
-           "direct_read_plan", "read_as_stored", "pack_as_stored", "OutOfOrder"]
+           "direct_read_plan", "read_as_stored", "pack_stream", "OutOfOrder"]
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -90,15 +90,17 @@ class LogSource:
     options: PackOptions
     sellers_table: Path | None = None
     meta: dict = field(default_factory=dict)
-    _names: set | None = field(default=None, repr=False)
+    schemas: dict = field(default_factory=dict, repr=False)   # file -> its Parquet schema
+
+    def schema(self, f: Path) -> pa.Schema:
+        """The schema of event file ``f`` (read once, by :func:`resolve_logs`)."""
+        if f not in self.schemas:
+            self.schemas[f] = pq.read_schema(f)
+        return self.schemas[f]
 
     def column_names(self) -> set:
         """Columns found in the event files (the first 50 files' schemas)."""
-        if self._names is None:
-            self._names = set()
-            for f in self.files[:50]:
-                self._names |= set(pq.read_schema(f).names)
-        return self._names
+        return set().union(*(self.schema(f).names for f in self.files[:50]))
 
     @property
     def glob(self) -> str:
@@ -210,7 +212,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
                        fidelity_scale=float(fidelity_scale) if fid_source == "truth" else None,
                        has_segment=has_segment,
                        has_own_estimate=adoption == "continuous" or "own_estimate" in present_all)
-    return LogSource(events=events, files=files, options=opts, sellers_table=sellers_table, meta=meta)
+    return LogSource(events=events, files=files, options=opts, sellers_table=sellers_table, meta=meta,
+                     schemas=schemas)
 
 
 # ---------------------------------------------------------------------------------------
@@ -678,12 +681,20 @@ class SellerOrderCheck:
         self.last_time = t[-1]
         return True
 
+    def run_start_values(self) -> np.ndarray | None:
+        """The seller of every run, in stream order (None for an empty stream)."""
+        if not self.run_starts:
+            return None
+        if isinstance(self.run_starts[0], np.ndarray):
+            return np.concatenate(self.run_starts)
+        return pa.chunked_array(self.run_starts).to_numpy(zero_copy_only=False)
+
     def finish(self) -> bool:
         """True if no seller appeared in two separate runs."""
         if not self.run_starts:
             return True
         if isinstance(self.run_starts[0], np.ndarray):
-            starts = np.concatenate(self.run_starts)
+            starts = self.run_start_values()
             return np.unique(starts).size == starts.size
         starts = pa.chunked_array(self.run_starts)
         return pc.count_distinct(starts).as_py() == len(starts)
@@ -731,12 +742,11 @@ class StreamPacker:
         self.carry = table.slice(cut).to_batches()
         self.carry_seller = last
         if cut:
-            yield from self._pack([table.slice(0, cut)])
+            yield from self._pack(table.slice(0, cut).to_batches())
 
-    def _pack(self, parts):
-        table = pa.Table.from_batches([b for p in parts for b in
-                                       (p.to_batches() if isinstance(p, pa.Table) else [p])])
-        return pack_sorted(table.combine_chunks() if len(table.column(0).chunks) > 1 else table,
+    def _pack(self, batches):
+        table = pa.Table.from_batches(batches)
+        return pack_sorted(table.combine_chunks() if len(batches) > 1 else table,
                            self.opts, self.exclusions)
 
     def finish(self):
@@ -799,7 +809,7 @@ def direct_read_plan(source: LogSource) -> dict | None:
     cols = event_columns(source) + (["segment"] if source.options.has_segment else [])
     plan = {}
     for f in source.files:
-        names = set(pq.read_schema(f).names)
+        names = set(source.schema(f).names)
         hive = _hive_values(source, f)
         missing = [c for c in cols if c not in names]
         if missing == ["segment"] and "segment" in hive:
@@ -830,14 +840,15 @@ class OutOfOrder(Exception):
     """The logs are not in seller-time order as stored (the caller sorts them instead)."""
 
 
-def pack_as_stored(batches, opts: PackOptions, exclusions: Exclusions, check: "SellerOrderCheck",
-                   chunk_rows: int = 1 << 19):
-    """Pack a stream of record batches that should be in seller-time order, checking the
-    order on the way; raises :class:`OutOfOrder` at the first sign that it is not. The
+def pack_stream(batches, opts: PackOptions, exclusions: Exclusions,
+                check: "SellerOrderCheck | None" = None, chunk_rows: int = 1 << 19):
+    """Pack a stream of record batches in seller-time order into seller batches. With
+    ``check`` (a stream read as stored, whose order is not known), the order is checked on
+    the way and :class:`OutOfOrder` raised at the first sign that it does not hold; the
     caller calls ``check.finish()`` (a seller in two runs) once every stream is packed."""
     packer = StreamPacker(opts, exclusions, chunk_rows=chunk_rows)
     for rb in batches:
-        if not check.feed(rb):
+        if check is not None and not check.feed(rb):
             raise OutOfOrder
         yield from packer.feed(rb)
     yield from packer.finish()

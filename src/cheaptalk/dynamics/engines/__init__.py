@@ -3,12 +3,13 @@
 Both engines share the packing (:mod:`cheaptalk.dynamics.logs`) and the per-batch
 computation (:func:`evaluate_batch`); they differ in where the batches live and run:
 
-* ``local`` (:class:`LocalEngine`): DuckDB streams the Parquet files sorted by seller and
-  time, batches are cached in memory up to a budget and spilled to local files beyond it,
-  and each likelihood pass runs the batches on a small thread pool.
-* ``spark`` (:class:`SparkEngine`): Spark sorts within seller partitions, packs them with
-  ``mapInArrow`` and caches the packed batches; each pass is a Spark job whose tasks
-  evaluate their batches and whose results are summed on the driver.
+* ``local`` (:class:`LocalEngine`): Arrow reads logs in seller-time order straight from
+  the Parquet files (DuckDB sorts any others), batches are cached in memory up to a budget
+  and spilled to local files beyond it, and each likelihood pass runs over them.
+* ``spark`` (:class:`SparkEngine`): for logs in seller order each task reads, packs and
+  evaluates one file (workers keep what they packed for the next passes); other logs are
+  partitioned by seller, sorted and packed with ``mapInArrow`` and the packed batches
+  cached. Each pass is a Spark job whose results are summed on the driver.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The local engine: DuckDB streams the events, compiled kernels evaluate packed batches.
+"""The local engine: Arrow reads the events (DuckDB sorts them when they are not in seller
+order), compiled kernels evaluate packed batches.
 
 Memory stays bounded whatever the size of the logs: logs in seller-time order are packed
 as read, others are sorted by DuckDB out of core under ``memory_limit`` (spilling to a
@@ -22,8 +23,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, StreamPacker, \
-    direct_read_plan, event_columns, pack_as_stored, read_as_stored
+from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
+    event_columns, pack_stream, read_as_stored
 from ..kernels import warm_up
 from . import PassResult, evaluate_batch
 
@@ -111,7 +112,7 @@ class LocalEngine:
         if self.prepared:
             return self
         started = time.perf_counter()
-        # the likelihood kernel loads (or compiles) while DuckDB reads; joined below, so
+        # the likelihood kernel loads (or compiles) while the logs are read; joined below, so
         # that no two parallel kernels ever run at once (numba's fallback threading layer
         # does not allow it)
         loading = threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True)
@@ -119,12 +120,15 @@ class LocalEngine:
         self.read_in_order = False
         plan = direct_read_plan(self.source)
         if plan is not None:
-            self.read_in_order = self._pack_as_stored(plan)
+            # Arrow's Parquet reader, straight from the files, checked on the way
+            self.read_in_order = self._pack_stream(read_as_stored(plan, self.source.files),
+                                                   "read logs (in stored order)", SellerOrderCheck())
             if not self.read_in_order:
                 self._reset()
         if not self.read_in_order:
             con = self._connect()
-            self._pack_sorted(con)
+            reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
+            self._pack_stream(reader, "read logs", chunk_rows=2_000_000)   # sorted by DuckDB
             con.close()
         self._locate_examples()
         loading.join()
@@ -132,12 +136,13 @@ class LocalEngine:
         self.prepare_seconds = time.perf_counter() - started
         return self
 
-    def _pack_as_stored(self, plan) -> bool:
-        """Read the files as stored (Arrow's Parquet reader, in a background thread) and
-        pack them; False as soon as the events turn out not to be in seller-time order."""
-        bar = _bar(self.progress, "read logs (in stored order)", "ev")
-        check = SellerOrderCheck()
-        stream = _Prefetch(read_as_stored(plan, self.source.files))
+    def _pack_stream(self, reader, desc: str, check: SellerOrderCheck | None = None,
+                     chunk_rows: int = 1 << 19) -> bool:
+        """Pack a stream of record batches, decoded a few batches ahead in a background
+        thread. With ``check`` (files read as stored), False as soon as the events turn out
+        not to be in seller-time order."""
+        bar = _bar(self.progress, desc, "ev")
+        stream = _Prefetch(reader)
 
         def counted(batches):
             for rb in batches:
@@ -146,9 +151,10 @@ class LocalEngine:
                     bar.update(rb.num_rows)
                 yield rb
         try:
-            for batch in pack_as_stored(counted(stream), self.source.options, self.exclusions, check):
+            for batch in pack_stream(counted(stream), self.source.options, self.exclusions, check,
+                                     chunk_rows):
                 self._store(batch)
-            if not check.finish():
+            if check is not None and not check.finish():
                 return False
         except OutOfOrder:
             return False
@@ -157,26 +163,6 @@ class LocalEngine:
             if bar is not None:
                 bar.close()
         return True
-
-    def _pack_sorted(self, con):
-        """Stream the events sorted by DuckDB (out of core) into packed batches."""
-        reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
-        packer = StreamPacker(self.source.options, self.exclusions)
-        bar = _bar(self.progress, "read logs", "ev")
-        stream = _Prefetch(reader)
-        try:
-            for rb in stream:
-                for batch in packer.feed(rb):
-                    self._store(batch)
-                if bar is not None:
-                    bar.update(rb.num_rows)
-            for batch in packer.finish():
-                self._store(batch)
-        finally:
-            stream.stop()
-            if bar is not None:
-                bar.close()
-        self.rows_read = packer.rows_read
 
     def _reset(self):
         self.close()
@@ -271,8 +257,8 @@ class LocalEngine:
 
 class _Prefetch:
     """Iterate a record-batch reader from a background thread, a few batches ahead, so that
-    DuckDB decodes the next batches while the current one is packed (both release the
-    GIL). ``stop()`` ends the thread early (and waits for it) when the consumer stops."""
+    the reader (Arrow or DuckDB) decodes the next batches while the current one is packed
+    (both release the GIL). ``stop()`` ends the thread early (and waits for it) when the consumer stops."""
 
     def __init__(self, reader, depth: int = 4):
         self._queue: queue.Queue = queue.Queue(depth)

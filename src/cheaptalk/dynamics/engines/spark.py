@@ -6,7 +6,7 @@ Two ways of reading, chosen in :meth:`SparkEngine.prepare`:
   time-ordered, no seller in two files; what ``trust generate`` writes and most exports
   partitioned by seller). Spark schedules one task per Parquet file; the task reads its file
   with Arrow's Parquet reader in the Python worker, checks the order, packs the sellers
-  (:func:`~cheaptalk.dynamics.logs.pack_as_stored`) and evaluates them. Nothing passes
+  (:func:`~cheaptalk.dynamics.logs.pack_stream`) and evaluates them. Nothing passes
   through the JVM but the file names and the sums. Each Python worker (Spark reuses them)
   keeps the files it packed, up to ``worker_cache_mb``, for the next passes; a file it does
   not hold is simply read again (decoding Parquet costs less than shipping the data from
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
-    event_columns, pack_as_stored, read_as_stored
+    event_columns, pack_stream, read_as_stored
 from . import PassResult
 
 __all__ = ["SparkEngine", "spark_session"]
@@ -95,19 +95,15 @@ def _pack_partition(opts):
     def run(batches):
         import pyarrow as pa
 
-        from cheaptalk.dynamics.logs import Exclusions as _Ex, StreamPacker
+        from cheaptalk.dynamics.logs import Exclusions as _Ex
         ex = _Ex()
-        packer = StreamPacker(opts, ex, chunk_rows=1_000_000)
 
         def emit(b):
             return pa.RecordBatch.from_pydict(
                 {"blob": [pickle.dumps(b, protocol=5)], "n_sellers": [int(b["n_sellers"])],
                  "excl": [None]}, schema=_PACKED_SCHEMA_ARROW())
 
-        for rb in batches:
-            for b in packer.feed(rb):
-                yield emit(b)
-        for b in packer.finish():
+        for b in pack_stream(batches, opts, ex, chunk_rows=1_000_000):
             yield emit(b)
         yield pa.RecordBatch.from_pydict({"blob": [None], "n_sellers": [0],
                                           "excl": [pickle.dumps(ex, protocol=5)]},
@@ -117,10 +113,9 @@ def _pack_partition(opts):
 
 def _pack_file(plan, opts, path, check: SellerOrderCheck | None = None, exclusions=None):
     """Packed batches of one file read as stored (raises OutOfOrder)."""
-    from cheaptalk.dynamics.logs import Exclusions as _Ex
-    check = check if check is not None else SellerOrderCheck()
-    yield from pack_as_stored(read_as_stored(plan, [path]), opts, exclusions if exclusions is not None
-                              else _Ex(), check)
+    yield from pack_stream(read_as_stored(plan, [path]), opts,
+                           exclusions if exclusions is not None else Exclusions(),
+                           check if check is not None else SellerOrderCheck())
 
 
 # In each Python worker (Spark reuses them between tasks and jobs): packed files, least
@@ -188,11 +183,7 @@ def _file_summary(plan, opts, budget_bytes: float):
             ordered = False
         if ordered and kept:
             _cache_put(_cache_key(opts, path), kept, budget_bytes)
-        starts = None
-        if ordered and check.run_starts:
-            first = check.run_starts[0]
-            starts = np.concatenate(check.run_starts) if isinstance(first, np.ndarray) \
-                else __import__("pyarrow").chunked_array(check.run_starts).to_numpy(zero_copy_only=False)
+        starts = check.run_start_values() if ordered else None
         return {"path": path, "n_sellers": n_sellers, "exclusions": ex, "ordered": ordered,
                 "run_starts": starts}
     return run
