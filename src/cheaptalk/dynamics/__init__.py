@@ -5,7 +5,7 @@ The names below are imported on first use, so that a process that needs only par
 package (a Spark worker running the compiled passes) does not import JAX or SciPy.
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _EXPORTS = {"TrustFit": "estimate", "fit_trust": "estimate", "SyntheticWorld": "generate",
             "generate_logs": "generate", "Exclusions": "logs", "LogSchemaError": "logs",
@@ -14,14 +14,4 @@ _EXPORTS = {"TrustFit": "estimate", "fit_trust": "estimate", "SyntheticWorld": "
 __all__ = ["TrustDynamics", "PARAMETER_NAMES", "fit_trust", "TrustFit", "resolve_logs",
            "LogSchemaError", "Exclusions", "generate_logs", "SyntheticWorld"]
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -4,8 +4,7 @@ The names below are imported on first use (the distributions import SciPy's stat
 which takes about a second), so that commands that never build a game start quickly.
 """
 
-from importlib import import_module
-
+from .._lazy import lazy_exports
 from .catalog import PRESETS
 
 _EXPORTS = {"SumDistribution": "distributions", "TruncatedNormal": "distributions",
@@ -16,14 +15,4 @@ _EXPORTS = {"SumDistribution": "distributions", "TruncatedNormal": "distribution
 __all__ = ["ForecastGame", "FiniteGame", "GameSpec", "load_game", "game_from_dict", "PRESETS",
            "GameFileError", "Formula", "FormulaError", "Uniform", "TruncatedNormal", "SumDistribution"]
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
