@@ -196,6 +196,17 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, p
 
 
 @numba.njit(inline="always", **_JIT)
+def _start_seller(st, nodes, n_rows):
+    """A new seller: every node's trust at its initial value, rows 1 .. n_rows - 1 (path
+    derivatives and sums) at zero."""
+    for q in range(st.shape[1]):
+        st[_ALPHA, q] = nodes[q]
+    for k in range(_S_U, n_rows):
+        for q in range(st.shape[1]):
+            st[k, q] = 0.0
+
+
+@numba.njit(inline="always", **_JIT)
 def _update_paths(st, f, eta_up, eta_down, hessian):
     """One step of every node's trust path and its rate derivatives after feedback ``f``
     (module docstring, with ``fb = 1``). Inlined into the kernels (numba IR), where it
@@ -232,11 +243,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
             st = np.empty((_N_ROWS, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
-                for q in range(Q):
-                    st[_ALPHA, q] = nodes[q]
-                for k in range(_S_U, _SUM_DD + 1):
-                    for q in range(Q):
-                        st[k, q] = 0.0
+                _start_seller(st, nodes, _SUM_DD + 1)
                 n_obs = 0
                 for t in range(length[b]):
                     # (no calls in the node loops: LLVM vectorizes them)
@@ -312,11 +319,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
             st = np.empty((_N_ROWS, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
-                for q in range(Q):
-                    st[_ALPHA, q] = nodes[q]
-                for k in range(_S_U, _N_ROWS):
-                    for q in range(Q):
-                        st[k, q] = 0.0
+                _start_seller(st, nodes, _N_ROWS)
                 _cache_link(st, scale)
                 for t in range(length[b]):
                     # the decision term, for observed decisions: logit P(follow) = k logit(alpha),
