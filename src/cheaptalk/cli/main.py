@@ -39,10 +39,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def _command_module(argv: list[str] | None) -> str | None:
     """The command module named by the first word of ``argv`` (None if there is none)."""
-    first = next((a for a in argv or () if not a.startswith("-")), None)
-    if first is None or (argv and argv[0].startswith("-")):
+    if not argv or argv[0].startswith("-"):
         return None
-    name = first.replace("-", "_")
+    name = argv[0].replace("-", "_")
     return name if name in COMMAND_MODULES else None
 
 
