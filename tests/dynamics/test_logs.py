@@ -280,3 +280,35 @@ def test_segment_from_hive_directories_is_read_as_stored(tmp_path):
     a, b = _pass_totals(one), _pass_totals(hive)
     assert b.n_events == a.n_events == 120
     assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+
+
+def test_segment_labels_stored_as_text_dictionary_or_numbers(tmp_path):
+    """Each seller's label is its first event's, whether the files store the segment as
+    dictionary-encoded text (one file) or plain text (the other), and numeric labels
+    are read as text."""
+    df = _events(n_sellers=12, T=5, seed=3)
+    labels = np.where(df["seller"] % 3 == 0, "north", np.where(df["seller"] % 3 == 1, "south", None))
+    d = tmp_path / "logs"
+    d.mkdir()
+    first, second = df["seller"] < 6, df["seller"] >= 6
+    t1 = pa.Table.from_pandas(df[first], preserve_index=False).append_column(
+        "segment", pa.array(labels[first.to_numpy()]).dictionary_encode())
+    t2 = pa.Table.from_pandas(df[second], preserve_index=False).append_column(
+        "segment", pa.array(labels[second.to_numpy()], pa.string()))
+    pq.write_table(t1, d / "part-0.parquet")
+    pq.write_table(t2, d / "part-1.parquet")
+    engine = LocalEngine(resolve_logs(d, fidelity_scale=30)).prepare()
+    assert engine.read_in_order
+    got = {}
+    for b in engine.batches():
+        nb = int(b["n_sellers"])
+        got.update(zip(b["seller"][:nb].tolist(), list(b["segment"][:nb])))
+    assert got == {s: ["north", "south", None][s % 3] for s in range(12)}
+
+    numeric = _events(n_sellers=4, T=3, seed=4).assign(segment=lambda x: x["seller"] % 2 + 7)
+    engine = LocalEngine(resolve_logs(_write(numeric, tmp_path / "numeric"), fidelity_scale=30)).prepare()
+    got = {}
+    for b in engine.batches():
+        nb = int(b["n_sellers"])
+        got.update(zip(b["seller"][:nb].tolist(), list(b["segment"][:nb])))
+    assert got == {0: "7", 1: "8", 2: "7", 3: "8"}

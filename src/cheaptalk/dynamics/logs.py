@@ -411,7 +411,7 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     lengths = np.diff(np.r_[starts, idx.size])
     if opts.has_segment and "segment" in table.column_names:
         # one label per seller (its first kept event's)
-        segment = table.column("segment").take(pa.array(idx[starts])).to_numpy(zero_copy_only=False)
+        segment = _labels_at(table.column("segment"), idx[starts])
     else:
         segment = None
     cols = {"time": kept(time), "gap": kept(gap), "act": kept(act),
@@ -424,6 +424,16 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     mean_fid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
     return _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid)
+
+
+def _labels_at(column, rows) -> np.ndarray:
+    """The ``segment`` labels at ``rows`` as an object array of str (None where missing);
+    dictionary-encoded labels are decoded here, for these rows only (Arrow's ``to_numpy``
+    of a dictionary array does not keep its nulls)."""
+    taken = column.take(pa.array(rows))
+    if pa.types.is_dictionary(taken.type):
+        taken = pc.cast(taken, taken.type.value_type)
+    return taken.to_numpy(zero_copy_only=False)
 
 
 def _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid) -> list[dict]:
@@ -520,7 +530,7 @@ def _clean_chunk(table: pa.Table, opts: PackOptions):
     lengths = np.diff(np.r_[starts, n])
     segment = None
     if opts.has_segment and "segment" in table.column_names:
-        segment = table.column("segment").take(pa.array(starts)).to_numpy(zero_copy_only=False)
+        segment = _labels_at(table.column("segment"), starts)
     return out, arrays["seller"], starts, lengths, segment, mean_fid
 
 
@@ -821,18 +831,34 @@ def direct_read_plan(source: LogSource) -> dict | None:
     return plan
 
 
+_SEGMENT_TYPE = pa.dictionary(pa.int32(), pa.string())
+
+
+def _segment_labels(col) -> pa.Array:
+    """A ``segment`` column as dictionary-encoded strings. Labels are only looked up at each
+    seller's first event, so the column stays encoded (Parquet stores it so): decoding it
+    to one string per event cost a third of the reading time."""
+    if pa.types.is_dictionary(col.type):
+        if col.type == _SEGMENT_TYPE:
+            return col
+        return pa.DictionaryArray.from_arrays(pc.cast(col.indices, pa.int32()),
+                                              pc.cast(col.dictionary, pa.string()))
+    return pc.dictionary_encode(pc.cast(col, pa.string()))
+
+
 def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
     """Record batches of ``files`` in stored order (file by file, row group by row group),
-    decoded by Arrow's Parquet reader on all cores; ``segment`` as strings."""
+    decoded by Arrow's Parquet reader on all cores; ``segment`` as dictionary-encoded
+    strings."""
     for f in files:
         cols, segment = plan[Path(f)]
         for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
-            if segment is not None:
-                rb = rb.append_column("segment", pa.array(np.full(rb.num_rows, segment, dtype=object),
-                                                          pa.string()))
-            elif "segment" in cols and not pa.types.is_string(rb.schema.field("segment").type):
+            if segment is not None:         # the hive directory's label, for every row
+                rb = rb.append_column("segment", pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(rb.num_rows, np.int32)), pa.array([segment], pa.string())))
+            elif "segment" in cols:
                 i = rb.schema.get_field_index("segment")
-                rb = rb.set_column(i, "segment", pc.cast(rb.column(i), pa.string()))
+                rb = rb.set_column(i, "segment", _segment_labels(rb.column(i)))
             yield rb
 
 
