@@ -85,7 +85,7 @@ def test_shuffled_files_pack_like_sorted_ones(tmp_path):
     a = LocalEngine(resolve_logs(_write(df, tmp_path / "a"), fidelity_scale=30)).prepare()
     b = LocalEngine(resolve_logs(_write(df.sample(frac=1.0, random_state=2), tmp_path / "b"),
                                  fidelity_scale=30)).prepare()
-    for x, y in zip(a.batches(), b.batches()):
+    for x, y in zip(a.batches(event_values=True), b.batches(event_values=True)):
         for k in ("gap", "act", "fidelity", "feedback", "time"):
             np.testing.assert_array_equal(x[k], y[k])
 
@@ -209,10 +209,10 @@ def test_order_check_with_text_seller_ids(tmp_path):
     assert not e.read_in_order and e.n_sellers() == 12
 
 
-@pytest.mark.parametrize("variant", ["continuous", "binary", "fidelity column", "segments"])
+@pytest.mark.parametrize("variant", ["continuous", "binary", "fidelity column", "segments", "for a fit"])
 def test_compiled_packing_of_clean_chunks_equals_the_general_path(variant, monkeypatch):
     """Chunks with nothing to exclude take one compiled pass; it must pack exactly what
-    the general (counting) path packs."""
+    the general (counting) path packs, with all columns or only those a fit reads."""
     from cheaptalk.dynamics import logs
     df = _events(n_sellers=40, T=9, seed=6)
     df = df[~((df["seller"] == 3) & (df["time"] > 4))]            # ragged lengths
@@ -226,12 +226,16 @@ def test_compiled_packing_of_clean_chunks_equals_the_general_path(variant, monke
     elif variant == "segments":
         df["segment"] = np.where(df["seller"] % 3 == 0, "high", "low")
         opts = PackOptions("continuous", "truth", 30.0, has_segment=True)
+    elif variant == "for a fit":
+        opts = PackOptions("continuous", "truth", 30.0).for_fit()
     table = pa.Table.from_pandas(df, preserve_index=False)
     assert logs._clean_chunk(table, opts) is not None
     fast = pack_sorted(table, opts, Exclusions())
     monkeypatch.setattr(logs, "_clean_chunk", lambda *a: None)
     general = pack_sorted(table, opts, Exclusions())
     assert len(fast) == len(general) > 0
+    event_values = {"time", "recommendation", "own", "truth"}
+    assert event_values <= fast[0].keys() if opts.event_values else not event_values & fast[0].keys()
     for a, b in zip(fast, general):
         assert a.keys() == b.keys()
         for key in a:

@@ -50,7 +50,7 @@ def test_filtered_initial_trust_tracks_each_sellers_truth(local_fit, continuous_
     from cheaptalk.dynamics.trajectories import write_trajectories
     logs, _ = continuous_logs
     engine, fit = local_fit
-    agg = write_trajectories(engine.batches(), TrustDynamics("continuous"), fit.u, tmp_path)
+    agg = write_trajectories(engine.batches(event_values=True), TrustDynamics("continuous"), fit.u, tmp_path)
     sellers = pq.read_table(tmp_path / "seller_trust.parquet").to_pandas()
     true = pq.read_table(logs / "sellers_truth.parquet").to_pandas()
     m = sellers.merge(true, on="seller", suffixes=("", "_true"))

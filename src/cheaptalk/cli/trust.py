@@ -156,7 +156,7 @@ def run_fit(args) -> int:
             from ..dynamics.plots import plot_gained_lost, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            agg = write_trajectories(engine.batches(), TrustDynamics(fit.kind, args.nodes), fit.u, out,
+            agg = write_trajectories(engine.batches(event_values=True), TrustDynamics(fit.kind, args.nodes), fit.u, out,
                                      progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
             plot_gained_lost(result, agg, out / "trust_gained_lost.png")
@@ -187,7 +187,7 @@ def run_whatif(args) -> int:
     engine = _engine(args, progress=False)
     try:
         _check_strict(engine, args.strict)
-        batches = engine.sample(args.sample_sellers)
+        batches = engine.sample(args.sample_sellers, event_values=True)
         rates = [None if x.strip() == "logged" else float(x) for x in args.feedback_rate.split(",")
                  if x.strip()]
         rows = whatif(batches, params, kind, _floats(args.error_scale), rates,

@@ -42,7 +42,7 @@ Missing columns and columns of the wrong type are errors naming the file and the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numba
@@ -74,12 +74,20 @@ class PackOptions:
     has_segment: bool = False
     has_own_estimate: bool = False      # binary adoption: own estimate logged (what-if profit)
     batch_cells: int = BATCH_CELLS
+    # False: pack only what the likelihood reads (gap, act, fidelity, feedback, observed;
+    # 14 bytes an event instead of 34), as the engines do for the passes of a fit; the
+    # trajectories and the what-if also need time, recommendation, own estimate and truth
+    event_values: bool = True
 
     def to_dict(self):
         return {"adoption": self.adoption, "fidelity_source": self.fidelity_source,
                 "fidelity_scale": self.fidelity_scale, "has_segment": self.has_segment,
                 "has_own_estimate": self.has_own_estimate,
-                "batch_cells": self.batch_cells}
+                "batch_cells": self.batch_cells, "event_values": self.event_values}
+
+    def for_fit(self) -> "PackOptions":
+        """These options, packing only the columns the likelihood reads."""
+        return replace(self, event_values=False)
 
 
 @dataclass
@@ -315,9 +323,10 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     """Validate and pack events of whole sellers, sorted by (seller, time), into batches.
 
     Each batch is a dict of numpy arrays: per seller ``seller``, ``length``, ``segment``,
-    ``mean_fidelity``; per (seller, event) padded to a common length ``time``, ``gap``
-    (``m - own``; continuous), ``act`` (``a - own`` or 0/1), ``recommendation``, ``own``,
-    ``truth`` (NaN when fidelity is given directly), ``fidelity``, ``feedback``, ``observed``. Padded sellers have length 0.
+    ``mean_fidelity``; per (seller, event) padded to a common length ``gap``
+    (``m - own``; continuous), ``act`` (``a - own`` or 0/1), ``fidelity``, ``feedback``,
+    ``observed`` and, with ``opts.event_values``, ``time``, ``recommendation``, ``own`` and
+    ``truth`` (NaN when fidelity is given directly). Padded sellers have length 0.
     """
     n = table.num_rows
     if n == 0:
@@ -414,10 +423,10 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
         segment = _labels_at(table.column("segment"), idx[starts])
     else:
         segment = None
-    cols = {"time": kept(time), "gap": kept(gap), "act": kept(act),
-            "fidelity": kept(np.where(fid_ok, fid, 0.0)), "feedback": kept(feedback),
-            "observed": kept(observed), "recommendation": kept(rec), "own": kept(own),
-            "truth": kept(truth)}
+    cols = {"gap": kept(gap), "act": kept(act), "fidelity": kept(np.where(fid_ok, fid, 0.0)),
+            "feedback": kept(feedback), "observed": kept(observed)}
+    if opts.event_values:
+        cols.update(time=kept(time), recommendation=kept(rec), own=kept(own), truth=kept(truth))
     fid_known = kept(fid_ok)
     sums = np.add.reduceat(np.where(fid_known, cols["fidelity"], 0.0), starts)
     counts = np.add.reduceat(fid_known.astype(float), starts)
@@ -512,20 +521,25 @@ def _clean_chunk(table: pa.Table, opts: PackOptions):
     else:
         own = np.full(n, np.nan, np.float32)
     accuracy = arrays[names[-1]]
-    out = {"time": np.empty(n), "gap": np.empty(n, np.float32), "act": np.empty(n, np.float32),
-           "fidelity": np.empty(n, np.float32), "recommendation": np.empty(n, np.float32),
-           "own": np.empty(n, np.float32), "truth": np.empty(n, np.float32),
-           "feedback": np.empty(n, bool), "observed": np.ones(n, bool)}
+    values = n if opts.event_values else 0      # (empty arrays: not kept)
+    out = {"gap": np.empty(n, np.float32), "act": np.empty(n, np.float32),
+           "fidelity": np.empty(n, np.float32), "feedback": np.empty(n, bool),
+           "observed": np.ones(n, bool), "time": np.empty(values),
+           "recommendation": np.empty(values, np.float32), "own": np.empty(values, np.float32),
+           "truth": np.empty(values, np.float32)}
     starts = np.empty(n, np.int64)
     mean_fid = np.empty(n)
     n_sellers = _clean_pass(arrays["seller"], arrays["time"], arrays["recommendation"],
                             arrays["action" if continuous else "followed"], own, accuracy,
                             arrays["feedback"], continuous, opts.fidelity_source != "fidelity",
-                            float(opts.fidelity_scale or 1.0), out["time"], out["gap"], out["act"],
-                            out["fidelity"], out["recommendation"], out["own"], out["truth"],
-                            out["feedback"], starts, mean_fid)
+                            float(opts.fidelity_scale or 1.0), opts.event_values, out["time"],
+                            out["gap"], out["act"], out["fidelity"], out["recommendation"],
+                            out["own"], out["truth"], out["feedback"], starts, mean_fid)
     if n_sellers < 0:
         return None
+    if not opts.event_values:
+        for name in ("time", "recommendation", "own", "truth"):
+            del out[name]
     starts, mean_fid = starts[:n_sellers], mean_fid[:n_sellers]
     lengths = np.diff(np.r_[starts, n])
     segment = None
@@ -536,12 +550,14 @@ def _clean_chunk(table: pa.Table, opts: PackOptions):
 
 @numba.njit(cache=True, nogil=True)
 def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous, from_truth, scale,
-                out_time, out_gap, out_act, out_fid, out_rec, out_own, out_truth, out_feedback,
-                starts, mean_fid):
+                keep_values, out_time, out_gap, out_act, out_fid, out_rec, out_own, out_truth,
+                out_feedback, starts, mean_fid):
     """Fill the packed columns of a chunk sorted by (seller, time); return the number of
     sellers (their first rows in ``starts``, mean known fidelity in ``mean_fid``), or -1 at
-    the first row that the general path must handle (a value to exclude, a duplicate)."""
+    the first row that the general path must handle (a value to exclude, a duplicate).
+    ``out_time``, ``out_rec``, ``out_own`` and ``out_truth`` are filled if ``keep_values``."""
     n = seller.shape[0]
+    last_time = 0.0
     k = -1
     fid_sum = 0.0
     fid_count = 0
@@ -552,8 +568,9 @@ def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous
         if not (np.isfinite(t) and np.isfinite(r)) or (fb != 0 and fb != 1):
             return -1
         new = i == 0 or seller[i] != seller[i - 1]
-        if not new and t == out_time[i - 1]:
+        if not new and t == last_time:
             return -1
+        last_time = t
         o = np.float64(own[i])
         d = np.float64(decision[i])
         if continuous:
@@ -585,15 +602,21 @@ def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous
         if known:
             fid_sum += f
             fid_count += 1
-        out_time[i] = t
         out_fid[i] = f if known else 0.0
-        out_rec[i] = r
-        out_own[i] = o
-        out_truth[i] = truth
         out_feedback[i] = fb == 1
+        if keep_values:
+            out_time[i] = t
+            out_rec[i] = r
+            out_own[i] = o
+            out_truth[i] = truth
     if k >= 0:
         mean_fid[k] = fid_sum / fid_count if fid_count > 0 else np.nan
     return k + 1
+
+
+_EVENT_DTYPES = {"time": np.float64, "gap": np.float32, "act": np.float32, "fidelity": np.float32,
+                 "recommendation": np.float32, "own": np.float32, "truth": np.float32,
+                 "feedback": bool, "observed": bool}
 
 
 def _make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid, b_pad, t_pad):
@@ -606,9 +629,9 @@ def _make_batch(sel, starts, lengths, cols, k_seller, segment, mean_fid, b_pad, 
         r = np.repeat(np.arange(nb), lens)
         c = rows - np.repeat(starts[sel], lens)
     out = {}
-    for name, dtype in (("time", np.float64), ("gap", np.float32), ("act", np.float32),
-                        ("fidelity", np.float32), ("recommendation", np.float32), ("own", np.float32),
-                        ("truth", np.float32), ("feedback", bool), ("observed", bool)):
+    for name, dtype in _EVENT_DTYPES.items():
+        if name not in cols:
+            continue
         if contiguous:
             first = starts[sel[0]]
             block = cols[name][first:first + nb * lens[0]].reshape(nb, lens[0])

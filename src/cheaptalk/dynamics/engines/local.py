@@ -30,6 +30,8 @@ from . import PassResult, evaluate_batch
 
 __all__ = ["LocalEngine", "event_query"]
 
+SORTED_CHUNK_ROWS = 2_000_000    # rows packed at a time from DuckDB's sorted stream
+
 
 def _batch_nbytes(batch: dict) -> int:
     return sum(v.nbytes for v in batch.values() if isinstance(v, np.ndarray))
@@ -128,7 +130,7 @@ class LocalEngine:
         if not self.read_in_order:
             con = self._connect()
             reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
-            self._pack_stream(reader, "read logs", chunk_rows=2_000_000)   # sorted by DuckDB
+            self._pack_stream(reader, "read logs", chunk_rows=SORTED_CHUNK_ROWS)   # sorted by DuckDB
             con.close()
         self._locate_examples()
         loading.join()
@@ -151,8 +153,9 @@ class LocalEngine:
                     bar.update(rb.num_rows)
                 yield rb
         try:
-            for batch in pack_stream(counted(stream), self.source.options, self.exclusions, check,
-                                     chunk_rows):
+            # only the columns the likelihood reads are kept for the passes
+            for batch in pack_stream(counted(stream), self.source.options.for_fit(), self.exclusions,
+                                     check, chunk_rows):
                 self._store(batch)
             if check is not None and not check.finish():
                 return False
@@ -209,22 +212,48 @@ class LocalEngine:
         con.close()
 
     # ---- passes
-    def batches(self):
-        """Packed batches, from memory then from the spill files."""
+    def batches(self, event_values: bool = False):
+        """Packed batches: those kept for the passes of a fit, from memory then from the
+        spill files; with ``event_values``, packed again from the logs with every column
+        (times, recommendations, own estimates and truths too: the trajectories and the
+        what-if need them, the likelihood does not)."""
         self.prepare()
+        if event_values:
+            yield from self._read_again(self.source.options)
+            return
         yield from self._memory
         for path in self._files:
             with open(path, "rb") as fh:
                 yield pickle.load(fh)
 
-    def sample(self, max_sellers: int) -> list[dict]:
-        """The first batches holding about ``max_sellers`` sellers (warm starts)."""
+    def _read_again(self, opts):
+        """Pack the logs again with ``opts``, streamed (rows were counted by ``prepare``)."""
+        con = None
+        if self.read_in_order:
+            reader, chunk_rows = read_as_stored(direct_read_plan(self.source), self.source.files), 1 << 19
+        else:
+            con = self._connect()
+            reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
+            chunk_rows = SORTED_CHUNK_ROWS
+        stream = _Prefetch(reader)
+        try:
+            yield from pack_stream(stream, opts, Exclusions(), None, chunk_rows)
+        finally:
+            stream.stop()
+            if con is not None:
+                con.close()
+
+    def sample(self, max_sellers: int, event_values: bool = False) -> list[dict]:
+        """The first batches holding about ``max_sellers`` sellers (warm starts; with
+        ``event_values``, every column, as :meth:`batches`)."""
         out, n = [], 0
-        for b in self.batches():
+        batches = self.batches(event_values)
+        for b in batches:
             out.append(b)
             n += int(b["n_sellers"])
             if n >= max_sellers:
                 break
+        batches.close()
         return out
 
     def evaluate(self, model, u, hessian: bool = False) -> PassResult:

@@ -274,7 +274,7 @@ class SparkEngine:
         seller-time order and no seller starts a run in two places."""
         paths = [str(f) for f in self.source.files]
         self._files_rdd = self.spark.sparkContext.parallelize(paths, len(paths))
-        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options,
+        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options.for_fit(),
                                                   self.worker_cache_bytes)).collect()
         if not all(st["ordered"] for st in stats):
             return False
@@ -311,14 +311,17 @@ class SparkEngine:
         self.prepare()
         return int(sum(self._counts))
 
-    def sample(self, max_sellers: int) -> list[dict]:
+    def sample(self, max_sellers: int, event_values: bool = False) -> list[dict]:
+        """The first batches holding about ``max_sellers`` sellers; with ``event_values``
+        every column (as :meth:`batches`)."""
         self.prepare()
         if self._plan is not None:
             # the first files, read by the driver (as Spark's reader would need them too,
             # the files are visible from the driver)
+            opts = self.source.options if event_values else self.source.options.for_fit()
             out, n = [], 0
             for path in self.source.files:
-                for b in _pack_file(self._plan, self.source.options, str(path)):
+                for b in _pack_file(self._plan, opts, str(path)):
                     out.append(b)
                     n += int(b["n_sellers"])
                     if n >= max_sellers:
@@ -333,11 +336,15 @@ class SparkEngine:
         blobs = self._rdd.filter(lambda x: x[0] is not None).take(k)
         return [pickle.loads(x[0]) for x in blobs]
 
-    def batches(self):
+    def batches(self, event_values: bool = False):
+        """Every packed batch, to the driver (the trajectories); with ``event_values`` with
+        every column (times, recommendations, own estimates and truths too), otherwise only
+        those the likelihood reads (the batches of the shuffled path hold every column)."""
         self.prepare()
         if self._plan is not None:
+            opts = self.source.options if event_values else self.source.options.for_fit()
             for path in self.source.files:
-                yield from _pack_file(self._plan, self.source.options, str(path))
+                yield from _pack_file(self._plan, opts, str(path))
             return
         for x in self._rdd.filter(lambda x: x[0] is not None).toLocalIterator():
             yield pickle.loads(x[0])
@@ -347,7 +354,7 @@ class SparkEngine:
         kind, n_nodes, hook = model.kind, model.n_nodes, self.task_hook
         u = np.asarray(u, float)
         p = len(u)
-        plan, opts, budget = self._plan, self.source.options, self.worker_cache_bytes
+        plan, opts, budget = self._plan, self.source.options.for_fit(), self.worker_cache_bytes
 
         def run(it):
             if hook is not None:
