@@ -46,6 +46,31 @@ def test_last_pass_without_hessian_changes_nothing_that_is_reported(local_fit):
     np.testing.assert_allclose(se, [fit.se[n] for n in fit.estimates], rtol=1e-4)
 
 
+@pytest.mark.parametrize("guess", ["sample Hessian", "useless guess"])
+def test_first_step_with_a_guessed_hessian_reaches_the_same_estimate(local_fit, guess):
+    """The first step on all logs uses the sample's Hessian scaled to all sellers (from a
+    pass without the Hessian); a guess that does not raise the log-likelihood only costs
+    the pass, and Newton goes on from the start as usual."""
+    from cheaptalk.dynamics.engines import ModelSpec
+    from cheaptalk.dynamics.estimate import _newton
+    engine, fit = local_fit
+    model = ModelSpec(fit.kind)
+    start = fit.u + np.array([0.2, -0.2, 0.1, 0.3, 0.05])
+    exact = engine.evaluate(model, start, hessian=True).hessian
+    scale = {"sample Hessian": 1.1, "useless guess": 1e-4}[guess]
+    calls = []
+
+    def evaluate(u, hessian=True):
+        calls.append(hessian)
+        return engine.evaluate(model, u, hessian=hessian)
+    res = _newton(evaluate, start, fit.kind, 1e-11, hessian_guess=exact * scale)
+    assert res.success, res.message
+    assert calls[0] is False and res.passes == len(calls)
+    if guess == "useless guess":      # the step overshoots: the next pass is at the start again
+        assert calls[1:3] == [True, True]
+    np.testing.assert_allclose(res.x, fit.u, atol=1e-5)     # (standard errors here: 1e-2)
+
+
 def test_filtered_initial_trust_tracks_each_sellers_truth(local_fit, continuous_logs, tmp_path):
     from cheaptalk.dynamics.trajectories import write_trajectories
     logs, _ = continuous_logs
