@@ -141,3 +141,41 @@ def test_worker_cache_keeps_packed_files_within_budget(ordered_logs):
     S._WORKER_CACHE_BYTES[0] = 0
     assert sum(int(b["n_sellers"]) for b in S._packed_file(plan, opts, paths[1], 0)) > 0
     assert not S._WORKER_CACHE
+
+
+def test_workers_of_an_executor_share_packed_files(ordered_logs, tmp_path, monkeypatch):
+    """A file packed by one Python worker is stored in the executor's local directory and
+    mapped, not packed again, by another worker of that executor (Spark gives a file's task
+    to whichever worker is idle); the mapped batches equal the packed ones and are
+    writable and aligned, as the compiled kernels take them."""
+    from cheaptalk.dynamics.engines import spark as S
+    from cheaptalk.dynamics.logs import direct_read_plan
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path / "blockmgr-a") + "," + str(tmp_path / "b"))
+    source = resolve_logs(ordered_logs)
+    plan, opts = direct_read_plan(source), source.options
+    path = str(source.files[0])
+    S._WORKER_CACHE.clear()
+    S._WORKER_CACHE_BYTES[0] = 0
+    packed = S._packed_file(plan, opts, path, 1e9)
+    stored = list((tmp_path / "blockmgr-a" / "cheaptalk-packed").iterdir())
+    assert len(stored) == 1 and stored[0].suffix == ".bin"
+
+    S._WORKER_CACHE.clear()                  # another worker: nothing in its memory
+    S._WORKER_CACHE_BYTES[0] = 0
+    monkeypatch.setattr(S, "_pack_file", lambda *a, **k: pytest.fail("packed again"))
+    mapped = S._packed_file(plan, opts, path, 1e9)
+    assert len(mapped) == len(packed) > 0
+    for a, b in zip(mapped, packed):
+        assert a.keys() == b.keys()
+        for key, value in b.items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(a[key], value, err_msg=key)
+                assert a[key].dtype == value.dtype
+                if value.dtype != object:
+                    assert a[key].flags.writeable and a[key].flags.aligned, key
+            else:
+                assert a[key] == value
+    model = TrustDynamics("continuous")
+    u = np.array([-1.0, -0.5, 0.0, 1.5, 1.6])
+    from cheaptalk.dynamics.engines import evaluate_batch
+    assert evaluate_batch(model, u, mapped[0], True).loglik == evaluate_batch(model, u, packed[0], True).loglik

@@ -31,22 +31,30 @@ On a cluster the same code runs through ``spark-submit`` (see
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import operator
 import os
 from collections import OrderedDict
 import pickle
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..kernels import warm_up
 from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
     event_columns, pack_stream, read_as_stored
 from . import PassResult
 
 __all__ = ["SparkEngine", "spark_session"]
+
+# sellers the driver packs for the warm start while the executors prepare (the default
+# warm-start sample of fit_trust)
+SAMPLE_SELLERS = 10_000
 
 
 def _java_home():
@@ -145,10 +153,65 @@ def _cache_put(key, batches, budget_bytes: float):
     _WORKER_CACHE_BYTES[0] += size
 
 
+# On each executor, the packed files are also written to Spark's local directory for the
+# application (SPARK_LOCAL_DIRS, removed when the application ends), where every Python
+# worker of that executor finds them: Spark hands a file's task to whichever worker is idle,
+# so in the next pass it is often another worker than the one that packed the file.
+_ALIGN = 64
+
+
+def _stored_path(key) -> Path | None:
+    local = os.environ.get("SPARK_LOCAL_DIRS")
+    if not local:
+        return None
+    name = hashlib.sha1(repr(key).encode()).hexdigest()
+    return Path(local.split(",")[0]) / "cheaptalk-packed" / f"{name}.bin"
+
+
+def _write_packed(path: Path, batches):
+    """Write packed batches for :func:`_read_packed`: pickle protocol 5 with the arrays out
+    of band, each at an offset aligned to 64 bytes. Written under a temporary name and
+    renamed, so a reader never sees half a file; a full disk only means no copy is kept."""
+    buffers = []
+    header = pickle.dumps(batches, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    index = np.zeros((len(raws) + 1, 2), np.int64)        # (offset, length): header, buffers
+    offset = -(-(8 + index.nbytes) // _ALIGN) * _ALIGN
+    for i, data in enumerate([header] + raws):
+        index[i] = offset, len(data)
+        offset = -(-(offset + len(data)) // _ALIGN) * _ALIGN
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(np.int64(len(raws) + 1).tobytes())
+            fh.write(index.tobytes())
+            for (start, _), data in zip(index, [header] + raws):
+                fh.seek(int(start))
+                fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_packed(path: Path):
+    """The batches :func:`_write_packed` wrote, their arrays mapped from the file (private
+    copy-on-write pages: writable, no copy)."""
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    view = memoryview(mapped)
+    n = int(np.frombuffer(view[:8], np.int64)[0])
+    index = np.frombuffer(view[8:8 + 16 * n], np.int64).reshape(n, 2)
+    parts = [view[int(o):int(o) + int(ln)] for o, ln in index]
+    return pickle.loads(parts[0], buffers=parts[1:])
+
+
 def _packed_file(plan, opts, path, budget_bytes: float):
-    """The packed batches of one file, from this worker's cache if it holds them (keyed by
-    path, size, modification time and packing options), else read and packed, and kept if
-    they fit in ``budget_bytes`` (the least recently used files are evicted first)."""
+    """The packed batches of one file: from this worker's cache if it holds them (keyed by
+    path, size, modification time and packing options), else from the executor's local
+    directory if another worker stored them there, else read and packed (and stored); kept
+    in this worker if they fit in ``budget_bytes`` (least recently used files are evicted
+    first)."""
     key = _cache_key(opts, path)
     hit = _WORKER_CACHE.get(key)
     if hit is not None:
@@ -156,7 +219,13 @@ def _packed_file(plan, opts, path, budget_bytes: float):
         return hit
     if budget_bytes <= 0:
         return _pack_file(plan, opts, path)          # streamed, nothing kept
-    batches = list(_pack_file(plan, opts, path))
+    stored = _stored_path(key)
+    if stored is not None and stored.exists():
+        batches = _read_packed(stored)
+    else:
+        batches = list(_pack_file(plan, opts, path))
+        if stored is not None:
+            _write_packed(stored, batches)
     _cache_put(key, batches, budget_bytes)
     return batches
 
@@ -166,7 +235,8 @@ def _file_summary(plan, opts, budget_bytes: float):
     needs (sellers, exclusions, whether the file is in order, the sellers that start a
     run) without the batches, which stay in the worker's cache if they fit."""
     def run(path):
-        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put
+        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put, _stored_path, \
+            _write_packed
         ex = Exclusions()
         check = SellerOrderCheck()
         n_sellers = 0
@@ -182,7 +252,11 @@ def _file_summary(plan, opts, budget_bytes: float):
         except OutOfOrder:
             ordered = False
         if ordered and kept:
-            _cache_put(_cache_key(opts, path), kept, budget_bytes)
+            key = _cache_key(opts, path)
+            _cache_put(key, kept, budget_bytes)
+            stored = _stored_path(key)
+            if stored is not None:
+                _write_packed(stored, kept)
         starts = check.run_start_values() if ordered else None
         return {"path": path, "n_sellers": n_sellers, "exclusions": ex, "ordered": ordered,
                 "run_starts": starts}
@@ -222,6 +296,7 @@ class SparkEngine:
         self._files_rdd = None        # file names, one per partition (files read as stored)
         self._plan = None
         self._counts: list[int] = []
+        self._sample: list[dict] | None = None    # warm-start batches packed by the driver
 
     @property
     def spark(self):
@@ -254,20 +329,50 @@ class SparkEngine:
         return df.select(*sel)
 
     def prepare(self):
+        """Check, count and pack the logs on the executors (one job). Meanwhile the driver,
+        otherwise idle, loads the compiled kernels and, for logs read as stored, packs the
+        warm-start sample from the first files (:meth:`sample`)."""
         if self.prepared:
             return self
         started = time.perf_counter()
         self.read_in_order = False
         self._plan = direct_read_plan(self.source)
+        driver_work = [threading.Thread(target=warm_up, args=(self.source.options.adoption,), daemon=True)]
         if self._plan is not None:
-            self.read_in_order = self._prepare_files()
-        if not self.read_in_order:
-            self._plan = None
-            self.exclusions = Exclusions()
-            self._prepare_shuffled()
+            driver_work.append(threading.Thread(target=self._read_sample, args=(SAMPLE_SELLERS,),
+                                                daemon=True))
+        for thread in driver_work:
+            thread.start()
+        try:
+            if self._plan is not None:
+                self.read_in_order = self._prepare_files()
+            if not self.read_in_order:
+                self._plan = None
+                self.exclusions = Exclusions()
+                self._prepare_shuffled()
+        finally:
+            for thread in driver_work:
+                thread.join()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
+
+    def _read_sample(self, max_sellers: int):
+        """Pack the first files' batches, about ``max_sellers`` sellers, on the driver."""
+        try:
+            self._sample = self._first_batches(self.source.options.for_fit(), max_sellers)
+        except Exception:       # e.g. the logs are out of order: sample() reads what it needs
+            self._sample = None
+
+    def _first_batches(self, opts, max_sellers: int) -> list[dict]:
+        out, n = [], 0
+        for path in self.source.files:
+            for b in _pack_file(self._plan, opts, str(path)):
+                out.append(b)
+                n += int(b["n_sellers"])
+                if n >= max_sellers:
+                    return out
+        return out
 
     def _prepare_files(self) -> bool:
         """One job, a task per file: check the order and count; True if every file is in
@@ -317,16 +422,20 @@ class SparkEngine:
         self.prepare()
         if self._plan is not None:
             # the first files, read by the driver (as Spark's reader would need them too,
-            # the files are visible from the driver)
+            # the files are visible from the driver), or their batches packed while the
+            # executors prepared
+            if not event_values and self._sample is not None:
+                held = sum(int(b["n_sellers"]) for b in self._sample)
+                if held >= max_sellers or held == sum(self._counts):    # enough, or every seller
+                    out, n = [], 0
+                    for b in self._sample:
+                        out.append(b)
+                        n += int(b["n_sellers"])
+                        if n >= max_sellers:
+                            break
+                    return out
             opts = self.source.options if event_values else self.source.options.for_fit()
-            out, n = [], 0
-            for path in self.source.files:
-                for b in _pack_file(self._plan, opts, str(path)):
-                    out.append(b)
-                    n += int(b["n_sellers"])
-                    if n >= max_sellers:
-                        return out
-            return out
+            return self._first_batches(opts, max_sellers)
         k, n = 0, 0
         for c in self._counts:
             k += 1
