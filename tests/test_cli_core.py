@@ -116,3 +116,9 @@ def test_commands_import_only_what_they_need():
             "print(heavy, all(c in full for c in ('describe', 'compare', 'trust', 'import-otree')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] True", out.stdout + out.stderr
+    # what a Spark worker imports to pack and evaluate files: not pandas either (0.2 s)
+    worker = ("import sys\n"
+              "import cheaptalk.dynamics.engines.spark, cheaptalk.dynamics.engines.local\n"
+              "print([m for m in ('pandas', 'jax', 'scipy.stats') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

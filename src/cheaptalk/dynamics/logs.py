@@ -49,7 +49,6 @@ import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
@@ -129,6 +128,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     ``cheaptalk trust generate``) supplies defaults for ``adoption`` and ``fidelity_scale``,
     and ``sellers.parquet`` there is joined as the seller table.
     """
+    # (imported here: it imports pandas, which the packing in Spark's workers does not need)
+    import pyarrow.dataset as ds
     root = Path(logs)
     if not root.exists():
         raise FileNotFoundError(f"logs not found: {root}")
