@@ -179,3 +179,21 @@ def test_workers_of_an_executor_share_packed_files(ordered_logs, tmp_path, monke
     u = np.array([-1.0, -0.5, 0.0, 1.5, 1.6])
     from cheaptalk.dynamics.engines import evaluate_batch
     assert evaluate_batch(model, u, mapped[0], True).loglik == evaluate_batch(model, u, packed[0], True).loglik
+
+
+def test_files_are_grouped_into_balanced_tasks(tmp_path):
+    """Files read as stored are grouped into tasks of about equal size: every file once,
+    each group in file order, no more groups than asked (nor than files)."""
+    from cheaptalk.dynamics.engines.spark import _file_groups
+    sizes = [50, 10, 10, 30, 20, 20, 10]
+    files = []
+    for i, n in enumerate(sizes):
+        f = tmp_path / f"part-{i}.parquet"
+        f.write_bytes(b"x" * n)
+        files.append(f)
+    groups = _file_groups(files, 3)
+    assert sorted(p for g in groups for p in g) == sorted(str(f) for f in files)
+    assert all(g == sorted(g) for g in groups) and len(groups) == 3
+    load = sorted(sum(sizes[[str(f) for f in files].index(p)] for p in g) for g in groups)
+    assert load == [50, 50, 50]
+    assert len(_file_groups(files[:2], 8)) == 2 and _file_groups(files, 1) == [[str(f) for f in files]]

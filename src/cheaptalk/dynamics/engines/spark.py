@@ -4,14 +4,16 @@ Two ways of reading, chosen in :meth:`SparkEngine.prepare`:
 
 * **Logs in seller-time order, read as stored** (each file's sellers contiguous and
   time-ordered, no seller in two files; what ``trust generate`` writes and most exports
-  partitioned by seller). Spark schedules one task per Parquet file; the task reads its file
-  with Arrow's Parquet reader in the Python worker, checks the order, packs the sellers
-  (:func:`~cheaptalk.dynamics.logs.pack_stream`) and evaluates them. Nothing passes
-  through the JVM but the file names and the sums. Each Python worker (Spark reuses them)
-  keeps the files it packed, up to ``worker_cache_mb``, for the next passes; a file it does
-  not hold is simply read again (decoding Parquet costs less than shipping the data from
-  the JVM to the Python workers would). The files must be readable from every executor at
-  the same path, as they must be for Spark's own reader.
+  partitioned by seller). The files are grouped into tasks of about ``TASK_BYTES`` (at least
+  a task per core); a task reads its files with Arrow's Parquet reader in the Python worker,
+  checks the order, packs the sellers (:func:`~cheaptalk.dynamics.logs.pack_stream`) and
+  evaluates them. Nothing passes through the JVM but the file names and the sums. Each
+  Python worker (Spark reuses them) keeps the files it packed, up to ``worker_cache_mb``,
+  for the next passes, and stores them in the executor's local directory, where the other
+  workers of that executor map them instead of packing them again; a file neither holds is
+  simply read again (decoding Parquet costs less than shipping the data from the JVM to the
+  Python workers would). The files must be readable from every executor at the same path,
+  as they must be for Spark's own reader.
 * **Otherwise** (events out of order, a seller spread over files, a seller table to join,
   files with different columns): Spark SQL reads the events, hash-partitions them by seller,
   sorts within partitions and ``mapInArrow`` packs each partition
@@ -263,6 +265,26 @@ def _file_summary(plan, opts, budget_bytes: float):
     return run
 
 
+# Parquet bytes per task when the files are read as stored: files are grouped into tasks of
+# about this size, but at least a task per core. Each task costs the scheduler and the
+# Python worker a few tens of milliseconds, which matters when there are many small files
+# (an export of a thousand 1 MB files would otherwise cost tens of seconds a pass).
+TASK_BYTES = 256 * 2 ** 20
+
+
+def _file_groups(files, n_groups: int) -> list[list[str]]:
+    """The files in at most ``n_groups`` groups of about equal size (each file, largest
+    first, to the lightest group), each group in file order."""
+    sizes = [os.path.getsize(f) for f in files]
+    groups: list[list[int]] = [[] for _ in range(max(1, min(n_groups, len(files))))]
+    load = [0] * len(groups)
+    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += sizes[i]
+    return [[str(files[i]) for i in sorted(g)] for g in groups if g]
+
+
 def _PACKED_SCHEMA_ARROW():
     import pyarrow as pa
     return pa.schema([("blob", pa.binary()), ("n_sellers", pa.int64()), ("excl", pa.binary())])
@@ -293,7 +315,7 @@ class SparkEngine:
         self.prepare_seconds = 0.0
         self.read_in_order = False
         self._rdd = None              # persisted packed batches (shuffled path)
-        self._files_rdd = None        # file names, one per partition (files read as stored)
+        self._files_rdd = None        # groups of file names, one per partition (files read as stored)
         self._plan = None
         self._counts: list[int] = []
         self._sample: list[dict] | None = None    # warm-start batches packed by the driver
@@ -375,12 +397,16 @@ class SparkEngine:
         return out
 
     def _prepare_files(self) -> bool:
-        """One job, a task per file: check the order and count; True if every file is in
-        seller-time order and no seller starts a run in two places."""
-        paths = [str(f) for f in self.source.files]
-        self._files_rdd = self.spark.sparkContext.parallelize(paths, len(paths))
-        stats = self._files_rdd.map(_file_summary(self._plan, self.source.options.for_fit(),
-                                                  self.worker_cache_bytes)).collect()
+        """One job, the files grouped into tasks (:func:`_file_groups`): check the order and
+        count; True if every file is in seller-time order and no seller starts a run in two
+        places."""
+        total = sum(os.path.getsize(f) for f in self.source.files)
+        n_tasks = self.partitions or max(self.spark.sparkContext.defaultParallelism,
+                                         -(-total // TASK_BYTES))
+        groups = _file_groups(self.source.files, n_tasks)
+        self._files_rdd = self.spark.sparkContext.parallelize(groups, len(groups))
+        summary = _file_summary(self._plan, self.source.options.for_fit(), self.worker_cache_bytes)
+        stats = self._files_rdd.flatMap(lambda group: [summary(path) for path in group]).collect()
         if not all(st["ordered"] for st in stats):
             return False
         starts = [st["run_starts"] for st in stats if st["run_starts"] is not None]
@@ -472,10 +498,11 @@ class SparkEngine:
             m = ModelSpec(kind, n_nodes)
             total = _PR(p, hessian)
             for item in it:
-                if plan is not None:       # a file name: read and pack it again
+                if plan is not None:       # a group of files (packed, or read and packed again)
                     from cheaptalk.dynamics.engines.spark import _packed_file
-                    for b in _packed_file(plan, opts, item, budget):
-                        total += evaluate_batch(m, u, b, hessian)
+                    for path in item:
+                        for b in _packed_file(plan, opts, path, budget):
+                            total += evaluate_batch(m, u, b, hessian)
                 elif item[0] is not None:  # a persisted packed batch
                     total += evaluate_batch(m, u, pickle.loads(item[0]), hessian)
             yield total
