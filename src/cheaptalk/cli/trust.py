@@ -60,7 +60,8 @@ def register(sub):
                    help="sellers in the sample that gives the starting values (10000)")
     f.add_argument("--cache-mb", type=float, default=1024,
                    help="MB of packed logs kept in memory (local engine: before spilling to disk; "
-                        "spark: by each Python worker between passes) (1024)")
+                        "spark: by each Python worker between passes, which also share them "
+                        "through the executor's local directory; 0 keeps nothing) (1024)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.set_defaults(func=run_fit)
 
