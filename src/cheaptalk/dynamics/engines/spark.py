@@ -253,7 +253,7 @@ def _file_summary(plan, opts, budget_bytes: float):
             ordered = check.finish()
         except OutOfOrder:
             ordered = False
-        if ordered and kept:
+        if ordered and kept and budget_bytes > 0:
             key = _cache_key(opts, path)
             _cache_put(key, kept, budget_bytes)
             stored = _stored_path(key)
