@@ -96,7 +96,7 @@ source = resolve_logs(sys.argv[1])
 plan = direct_read_plan(source)
 paths = [str(f) for f in source.files]
 
-def count(path):        # as the engine's tasks read them: one file each, Arrow in the worker
+def count(path):        # as the engine's tasks read files: Arrow in the Python worker
     return sum(rb.num_rows for rb in read_as_stored(plan, [path]))
 
 times = []
@@ -111,8 +111,8 @@ print(json.dumps({"session_seconds": session, "first_read_seconds": times[0],
 
 def spark_floor(logs: Path) -> dict:
     """What Spark (local[2]) takes merely to start and to run one job whose tasks read the
-    same columns, a file each, as the engine's tasks do (the first job includes starting
-    the Python workers)."""
+    same columns, a task per file, with Arrow in the Python workers as the engine's tasks
+    read them (the first job includes starting the Python workers)."""
     out = subprocess.run([sys.executable, "-c", _SPARK_FLOOR, str(logs)], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
