@@ -207,6 +207,29 @@ def _minimize(evaluate, u0, kind, maxiter, gtol, progress_desc=None, progress=Fa
     return res, obj.passes
 
 
+def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
+    """The step ``u + (-H_guess)^-1 g(u)`` from a pass without the Hessian. Returns the pass
+    at the new point (with the Hessian), the point and the number of passes made; the pass
+    and the point are None when there is no usable guess or the step does not raise the
+    log-likelihood."""
+    if hessian_guess is None or not np.all(np.isfinite(hessian_guess)) \
+            or np.linalg.eigvalsh(-hessian_guess)[0] <= 0:
+        return None, None, 0
+    r0 = evaluate(u, hessian=False)
+    if bar is not None:
+        bar.update(1)
+    if not (np.isfinite(r0.loglik) and np.all(np.isfinite(r0.score))):
+        return None, None, 1
+    cand = np.clip(u + np.linalg.solve(-hessian_guess, r0.score), lo, hi)
+    rc = evaluate(cand)
+    if bar is not None:
+        bar.update(1)
+    if np.isfinite(rc.loglik) and rc.loglik >= r0.loglik - 1e-12 * abs(r0.loglik) \
+            and not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9)):
+        return rc, cand, 2
+    return None, None, 2
+
+
 class _NewtonResult:
     def __init__(self, x, success, message, nit, passes, last=None, hessian_moved=False):
         self.x, self.success, self.message, self.nit, self.passes = x, success, message, nit, passes
@@ -243,22 +266,13 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
         from tqdm import tqdm
         bar = tqdm(desc=desc, unit="pass", file=sys.stderr, leave=False)
     u = np.clip(np.array(u0, float), lo + 1e-6, hi - 1e-6)
-    r, passes = None, 0
-    if hessian_guess is not None and np.all(np.isfinite(hessian_guess)) \
-            and np.linalg.eigvalsh(-hessian_guess)[0] > 0:
-        r0 = evaluate(u, hessian=False)
-        passes += 1
-        if np.isfinite(r0.loglik) and np.all(np.isfinite(r0.score)):
-            cand = np.clip(u + np.linalg.solve(-hessian_guess, r0.score), lo, hi)
-            rc = evaluate(cand)
-            passes += 1
-            if np.isfinite(rc.loglik) and rc.loglik >= r0.loglik - 1e-12 * abs(r0.loglik) \
-                    and not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9)):
-                u, r = cand, rc
-    if r is None:
-        r = evaluate(u)
-        passes += 1
     try:
+        r, point, passes = _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar)
+        if r is None:
+            r = evaluate(u)
+            passes += 1
+        else:
+            u = point
         for it in range(1, max_iter + 1):
             if not np.isfinite(r.loglik) or not np.all(np.isfinite(r.hessian)):
                 return _NewtonResult(u, False, "log-likelihood or Hessian not finite", it, passes, r)

@@ -222,9 +222,13 @@ def _packed_file(plan, opts, path, budget_bytes: float):
     if budget_bytes <= 0:
         return _pack_file(plan, opts, path)          # streamed, nothing kept
     stored = _stored_path(key)
+    batches = None
     if stored is not None and stored.exists():
-        batches = _read_packed(stored)
-    else:
+        try:
+            batches = _read_packed(stored)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+            batches = None            # unreadable (e.g. a failing disk): pack the file again
+    if batches is None:
         batches = list(_pack_file(plan, opts, path))
         if stored is not None:
             _write_packed(stored, batches)
