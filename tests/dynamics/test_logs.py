@@ -157,29 +157,6 @@ def test_spilled_cache_gives_the_same_pass_as_memory(continuous_logs):
     spilled.close()
 
 
-def test_packed_files_map_back_unchanged_and_a_failed_write_is_an_error(tmp_path):
-    """Spilled (and shared) batches are mapped back equal, writable and aligned; a write
-    that fails raises and leaves no partial file behind."""
-    from cheaptalk.dynamics.engines.packed_files import read_packed, write_packed
-    batch = {"gap": np.arange(12, dtype=np.float32).reshape(3, 4), "length": np.array([4, 2, 0], np.int32),
-             "feedback": np.array([[True, False] * 2] * 3), "n_sellers": 2,
-             "segment": np.array(["a", None, "b"], dtype=object), "time": np.linspace(0, 1, 5)[::2]}
-    write_packed(tmp_path / "b.bin", batch)
-    back = read_packed(tmp_path / "b.bin")
-    assert back.keys() == batch.keys() and back["n_sellers"] == 2
-    for key in ("gap", "length", "feedback", "segment", "time"):
-        np.testing.assert_array_equal(back[key], batch[key], err_msg=key)
-        assert back[key].dtype == batch[key].dtype
-    for key in ("gap", "length", "feedback"):
-        assert back[key].flags.writeable and back[key].flags.aligned
-    back["gap"][0, 0] = 99.0                    # private pages: the file is unchanged
-    assert read_packed(tmp_path / "b.bin")["gap"][0, 0] == 0.0
-    (tmp_path / "not-a-dir").write_text("")
-    with pytest.raises(OSError):
-        write_packed(tmp_path / "not-a-dir" / "b.bin", batch)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "not-a-dir"]
-
-
 def _pass_totals(engine):
     from cheaptalk.dynamics.engines import evaluate_batch
     from cheaptalk.dynamics.model import TrustDynamics, to_unconstrained

@@ -5,13 +5,13 @@ Memory stays bounded whatever the size of the logs: logs in seller-time order ar
 as read, others are sorted by DuckDB out of core under ``memory_limit`` (spilling to a
 temporary directory), the packer holds one chunk of rows,
 and packed batches are kept in memory only up to ``cache_mb``; the rest is written to a
-local spill directory and mapped back batch by batch in each likelihood pass
-(:mod:`~cheaptalk.dynamics.engines.packed_files`: no copies).
+local spill directory and read back batch by batch in each likelihood pass.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import sys
 import time
@@ -27,7 +27,6 @@ from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_r
     event_columns, pack_stream, read_as_stored
 from ..kernels import warm_up
 from . import PassResult, evaluate_batch
-from .packed_files import read_packed, write_packed
 
 __all__ = ["LocalEngine", "event_query"]
 
@@ -183,8 +182,9 @@ class LocalEngine:
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryDirectory(prefix="cheaptalk-trust-", dir=self._spill_root)
-        path = Path(self._spill.name) / f"batch-{len(self._files):06d}.bin"
-        write_packed(path, batch)
+        path = Path(self._spill.name) / f"batch-{len(self._files):06d}.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(batch, fh, protocol=5)
         self._files.append(path)
 
     def _locate_examples(self):
@@ -223,7 +223,8 @@ class LocalEngine:
             return
         yield from self._memory
         for path in self._files:
-            yield read_packed(path)          # mapped from the file, not copied
+            with open(path, "rb") as fh:
+                yield pickle.load(fh)
 
     def _read_again(self, opts):
         """Pack the logs again with ``opts``, streamed (rows were counted by ``prepare``)."""

@@ -34,6 +34,7 @@ On a cluster the same code runs through ``spark-submit`` (see
 from __future__ import annotations
 
 import hashlib
+import mmap
 import operator
 import os
 from collections import OrderedDict
@@ -50,7 +51,6 @@ from ..kernels import warm_up
 from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
     event_columns, pack_stream, read_as_stored
 from . import PassResult
-from .packed_files import read_packed, write_packed
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -159,6 +159,9 @@ def _cache_put(key, batches, budget_bytes: float):
 # application (SPARK_LOCAL_DIRS, removed when the application ends), where every Python
 # worker of that executor finds them: Spark hands a file's task to whichever worker is idle,
 # so in the next pass it is often another worker than the one that packed the file.
+_ALIGN = 64
+
+
 def _stored_path(key) -> Path | None:
     local = os.environ.get("SPARK_LOCAL_DIRS")
     if not local:
@@ -167,13 +170,42 @@ def _stored_path(key) -> Path | None:
     return Path(local.split(",")[0]) / "cheaptalk-packed" / f"{name}.bin"
 
 
-def _store(path: Path, batches):
-    """Keep a copy for the other workers of this executor, if the local disk takes it (a
-    copy that cannot be written only means that they pack the file themselves)."""
+def _write_packed(path: Path, batches):
+    """Write packed batches for :func:`_read_packed`: pickle protocol 5 with the arrays out
+    of band, each at an offset aligned to 64 bytes. Written under a temporary name and
+    renamed, so a reader never sees half a file; a full disk only means no copy is kept."""
+    buffers = []
+    header = pickle.dumps(batches, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    index = np.zeros((len(raws) + 1, 2), np.int64)        # (offset, length): header, buffers
+    offset = -(-(8 + index.nbytes) // _ALIGN) * _ALIGN
+    for i, data in enumerate([header] + raws):
+        index[i] = offset, len(data)
+        offset = -(-(offset + len(data)) // _ALIGN) * _ALIGN
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        write_packed(path, batches)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(np.int64(len(raws) + 1).tobytes())
+            fh.write(index.tobytes())
+            for (start, _), data in zip(index, [header] + raws):
+                fh.seek(int(start))
+                fh.write(data)
+        os.replace(tmp, path)
     except OSError:
-        pass
+        tmp.unlink(missing_ok=True)
+
+
+def _read_packed(path: Path):
+    """The batches :func:`_write_packed` wrote, their arrays mapped from the file (private
+    copy-on-write pages: writable, no copy)."""
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    view = memoryview(mapped)
+    n = int(np.frombuffer(view[:8], np.int64)[0])
+    index = np.frombuffer(view[8:8 + 16 * n], np.int64).reshape(n, 2)
+    parts = [view[int(o):int(o) + int(ln)] for o, ln in index]
+    return pickle.loads(parts[0], buffers=parts[1:])
 
 
 def _packed_file(plan, opts, path, budget_bytes: float):
@@ -193,13 +225,13 @@ def _packed_file(plan, opts, path, budget_bytes: float):
     batches = None
     if stored is not None and stored.exists():
         try:
-            batches = read_packed(stored)
+            batches = _read_packed(stored)
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             batches = None            # unreadable (e.g. a failing disk): pack the file again
     if batches is None:
         batches = list(_pack_file(plan, opts, path))
         if stored is not None:
-            _store(stored, batches)
+            _write_packed(stored, batches)
     _cache_put(key, batches, budget_bytes)
     return batches
 
@@ -209,7 +241,8 @@ def _file_summary(plan, opts, budget_bytes: float):
     needs (sellers, exclusions, whether the file is in order, the sellers that start a
     run) without the batches, which stay in the worker's cache if they fit."""
     def run(path):
-        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put, _store, _stored_path
+        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put, _stored_path, \
+            _write_packed
         ex = Exclusions()
         check = SellerOrderCheck()
         n_sellers = 0
@@ -229,7 +262,7 @@ def _file_summary(plan, opts, budget_bytes: float):
             _cache_put(key, kept, budget_bytes)
             stored = _stored_path(key)
             if stored is not None:
-                _store(stored, kept)
+                _write_packed(stored, kept)
         starts = check.run_start_values() if ordered else None
         return {"path": path, "n_sellers": n_sellers, "exclusions": ex, "ordered": ordered,
                 "run_starts": starts}
