@@ -20,7 +20,7 @@ import numpy as np
 
 from ..kernels import batch_pass
 
-__all__ = ["PassResult", "ModelSpec", "evaluate_batch", "get_engine", "ENGINES"]
+__all__ = ["PassResult", "ModelSpec", "evaluate_batch", "first_sellers", "get_engine", "ENGINES"]
 
 
 class ModelSpec(NamedTuple):
@@ -80,6 +80,18 @@ def evaluate_batch(model: ModelSpec, u, batch: dict, hessian: bool = False) -> P
     r.n_events = int(batch["length"].sum())
     r.n_decisions = int(batch["observed"].sum())
     return r
+
+
+def first_sellers(batches, max_sellers: int) -> list[dict]:
+    """The leading batches of ``batches`` up to the one that brings the sellers to
+    ``max_sellers`` (all of them if there are fewer); the rest of the iterable is not read."""
+    out, n = [], 0
+    for b in batches:
+        out.append(b)
+        n += int(b["n_sellers"])
+        if n >= max_sellers:
+            break
+    return out
 
 
 def get_engine(name: str, source, **kwargs):

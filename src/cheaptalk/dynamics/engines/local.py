@@ -26,10 +26,11 @@ import numpy as np
 from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
     event_columns, pack_stream, read_as_stored
 from ..kernels import warm_up
-from . import PassResult, evaluate_batch
+from . import PassResult, evaluate_batch, first_sellers
 
 __all__ = ["LocalEngine", "event_query"]
 
+STORED_CHUNK_ROWS = 1 << 19      # rows packed at a time from files read as stored
 SORTED_CHUNK_ROWS = 2_000_000    # rows packed at a time from DuckDB's sorted stream
 
 
@@ -129,8 +130,7 @@ class LocalEngine:
                 self._reset()
         if not self.read_in_order:
             con = self._connect()
-            reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
-            self._pack_stream(reader, "read logs", chunk_rows=SORTED_CHUNK_ROWS)   # sorted by DuckDB
+            self._pack_stream(self._sorted_stream(con), "read logs", chunk_rows=SORTED_CHUNK_ROWS)
             con.close()
         self._locate_examples()
         loading.join()
@@ -138,8 +138,12 @@ class LocalEngine:
         self.prepare_seconds = time.perf_counter() - started
         return self
 
+    def _sorted_stream(self, con):
+        """The events sorted by (seller, time) by DuckDB, as Arrow record batches."""
+        return con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
+
     def _pack_stream(self, reader, desc: str, check: SellerOrderCheck | None = None,
-                     chunk_rows: int = 1 << 19) -> bool:
+                     chunk_rows: int = STORED_CHUNK_ROWS) -> bool:
         """Pack a stream of record batches, decoded a few batches ahead in a background
         thread. With ``check`` (files read as stored), False as soon as the events turn out
         not to be in seller-time order."""
@@ -230,11 +234,11 @@ class LocalEngine:
         """Pack the logs again with ``opts``, streamed (rows were counted by ``prepare``)."""
         con = None
         if self.read_in_order:
-            reader, chunk_rows = read_as_stored(direct_read_plan(self.source), self.source.files), 1 << 19
+            reader = read_as_stored(direct_read_plan(self.source), self.source.files)
+            chunk_rows = STORED_CHUNK_ROWS
         else:
             con = self._connect()
-            reader = con.sql(event_query(self.source, order=True)).to_arrow_reader(262_144)
-            chunk_rows = SORTED_CHUNK_ROWS
+            reader, chunk_rows = self._sorted_stream(con), SORTED_CHUNK_ROWS
         stream = _Prefetch(reader)
         try:
             yield from pack_stream(stream, opts, Exclusions(), None, chunk_rows)
@@ -246,14 +250,9 @@ class LocalEngine:
     def sample(self, max_sellers: int, event_values: bool = False) -> list[dict]:
         """The first batches holding about ``max_sellers`` sellers (warm starts; with
         ``event_values``, every column, as :meth:`batches`)."""
-        out, n = [], 0
         batches = self.batches(event_values)
-        for b in batches:
-            out.append(b)
-            n += int(b["n_sellers"])
-            if n >= max_sellers:
-                break
-        batches.close()
+        out = first_sellers(batches, max_sellers)
+        batches.close()          # (stops a re-read of the logs)
         return out
 
     def evaluate(self, model, u, hessian: bool = False) -> PassResult:

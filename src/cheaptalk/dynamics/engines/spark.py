@@ -50,7 +50,7 @@ import numpy as np
 from ..kernels import warm_up
 from ..logs import Exclusions, LogSource, OutOfOrder, SellerOrderCheck, direct_read_plan, \
     event_columns, pack_stream, read_as_stored
-from . import PassResult
+from . import PassResult, first_sellers
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -222,18 +222,25 @@ def _packed_file(plan, opts, path, budget_bytes: float):
     if budget_bytes <= 0:
         return _pack_file(plan, opts, path)          # streamed, nothing kept
     stored = _stored_path(key)
-    batches = None
     if stored is not None and stored.exists():
         try:
             batches = _read_packed(stored)
+            _cache_put(key, batches, budget_bytes)
+            return batches
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-            batches = None            # unreadable (e.g. a failing disk): pack the file again
-    if batches is None:
-        batches = list(_pack_file(plan, opts, path))
-        if stored is not None:
-            _write_packed(stored, batches)
-    _cache_put(key, batches, budget_bytes)
+            pass                      # unreadable (e.g. a failing disk): pack the file again
+    batches = list(_pack_file(plan, opts, path))
+    _keep(key, batches, budget_bytes)
     return batches
+
+
+def _keep(key, batches, budget_bytes: float):
+    """Keep freshly packed batches in this worker (within ``budget_bytes``) and in the
+    executor's local directory, for its other workers."""
+    _cache_put(key, batches, budget_bytes)
+    stored = _stored_path(key)
+    if stored is not None:
+        _write_packed(stored, batches)
 
 
 def _file_summary(plan, opts, budget_bytes: float):
@@ -241,8 +248,7 @@ def _file_summary(plan, opts, budget_bytes: float):
     needs (sellers, exclusions, whether the file is in order, the sellers that start a
     run) without the batches, which stay in the worker's cache if they fit."""
     def run(path):
-        from cheaptalk.dynamics.engines.spark import _cache_key, _cache_put, _stored_path, \
-            _write_packed
+        from cheaptalk.dynamics.engines.spark import _cache_key, _keep
         ex = Exclusions()
         check = SellerOrderCheck()
         n_sellers = 0
@@ -258,11 +264,7 @@ def _file_summary(plan, opts, budget_bytes: float):
         except OutOfOrder:
             ordered = False
         if ordered and kept and budget_bytes > 0:
-            key = _cache_key(opts, path)
-            _cache_put(key, kept, budget_bytes)
-            stored = _stored_path(key)
-            if stored is not None:
-                _write_packed(stored, kept)
+            _keep(_cache_key(opts, path), kept, budget_bytes)
         starts = check.run_start_values() if ordered else None
         return {"path": path, "n_sellers": n_sellers, "exclusions": ex, "ordered": ordered,
                 "run_starts": starts}
@@ -391,14 +393,8 @@ class SparkEngine:
             self._sample = None
 
     def _first_batches(self, opts, max_sellers: int) -> list[dict]:
-        out, n = [], 0
-        for path in self.source.files:
-            for b in _pack_file(self._plan, opts, str(path)):
-                out.append(b)
-                n += int(b["n_sellers"])
-                if n >= max_sellers:
-                    return out
-        return out
+        return first_sellers((b for path in self.source.files
+                              for b in _pack_file(self._plan, opts, str(path))), max_sellers)
 
     def _prepare_files(self) -> bool:
         """One job, the files grouped into tasks (:func:`_file_groups`): check the order and
@@ -457,13 +453,7 @@ class SparkEngine:
             if not event_values and self._sample is not None:
                 held = sum(int(b["n_sellers"]) for b in self._sample)
                 if held >= max_sellers or held == sum(self._counts):    # enough, or every seller
-                    out, n = [], 0
-                    for b in self._sample:
-                        out.append(b)
-                        n += int(b["n_sellers"])
-                        if n >= max_sellers:
-                            break
-                    return out
+                    return first_sellers(self._sample, max_sellers)
             opts = self.source.options if event_values else self.source.options.for_fit()
             return self._first_batches(opts, max_sellers)
         k, n = 0, 0
