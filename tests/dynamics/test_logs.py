@@ -316,3 +316,60 @@ def test_segment_labels_stored_as_text_dictionary_or_numbers(tmp_path):
         nb = int(b["n_sellers"])
         got.update(zip(b["seller"][:nb].tolist(), list(b["segment"][:nb])))
     assert got == {0: "7", 1: "8", 2: "7", 3: "8"}
+
+
+def _sellers(engine):
+    return sorted(s for b in engine.batches(event_values=True) for s in b["seller"][b["length"] > 0].tolist())
+
+
+def test_seller_sample_keeps_whole_sellers_the_same_in_any_order(tmp_path):
+    df = _events(n_sellers=400, T=5, seed=4)
+    a = LocalEngine(resolve_logs(_write(df, tmp_path / "a"), fidelity_scale=30,
+                                 seller_fraction=0.25, sample_seed=1)).prepare()
+    b = LocalEngine(resolve_logs(_write(df.sample(frac=1.0, random_state=2), tmp_path / "b"),
+                                 fidelity_scale=30, seller_fraction=0.25, sample_seed=1)).prepare()
+    assert a.read_in_order and not b.read_in_order      # Arrow as stored; DuckDB's sorted stream
+    kept = _sellers(a)
+    assert kept == _sellers(b)
+    assert 60 < len(kept) < 140                          # Binomial(400, 0.25): mean 100, sd 8.7
+    # every kept seller has all of its events; the rest are counted, not excluded
+    assert sum(int(x["length"].sum()) for x in a.batches()) == 5 * len(kept)
+    assert a.exclusions.outside_sample == b.exclusions.outside_sample == len(df) - 5 * len(kept)
+    assert a.exclusions.rows_excluded == 0               # the sample is not an exclusion
+    # another seed draws other sellers; fraction 1 keeps them all
+    c = LocalEngine(resolve_logs(tmp_path / "a", fidelity_scale=30, seller_fraction=0.25, sample_seed=2))
+    assert _sellers(c) != kept
+    assert len(_sellers(LocalEngine(resolve_logs(tmp_path / "a", fidelity_scale=30)))) == 400
+
+
+def test_seller_hash_depends_on_the_id_only():
+    from cheaptalk.dynamics.logs import seller_hashes, seller_sample_mask
+    ids = np.arange(-50, 5000)
+    h = seller_hashes(pa.array(ids))
+    np.testing.assert_array_equal(seller_hashes(pa.array(ids.astype(np.int32))), h)   # any width
+    np.testing.assert_array_equal(seller_hashes(pa.chunked_array([ids[:10], ids[10:]])), h)
+    text = pa.array([f"s{i}" for i in ids])
+    np.testing.assert_array_equal(seller_hashes(text.dictionary_encode()), seller_hashes(text))
+    np.testing.assert_array_equal(seller_hashes(text.slice(3)), seller_hashes(text)[3:])
+    assert len(np.unique(h)) == len(ids)
+    for f in (0.05, 0.5):
+        assert seller_sample_mask(pa.array(ids), f).mean() == pytest.approx(f, abs=0.02)
+        assert seller_sample_mask(text, f).mean() == pytest.approx(f, abs=0.02)
+    assert seller_sample_mask(pa.array(ids), 1.0).all()
+    # rows without a seller stay, to be counted as exclusions like any unusable row
+    assert seller_sample_mask(pa.array([None] * 50, pa.int64()), 1e-9).all()
+
+
+def test_cli_seller_fraction(tmp_path, capsys):
+    d = _write(_events(n_sellers=300, T=6, seed=5), tmp_path / "logs")
+    with pytest.raises(SystemExit):
+        main(["trust", "fit", "--logs", str(d), "--seller-fraction", "0", "--quiet"])
+    assert "(0, 1]" in capsys.readouterr().err
+    out = tmp_path / "fit.json"
+    assert main(["trust", "fit", "--logs", str(d), "--fidelity-scale", "30", "--seller-fraction", "0.5",
+                 "--json", str(out), "--quiet"]) == 0
+    fit = json.loads(out.read_text())
+    assert fit["seller_sample"]["fraction"] == 0.5
+    assert fit["n_events"] + fit["seller_sample"]["rows_of_other_sellers"] == 300 * 6
+    assert 100 < fit["n_subjects"] < 200
+    assert "a random sample of sellers" in capsys.readouterr().out

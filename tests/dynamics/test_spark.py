@@ -65,6 +65,25 @@ def test_logs_in_seller_order_are_read_as_stored(ordered_logs, spark):
     local.close()
 
 
+@pytest.mark.parametrize("logs", ["ordered_logs", "small_logs"])     # read as stored; shuffled
+def test_seller_sample_is_the_same_on_both_engines(logs, request, spark):
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    d = request.getfixturevalue(logs)
+    # (seed 6 keeps seller 0, whose extra events, in a later file, put small_logs out of order)
+    u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
+    local = LocalEngine(resolve_logs(d, seller_fraction=0.3, sample_seed=6))
+    engine = SparkEngine(resolve_logs(d, seller_fraction=0.3, sample_seed=6), spark=spark)
+    a, b = local.evaluate(TrustDynamics("continuous"), u), engine.evaluate(TrustDynamics("continuous"), u)
+    assert engine.read_in_order == local.read_in_order == (logs == "ordered_logs")
+    n_all = 200 if logs == "ordered_logs" else 300
+    assert 0.15 * n_all < b.n_sellers == a.n_sellers < 0.45 * n_all and b.n_events == a.n_events
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+    assert engine.exclusions.outside_sample == local.exclusions.outside_sample > 0
+    assert engine.exclusions.counts == local.exclusions.counts
+    engine.close()
+    local.close()
+
+
 @pytest.fixture(scope="module")
 def ordered_logs(tmp_path_factory):
     """200 sellers x 30 synthetic events in seller-time order, 3 files (read as stored)."""

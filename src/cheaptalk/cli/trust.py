@@ -8,6 +8,7 @@ and profit under more accurate recommendations or more feedback), and ``from-exp
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -62,6 +63,12 @@ def register(sub):
                    help="MB of packed logs kept in memory (local engine: before spilling to disk; "
                         "spark: by each Python worker between passes, which also share them "
                         "through the executor's local directory; 0 keeps nothing) (1024)")
+    f.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
+                   help="fit a random sample of the sellers, for a first look at large logs: each "
+                        "seller is kept, with all its events, with probability F, by a hash of its "
+                        "id (the same sellers on either engine) (default 1: all)")
+    f.add_argument("--sample-seed", type=int, default=0,
+                   help="which random sample --seller-fraction draws (0)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.set_defaults(func=run_fit)
 
@@ -99,10 +106,22 @@ def _logs_args(p):
                    help="fail on the first unusable row instead of counting exclusions")
 
 
+def _fraction(text):
+    try:
+        f = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < f <= 1.0:
+        raise argparse.ArgumentTypeError(f"a fraction of sellers must be in (0, 1], got {text}")
+    return f
+
+
 def _engine(args, progress):
     from ..dynamics.engines import get_engine
     from ..dynamics.logs import resolve_logs
-    source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table)
+    source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table,
+                          seller_fraction=getattr(args, "seller_fraction", 1.0),
+                          sample_seed=getattr(args, "sample_seed", 0))
     if getattr(args, "engine", "local") == "spark":
         master = None if args.master == "submit" else args.master
         engine = get_engine("spark", source, master=master, progress=progress,

@@ -75,6 +75,7 @@ class TrustFit:
     se_model_based: dict | None = None
     hessian_from_previous_pass: bool = False
     read_in_order: bool | None = None
+    seller_sample: dict | None = None     # fraction, seed, rows of other sellers
 
     @property
     def n_params(self) -> int:
@@ -111,11 +112,16 @@ class TrustFit:
                                if self.se_model_based is not None else {})},
             "warnings": self.warnings,
             "exclusions": self.exclusions,
+            **({"seller_sample": self.seller_sample} if self.seller_sample else {}),
         }
 
     def summary(self) -> str:
         lines = [f"Dynamic trust model ({self.kind} adoption), engine {self.engine}",
                  f"  sellers {self.n_sellers:,}  events {self.n_events:,}  decisions {self.n_decisions:,}",
+                 *([f"  a random sample of sellers: each kept with probability "
+                    f"{self.seller_sample['fraction']:g} (seed {self.seller_sample['seed']}); "
+                    f"{self.seller_sample['rows_of_other_sellers']:,} events of other sellers not used"]
+                   if self.seller_sample else []),
                  f"  log-likelihood {self.loglik:,.3f}  AIC {self.aic:,.1f}  BIC {self.bic:,.1f}",
                  f"  converged {self.converged} ({self.message}); {self.iterations} iterations, "
                  f"{self.passes} passes over all logs"
@@ -337,9 +343,13 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     sample_target = warm_start_sellers if full_sellers >= 4 * warm_start_sellers else \
         max(full_sellers // 4, MIN_SAMPLE_SELLERS)
     sample = engine.sample(sample_target)
+    opts = engine.source.options
     if not sample:
-        raise ValueError(f"{engine.source.events}: no usable events after exclusions "
-                         f"({'; '.join(engine.exclusions.report_lines()) or 'the logs are empty'})")
+        why = '; '.join(engine.exclusions.report_lines()) or 'the logs are empty'
+        if opts.sampled:
+            why += (f"; {engine.exclusions.outside_sample:,} events of sellers outside the sample "
+                    f"(fraction {opts.seller_fraction:g}): try a larger fraction")
+        raise ValueError(f"{engine.source.events}: no usable events after exclusions ({why})")
     u0 = to_unconstrained(start, kind) if start else default_start(kind, sample)
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
@@ -453,4 +463,9 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
         engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model,
         read_in_order=getattr(engine, "read_in_order", None),
-        hessian_from_previous_pass=bool(getattr(res, "hessian_moved", False)))
+        hessian_from_previous_pass=bool(getattr(res, "hessian_moved", False)),
+        seller_sample={"fraction": opts.seller_fraction, "seed": opts.sample_seed,
+                       "method": "a seller is kept when a 64-bit hash of its id and the seed "
+                                 "falls below fraction x 2^64",
+                       "rows_of_other_sellers": engine.exclusions.outside_sample}
+        if opts.sampled else None)

@@ -53,7 +53,8 @@ import pyarrow.parquet as pq
 
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
            "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS", "event_columns",
-           "direct_read_plan", "read_as_stored", "pack_stream", "OutOfOrder"]
+           "direct_read_plan", "read_as_stored", "pack_stream", "OutOfOrder", "seller_hashes",
+           "seller_sample_mask"]
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -77,12 +78,21 @@ class PackOptions:
     # 14 bytes an event instead of 34), as the engines do for the passes of a fit; the
     # trajectories and the what-if also need time, recommendation, own estimate and truth
     event_values: bool = True
+    # a random sample of sellers, the same whatever the engine and the order of the logs:
+    # a seller is kept when a hash of its id (and the seed) falls below the fraction
+    seller_fraction: float = 1.0
+    sample_seed: int = 0
 
     def to_dict(self):
         return {"adoption": self.adoption, "fidelity_source": self.fidelity_source,
                 "fidelity_scale": self.fidelity_scale, "has_segment": self.has_segment,
                 "has_own_estimate": self.has_own_estimate,
-                "batch_cells": self.batch_cells, "event_values": self.event_values}
+                "batch_cells": self.batch_cells, "event_values": self.event_values,
+                "seller_fraction": self.seller_fraction, "sample_seed": self.sample_seed}
+
+    @property
+    def sampled(self) -> bool:
+        return self.seller_fraction < 1.0
 
     def for_fit(self) -> "PackOptions":
         """These options, packing only the columns the likelihood reads."""
@@ -120,14 +130,18 @@ def _is_numeric(t: pa.DataType) -> bool:
 
 
 def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: float | None = None,
-                 sellers_table: str | Path | None = None) -> LogSource:
+                 sellers_table: str | Path | None = None, seller_fraction: float = 1.0,
+                 sample_seed: int = 0) -> LogSource:
     """Find the event files under ``logs`` and check every file's columns.
 
     ``logs`` is a directory of Parquet files (searched recursively, hive partitions allowed)
     or a directory containing ``events/``; ``schema.json`` next to the events (written by
     ``cheaptalk trust generate``) supplies defaults for ``adoption`` and ``fidelity_scale``,
-    and ``sellers.parquet`` there is joined as the seller table.
+    and ``sellers.parquet`` there is joined as the seller table. With ``seller_fraction``
+    below 1 only a random sample of the sellers is used (see :func:`seller_sample_mask`).
     """
+    if not (0.0 < seller_fraction <= 1.0):
+        raise ValueError(f"the fraction of sellers to sample must be in (0, 1], got {seller_fraction}")
     # (imported here: it imports pandas, which the packing in Spark's workers does not need)
     import pyarrow.dataset as ds
     root = Path(logs)
@@ -220,7 +234,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     opts = PackOptions(adoption=adoption, fidelity_source=fid_source,
                        fidelity_scale=float(fidelity_scale) if fid_source == "truth" else None,
                        has_segment=has_segment,
-                       has_own_estimate=adoption == "continuous" or "own_estimate" in present_all)
+                       has_own_estimate=adoption == "continuous" or "own_estimate" in present_all,
+                       seller_fraction=float(seller_fraction), sample_seed=int(sample_seed))
     return LogSource(events=events, files=files, options=opts, sellers_table=sellers_table, meta=meta,
                      schemas=schemas)
 
@@ -246,6 +261,8 @@ class Exclusions:
     counts: dict = field(default_factory=lambda: {k: 0 for k in REASONS})
     examples: list = field(default_factory=list)   # (reason, column, seller, time)
     max_examples: int = 5
+    # rows of sellers left out of a seller sample: not used by choice, so not an exclusion
+    outside_sample: int = 0
 
     def add(self, reason: str, column: str, mask, seller, time):
         n = int(np.count_nonzero(mask))
@@ -265,6 +282,7 @@ class Exclusions:
         for e in other.examples:
             if len(self.examples) < self.max_examples:
                 self.examples.append(e)
+        self.outside_sample += other.outside_sample
         return self
 
     @property
@@ -273,7 +291,8 @@ class Exclusions:
 
     def to_dict(self) -> dict:
         return {"counts": {k: v for k, v in self.counts.items()},
-                "rows_excluded": self.rows_excluded, "examples": self.examples}
+                "rows_excluded": self.rows_excluded, "examples": self.examples,
+                "rows_outside_seller_sample": self.outside_sample}
 
     def report_lines(self) -> list[str]:
         return [f"{REASONS[k]}: {v}" for k, v in self.counts.items() if v]
@@ -898,7 +917,83 @@ def pack_stream(batches, opts: PackOptions, exclusions: Exclusions,
     caller calls ``check.finish()`` (a seller in two runs) once every stream is packed."""
     packer = StreamPacker(opts, exclusions, chunk_rows=chunk_rows)
     for rb in batches:
+        if opts.sampled:
+            rb = _in_seller_sample(rb, opts, exclusions)
+            if rb.num_rows == 0:
+                continue
         if check is not None and not check.feed(rb):
             raise OutOfOrder
         yield from packer.feed(rb)
     yield from packer.finish()
+
+
+# ---------------------------------------------------------------------------------------
+# a random sample of sellers
+
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix64(z):
+    """SplitMix64's finalizer: a bijection of uint64 whose output bits look independent."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _int_seller_hashes(values, salt, out):
+    for i in range(values.shape[0]):
+        out[i] = _mix64(values[i] ^ salt)
+
+
+@numba.njit(cache=True, nogil=True)
+def _str_seller_hashes(offsets, data, salt, out):
+    # FNV-1a over the UTF-8 bytes, then mixed with the salt
+    for i in range(offsets.shape[0] - 1):
+        h = np.uint64(0xCBF29CE484222325)
+        for j in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[j])) * np.uint64(0x100000001B3)
+        out[i] = _mix64(h ^ salt)
+
+
+def seller_hashes(seller, seed: int = 0) -> np.ndarray:
+    """A 64-bit hash of every seller id (uint64; a null as 0 or the empty text), stable across processes,
+    machines and engines: integer ids of any width are hashed by value (SplitMix64), text
+    ids by their UTF-8 bytes (FNV-1a, then SplitMix64); other types as their text."""
+    seller = _one_chunk(seller)
+    if pa.types.is_dictionary(seller.type):
+        seller = pc.cast(seller, seller.type.value_type)
+    salt = np.uint64(_mix64(np.uint64((int(seed) + _GOLDEN) % (1 << 64))))
+    out = np.zeros(len(seller), np.uint64)
+    if pa.types.is_integer(seller.type):
+        values = pc.cast(seller, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        _int_seller_hashes(values.view(np.uint64), salt, out)
+    else:
+        text = pc.cast(seller, pa.large_string()).fill_null("")
+        _, offsets, data = text.buffers()
+        offsets = np.frombuffer(offsets, np.int64)[text.offset:text.offset + len(text) + 1]
+        data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        _str_seller_hashes(offsets, data, salt, out)
+    return out
+
+
+def seller_sample_mask(seller, fraction: float, seed: int = 0) -> np.ndarray:
+    """Which rows belong to the sample of sellers: ``hash(seller, seed) < fraction * 2^64``.
+
+    Each seller is in the sample with probability ``fraction``, independently of the others,
+    with all its events; the same sellers are drawn by every engine, whatever the order or
+    the partitioning of the logs. Rows without a seller are kept, so that they are counted
+    as exclusions like any other unusable row."""
+    seller = _one_chunk(seller)
+    keep = seller_hashes(seller, seed) < np.uint64(min(int(fraction * 2.0 ** 64), (1 << 64) - 1))
+    if seller.null_count:
+        keep |= seller.is_null().to_numpy(zero_copy_only=False)
+    return keep
+
+
+def _in_seller_sample(rb: pa.RecordBatch, opts: PackOptions, exclusions: Exclusions) -> pa.RecordBatch:
+    keep = seller_sample_mask(rb.column("seller"), opts.seller_fraction, opts.sample_seed)
+    n_keep = int(np.count_nonzero(keep))
+    exclusions.outside_sample += rb.num_rows - n_keep
+    return rb if n_keep == rb.num_rows else rb.filter(pa.array(keep))
