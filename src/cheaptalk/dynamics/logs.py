@@ -967,7 +967,8 @@ def seller_hashes(seller, seed: int = 0) -> np.ndarray:
     salt = np.uint64(_mix64(np.uint64((int(seed) + _GOLDEN) % (1 << 64))))
     out = np.zeros(len(seller), np.uint64)
     if pa.types.is_integer(seller.type):
-        values = pc.cast(seller, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        values = seller if seller.type == pa.int64() else pc.cast(seller, pa.int64())
+        values = (values.fill_null(0) if values.null_count else values).to_numpy(zero_copy_only=False)
         _int_seller_hashes(values.view(np.uint64), salt, out)
     else:
         text = pc.cast(seller, pa.large_string()).fill_null("")
