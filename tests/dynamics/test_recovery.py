@@ -89,6 +89,12 @@ def test_filtered_initial_trust_tracks_each_sellers_truth(local_fit, continuous_
     final = m.groupby("segment")["final_trust"].mean()
     assert final["high"] > final["mid"] > final["low"]
     assert set(agg["segments"]) == {"high", "mid", "low"}
+    # the figure's band: the mean of the sellers' interval bounds, around the mean trust, and
+    # narrowing as feedback accumulates (the initial trust matters less and less)
+    for seg, mean in agg["segments"].items():
+        lo, hi = agg["segment_intervals"][seg]
+        assert np.all(lo <= mean + 1e-12) and np.all(mean <= hi + 1e-12)
+        assert (hi - lo)[-1] < 0.5 * (hi - lo)[0]
 
 
 def test_binary_follow_decisions_recover_rates(tmp_path):

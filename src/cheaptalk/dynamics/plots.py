@@ -17,12 +17,23 @@ def _plt():
 
 
 def plot_trajectories(aggregates: dict, path: str | Path):
-    """Mean filtered trust at each event index, one line per fidelity segment."""
+    """Mean filtered trust at each event index, one line per fidelity segment, with a band
+    from the mean lower to the mean upper bound of the sellers' own intervals (how well one
+    seller's trust is known from its history)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    intervals = aggregates.get("segment_intervals", {})
     for seg, mean in sorted(aggregates["segments"].items()):
         n = aggregates["segment_sellers"].get(seg, 0)
-        ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{seg} (n={n:,})")
+        x = np.arange(1, len(mean) + 1)
+        line, = ax.plot(x, mean, label=f"{seg} (n={n:,})")
+        if seg in intervals:
+            lo, hi = intervals[seg]
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+    if intervals:
+        level = aggregates.get("interval_level", 0.9)
+        ax.plot([], [], color="grey", alpha=0.4, lw=6,
+                label=f"mean {level:.0%} interval of a seller's trust")
     ax.set_xlabel("event")
     ax.set_ylabel("mean filtered trust")
     ax.set_ylim(0, 1)
@@ -43,7 +54,7 @@ def plot_gained_lost(fit_json: dict, aggregates: dict, path: str | Path):
     x_up, x_dn = np.linspace(0, 1, 50), np.linspace(-1, 0, 50)
     for x, name, color in ((x_up, "eta_up", "tab:green"), (x_dn, "eta_down", "tab:red")):
         est, se = p[name]["estimate"], p[name]["se"]
-        ax.plot(x, est * x, color=color, label=f"{name} = {est:.3f} ({se:.3f})")
+        ax.plot(x, est * x, color=color, label=f"{name} = {est:.3f} (se {se:.2g})")
         if np.isfinite(se):
             ax.fill_between(x, (est - 1.96 * se) * x, (est + 1.96 * se) * x, color=color, alpha=0.2)
     if len(aggregates.get("gap", [])):

@@ -76,11 +76,15 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
         w_sellers.write_table(st)
         # aggregates for the figures
         tmax = min(T, MAX_PLOT_EVENTS)
+        lower, upper = f[f"q{lo_q:g}"][:nb], f[f"q{hi_q:g}"][:nb]
         for seg in np.unique(segment):
             m = segment == seg
-            s, n = by_segment.setdefault(str(seg), [np.zeros(MAX_PLOT_EVENTS), np.zeros(MAX_PLOT_EVENTS)])
-            s[:tmax] += np.where(valid[m, :tmax], trust[m, :tmax], 0).sum(axis=0)
-            n[:tmax] += valid[m, :tmax].sum(axis=0)
+            s, n, s_lo, s_hi = by_segment.setdefault(str(seg), [np.zeros(MAX_PLOT_EVENTS) for _ in range(4)])
+            ok = valid[m, :tmax]
+            s[:tmax] += np.where(ok, trust[m, :tmax], 0).sum(axis=0)
+            n[:tmax] += ok.sum(axis=0)
+            s_lo[:tmax] += np.where(ok, lower[m, :tmax], 0).sum(axis=0)
+            s_hi[:tmax] += np.where(ok, upper[m, :tmax], 0).sum(axis=0)
         fb = batch["feedback"][:nb, :-1] & valid[:, 1:]
         gap = (batch["fidelity"][:nb, :-1] - trust[:, :-1])[fb]
         change = (trust[:, 1:] - trust[:, :-1])[fb]
@@ -95,7 +99,13 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
         if w is not None:
             w.close()
     mids = (gap_bins[1:] + gap_bins[:-1]) / 2
-    return {"segments": {k: (v[0] / np.maximum(v[1], 1))[v[1] > 0] for k, v in by_segment.items()},
+    def mean(k, i):
+        v = by_segment[k]
+        return (v[i] / np.maximum(v[1], 1))[v[1] > 0]
+    return {"segments": {k: mean(k, 0) for k in by_segment},
+            # the mean of the sellers' own interval bounds (level ``level``) at each event
+            "segment_intervals": {k: (mean(k, 2), mean(k, 3)) for k in by_segment},
+            "interval_level": level,
             "segment_sellers": {k: int(v[1][0]) for k, v in by_segment.items()},
             "gap": mids[change_n > 0], "change": (change_sum / np.maximum(change_n, 1))[change_n > 0]}
 
