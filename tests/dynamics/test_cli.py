@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -50,3 +51,34 @@ def test_generate_fit_whatif(tmp_path, capsys):
     # more accurate recommendations: more trust, more adoption, more profit
     assert better["mean_trust"] > base["mean_trust"]
     assert better["profit_per_event"] > base["profit_per_event"]
+    # changes against the baseline, paired by seller, with standard errors; the figure
+    assert base["baseline"] and not better["baseline"] and base["profit_change"] == 0
+    assert better["profit_change"] == pytest.approx(better["profit_per_event"] - base["profit_per_event"])
+    assert better["profit_change"] > 4 * better["profit_change_se"] > 0
+    assert len(better["trust_by_event"]) == 40 and better["trust_by_event"][-1] > base["trust_by_event"][-1]
+    assert main(["trust", "whatif", "--logs", str(logs), "--fit", str(out / "fit.json"),
+                 "--error-scale", "0.5,1", "--sample-sellers", "300", "--out", str(tmp_path / "wi")]) == 0
+    printed = capsys.readouterr().out
+    assert "baseline" in printed and "(se: seller-clustered" in printed
+    assert (tmp_path / "wi" / "whatif.png").stat().st_size > 1000
+    again = json.loads((tmp_path / "wi" / "whatif.json").read_text())["scenarios"]
+    # the baseline is error scale 1 with the logged feedback even when listed second
+    assert [r["baseline"] for r in again] == [False, True] and again[1]["profit_change"] == 0
+
+
+def test_whatif_standard_errors_match_the_spread_between_halves_of_the_sellers(local_fit, continuous_logs):
+    from cheaptalk.dynamics.whatif import whatif
+    engine, fit = local_fit
+    batches = engine.sample(1500, event_values=True)
+    params = fit.estimates
+    scale = engine.source.options.fidelity_scale
+
+    def change(bs):
+        r = whatif(bs, params, "continuous", [1.0, 0.6], [None], fidelity_scale=scale)[1]
+        return r["profit_change"], r["profit_change_se"], r["adoption_change"], r["adoption_change_se"]
+    half = len(batches) // 2
+    a, b, full = change(batches[:half]), change(batches[half:]), change(batches)
+    for i in (0, 2):                       # profit, adoption
+        assert abs(a[i] - b[i]) < 4 * np.hypot(a[i + 1], b[i + 1])
+        # the standard error shrinks like 1 / sqrt(sellers)
+        assert full[i + 1] == pytest.approx(np.sqrt(a[i + 1] * b[i + 1]) / np.sqrt(2), rel=0.3)

@@ -84,7 +84,8 @@ def register(sub):
     w.add_argument("--price", type=float, default=1.0, help="seller's price per unit sold (1)")
     w.add_argument("--unit-cost", type=float, default=0.6, help="seller's cost per unit stocked (0.6)")
     w.add_argument("--sample-sellers", type=int, default=20_000, help="sellers simulated (20000)")
-    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--seed", type=int, default=0, help="seed of the feedback draws (0)")
+    w.add_argument("--out", metavar="DIR", help="write whatif.json and the figure whatif.png to DIR")
     w.add_argument("--json", action="store_true", help="print JSON")
     w.set_defaults(func=run_whatif)
 
@@ -215,9 +216,36 @@ def run_whatif(args) -> int:
                       unit_cost=args.unit_cost, seed=args.seed)
     finally:
         engine.close()
+    result = {"model": fitj["model"], "params": params, "sellers": rows[0]["sellers"] if rows else 0,
+              "price": args.price, "unit_cost": args.unit_cost, "scenarios": rows}
+    if args.out:
+        from ..dynamics.plots import plot_whatif
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        dump_json(result, str(out / "whatif.json"))
+        plot_whatif(rows, out / "whatif.png")
     if args.json:
-        dump_json({"model": fitj["model"], "params": params, "scenarios": rows})
+        dump_json(result)
         return 0
+    import math
+    base = next(r for r in rows if r["baseline"])
+    print(f"what-if on {result['sellers']:,} sellers (price {args.price}, unit cost {args.unit_cost}); "
+          f"changes against error scale {base['error_scale']:g} with "
+          f"{'the logged feedback' if base['feedback_rate'] == 'logged' else 'feedback rate ' + str(base['feedback_rate'])}, "
+          "paired by seller (se: seller-clustered, at the fitted parameters)")
+    print(f"{'error scale':>11} {'feedback':>9} {'trust':>7} {'adoption':>9} {'change (se)':>18} "
+          f"{'profit/event':>13} {'change (se)':>18} {'|error|':>8}")
+    if any(math.isnan(r["profit_per_event"]) for r in rows):
+        print("(profit needs the sellers' own estimates: no 'own_estimate' column in these logs)")
+    for r in rows:
+        fb = r["feedback_rate"] if isinstance(r["feedback_rate"], str) else f"{r['feedback_rate']:.2f}"
+        a_ch = "baseline" if r["baseline"] else f"{r['adoption_change']:+.4f} ({r['adoption_change_se']:.4f})"
+        p_ch = "baseline" if r["baseline"] else f"{r['profit_change']:+.3f} ({r['profit_change_se']:.3f})"
+        print(f"{r['error_scale']:>11.2f} {fb:>9} {r['mean_trust']:>7.3f} {r['mean_adoption']:>9.3f} {a_ch:>18} "
+              f"{r['profit_per_event']:>13.3f} {p_ch:>18} {r['abs_error_per_event']:>8.3f}")
+    if args.out:
+        print(f"\nwhatif.json and whatif.png in {args.out}")
+    return 0
     print(f"what-if on {sum(int(b['n_sellers']) for b in batches):,} sellers "
           f"(price {args.price}, unit cost {args.unit_cost})")
     print(f"{'error scale':>11} {'feedback':>9} {'trust':>7} {'adoption':>9} {'profit/event':>13} "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trajectories", "plot_gained_lost"]
+__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif"]
 
 
 def _plt():
@@ -66,6 +66,44 @@ def plot_gained_lost(fit_json: dict, aggregates: dict, path: str | Path):
     ax.set_ylabel("trust change after feedback")
     ax.set_title("Trust gained vs trust lost")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _scenario_label(row) -> str:
+    fb = row["feedback_rate"]
+    return f"error x{row['error_scale']:g}, feedback {fb if isinstance(fb, str) else f'{fb:.0%}'}"
+
+
+def plot_whatif(rows: list[dict], path: str | Path):
+    """Left: mean trust at each event index under each scenario. Right: each scenario's
+    change in profit per event against the baseline, with 95% intervals (seller-clustered;
+    adoption instead when the logs have no own estimates, so no profit)."""
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    for r in rows:
+        y = r["trust_by_event"]
+        left.plot(np.arange(1, len(y) + 1), y, lw=2.2 if r["baseline"] else 1.3,
+                  ls="-" if r["baseline"] else "--", label=_scenario_label(r) + (" (baseline)" if r["baseline"] else ""))
+    left.set_xlabel("event")
+    left.set_ylabel("mean trust")
+    left.set_ylim(0, 1)
+    left.set_title("Trust under each scenario")
+    left.legend(fontsize=7)
+    use_profit = all(np.isfinite(r["profit_change"]) for r in rows)
+    key, what = ("profit_change", "profit per event") if use_profit else ("adoption_change", "adoption")
+    others = [r for r in rows if not r["baseline"]]
+    y = np.arange(len(others))
+    est = np.array([r[key] for r in others])
+    se = np.array([r[key + "_se"] for r in others])
+    right.barh(y, est, xerr=1.96 * np.where(np.isfinite(se), se, 0), color="tab:blue", alpha=0.7,
+               error_kw={"capsize": 3})
+    right.set_yticks(y, [_scenario_label(r) for r in others], fontsize=8)
+    right.axvline(0, color="grey", lw=0.5)
+    right.invert_yaxis()
+    right.set_xlabel(f"change in {what} vs the baseline (95% interval)")
+    right.set_title("What better fidelity or more feedback is worth")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

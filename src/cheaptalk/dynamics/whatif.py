@@ -10,6 +10,13 @@ Counterfactuals are run on the sellers' own logged sequences (a sample of seller
 
 Each seller starts from its posterior over initial-trust nodes given its logged
 behaviour (at the fitted parameters); trust then follows the model under the scenario.
+Every scenario replays the same sellers with the same random draws of feedback, so the
+changes against the baseline (error scale 1 with the logged feedback, if among the
+scenarios; otherwise the first) are paired by seller: their standard errors are
+seller-clustered, ``se(d) = sqrt(G/(G-1) sum_i (D_i - d n_i)^2) / sum_i n_i`` for a change
+``d = sum_i D_i / sum_i n_i`` with ``D_i`` seller ``i``'s summed change over its ``n_i``
+events. They describe the sampling of sellers at the fitted parameters; the parameters'
+own uncertainty is not included (small when the fit rests on many sellers).
 Adoption is the expected trust (continuous) or the follow probability (binary). The
 seller's profit per event is the newsvendor ``price * min(q, truth) - unit_cost * q`` of
 the expected quantity ``q = alpha m' + (1 - alpha) own`` (continuous) or of ``m'`` if
@@ -29,69 +36,113 @@ def _profit(q, truth, price, unit_cost):
     return price * np.minimum(q, truth) - unit_cost * q
 
 
+MAX_TRUST_EVENTS = 200     # events kept in each scenario's mean trust path (for the figure)
+
+
 def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75, 0.5),
            feedback_rates=(None,), fidelity_scale: float | None = None, price: float = 1.0,
            unit_cost: float = 0.6, seed: int = 0, n_nodes: int = 20) -> list[dict]:
+    """One row per (error scale, feedback rate): mean trust, adoption, profit and absolute
+    error per event, their changes against the baseline with seller-clustered standard
+    errors, and the mean trust at each event index (``trust_by_event``)."""
     model = TrustDynamics(kind, n_nodes)
     u = to_unconstrained(params, kind)
     nodes, _ = model._nodes()
     nodes = np.asarray(nodes)
+    posteriors = [_posterior(model, u, b)[:int(b["n_sellers"])] for b in batches]   # (nb, Q) each
+    scenarios = [(k, rate) for k in error_scales for rate in feedback_rates]
+    runs = [_run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_scale, price,
+                          unit_cost, seed) for k, rate in scenarios]
+    base_i = next((i for i, (k, rate) in enumerate(scenarios) if k == 1 and rate is None), 0)
+    base = runs[base_i]
     rows = []
-    for k in error_scales:
-        for rate in feedback_rates:
-            rng = np.random.default_rng(seed)
-            acc = {"trust": 0.0, "adoption": 0.0, "profit": 0.0, "abs_error": 0.0,
-                   "events": 0, "profit_events": 0}
-            for b in batches:
-                nb = int(b["n_sellers"])
-                post = _posterior(model, u, b)[:nb]                   # (nb, Q)
-                T = b["gap"].shape[1]
-                valid = np.arange(T)[None, :] < b["length"][:nb, None]
-                rec, truth, own = (b[c][:nb].astype(float) for c in ("recommendation", "truth", "own"))
-                if np.isfinite(truth[valid]).all():
-                    rec_k = truth + k * (rec - truth)
-                    fid = 1 - np.minimum(1, np.abs(rec_k - truth) / fidelity_scale) \
-                        if fidelity_scale else 1 - k * (1 - b["fidelity"][:nb])
-                else:
-                    rec_k = rec
-                    fid = 1 - k * (1 - b["fidelity"][:nb].astype(float))
-                fid = np.clip(fid, 0, 1)
-                feedback = b["feedback"][:nb] if rate is None else (rng.random((nb, T)) < rate)
-                feedback = feedback & valid
-                Q = len(nodes)
-                paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
-                                      np.repeat(feedback, Q, axis=0), params["eta_up"],
-                                      params["eta_down"]).reshape(nb, Q, T)
-                trust = np.einsum("bqt,bq->bt", paths, post)
-                if kind == "continuous":
-                    adoption = trust
-                    q = np.einsum("bqt,bq->bt", paths, post) * rec_k + (1 - trust) * own
-                    profit = _profit(q, truth, price, unit_cost)
-                    err = np.abs(q - truth)
-                else:
-                    a = np.clip(paths, 1e-9, 1 - 1e-9)
-                    pf = 1 / (1 + np.exp(-params["follow_slope"] * (np.log(a) - np.log1p(-a))))
-                    adoption = np.einsum("bqt,bq->bt", pf, post)
-                    profit = adoption * _profit(rec_k, truth, price, unit_cost) + \
-                        (1 - adoption) * _profit(own, truth, price, unit_cost)
-                    err = adoption * np.abs(rec_k - truth) + (1 - adoption) * np.abs(own - truth)
-                acc["trust"] += trust[valid].sum()
-                acc["adoption"] += adoption[valid].sum()
-                ok = valid & np.isfinite(profit)
-                acc["profit"] += profit[ok].sum()
-                acc["abs_error"] += err[ok].sum()
-                acc["events"] += int(valid.sum())
-                acc["profit_events"] += int(ok.sum())
-            n, npf = max(acc["events"], 1), acc["profit_events"]
-            rows.append({"error_scale": k, "feedback_rate": "logged" if rate is None else rate,
-                         "mean_trust": acc["trust"] / n, "mean_adoption": acc["adoption"] / n,
-                         "profit_per_event": acc["profit"] / npf if npf else float("nan"),
-                         "abs_error_per_event": acc["abs_error"] / npf if npf else float("nan"),
-                         "events": acc["events"]})
-    base = rows[0]
-    for r in rows:
-        r["profit_change"] = r["profit_per_event"] - base["profit_per_event"]
+    for (k, rate), run in zip(scenarios, runs):
+        n, m = run["events"].sum(), run["profit_events"].sum()
+        row = {"error_scale": k, "feedback_rate": "logged" if rate is None else rate,
+               "mean_trust": float(run["trust"].sum() / max(n, 1)),
+               "mean_adoption": float(run["adoption"].sum() / max(n, 1)),
+               "profit_per_event": float(run["profit"].sum() / m) if m else float("nan"),
+               "abs_error_per_event": float(run["abs_error"].sum() / m) if m else float("nan"),
+               "events": int(n), "sellers": int(len(run["events"]))}
+        row["adoption_change"], row["adoption_change_se"] = _paired_change(
+            run["adoption"], base["adoption"], run["events"])
+        if m:
+            row["profit_change"], row["profit_change_se"] = _paired_change(
+                run["profit"], base["profit"], run["profit_events"])
+        else:
+            row["profit_change"] = row["profit_change_se"] = float("nan")
+        row["baseline"] = (k, rate) == scenarios[base_i]
+        row["trust_by_event"] = (run["trust_t"] / np.maximum(run["count_t"], 1))[run["count_t"] > 0].tolist()
+        rows.append(row)
     return rows
+
+
+def _paired_change(totals, base_totals, events):
+    """Change per event against the baseline, and its seller-clustered standard error."""
+    d_i = totals - base_totals
+    n = events.sum()
+    if n == 0:
+        return float("nan"), float("nan")
+    d = d_i.sum() / n
+    g = len(d_i)
+    if g < 2:
+        return float(d), float("nan")
+    return float(d), float(np.sqrt(g / (g - 1) * np.sum((d_i - d * events) ** 2)) / n)
+
+
+def _run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_scale, price,
+                  unit_cost, seed) -> dict:
+    """Per-seller totals (trust, adoption, profit, absolute error, events) under one scenario,
+    and trust summed by event index."""
+    rng = np.random.default_rng(seed)      # the same feedback draws in every scenario
+    per_seller = {name: [] for name in ("trust", "adoption", "profit", "abs_error", "events",
+                                        "profit_events")}
+    trust_t, count_t = np.zeros(MAX_TRUST_EVENTS), np.zeros(MAX_TRUST_EVENTS)
+    Q = len(nodes)
+    for b, post in zip(batches, posteriors):
+        nb = int(b["n_sellers"])
+        T = b["gap"].shape[1]
+        valid = np.arange(T)[None, :] < b["length"][:nb, None]
+        rec, truth, own = (b[c][:nb].astype(float) for c in ("recommendation", "truth", "own"))
+        if np.isfinite(truth[valid]).all():
+            rec_k = truth + k * (rec - truth)
+            fid = 1 - np.minimum(1, np.abs(rec_k - truth) / fidelity_scale) \
+                if fidelity_scale else 1 - k * (1 - b["fidelity"][:nb])
+        else:
+            rec_k = rec
+            fid = 1 - k * (1 - b["fidelity"][:nb].astype(float))
+        fid = np.clip(fid, 0, 1)
+        feedback = b["feedback"][:nb] if rate is None else (rng.random((nb, T)) < rate)
+        feedback = feedback & valid
+        paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
+                              np.repeat(feedback, Q, axis=0), params["eta_up"],
+                              params["eta_down"]).reshape(nb, Q, T)
+        trust = np.einsum("bqt,bq->bt", paths, post)
+        if kind == "continuous":
+            adoption = trust
+            q = trust * rec_k + (1 - trust) * own
+            profit = _profit(q, truth, price, unit_cost)
+            err = np.abs(q - truth)
+        else:
+            a = np.clip(paths, 1e-9, 1 - 1e-9)
+            pf = 1 / (1 + np.exp(-params["follow_slope"] * (np.log(a) - np.log1p(-a))))
+            adoption = np.einsum("bqt,bq->bt", pf, post)
+            profit = adoption * _profit(rec_k, truth, price, unit_cost) + \
+                (1 - adoption) * _profit(own, truth, price, unit_cost)
+            err = adoption * np.abs(rec_k - truth) + (1 - adoption) * np.abs(own - truth)
+        ok = valid & np.isfinite(profit)
+        per_seller["trust"].append(np.where(valid, trust, 0).sum(axis=1))
+        per_seller["adoption"].append(np.where(valid, adoption, 0).sum(axis=1))
+        per_seller["profit"].append(np.where(ok, profit, 0).sum(axis=1))
+        per_seller["abs_error"].append(np.where(ok, err, 0).sum(axis=1))
+        per_seller["events"].append(valid.sum(axis=1))
+        per_seller["profit_events"].append(ok.sum(axis=1))
+        t = min(T, MAX_TRUST_EVENTS)
+        trust_t[:t] += np.where(valid[:, :t], trust[:, :t], 0).sum(axis=0)
+        count_t[:t] += valid[:, :t].sum(axis=0)
+    out = {name: np.concatenate(v) if v else np.zeros(0) for name, v in per_seller.items()}
+    out["trust_t"], out["count_t"] = trust_t, count_t
+    return out
 
 
 def _posterior(model, u, batch):
