@@ -82,3 +82,25 @@ def test_whatif_standard_errors_match_the_spread_between_halves_of_the_sellers(l
         assert abs(a[i] - b[i]) < 4 * np.hypot(a[i + 1], b[i + 1])
         # the standard error shrinks like 1 / sqrt(sellers)
         assert full[i + 1] == pytest.approx(np.sqrt(a[i + 1] * b[i + 1]) / np.sqrt(2), rel=0.3)
+
+
+def test_whatif_parameter_draws_add_the_parameters_uncertainty(local_fit):
+    from cheaptalk.dynamics.whatif import whatif
+    engine, fit = local_fit
+    batches = engine.sample(300, event_values=True)
+    scale = engine.source.options.fidelity_scale
+    cov = fit.to_json()["diagnostics"]["covariance_unconstrained"]["matrix"]
+    np.testing.assert_allclose(cov, fit.cov_unconstrained)
+
+    def rows(c):
+        return whatif(batches, fit.estimates, "continuous", [1.0, 0.6], [None], fidelity_scale=scale,
+                      parameter_draws=12, cov_unconstrained=c)[1]
+    r1, r4, r0 = rows(cov), rows(4 * np.asarray(cov)), rows(np.zeros((5, 5)))
+    for what in ("profit_change", "adoption_change"):
+        assert r1[what + "_se_parameters"] > 0
+        assert r1[what + "_se_total"] == pytest.approx(np.hypot(r1[what + "_se"], r1[what + "_se_parameters"]))
+        # the same draws, twice as far from the estimate: twice the spread
+        assert r4[what + "_se_parameters"] == pytest.approx(2 * r1[what + "_se_parameters"], rel=0.1)
+        assert r0[what + "_se_parameters"] < 1e-9
+    with pytest.raises(ValueError, match="covariance"):
+        whatif(batches, fit.estimates, "continuous", [1.0], [None], fidelity_scale=scale, parameter_draws=3)

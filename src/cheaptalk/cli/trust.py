@@ -85,6 +85,10 @@ def register(sub):
     w.add_argument("--unit-cost", type=float, default=0.6, help="seller's cost per unit stocked (0.6)")
     w.add_argument("--sample-sellers", type=int, default=20_000, help="sellers simulated (20000)")
     w.add_argument("--seed", type=int, default=0, help="seed of the feedback draws (0)")
+    w.add_argument("--parameter-draws", type=int, default=0, metavar="R",
+                   help="also replay the scenarios at R parameter vectors drawn from the fit's "
+                        "sampling distribution, so that the standard errors of the changes include "
+                        "the parameters' uncertainty (e.g. 30; default 0: sellers only)")
     w.add_argument("--out", metavar="DIR", help="write whatif.json and the figure whatif.png to DIR")
     w.add_argument("--json", action="store_true", help="print JSON")
     w.set_defaults(func=run_whatif)
@@ -211,9 +215,17 @@ def run_whatif(args) -> int:
         batches = engine.sample(args.sample_sellers, event_values=True)
         rates = [None if x.strip() == "logged" else float(x) for x in args.feedback_rate.split(",")
                  if x.strip()]
+        cov = None
+        if args.parameter_draws:
+            cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
+            if cov is None:
+                raise ValueError(f"{args.fit}: no covariance of the parameters "
+                                 "(diagnostics.covariance_unconstrained): fit again with this "
+                                 "version of `cheaptalk trust fit`, or leave out --parameter-draws")
         rows = whatif(batches, params, kind, _floats(args.error_scale), rates,
                       fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
-                      unit_cost=args.unit_cost, seed=args.seed)
+                      unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
+                      cov_unconstrained=cov, progress=sys.stderr.isatty())
     finally:
         engine.close()
     result = {"model": fitj["model"], "params": params, "sellers": rows[0]["sellers"] if rows else 0,
@@ -232,15 +244,17 @@ def run_whatif(args) -> int:
     print(f"what-if on {result['sellers']:,} sellers (price {args.price}, unit cost {args.unit_cost}); "
           f"changes against error scale {base['error_scale']:g} with "
           f"{'the logged feedback' if base['feedback_rate'] == 'logged' else 'feedback rate ' + str(base['feedback_rate'])}, "
-          "paired by seller (se: seller-clustered, at the fitted parameters)")
+          "paired by seller (se: " + (f"sellers and {args.parameter_draws} parameter draws)"
+                                      if args.parameter_draws else "seller-clustered, at the fitted parameters)"))
     print(f"{'error scale':>11} {'feedback':>9} {'trust':>7} {'adoption':>9} {'change (se)':>18} "
           f"{'profit/event':>13} {'change (se)':>18} {'|error|':>8}")
     if any(math.isnan(r["profit_per_event"]) for r in rows):
         print("(profit needs the sellers' own estimates: no 'own_estimate' column in these logs)")
     for r in rows:
         fb = r["feedback_rate"] if isinstance(r["feedback_rate"], str) else f"{r['feedback_rate']:.2f}"
-        a_ch = "baseline" if r["baseline"] else f"{r['adoption_change']:+.4f} ({r['adoption_change_se']:.4f})"
-        p_ch = "baseline" if r["baseline"] else f"{r['profit_change']:+.3f} ({r['profit_change_se']:.3f})"
+        total = "_se_total" if args.parameter_draws else "_se"
+        a_ch = "baseline" if r["baseline"] else f"{r['adoption_change']:+.4f} ({r['adoption_change' + total]:.4f})"
+        p_ch = "baseline" if r["baseline"] else f"{r['profit_change']:+.3f} ({r['profit_change' + total]:.3f})"
         print(f"{r['error_scale']:>11.2f} {fb:>9} {r['mean_trust']:>7.3f} {r['mean_adoption']:>9.3f} {a_ch:>18} "
               f"{r['profit_per_event']:>13.3f} {p_ch:>18} {r['abs_error_per_event']:>8.3f}")
     if args.out:

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import optimize
 
 from .engines import ModelSpec, PassResult, evaluate_batch
-from .parameters import DESCRIPTIONS, PARAMETER_NAMES, natural_jacobian, to_natural, \
+from .parameters import DESCRIPTIONS, PARAMETER_NAMES, TRANSFORMS, natural_jacobian, to_natural, \
     to_unconstrained
 
 __all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
@@ -76,6 +76,7 @@ class TrustFit:
     hessian_from_previous_pass: bool = False
     read_in_order: bool | None = None
     seller_sample: dict | None = None     # fraction, seed, rows of other sellers
+    cov_unconstrained: np.ndarray | None = None   # seller-clustered, of u (what-if draws)
 
     @property
     def n_params(self) -> int:
@@ -108,6 +109,12 @@ class TrustFit:
                             "prepare_seconds": self.prepare_seconds,
                             "logs_read_in_stored_order": self.read_in_order,
                             "hessian_from_previous_pass": self.hessian_from_previous_pass,
+                            **({"covariance_unconstrained": {
+                                "names": list(self.estimates),
+                                "transforms": {n: TRANSFORMS[n] for n in self.estimates},
+                                "estimate": [float(x) for x in self.u],
+                                "matrix": [[float(x) for x in row] for row in self.cov_unconstrained]}}
+                               if self.cov_unconstrained is not None else {}),
                             **({"se_model_based": self.se_model_based}
                                if self.se_model_based is not None else {})},
             "warnings": self.warnings,
@@ -454,7 +461,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     est = to_natural(u, kind)
     return TrustFit(
         kind=kind, u=u, estimates=est, se={n: float(se_nat[i]) for i, n in enumerate(names)},
-        cov=cov, loglik=final.loglik, n_sellers=final.n_sellers, n_events=final.n_events,
+        cov=cov, cov_unconstrained=V, loglik=final.loglik, n_sellers=final.n_sellers, n_events=final.n_events,
         n_decisions=final.n_decisions, converged=bool(res.success), message=str(res.message),
         iterations=int(res.nit), passes=passes, sample_passes=passes_sample,
         sample_sellers=sample_sellers if full_sellers > sample_sellers else 0,

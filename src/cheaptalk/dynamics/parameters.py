@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
-           "to_unconstrained", "natural_jacobian", "initial_trust_nodes"]
+           "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
@@ -34,6 +34,9 @@ DESCRIPTIONS = {
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
 _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "initial_trust_mean": "logit",
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
+
+
+TRANSFORMS = _TRANSFORMS
 
 
 def to_natural(u, kind: str) -> dict:

@@ -96,7 +96,7 @@ def plot_whatif(rows: list[dict], path: str | Path):
     others = [r for r in rows if not r["baseline"]]
     y = np.arange(len(others))
     est = np.array([r[key] for r in others])
-    se = np.array([r[key + "_se"] for r in others])
+    se = np.array([r.get(key + "_se_total", r[key + "_se"]) for r in others])
     right.barh(y, est, xerr=1.96 * np.where(np.isfinite(se), se, 0), color="tab:blue", alpha=0.7,
                error_kw={"capsize": 3})
     right.set_yticks(y, [_scenario_label(r) for r in others], fontsize=8)

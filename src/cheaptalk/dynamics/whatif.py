@@ -15,8 +15,11 @@ changes against the baseline (error scale 1 with the logged feedback, if among t
 scenarios; otherwise the first) are paired by seller: their standard errors are
 seller-clustered, ``se(d) = sqrt(G/(G-1) sum_i (D_i - d n_i)^2) / sum_i n_i`` for a change
 ``d = sum_i D_i / sum_i n_i`` with ``D_i`` seller ``i``'s summed change over its ``n_i``
-events. They describe the sampling of sellers at the fitted parameters; the parameters'
-own uncertainty is not included (small when the fit rests on many sellers).
+events. They describe the sampling of sellers at the fitted parameters. With
+``parameter_draws = R`` and the fit's covariance of the unconstrained parameters, the
+scenarios are also replayed at R draws ``u_r ~ N(u_hat, V)`` (same sellers, same feedback
+draws): the spread of each change across the draws is the parameters' share of its
+uncertainty, and ``se_total = sqrt(se_sellers^2 + se_parameters^2)``.
 Adoption is the expected trust (continuous) or the follow probability (binary). The
 seller's profit per event is the newsvendor ``price * min(q, truth) - unit_cost * q`` of
 the expected quantity ``q = alpha m' + (1 - alpha) own`` (continuous) or of ``m'`` if
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import TrustDynamics, simulate_path, to_unconstrained
+from .model import TrustDynamics, simulate_path, to_natural, to_unconstrained
 
 __all__ = ["whatif"]
 
@@ -41,20 +44,32 @@ MAX_TRUST_EVENTS = 200     # events kept in each scenario's mean trust path (for
 
 def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75, 0.5),
            feedback_rates=(None,), fidelity_scale: float | None = None, price: float = 1.0,
-           unit_cost: float = 0.6, seed: int = 0, n_nodes: int = 20) -> list[dict]:
+           unit_cost: float = 0.6, seed: int = 0, n_nodes: int = 20, parameter_draws: int = 0,
+           cov_unconstrained=None, progress: bool = False) -> list[dict]:
     """One row per (error scale, feedback rate): mean trust, adoption, profit and absolute
     error per event, their changes against the baseline with seller-clustered standard
-    errors, and the mean trust at each event index (``trust_by_event``)."""
+    errors (and, with ``parameter_draws``, the parameters' share), and the mean trust at
+    each event index (``trust_by_event``)."""
     model = TrustDynamics(kind, n_nodes)
-    u = to_unconstrained(params, kind)
-    nodes, _ = model._nodes()
-    nodes = np.asarray(nodes)
-    posteriors = [_posterior(model, u, b)[:int(b["n_sellers"])] for b in batches]   # (nb, Q) each
+    nodes = np.asarray(model._nodes()[0])
     scenarios = [(k, rate) for k in error_scales for rate in feedback_rates]
-    runs = [_run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_scale, price,
-                          unit_cost, seed) for k, rate in scenarios]
     base_i = next((i for i, (k, rate) in enumerate(scenarios) if k == 1 and rate is None), 0)
+
+    def replay(p):
+        u = to_unconstrained(p, kind)
+        posteriors = [_posterior(model, u, b)[:int(b["n_sellers"])] for b in batches]   # (nb, Q) each
+        return [_run_scenario(batches, posteriors, nodes, p, kind, k, rate, fidelity_scale, price,
+                              unit_cost, seed) for k, rate in scenarios]
+
+    runs = replay(params)
     base = runs[base_i]
+    drawn = None
+    if parameter_draws:
+        if cov_unconstrained is None:
+            raise ValueError("parameter draws need the fit's covariance of the unconstrained "
+                             "parameters (diagnostics.covariance_unconstrained of `trust fit --json`)")
+        drawn = _changes_at_draws(replay, params, kind, np.asarray(cov_unconstrained, float),
+                                  parameter_draws, base_i, seed, progress)
     rows = []
     for (k, rate), run in zip(scenarios, runs):
         n, m = run["events"].sum(), run["profit_events"].sum()
@@ -71,10 +86,42 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
                 run["profit"], base["profit"], run["profit_events"])
         else:
             row["profit_change"] = row["profit_change_se"] = float("nan")
+        if drawn is not None:
+            for what in ("adoption_change", "profit_change"):
+                spread = float(np.std(drawn[what][:, len(rows)], ddof=1))
+                row[what + "_se_parameters"] = spread
+                row[what + "_se_total"] = float(np.hypot(row[what + "_se"], spread))
+            row["parameter_draws"] = parameter_draws
         row["baseline"] = (k, rate) == scenarios[base_i]
         row["trust_by_event"] = (run["trust_t"] / np.maximum(run["count_t"], 1))[run["count_t"] > 0].tolist()
         rows.append(row)
     return rows
+
+
+def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress) -> dict:
+    """Changes in adoption and profit per event against the baseline, replayed at parameter
+    vectors drawn from the fit's asymptotic normal distribution (on the unconstrained scale,
+    so every draw is a valid parameter): arrays (draws, scenarios)."""
+    u_hat = to_unconstrained(params, kind)
+    rng = np.random.default_rng([seed, 1])
+    draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
+    out = {"adoption_change": [], "profit_change": []}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n_draws, desc="what-if at parameter draws", unit="draw", leave=False)
+    for u in draws:
+        runs = replay(to_natural(u, kind))
+        base = runs[base_i]
+        out["adoption_change"].append([r["adoption"].sum() / max(r["events"].sum(), 1)
+                                       - base["adoption"].sum() / max(base["events"].sum(), 1) for r in runs])
+        out["profit_change"].append([(r["profit"].sum() - base["profit"].sum()) / r["profit_events"].sum()
+                                     if r["profit_events"].sum() else np.nan for r in runs])
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    return {k: np.asarray(v, float) for k, v in out.items()}
 
 
 def _paired_change(totals, base_totals, events):
