@@ -91,7 +91,7 @@ def test_shuffled_files_pack_like_sorted_ones(tmp_path):
 
 
 def test_unknown_sellers_in_the_join_are_counted(tmp_path):
-    d = _write(_events(), tmp_path / "logs" / "events")
+    _write(_events(), tmp_path / "logs" / "events")
     pq.write_table(pa.table({"seller": [0, 1, 2, 3], "segment": ["a", "a", "b", "b"]}),
                    tmp_path / "logs" / "sellers.parquet")
     source = resolve_logs(tmp_path / "logs", fidelity_scale=30)

@@ -260,15 +260,3 @@ def run_whatif(args) -> int:
     if args.out:
         print(f"\nwhatif.json and whatif.png in {args.out}")
     return 0
-    print(f"what-if on {sum(int(b['n_sellers']) for b in batches):,} sellers "
-          f"(price {args.price}, unit cost {args.unit_cost})")
-    print(f"{'error scale':>11} {'feedback':>9} {'trust':>7} {'adoption':>9} {'profit/event':>13} "
-          f"{'change':>8} {'|error|':>8}")
-    import math
-    if any(math.isnan(r["profit_per_event"]) for r in rows):
-        print("(profit needs the sellers' own estimates: no 'own_estimate' column in these logs)")
-    for r in rows:
-        fb = r["feedback_rate"] if isinstance(r["feedback_rate"], str) else f"{r['feedback_rate']:.2f}"
-        print(f"{r['error_scale']:>11.2f} {fb:>9} {r['mean_trust']:>7.3f} {r['mean_adoption']:>9.3f} "
-              f"{r['profit_per_event']:>13.3f} {r['profit_change']:>+8.3f} {r['abs_error_per_event']:>8.3f}")
-    return 0

@@ -36,8 +36,7 @@ import numpy as np
 from scipy import optimize
 
 from .engines import ModelSpec, PassResult, evaluate_batch
-from .parameters import DESCRIPTIONS, PARAMETER_NAMES, TRANSFORMS, natural_jacobian, to_natural, \
-    to_unconstrained
+from .parameters import PARAMETER_NAMES, TRANSFORMS, natural_jacobian, to_natural, to_unconstrained
 
 __all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
 

@@ -15,7 +15,7 @@ size (1e8 events and more) is produced in bounded memory.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
