@@ -104,3 +104,6 @@ def test_whatif_parameter_draws_add_the_parameters_uncertainty(local_fit):
         assert r0[what + "_se_parameters"] < 1e-9
     with pytest.raises(ValueError, match="covariance"):
         whatif(batches, fit.estimates, "continuous", [1.0], [None], fidelity_scale=scale, parameter_draws=3)
+    with pytest.raises(ValueError, match="not a valid covariance"):
+        whatif(batches, fit.estimates, "continuous", [1.0], [None], fidelity_scale=scale, parameter_draws=3,
+               cov_unconstrained=np.full((5, 5), np.nan))

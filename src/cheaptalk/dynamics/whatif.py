@@ -103,6 +103,11 @@ def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress
     vectors drawn from the fit's asymptotic normal distribution (on the unconstrained scale,
     so every draw is a valid parameter): arrays (draws, scenarios)."""
     u_hat = to_unconstrained(params, kind)
+    if cov.shape != (len(u_hat), len(u_hat)) or not np.all(np.isfinite(cov)) or \
+            np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-12 * max(np.abs(cov).max(), 1e-300):
+        raise ValueError("the fit's covariance of the parameters is not a valid covariance matrix "
+                         "(the fit reported a flat or non-concave likelihood): parameter draws "
+                         "are not possible")
     rng = np.random.default_rng([seed, 1])
     draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
     out = {"adoption_change": [], "profit_change": []}
