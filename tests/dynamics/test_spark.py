@@ -65,6 +65,23 @@ def test_logs_in_seller_order_are_read_as_stored(ordered_logs, spark):
     local.close()
 
 
+def test_binary_adoption_gives_the_same_pass_on_both_engines(tmp_path, spark):
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    generate_logs(tmp_path, 150, 30, seed=9, world=SyntheticWorld(adoption="binary"), events_per_file=1_500)
+    model = TrustDynamics("binary")
+    u = np.array([-1.2, -0.4, 0.1, 1.5, 0.8])
+    local = LocalEngine(resolve_logs(tmp_path))
+    engine = SparkEngine(resolve_logs(tmp_path), spark=spark)
+    a, b = local.evaluate(model, u, hessian=True), engine.evaluate(model, u, hessian=True)
+    assert local.source.options.adoption == engine.source.options.adoption == "binary"
+    assert b.n_sellers == a.n_sellers == 150 and b.n_decisions == a.n_decisions == 4500
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+    np.testing.assert_allclose(b.score, a.score, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(b.hessian, a.hessian, rtol=1e-10)
+    engine.close()
+    local.close()
+
+
 @pytest.mark.parametrize("logs", ["ordered_logs", "small_logs"])     # read as stored; shuffled
 def test_seller_sample_is_the_same_on_both_engines(logs, request, spark):
     from cheaptalk.dynamics.engines.spark import SparkEngine
