@@ -373,3 +373,31 @@ def test_cli_seller_fraction(tmp_path, capsys):
     assert fit["n_events"] + fit["seller_sample"]["rows_of_other_sellers"] == 300 * 6
     assert 100 < fit["n_subjects"] < 200
     assert "a random sample of sellers" in capsys.readouterr().out
+
+
+def test_reading_packing_and_fitting_do_not_import_pandas(tmp_path):
+    """pandas costs a new process 0.35 s, on Spark's critical path in every Python worker;
+    Arrow imports it at the first conversion of Python or numpy values (``pa.array``,
+    ``pa.scalar``, ``to_numpy`` of text), so the reading and packing path avoids those."""
+    import subprocess
+    import sys
+    from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
+    generate_logs(tmp_path / "logs", 300, 20, seed=3, world=SyntheticWorld(), events_per_file=2_000)
+    code = (
+        "import os, sys\n"
+        "from cheaptalk.dynamics.logs import resolve_logs, direct_read_plan\n"
+        "from cheaptalk.dynamics.engines.local import LocalEngine\n"
+        "from cheaptalk.dynamics.engines.spark import _file_summary, _packed_file\n"
+        "from cheaptalk.dynamics.estimate import fit_trust\n"
+        f"logs = {str(tmp_path / 'logs')!r}\n"
+        "fit = fit_trust(LocalEngine(resolve_logs(logs, seller_fraction=0.5)), warm_start_sellers=50)\n"
+        f"os.environ['SPARK_LOCAL_DIRS'] = {str(tmp_path / 'local')!r}\n"
+        "src = resolve_logs(logs)\n"
+        "plan, opts = direct_read_plan(src), src.options.for_fit()\n"
+        "first = _file_summary(plan, opts, 2**30)(str(src.files[0]))\n"
+        "again = _packed_file(plan, opts, str(src.files[1]), 2**30)\n"
+        "print(fit.converged, first['ordered'], len(again) > 0, 'segment' in src.column_names(),\n"
+        "      'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True", "True", "True", "False"], out.stdout

@@ -142,8 +142,6 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     """
     if not (0.0 < seller_fraction <= 1.0):
         raise ValueError(f"the fraction of sellers to sample must be in (0, 1], got {seller_fraction}")
-    # (imported here: it imports pandas, which the packing in Spark's workers does not need)
-    import pyarrow.dataset as ds
     root = Path(logs)
     if not root.exists():
         raise FileNotFoundError(f"logs not found: {root}")
@@ -168,7 +166,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
         for part in f.relative_to(events).parts[:-1] if events.is_dir() else ():
             if "=" in part:
                 partition_cols.add(part.split("=", 1)[0])
-        sch = ds.dataset(f, format="parquet").schema
+        # (the file's footer only; pyarrow.dataset would import pandas, 0.35 s of start-up)
+        sch = pq.read_schema(f)
         schemas[f] = sch
         names = set(sch.names)
         present_all = names if present_all is None else present_all & names
@@ -219,6 +218,7 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
                 raise LogSchemaError(f"{f}: column 'time' has type {t}, expected numbers or timestamps")
     has_segment = "segment" in present_all
     if sellers_table is not None:
+        import pyarrow.dataset as ds       # (only with a seller table: it imports pandas)
         sellers_table = Path(sellers_table)
         names = set(ds.dataset(sellers_table, format="parquet").schema.names)
         if "seller" not in names:
@@ -431,7 +431,7 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
 
     k_seller = kept(seller)
     # seller boundaries among kept rows
-    kept_col = seller_col if all_kept else seller_col.take(pa.array(idx))
+    kept_col = seller_col if all_kept else seller_col.take(_indices(idx))
     if pa.types.is_integer(kept_col.type) and not kept_col.null_count:
         new_seller = k_seller[1:] != k_seller[:-1]
     else:
@@ -459,10 +459,13 @@ def _labels_at(column, rows) -> np.ndarray:
     """The ``segment`` labels at ``rows`` as an object array of str (None where missing);
     dictionary-encoded labels are decoded here, for these rows only (Arrow's ``to_numpy``
     of a dictionary array does not keep its nulls)."""
-    taken = column.take(pa.array(rows))
+    taken = column.take(_indices(rows))
     if pa.types.is_dictionary(taken.type):
         taken = pc.cast(taken, taken.type.value_type)
-    return taken.to_numpy(zero_copy_only=False)
+    # (through Python objects: Arrow's to_numpy of text would import pandas; one label a seller)
+    out = np.empty(len(taken), object)
+    out[:] = taken.to_pylist()
+    return out
 
 
 def _batch_sellers(opts, cols, k_seller, starts, lengths, segment, mean_fid) -> list[dict]:
@@ -500,6 +503,41 @@ def _one_chunk(col):
     return col
 
 
+_NUMPY_DTYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+                 pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
+                 pa.uint64(): np.uint64, pa.float32(): np.float32, pa.float64(): np.float64}
+
+
+def _as_numpy(col) -> np.ndarray:
+    """Arrow column -> numpy; numbers without nulls as a read-only view of Arrow's buffer.
+    (Arrow's own conversion makes the same view, but first imports pandas when it is
+    installed: 0.35 s of every new process, and of every Spark worker.)"""
+    col = _one_chunk(col)
+    dtype = _NUMPY_DTYPES.get(col.type)
+    if dtype is None or col.null_count:
+        return col.to_numpy(zero_copy_only=False)
+    if len(col) == 0:
+        return np.empty(0, dtype)
+    return np.frombuffer(col.buffers()[1], dtype, len(col), col.offset * np.dtype(dtype).itemsize)
+
+
+def _indices(rows) -> pa.Array:
+    """Row numbers as an Arrow int64 array over the same memory (``pa.array`` would first
+    import pandas, to check whether ``rows`` is a pandas object)."""
+    rows = np.ascontiguousarray(rows, np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
+
+
+def _text(values: list[str]) -> pa.Array:
+    """Python strings as an Arrow string array, built from its buffers (``pa.array`` would
+    import pandas)."""
+    data = [v.encode() for v in values]
+    offsets = np.zeros(len(data) + 1, np.int32)
+    offsets[1:] = np.cumsum([len(d) for d in data])
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets),
+                                                          pa.py_buffer(b"".join(data))])
+
+
 def _plain(col):
     """Arrow column -> numpy without a copy, or None if it has nulls or is not numeric."""
     if col.null_count:
@@ -509,7 +547,7 @@ def _plain(col):
         col = pc.cast(col, pa.int8())
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         return None
-    return col.to_numpy(zero_copy_only=False)
+    return _as_numpy(col)
 
 
 def _clean_chunk(table: pa.Table, opts: PackOptions):
@@ -713,7 +751,7 @@ class SellerOrderCheck:
         if t.dtype.kind == "f" and np.isnan(t).any():
             return False
         if pa.types.is_integer(seller.type):
-            s = seller.to_numpy()
+            s = _as_numpy(seller)
             new_run = np.empty(n, bool)
             new_run[1:] = s[1:] != s[:-1]
         else:
@@ -728,7 +766,7 @@ class SellerOrderCheck:
             return False
         starts = np.flatnonzero(new_run)
         if starts.size:
-            self.run_starts.append(s.take(pa.array(starts)) if isinstance(s, pa.Array) else s[starts])
+            self.run_starts.append(s.take(_indices(starts)) if isinstance(s, pa.Array) else s[starts])
         last = s[n - 1]
         self.last_seller = last.as_py() if isinstance(s, pa.Array) else last.item()
         self.last_time = t[-1]
@@ -740,7 +778,7 @@ class SellerOrderCheck:
             return None
         if isinstance(self.run_starts[0], np.ndarray):
             return np.concatenate(self.run_starts)
-        return pa.chunked_array(self.run_starts).to_numpy(zero_copy_only=False)
+        return np.concatenate([_as_numpy(c) for c in self.run_starts])
 
     def finish(self) -> bool:
         """True if no seller appeared in two separate runs."""
@@ -819,7 +857,7 @@ def _leading_run(seller, value, from_end: bool = False) -> int:
     if value is None:
         same = seller.is_null().to_numpy(zero_copy_only=False)
     elif pa.types.is_integer(seller.type) and not seller.null_count:
-        same = seller.to_numpy() == value
+        same = _as_numpy(seller) == value
     else:
         same = pc.equal(seller, pa.scalar(value, seller.type)).fill_null(False).to_numpy(zero_copy_only=False)
     if from_end:
@@ -897,8 +935,10 @@ def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
         cols, segment = plan[Path(f)]
         for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
             if segment is not None:         # the hive directory's label, for every row
+                zeros = np.zeros(rb.num_rows, np.int32)
                 rb = rb.append_column("segment", pa.DictionaryArray.from_arrays(
-                    pa.array(np.zeros(rb.num_rows, np.int32)), pa.array([segment], pa.string())))
+                    pa.Array.from_buffers(pa.int32(), rb.num_rows, [None, pa.py_buffer(zeros)]),
+                    _text([segment])))
             elif "segment" in cols:
                 i = rb.schema.get_field_index("segment")
                 rb = rb.set_column(i, "segment", _segment_labels(rb.column(i)))
@@ -958,7 +998,7 @@ def _str_seller_hashes(offsets, data, salt, out):
 
 
 def seller_hashes(seller, seed: int = 0) -> np.ndarray:
-    """A 64-bit hash of every seller id (uint64; a null as 0 or the empty text), stable across processes,
+    """A 64-bit hash of every seller id (uint64; any value for a null), stable across processes,
     machines and engines: integer ids of any width are hashed by value (SplitMix64), text
     ids by their UTF-8 bytes (FNV-1a, then SplitMix64); other types as their text."""
     seller = _one_chunk(seller)
@@ -968,10 +1008,12 @@ def seller_hashes(seller, seed: int = 0) -> np.ndarray:
     out = np.zeros(len(seller), np.uint64)
     if pa.types.is_integer(seller.type):
         values = seller if seller.type == pa.int64() else pc.cast(seller, pa.int64())
-        values = (values.fill_null(0) if values.null_count else values).to_numpy(zero_copy_only=False)
-        _int_seller_hashes(values.view(np.uint64), salt, out)
+        if len(values):
+            # the values buffer as it is: a null's slot hashes to anything (nulls are kept)
+            raw = np.frombuffer(values.buffers()[1], np.uint64, len(values), values.offset * 8)
+            _int_seller_hashes(raw, salt, out)
     else:
-        text = pc.cast(seller, pa.large_string()).fill_null("")
+        text = pc.cast(seller, pa.large_string())
         _, offsets, data = text.buffers()
         offsets = np.frombuffer(offsets, np.int64)[text.offset:text.offset + len(text) + 1]
         data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
@@ -997,4 +1039,7 @@ def _in_seller_sample(rb: pa.RecordBatch, opts: PackOptions, exclusions: Exclusi
     keep = seller_sample_mask(rb.column("seller"), opts.seller_fraction, opts.sample_seed)
     n_keep = int(np.count_nonzero(keep))
     exclusions.outside_sample += rb.num_rows - n_keep
-    return rb if n_keep == rb.num_rows else rb.filter(pa.array(keep))
+    if n_keep == rb.num_rows:
+        return rb
+    bits = pa.py_buffer(np.packbits(keep, bitorder="little"))    # (pa.array would import pandas)
+    return rb.filter(pa.Array.from_buffers(pa.bool_(), rb.num_rows, [None, bits]))
