@@ -521,11 +521,19 @@ def _as_numpy(col) -> np.ndarray:
     return np.frombuffer(col.buffers()[1], dtype, len(col), col.offset * np.dtype(dtype).itemsize)
 
 
+_ARROW_TYPES = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}
+
+
+def _arrow_view(values: np.ndarray) -> pa.Array:
+    """A numpy array of numbers as an Arrow array over the same memory (``pa.array`` would
+    first import pandas, to check whether ``values`` is a pandas object)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(_ARROW_TYPES[values.dtype], len(values), [None, pa.py_buffer(values)])
+
+
 def _indices(rows) -> pa.Array:
-    """Row numbers as an Arrow int64 array over the same memory (``pa.array`` would first
-    import pandas, to check whether ``rows`` is a pandas object)."""
-    rows = np.ascontiguousarray(rows, np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
+    """Row numbers as an Arrow int64 array (for ``take``)."""
+    return _arrow_view(np.asarray(rows, np.int64))
 
 
 def _text(values: list[str]) -> pa.Array:
@@ -935,10 +943,8 @@ def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
         cols, segment = plan[Path(f)]
         for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
             if segment is not None:         # the hive directory's label, for every row
-                zeros = np.zeros(rb.num_rows, np.int32)
                 rb = rb.append_column("segment", pa.DictionaryArray.from_arrays(
-                    pa.Array.from_buffers(pa.int32(), rb.num_rows, [None, pa.py_buffer(zeros)]),
-                    _text([segment])))
+                    _arrow_view(np.zeros(rb.num_rows, np.int32)), _text([segment])))
             elif "segment" in cols:
                 i = rb.schema.get_field_index("segment")
                 rb = rb.set_column(i, "segment", _segment_labels(rb.column(i)))

@@ -81,11 +81,8 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
                "events": int(n), "sellers": int(len(run["events"]))}
         row["adoption_change"], row["adoption_change_se"] = _paired_change(
             run["adoption"], base["adoption"], run["events"])
-        if m:
-            row["profit_change"], row["profit_change_se"] = _paired_change(
-                run["profit"], base["profit"], run["profit_events"])
-        else:
-            row["profit_change"] = row["profit_change_se"] = float("nan")
+        row["profit_change"], row["profit_change_se"] = _paired_change(   # (NaN without profit)
+            run["profit"], base["profit"], run["profit_events"])
         if drawn is not None:
             for what in ("adoption_change", "profit_change"):
                 spread = float(np.std(drawn[what][:, len(rows)], ddof=1))
@@ -118,10 +115,10 @@ def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress
     for u in draws:
         runs = replay(to_natural(u, kind))
         base = runs[base_i]
-        out["adoption_change"].append([r["adoption"].sum() / max(r["events"].sum(), 1)
-                                       - base["adoption"].sum() / max(base["events"].sum(), 1) for r in runs])
-        out["profit_change"].append([(r["profit"].sum() - base["profit"].sum()) / r["profit_events"].sum()
-                                     if r["profit_events"].sum() else np.nan for r in runs])
+        out["adoption_change"].append([_paired_change(r["adoption"], base["adoption"], r["events"])[0]
+                                       for r in runs])
+        out["profit_change"].append([_paired_change(r["profit"], base["profit"], r["profit_events"])[0]
+                                     for r in runs])
         if bar is not None:
             bar.update()
     if bar is not None:
