@@ -23,6 +23,8 @@ step is a small fraction of a standard error (total decrement ``g' (-H)^-1 g`` b
 convergence test there and the sandwich use the Hessian of the pass before, whose change
 over such a step is of the order of the step itself (relative 1e-5 or less at scale), far
 below the sampling error of the standard errors. The diagnostics say when this was done.
+The fit has converged when the decrement is below ``tol`` per seller or below
+``CONVERGED_DECREMENT`` in all (the step left is under 0.001 standard errors).
 """
 
 from __future__ import annotations
@@ -172,6 +174,10 @@ SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a 
 # total Newton decrement (squared length of the step in standard-error units) below which
 # the last pass skips the Hessian: a step of 0.1 standard errors
 FINAL_STEP_DECREMENT = 1e-2
+# total Newton decrement below which the fit has converged whatever the number of sellers:
+# the step left is under a thousandth of a standard error (with few sellers the tolerance
+# per seller would ask for more precision than the kinks of the likelihood allow)
+CONVERGED_DECREMENT = 1e-6
 MIN_SAMPLE_SELLERS = 1_000   # below this, the warm start is fitted on all logs
 FEW_SELLERS = 30             # below this, model-based SEs are reported beside the clustered ones
 
@@ -242,6 +248,70 @@ def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
     return None, None, 2
 
 
+def _converged(decrement: float, n_sellers: int, tol: float) -> bool:
+    """Newton decrement ``g' (-H)^-1 g`` (per seller) below ``tol`` per seller, or in all
+    below :data:`CONVERGED_DECREMENT`."""
+    return decrement < tol or decrement * max(n_sellers, 1) < CONVERGED_DECREMENT
+
+
+def _decrement_message(decrement: float, moved: float) -> str:
+    """``moved``: standard errors between the point and that of its Hessian (0: the same)."""
+    return (f"Newton decrement {decrement:.1e} per seller"
+            + (f" (with the Hessian of the previous pass, a step of {moved:.1e} standard errors "
+               "away)" if moved else ""))
+
+
+MAX_STEP = 3.0   # largest change of any unconstrained parameter in one Newton step
+
+
+def _capped(step: np.ndarray) -> np.ndarray:
+    """The Newton step, shortened (same direction) so that no parameter moves by more than
+    ``MAX_STEP`` on the unconstrained scale: far from the optimum, where the quadratic model
+    is poor, an uncapped step can land in a corner of the box where the likelihood is
+    astronomically low, and halving back costs passes."""
+    biggest = float(np.max(np.abs(step))) if len(step) else 0.0
+    return step * (MAX_STEP / biggest) if biggest > MAX_STEP else step
+
+
+# a short step that does not raise the log-likelihood ends the iterations once it is shorter
+# than this many standard errors
+KINK_STEP = 1e-2
+
+
+class _ShortStep:
+    def __init__(self, point, result, length, passes, message=""):
+        self.point, self.result, self.length, self.passes, self.message = point, result, length, passes, message
+
+
+def _short_step(evaluate, u, r, step, lo, hi) -> _ShortStep:
+    """A Newton step of less than ``sqrt(FINAL_STEP_DECREMENT)`` standard errors, with passes
+    without the Hessian: taken if it raises the log-likelihood, else halved; the new point's
+    result carries ``r``'s Hessian. Once the step is shorter than ``KINK_STEP`` standard
+    errors and still does not raise the log-likelihood, the optimum is within it: the
+    iterations end at ``u`` (``point`` None).
+
+    The log-likelihood has many tiny kinks, one wherever a trust path's fidelity crosses its
+    trust and the rate switches between ``eta_up`` and ``eta_down``. With few sellers, at the
+    scale of such steps the scores no longer point to the optimum, and Newton's steps would go
+    back and forth across it; requiring a strict rise makes every step count."""
+    neg_h = -r.hessian
+    passes = 0
+    while True:
+        cand = np.clip(u + step, lo, hi)
+        length = float(np.sqrt(max((cand - u) @ neg_h @ (cand - u), 0.0)))
+        rc = evaluate(cand, hessian=False)
+        passes += 1
+        inside = not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9))
+        if np.isfinite(rc.loglik) and rc.loglik > r.loglik and inside:
+            rc.hessian = r.hessian
+            return _ShortStep(cand, rc, length, passes)
+        if length < KINK_STEP:
+            return _ShortStep(None, None, 0.0, passes,
+                              f"a Newton step of {length:.1e} standard errors no longer raises the "
+                              "log-likelihood: the optimum is within it")
+        step = (cand - u) / 2
+
+
 class _NewtonResult:
     def __init__(self, x, success, message, nit, passes, last=None, hessian_moved=False):
         self.x, self.success, self.message, self.nit, self.passes = x, success, message, nit, passes
@@ -264,11 +334,17 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
     Where the Hessian is not negative definite (far from the optimum) the step uses
     ``-H + lambda I`` with ``lambda`` just large enough to make it positive definite (a
     Levenberg-Marquardt modification). Stops when the Newton decrement ``g' (-H)^-1 g`` per
-    seller falls below ``tol``; the last pass, at the returned point, then already holds
-    everything the standard errors need (or, after a step of less than
-    ``sqrt(FINAL_STEP_DECREMENT)`` standard errors, a pass without the Hessian whose
-    decrement is measured with the Hessian before the step). Reports failure (the caller
-    falls back to L-BFGS-B) if the steps stall or an iterate reaches the box.
+    seller falls below ``tol``, or in all below ``CONVERGED_DECREMENT`` (a step of 0.001
+    standard errors); the last pass, at the returned point, then already holds everything
+    the standard errors need. Steps of less than ``sqrt(FINAL_STEP_DECREMENT)`` standard
+    errors end in a pass without the Hessian: the next decrement is measured, and the next
+    step taken, with the Hessian before the step. Such a short step that does not raise the
+    log-likelihood at all also ends the iterations, at the point before it: the optimum is
+    within the step. (The log-likelihood has many tiny kinks, one wherever a trust path's
+    fidelity crosses its trust and the rate switches between ``eta_up`` and ``eta_down``;
+    with few sellers, a tolerance per seller can ask for more precision than they allow, and
+    the steps would go back and forth across one.) Reports failure (the caller falls back
+    to L-BFGS-B) if the steps stall or an iterate reaches the box.
     """
     names = PARAMETER_NAMES[kind]
     lo = np.array([U_BOUNDS[n][0] for n in names])
@@ -285,6 +361,7 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
             passes += 1
         else:
             u = point
+        moved = 0.0   # > 0: r.hessian is that of an earlier point, this many standard errors away
         for it in range(1, max_iter + 1):
             if not np.isfinite(r.loglik) or not np.all(np.isfinite(r.hessian)):
                 return _NewtonResult(u, False, "log-likelihood or Hessian not finite", it, passes, r)
@@ -296,39 +373,41 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loglik=f"{r.loglik:.6g}", decrement=f"{decrement:.1e}")
-            if shift == 0.0 and decrement < tol:
-                return _NewtonResult(u, True, f"Newton decrement {decrement:.1e} per seller", it, passes, r)
+            if shift == 0.0 and _converged(decrement, r.n_sellers, tol):
+                return _NewtonResult(u, True, _decrement_message(decrement, moved), it,
+                                     passes, r, hessian_moved=moved > 0)
+            if shift > 0.0 and decrement * r.n_sellers < CONVERGED_DECREMENT:
+                # the likelihood is flat along some direction (the fit then warns that a
+                # parameter is not identified): nothing left to gain by moving along it
+                return _NewtonResult(u, True, _decrement_message(decrement, moved) + " on a ridge "
+                                     "where the Hessian is not negative definite", it, passes, r,
+                                     hessian_moved=moved > 0)
             if shift == 0.0 and decrement * r.n_sellers < FINAL_STEP_DECREMENT:
-                # the step is a small fraction of a standard error: the Hessian barely moves
-                # over it, so the pass at its end needs only the value and the scores, and the
-                # decrement there is measured with the Hessian just computed
-                cand = np.clip(u + step, lo, hi)
-                rc = evaluate(cand, hessian=False)
-                passes += 1
-                if np.isfinite(rc.loglik) and rc.loglik >= r.loglik - 1e-12 * abs(r.loglik):
-                    dec_c = float(rc.score @ np.linalg.solve(neg_h, rc.score)) / max(rc.n_sellers, 1)
-                    if dec_c < tol and not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9)):
-                        rc.hessian = r.hessian
-                        if bar is not None:
-                            bar.update(1)
-                        return _NewtonResult(cand, True, f"Newton decrement {dec_c:.1e} per seller "
-                                             "(with the Hessian of the previous pass, a step of "
-                                             f"{np.sqrt(decrement * r.n_sellers):.1e} standard errors "
-                                             "away)", it + 1, passes, rc, hessian_moved=True)
+                # a small fraction of a standard error: the Hessian barely moves over such a
+                # step, so its passes need only the value and the scores, and the next step is
+                # taken with the Hessian just computed
+                ended = _short_step(evaluate, u, r, step, lo, hi)
+                passes += ended.passes
+                if ended.point is None:
+                    return _NewtonResult(u, True, ended.message, it, passes, r, hessian_moved=moved > 0)
+                u, r, moved = ended.point, ended.result, moved + ended.length
+                continue
+            step = _capped(step)
             for _ in range(30):
                 cand = np.clip(u + step, lo, hi)
                 rc = evaluate(cand)
                 passes += 1
                 if np.isfinite(rc.loglik) and rc.loglik >= r.loglik - 1e-12 * abs(r.loglik):
                     break
-                step = step / 2
+                step = (cand - u) / 2      # (halving what the box left of the step)
             else:
                 return _NewtonResult(u, False, "Newton step could not increase the log-likelihood",
-                                     it, passes, r)
-            u, r = cand, rc
+                                     it, passes, r, hessian_moved=moved > 0)
+            u, r, moved = cand, rc, 0.0
             if np.any(u <= lo + 1e-9) or np.any(u >= hi - 1e-9):
                 return _NewtonResult(u, False, "Newton iterate reached a bound", it, passes, r)
-        return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r)
+        return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r,
+                             hessian_moved=moved > 0)
     finally:
         if bar is not None:
             bar.close()
