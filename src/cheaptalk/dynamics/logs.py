@@ -142,7 +142,8 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     """
     if not (0.0 < seller_fraction <= 1.0):
         raise ValueError(f"the fraction of sellers to sample must be in (0, 1], got {seller_fraction}")
-    root = Path(logs)
+    # absolute: on a cluster the executors read the files from their own working directories
+    root = Path(logs).expanduser().absolute()
     if not root.exists():
         raise FileNotFoundError(f"logs not found: {root}")
     events = root / "events" if (root / "events").is_dir() else root
@@ -219,7 +220,7 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     has_segment = "segment" in present_all
     if sellers_table is not None:
         import pyarrow.dataset as ds       # (only with a seller table: it imports pandas)
-        sellers_table = Path(sellers_table)
+        sellers_table = Path(sellers_table).expanduser().absolute()
         names = set(ds.dataset(sellers_table, format="parquet").schema.names)
         if "seller" not in names:
             raise LogSchemaError(f"{sellers_table}: missing column 'seller' in the seller table")
