@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from cheaptalk.dynamics import fit_trust, generate_logs, resolve_logs, SyntheticWorld
@@ -75,11 +77,19 @@ def standalone_cluster(tmp_path_factory):
             fh.close()
 
 
-def test_spark_submit_on_a_standalone_cluster_gives_the_local_estimates(standalone_cluster, tmp_path):
+@pytest.mark.parametrize("order", ["seller order", "shuffled"])
+def test_spark_submit_on_a_standalone_cluster_gives_the_local_estimates(standalone_cluster, tmp_path, order):
+    """Both ways of reading: files in seller order are read by the tasks themselves;
+    shuffled events go through Spark SQL, a shuffle by seller and packed batches persisted
+    on the executor."""
     url, work = standalone_cluster
     logs = tmp_path / "logs"
     # synthetic: 600 sellers x 40 events in 3 files
     generate_logs(logs, 600, 40, seed=5, world=SyntheticWorld(), events_per_file=8_000)
+    if order == "shuffled":
+        for f in (logs / "events").glob("*.parquet"):
+            t = pq.read_table(f)
+            pq.write_table(t.take(np.random.default_rng(0).permutation(t.num_rows)), f)
     from cheaptalk.dynamics import spark_submit
     out = tmp_path / "fit.json"
     run = subprocess.run(
@@ -92,6 +102,7 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_local_estimates(standalo
     submitted = json.loads(out.read_text())
     local = fit_trust(LocalEngine(resolve_logs(logs)))
     assert submitted["engine"] == "spark" and submitted["converged"]
+    assert submitted["diagnostics"]["logs_read_in_stored_order"] == (order == "seller order")
     assert submitted["n_events"] == local.n_events == 600 * 40
     for name, p in submitted["params"].items():
         assert p["estimate"] == pytest.approx(local.estimates[name], rel=1e-6), name
