@@ -257,8 +257,8 @@ def _converged(decrement: float, n_sellers: int, tol: float) -> bool:
 def _decrement_message(decrement: float, moved: float) -> str:
     """``moved``: standard errors between the point and that of its Hessian (0: the same)."""
     return (f"Newton decrement {decrement:.1e} per seller"
-            + (f" (with the Hessian of the previous pass, a step of {moved:.1e} standard errors "
-               "away)" if moved else ""))
+            + (f", with the Hessian of the previous pass, {moved:.1e} standard errors away"
+               if moved else ""))
 
 
 MAX_STEP = 3.0   # largest change of any unconstrained parameter in one Newton step
