@@ -96,10 +96,11 @@ def test_partners_session_to_trust_fit(partners_session, tmp_path, capsys):
     # the bots' trust never moves and there are 3 suppliers: the fit must say the rates are
     # not pinned down: a rate at a bound, a flat likelihood, or (the demand draws differ from
     # session to session, and some put the maximum inside the range) a rate whose model-based
-    # standard error exceeds the estimate itself
+    # standard error exceeds the estimate itself or a quarter of the rate's range (a 95%
+    # interval as wide as all of [0, 1]; seen: eta_down 0.977 with a standard error of 0.47)
     model_se = fit["diagnostics"]["se_model_based"]
     assert any("bound" in w or "flat" in w for w in fit["warnings"]) or any(
-        model_se[r] is not None and model_se[r] > fit["params"][r]["estimate"]
+        model_se[r] is not None and model_se[r] > min(fit["params"][r]["estimate"], 0.25)
         for r in ("eta_up", "eta_down")), (fit["warnings"], fit["params"], model_se)
     assert any(w.startswith(f"only {suppliers} sellers") for w in fit["warnings"])
     assert set(fit["diagnostics"]["se_model_based"]) == set(fit["params"])

@@ -6,7 +6,6 @@ import pytest
 
 from cheaptalk.dynamics import fit_trust, generate_logs, resolve_logs, SyntheticWorld
 from cheaptalk.dynamics.engines.local import LocalEngine
-from cheaptalk.dynamics.estimate import CONVERGED_DECREMENT
 from cheaptalk.dynamics.model import TrustDynamics
 
 
@@ -39,8 +38,7 @@ def test_last_pass_without_hessian_changes_nothing_that_is_reported(local_fit):
     assert fit.hessian_from_previous_pass and "previous pass" in fit.message
     at = engine.evaluate(TrustDynamics(fit.kind), fit.u, hessian=True)
     assert at.loglik == pytest.approx(fit.loglik, rel=1e-14)
-    decrement = float(at.score @ np.linalg.solve(-at.hessian, at.score))
-    assert decrement / at.n_sellers < 1e-11 or decrement < CONVERGED_DECREMENT
+    assert float(at.score @ np.linalg.solve(-at.hessian, at.score)) / at.n_sellers < 1e-11
     hinv = np.linalg.inv(at.hessian)
     G = at.n_sellers
     J = natural_jacobian(fit.u, fit.kind)
@@ -55,17 +53,16 @@ def test_newton_stops_at_a_kink_instead_of_stepping_back_and_forth(tmp_path):
     synthetic logs (2 000 sellers x 50 events) the scores at the optimum cannot be made
     smaller than a kink allows: Newton steps of 2e-4 standard errors used to go back and
     forth between two points until the iterations ran out, and L-BFGS-B finished the fit
-    after 106 passes over the logs. The fit now stops within a thousandth of a standard error
-    of the optimum, and L-BFGS-B, run to its own end from there, finds nothing better."""
+    after 106 passes over the logs. Short steps must now strictly raise the log-likelihood,
+    and once one under 0.01 standard errors does not, the fit ends there; L-BFGS-B, run to
+    its own end from there, finds nothing better."""
     from cheaptalk.dynamics.engines import ModelSpec
     from cheaptalk.dynamics.estimate import _minimize
     generate_logs(tmp_path, 2000, 50, seed=3, world=SyntheticWorld())
     engine = LocalEngine(resolve_logs(tmp_path))
     fit = fit_trust(engine)
     assert fit.converged and "Newton" in fit.message, fit.message
-    assert fit.passes <= 6
-    at = engine.evaluate(ModelSpec(fit.kind, 20), fit.u, hessian=True)
-    assert float(at.score @ np.linalg.solve(-at.hessian, at.score)) < CONVERGED_DECREMENT
+    assert fit.passes <= 8
     polished, _ = _minimize(lambda u: engine.evaluate(ModelSpec(fit.kind, 20), u), fit.u, fit.kind,
                             maxiter=200, gtol=1e-9)
     assert -polished.fun * fit.n_sellers - fit.loglik < 1e-6
@@ -93,11 +90,7 @@ def test_first_step_with_a_guessed_hessian_reaches_the_same_estimate(local_fit, 
     assert calls[0] is False and res.passes == len(calls)
     if guess == "useless guess":      # the step overshoots: the next pass is at the start again
         assert calls[1:3] == [True, True]
-    # both stop within 0.001 standard errors of the optimum (a decrement below
-    # CONVERGED_DECREMENT), so within 0.002 of each other, in the metric of the Hessian
-    d = res.x - fit.u
-    at = engine.evaluate(model, fit.u, hessian=True).hessian
-    assert np.sqrt(d @ -at @ d) < 2 * np.sqrt(CONVERGED_DECREMENT)
+    np.testing.assert_allclose(res.x, fit.u, atol=1e-5)   # (standard errors: 3e-3 to 6e-2)
 
 
 def test_filtered_initial_trust_tracks_each_sellers_truth(local_fit, continuous_logs, tmp_path):

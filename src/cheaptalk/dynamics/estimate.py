@@ -23,8 +23,6 @@ step is a small fraction of a standard error (total decrement ``g' (-H)^-1 g`` b
 convergence test there and the sandwich use the Hessian of the pass before, whose change
 over such a step is of the order of the step itself (relative 1e-5 or less at scale), far
 below the sampling error of the standard errors. The diagnostics say when this was done.
-The fit has converged when the decrement is below ``tol`` per seller or below
-``CONVERGED_DECREMENT`` in all (the step left is under 0.001 standard errors).
 """
 
 from __future__ import annotations
@@ -174,10 +172,9 @@ SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a 
 # total Newton decrement (squared length of the step in standard-error units) below which
 # the last pass skips the Hessian: a step of 0.1 standard errors
 FINAL_STEP_DECREMENT = 1e-2
-# total Newton decrement below which the fit has converged whatever the number of sellers:
-# the step left is under a thousandth of a standard error (with few sellers the tolerance
-# per seller would ask for more precision than the kinks of the likelihood allow)
-CONVERGED_DECREMENT = 1e-6
+# total Newton decrement (with the Levenberg-Marquardt shift) below which iterations on a
+# ridge, where the likelihood is flat along some direction, stop: nothing left to gain
+RIDGE_DECREMENT = 1e-6
 MIN_SAMPLE_SELLERS = 1_000   # below this, the warm start is fitted on all logs
 FEW_SELLERS = 30             # below this, model-based SEs are reported beside the clustered ones
 
@@ -246,12 +243,6 @@ def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
             and not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9)):
         return rc, cand, 2
     return None, None, 2
-
-
-def _converged(decrement: float, n_sellers: int, tol: float) -> bool:
-    """Newton decrement ``g' (-H)^-1 g`` (per seller) below ``tol`` per seller, or in all
-    below :data:`CONVERGED_DECREMENT`."""
-    return decrement < tol or decrement * max(n_sellers, 1) < CONVERGED_DECREMENT
 
 
 def _decrement_message(decrement: float, moved: float) -> str:
@@ -334,17 +325,18 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
     Where the Hessian is not negative definite (far from the optimum) the step uses
     ``-H + lambda I`` with ``lambda`` just large enough to make it positive definite (a
     Levenberg-Marquardt modification). Stops when the Newton decrement ``g' (-H)^-1 g`` per
-    seller falls below ``tol``, or in all below ``CONVERGED_DECREMENT`` (a step of 0.001
-    standard errors); the last pass, at the returned point, then already holds everything
-    the standard errors need. Steps of less than ``sqrt(FINAL_STEP_DECREMENT)`` standard
-    errors end in a pass without the Hessian: the next decrement is measured, and the next
-    step taken, with the Hessian before the step. Such a short step that does not raise the
-    log-likelihood at all also ends the iterations, at the point before it: the optimum is
-    within the step. (The log-likelihood has many tiny kinks, one wherever a trust path's
-    fidelity crosses its trust and the rate switches between ``eta_up`` and ``eta_down``;
-    with few sellers, a tolerance per seller can ask for more precision than they allow, and
-    the steps would go back and forth across one.) Reports failure (the caller falls back
-    to L-BFGS-B) if the steps stall or an iterate reaches the box.
+    seller falls below ``tol``; the last pass, at the returned point, then already holds
+    everything the standard errors need (on a ridge where the Hessian is not negative
+    definite, when the shifted decrement is below ``RIDGE_DECREMENT`` in all; the fit then
+    warns that the likelihood is flat). Steps of less than ``sqrt(FINAL_STEP_DECREMENT)``
+    standard errors are taken with passes without the Hessian (:func:`_short_step`), only if
+    they strictly raise the log-likelihood; the next decrement is measured, and the next
+    step taken, with the Hessian before the step. A step shorter than ``KINK_STEP``
+    standard errors that still gains nothing ends the iterations at the point before it:
+    the optimum is within the step. (The log-likelihood has many tiny kinks, and with a few
+    thousand sellers or fewer the scores at that scale no longer point to the optimum.)
+    Steps are capped at ``MAX_STEP`` on the unconstrained scale. Reports failure (the
+    caller falls back to L-BFGS-B) if the steps stall or an iterate reaches the box.
     """
     names = PARAMETER_NAMES[kind]
     lo = np.array([U_BOUNDS[n][0] for n in names])
@@ -373,10 +365,10 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loglik=f"{r.loglik:.6g}", decrement=f"{decrement:.1e}")
-            if shift == 0.0 and _converged(decrement, r.n_sellers, tol):
+            if shift == 0.0 and decrement < tol:
                 return _NewtonResult(u, True, _decrement_message(decrement, moved), it,
                                      passes, r, hessian_moved=moved > 0)
-            if shift > 0.0 and decrement * r.n_sellers < CONVERGED_DECREMENT:
+            if shift > 0.0 and decrement * r.n_sellers < RIDGE_DECREMENT:
                 # the likelihood is flat along some direction (the fit then warns that a
                 # parameter is not identified): nothing left to gain by moving along it
                 return _NewtonResult(u, True, _decrement_message(decrement, moved) + " on a ridge "
