@@ -222,6 +222,11 @@ def _minimize(evaluate, u0, kind, maxiter, gtol, progress_desc=None, progress=Fa
     return res, obj.passes
 
 
+def _on_box(u, lo, hi) -> bool:
+    """Whether a parameter of ``u`` is on the edge of the box (where Newton hands over)."""
+    return bool(np.any(u <= lo + 1e-9) or np.any(u >= hi - 1e-9))
+
+
 def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
     """The step ``u + (-H_guess)^-1 g(u)`` from a pass without the Hessian. Returns the pass
     at the new point (with the Hessian), the point and the number of passes made; the pass
@@ -240,7 +245,7 @@ def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
     if bar is not None:
         bar.update(1)
     if np.isfinite(rc.loglik) and rc.loglik >= r0.loglik - 1e-12 * abs(r0.loglik) \
-            and not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9)):
+            and not _on_box(cand, lo, hi):
         return rc, cand, 2
     return None, None, 2
 
@@ -292,8 +297,7 @@ def _short_step(evaluate, u, r, step, lo, hi) -> _ShortStep:
         length = float(np.sqrt(max((cand - u) @ neg_h @ (cand - u), 0.0)))
         rc = evaluate(cand, hessian=False)
         passes += 1
-        inside = not (np.any(cand <= lo + 1e-9) or np.any(cand >= hi - 1e-9))
-        if np.isfinite(rc.loglik) and rc.loglik > r.loglik and inside:
+        if np.isfinite(rc.loglik) and rc.loglik > r.loglik and not _on_box(cand, lo, hi):
             rc.hessian = r.hessian
             return _ShortStep(cand, rc, length, passes)
         if length < KINK_STEP:
@@ -396,7 +400,7 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 return _NewtonResult(u, False, "Newton step could not increase the log-likelihood",
                                      it, passes, r, hessian_moved=moved > 0)
             u, r, moved = cand, rc, 0.0
-            if np.any(u <= lo + 1e-9) or np.any(u >= hi - 1e-9):
+            if _on_box(u, lo, hi):
                 return _NewtonResult(u, False, "Newton iterate reached a bound", it, passes, r)
         return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r,
                              hessian_moved=moved > 0)

@@ -86,7 +86,7 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
     """
     from pyspark.sql import SparkSession
     if master is None:
-        return _submitted_session(app_name, conf)
+        return _with_conf(_submitted_builder(app_name), conf).getOrCreate()
     _java_home()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -106,15 +106,19 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
          .config("spark.sql.session.timeZone", "UTC")
          # one kernel thread per Python worker: the workers already use every core
          .config("spark.executorEnv.NUMBA_NUM_THREADS", "1"))
+    return _with_conf(b, conf).getOrCreate()
+
+
+def _with_conf(builder, conf: dict | None):
     for k, v in (conf or {}).items():
-        b = b.config(k, v)
-    return b.getOrCreate()
+        builder = builder.config(k, v)
+    return builder
 
 
-def _submitted_session(app_name: str, conf: dict | None):
-    """The session ``spark-submit`` configured, with one kernel thread per task in the
-    executors' Python workers unless the submission says otherwise: each worker is one task
-    slot, so kernels that each used every core of the executor would oversubscribe it."""
+def _submitted_builder(app_name: str):
+    """A builder for the session ``spark-submit`` configured, with one kernel thread per task
+    in the executors' Python workers unless the submission says otherwise: each worker is one
+    task slot, so kernels that each used every core of the executor would oversubscribe it."""
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
     SparkContext._ensure_initialized()      # the gateway spark-submit started, to read its settings
@@ -122,9 +126,7 @@ def _submitted_session(app_name: str, conf: dict | None):
     b = SparkSession.builder.appName(app_name)
     if not submitted.contains("spark.executorEnv.NUMBA_NUM_THREADS"):
         b = b.config("spark.executorEnv.NUMBA_NUM_THREADS", submitted.get("spark.task.cpus", "1"))
-    for k, v in (conf or {}).items():
-        b = b.config(k, v)
-    return b.getOrCreate()
+    return b
 
 
 def _pack_partition(opts):
