@@ -36,6 +36,34 @@ def parse_params(items: list[str]) -> dict:
     return out
 
 
+def add_option_argument(parser, per_model: bool = False):
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a model option (repeatable), e.g. errors=mixed, max_level=2, convex=true "
+                             + ("(MODEL.NAME=VALUE for one model; NAME=VALUE for every model that has it) "
+                                if per_model else "")
+                             + "(see `cheaptalk describe MODEL`)")
+
+
+def parse_options(items: list[str]) -> dict:
+    """``NAME=VALUE`` strings to ``{NAME: VALUE}`` (values stay text: each model parses its own)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--option expects NAME=VALUE, got {item!r}")
+        if name in out:
+            raise ValueError(f"--option {name} is given twice")
+        out[name] = value.strip()
+    return out
+
+
+def model_from_args(args):
+    """The model named by ``--model`` (or the positional MODEL) with its ``--option`` values."""
+    from ..models import get_model
+    return get_model(args.model, game_from_args(args), **parse_options(args.option))
+
+
 def game_from_args(args):
     from ..games import load_game
     return load_game(args.game)

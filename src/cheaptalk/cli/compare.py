@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_game_argument, dump_json, game_from_args
-from .fit import add_data_arguments, enable_compilation_cache, load_clean
+from .common import add_game_argument, add_option_argument, dump_json, parse_options
+from .fit import add_data_arguments, data_and_game, enable_compilation_cache
 
 
 def register(sub):
@@ -17,6 +17,10 @@ def register(sub):
     add_game_argument(p)
     add_data_arguments(p, required=False)
     p.add_argument("--models", metavar="A,B,...", help="comma-separated model names (default: all for the game)")
+    p.add_argument("--errors", metavar="E1,E2,...",
+                   help="error models every family is fitted under: logit, tremble, mixed (default: all "
+                        "that the game's families are defined under; see docs/models.md)")
+    add_option_argument(p, per_model=True)
     p.add_argument("--folds", type=int, default=5, metavar="K",
                    help="k-fold cross-validation by subject (default 5; 0 to skip)")
     p.add_argument("--no-holdout", action="store_true", help="skip predicting each treatment from the others")
@@ -28,24 +32,25 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..comparison import compare_models
+    from ..comparison import available_models, compare_models
 
     enable_compilation_cache()
-    game = game_from_args(args)
-    path = args.data
-    if path is None:
-        if game.name != "forecast-sharing":
+    if args.data is None and not args.dataset:
+        if args.game != "forecast-sharing":
             raise ValueError(f"--data is required with --game {args.game}; the bundled data set is for "
                              "the forecast-sharing game")
         from ..datasets import default_data_path
-        path = str(default_data_path())
-    data, cleaning = load_clean(path, game, args.min_rounds)
+        args.data = str(default_data_path())
+    data, cleaning, game, path = data_and_game(args, args.quiet)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    errors = [e.strip() for e in args.errors.split(",") if e.strip()] if args.errors else None
+    model_options = _per_model_options(parse_options(args.option), models or available_models(game), game)
     if not args.quiet:
         print(f"comparing models on {path} ({cleaning.n_used} decisions)", file=sys.stderr)
     comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts or 1, seed=args.seed,
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
-                                data_path=str(path), cleaning=cleaning, progress=not args.quiet)
+                                data_path=str(path), cleaning=cleaning, progress=not args.quiet,
+                                model_options=model_options, errors=errors)
     if args.report:
         from ..reports import write_report
         page = write_report(comparison, args.report)
@@ -57,3 +62,27 @@ def run(args) -> int:
             return 0
     print(comparison)
     return 0
+
+
+def _per_model_options(given: dict, models: list, game) -> dict:
+    """``{model: {option: value}}`` from ``MODEL.NAME=VALUE`` (one model) and ``NAME=VALUE``
+    (every compared model that has the option; an error if none has it)."""
+    from ..models import model_class
+
+    specs = {m: {o.name for o in model_class(m, game.kind).option_specs()} for m in models}
+    out = {m: {} for m in models}
+    for key, value in given.items():
+        if key == "errors":
+            raise ValueError("compare fits every family under each error model: use --errors, not --option errors")
+        model, dot, name = key.partition(".")
+        if dot:
+            if model not in specs:
+                raise ValueError(f"--option {key}: {model!r} is not among the compared models {models}")
+            out[model][name] = value
+            continue
+        takers = [m for m in models if key in specs[m]]
+        if not takers:
+            raise ValueError(f"--option {key}: none of the compared models {models} has this option")
+        for m in takers:
+            out[m][key] = value
+    return out

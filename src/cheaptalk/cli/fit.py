@@ -7,13 +7,17 @@ import sys
 import warnings
 from pathlib import Path
 
-from .common import add_game_argument, dump_json, game_from_args
+from .common import add_game_argument, add_option_argument, dump_json, game_from_args, parse_options
 
 
 def add_data_arguments(parser, required: bool):
-    parser.add_argument("--data", required=required, metavar="FILE",
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--data", metavar="FILE",
                         help="decisions in the long format (.csv or .parquet): subject, role, round, "
                              "state, message, action [, session, pair, treatment, timeout]")
+    source.add_argument("--dataset", metavar="NAME",
+                        help="a public data set (see `cheaptalk datasets list`): fetched, imported with its "
+                             "map and fitted in its own game")
     parser.add_argument("--min-rounds", type=int, default=5, metavar="N",
                         help="drop (and count) subjects with fewer usable decisions in a role (default 5)")
     parser.add_argument("--starts", type=int, default=None, metavar="N",
@@ -50,6 +54,25 @@ def load_clean(path, game, min_rounds: int):
     return clean_decisions(frame, game, source=str(path), min_rounds=min_rounds)
 
 
+def data_and_game(args, quiet: bool = False):
+    """``(clean data, cleaning report, game, data label)`` from ``--data``/``--game`` or ``--dataset``."""
+    from ..data import clean_decisions
+
+    if getattr(args, "dataset", None):
+        from ..datasets.public import load_dataset
+
+        if args.game != "forecast-sharing":
+            raise ValueError("--dataset brings its own game file; leave out --game")
+        frame, report, game = load_dataset(args.dataset)
+        if not quiet:
+            print(report, file=sys.stderr)
+        data, cleaning = clean_decisions(frame, game, source=frame.attrs["source"], min_rounds=args.min_rounds)
+        return data, cleaning, game, f"dataset {args.dataset} ({frame.attrs['source']})"
+    game = game_from_args(args)
+    data, cleaning = load_clean(args.data, game, args.min_rounds)
+    return data, cleaning, game, str(args.data)
+
+
 def register(sub):
     from ..models import MODEL_NAMES
 
@@ -60,6 +83,7 @@ def register(sub):
     add_game_argument(p)
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name (see `cheaptalk describe`)")
     add_data_arguments(p, required=True)
+    add_option_argument(p)
     p.add_argument("--bootstrap", type=int, default=0, metavar="B",
                    help="also bootstrap by subject with B replications (progress bar on stderr)")
     p.add_argument("--subjects", metavar="CSV",
@@ -73,9 +97,8 @@ def run(args) -> int:
     from ..models import get_model
 
     enable_compilation_cache()
-    game = game_from_args(args)
-    data, cleaning = load_clean(args.data, game, args.min_rounds)
-    model = get_model(args.model, game)
+    data, cleaning, game, label = data_and_game(args, args.quiet)
+    model = get_model(args.model, game, **parse_options(args.option))
     if not args.quiet:
         print(f"fitting {args.model} to {cleaning.n_used} decisions ...", file=sys.stderr)
     with warnings.catch_warnings():
@@ -87,7 +110,7 @@ def run(args) -> int:
         post.to_csv(args.subjects, index=False)
     if args.json is not None:
         out = result.to_dict()
-        out["data"] = str(args.data)
+        out["data"] = label
         out["cleaning"] = cleaning.to_dict()
         dump_json(out, args.json)
         if args.json == "-":

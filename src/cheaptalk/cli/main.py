@@ -15,7 +15,9 @@ from .. import __version__
 
 # command modules, in the order `cheaptalk --help` lists them
 COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
-                   "experiment", "import_otree")
+                   "experiment", "import_otree", "import_data", "datasets")
+# commands whose module has another name (``import`` is a Python keyword)
+_COMMAND_ALIASES = {"import": "import_data"}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -41,7 +43,7 @@ def _command_module(argv: list[str] | None) -> str | None:
     """The command module named by the first word of ``argv`` (None if there is none)."""
     if not argv or argv[0].startswith("-"):
         return None
-    name = argv[0].replace("-", "_")
+    name = _COMMAND_ALIASES.get(argv[0], argv[0].replace("-", "_"))
     return name if name in COMMAND_MODULES else None
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import MODEL_NAMES, get_model
-from .common import add_game_argument, add_param_argument, dump_json, game_from_args, parse_params
+from ..models import MODEL_NAMES
+from .common import add_game_argument, add_option_argument, add_param_argument, dump_json, model_from_args, parse_params
 
 
 def register(sub):
@@ -15,13 +15,14 @@ def register(sub):
     add_game_argument(p)
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name")
     add_param_argument(p)
+    add_option_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--figure", metavar="FILE", help="save a figure of the predictions (.png, .pdf, .svg)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    model = get_model(args.model, game_from_args(args))
+    model = model_from_args(args)
     prediction = model.predict(parse_params(args.param))
     if args.json:
         dump_json(prediction.to_dict())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..data import write_decisions
-from ..models import MODEL_NAMES, get_model
-from .common import add_game_argument, add_param_argument, game_from_args, parse_params
+from ..models import MODEL_NAMES
+from .common import add_game_argument, add_option_argument, add_param_argument, model_from_args, parse_params
 
 
 def register(sub):
@@ -17,6 +17,7 @@ def register(sub):
     add_game_argument(p)
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name")
     add_param_argument(p)
+    add_option_argument(p)
     p.add_argument("--subjects", type=int, default=40, metavar="N", help="subjects per role and treatment (default 40)")
     p.add_argument("--rounds", type=int, default=30, metavar="T", help="rounds (default 30)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
@@ -28,7 +29,7 @@ def register(sub):
 def run(args) -> int:
     if args.subjects < 1 or args.rounds < 1:
         raise ValueError("--subjects and --rounds must be at least 1")
-    model = get_model(args.model, game_from_args(args))
+    model = model_from_args(args)
     treatments = args.treatments.split(",") if args.treatments else None
     if treatments:
         for t in treatments:

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..estimation import EstimationWarning, Likelihood, fit
 from ..models import MODEL_NAMES, get_model, model_class
-from .predictive import cross_validate, holdout_treatments
+from ..models.errors import ERROR_MODELS
+from .predictive import cross_validate, holdout_treatments, paired_cv_difference
 from .regularities import model_regularities, regularities, regularity_table
 from .vuong import is_nested, likelihood_ratio_test, vuong_test
 
@@ -42,6 +43,12 @@ def available_models(game_spec) -> list[str]:
     return out
 
 
+def _error_models(name: str, game_spec) -> tuple:
+    """The error models family ``name`` is defined under on this kind of game."""
+    spec = {o.name: o for o in model_class(name, game_spec.kind).option_specs()}.get("errors")
+    return tuple(spec.allowed) if spec else ("logit",)
+
+
 @dataclass
 class Comparison:
     game: object
@@ -58,13 +65,61 @@ class Comparison:
     cleaning: object = None
     seconds: float = 0.0
     notes: list = field(default_factory=list)
+    failed: dict = field(default_factory=dict)   # label -> why the model could not be fitted
+    skipped: dict = field(default_factory=dict)  # label -> why the pair (family, errors) does not exist
+    errors: list = field(default_factory=list)   # the error models compared
+
+    def _score(self, label) -> float:
+        return self.cv[label]["cv_loglik"] if self.cv else -self.fits[label].bic
 
     @property
     def best(self) -> str:
         """Highest cross-validated log-likelihood per decision (lowest BIC without CV)."""
-        if self.cv:
-            return max(self.cv, key=lambda n: self.cv[n]["cv_loglik"])
-        return min(self.fits, key=lambda n: self.fits[n].bic)
+        return max(self.fits, key=self._score)
+
+    def _family(self, label) -> str:
+        return self.fits[label].name
+
+    def _errors_of(self, label) -> str:
+        return getattr(self.fits[label].model, "errors", "logit")
+
+    @property
+    def verdict(self) -> dict:
+        """The best family under each error model, the best (family, errors) pair over all,
+        and whether the best family is the same under every error model (``robust``); with
+        cross-validation, also the held-out difference between the two leading families
+        under each error model, with its standard error paired by subject."""
+        by_errors, leads = {}, {}
+        for errors in self.errors:
+            labels = sorted((lab for lab in self.fits if self._errors_of(lab) == errors),
+                            key=self._score, reverse=True)
+            if not labels:
+                continue
+            by_errors[errors] = self._family(labels[0])
+            if self.cv and len(labels) > 1:
+                # the runner-up is the best fit of another family
+                other = next((lab for lab in labels[1:] if self._family(lab) != self._family(labels[0])), None)
+                if other is not None:
+                    leads[errors] = {"best": self._family(labels[0]), "second": self._family(other),
+                                     **paired_cv_difference(self.cv[labels[0]], self.cv[other])}
+        best = self.best
+        out = {"by_errors": by_errors,
+               "best": {"model": self._family(best), "errors": self._errors_of(best)},
+               "robust": len(set(by_errors.values())) == 1 and not self.failed,
+               "by": self.best_by}
+        if leads:
+            out["lead"] = leads
+        return out
+
+    def verdict_table(self) -> pd.DataFrame:
+        """One row per error model: the best family, the runner-up and the held-out difference."""
+        v = self.verdict
+        rows = []
+        for errors, family in v["by_errors"].items():
+            lead = v.get("lead", {}).get(errors, {})
+            rows.append({"errors": errors, "best family": family, "runner-up": lead.get("second", ""),
+                         "CV difference/decision": lead.get("difference", np.nan), "se": lead.get("se", np.nan)})
+        return pd.DataFrame(rows)
 
     @property
     def best_by(self) -> str:
@@ -109,16 +164,22 @@ class Comparison:
         models = []
         for name, f in self.fits.items():
             entry = f.to_dict()
+            entry["label"] = name
             entry["cv_loglik"] = self.cv[name]["cv_loglik"] if name in self.cv else None
             if name in self.cv:
-                entry["cv"] = {k: v for k, v in self.cv[name].items() if k != "cv_loglik"}
+                entry["cv"] = {k: v for k, v in self.cv[name].items()
+                               if k not in ("cv_loglik", "by_subject", "decisions_by_subject")}
             if name in self.holdout:
                 entry["holdout_treatments"] = self.holdout[name]
             if name in self.welfare:
                 entry["welfare"] = self.welfare[name]
             models.append(entry)
+        best = self.best
         out = {"data": self.data_path, "game": self.game.name, "models": models, "vuong": self.vuong,
-               "likelihood_ratio": self.lr_tests, "best": self.best, "best_by": self.best_by,
+               "likelihood_ratio": self.lr_tests, "best": self._family(best), "best_label": best,
+               "best_by": self.best_by, "errors": list(self.errors), "verdict": self.verdict,
+               "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],
+               "skipped": [{"label": k, "reason": v} for k, v in self.skipped.items()],
                "n_obs": int(len(self.data)), "seconds": round(self.seconds, 2), "notes": list(self.notes)}
         if self.regularities is not None:
             out["regularities"] = _records(self.regularities)
@@ -130,9 +191,20 @@ class Comparison:
         lines = [f"Model comparison on {self.game.name}: {self.data_path}",
                  f"  {len(self.data)} decisions, {next(iter(self.fits.values())).n_subjects} subjects, "
                  f"{len(self.fits)} models, {self.seconds:.1f} s", ""]
+        v = self.verdict
+        if len(self.errors) > 1:
+            lines.append(f"Verdict by error model (best by {'cross-validated log-likelihood' if self.cv else 'BIC'})")
+            lines.append(self.verdict_table().to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+            lines.append(f"the verdict {'holds' if v['robust'] else 'does NOT hold'} under every error model"
+                         + (" (some models failed)" if self.failed else ""))
+            lines.append("")
         lines.append(self.table().to_string())
         lines.append("")
         lines.append(f"best by {'cross-validated log-likelihood' if self.cv else 'BIC'}: {self.best}")
+        for label, reason in self.failed.items():
+            lines.append(f"FAILED {label}: {reason}")
+        for label, reason in self.skipped.items():
+            lines.append(f"not defined: {label}: {reason}")
         if self.vuong:
             lines.append("\nVuong tests (subject-level contributions; z > 0 favours model A)")
             lines.append(pd.DataFrame(self.vuong)[["model_a", "model_b", "z", "p_value"]]
@@ -159,7 +231,8 @@ def _records(frame: pd.DataFrame) -> list:
 def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 1,
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
-                   model_options: dict | None = None, workers: int | None = None) -> Comparison:
+                   model_options: dict | None = None, workers: int | None = None,
+                   errors: list[str] | None = None) -> Comparison:
     """Fit ``models`` (registry names or :class:`~cheaptalk.models.Model` instances; default
     all registered models for this game kind) to clean ``data`` and compare.
 
@@ -169,7 +242,9 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     estimate anyway; raise it to look for other optima, as ``fit`` does with 3).
     Progress goes to stderr when ``progress``.
     ``workers``: models processed at the same time (threads; default: the number of CPU
-    cores, at most 4). Compiling and evaluating a likelihood runs in XLA outside Python's
+    cores, at most 4). ``errors``: the error models every family is fitted under (default:
+    all that the families are defined under; see :mod:`cheaptalk.models.errors`). Models
+    that cannot be fitted are reported in ``failed`` and the comparison goes on. Compiling and evaluating a likelihood runs in XLA outside Python's
     lock, so two models on two cores take about the time of one.
     """
     from tqdm.auto import tqdm
@@ -179,22 +254,48 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     if not items:
         raise ValueError(f"no models are available for {game_spec.kind} games")
     model_options = model_options or {}
-    # a name from the registry, or a ready Model instance (e.g. with options set)
-    instances = [get_model(item, game_spec, **model_options.get(item, {})) if isinstance(item, str) else item
-                 for item in items]
-    comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning)
+    known = {e for item in items for e in _error_models(item, game_spec)}
+    if errors is None:
+        errors = [e for e in ERROR_MODELS if e in known]
+    unknown = [e for e in errors if e not in ERROR_MODELS]
+    if unknown:
+        raise ValueError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
+    comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning,
+                            errors=list(errors))
+    # a name from the registry (fitted under each error model), or a ready Model instance
+    instances = []
+    for item in items:
+        if not isinstance(item, str):
+            instances.append((item.name, item))
+            continue
+        for e in errors:
+            label = item if len(errors) == 1 else f"{item}/{e}"
+            if e not in _error_models(item, game_spec):
+                comparison.skipped[label] = f"{item} is not defined under {e} errors"
+                continue
+            try:
+                instances.append((label, get_model(item, game_spec, **{**model_options.get(item, {}), "errors": e})))
+            except ValueError as exc:
+                comparison.failed[label] = str(exc)
     n_treat = data["treatment"].nunique() if "treatment" in data else 1
-    steps = len(instances) * (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
-                              + (1 if with_regularities else 0))
+    steps_per_model = (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
+                       + (1 if with_regularities else 0))
+    steps = len(instances) * steps_per_model
     bar = tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, disable=not progress, leave=False)
 
-    def run(model) -> dict:
-        name = model.name
+    def run(item) -> dict:
+        name, model = item
         out = {"notes": []}
-        lik = Likelihood(model, data)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
-            out["fit"] = result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
+        try:
+            lik = Likelihood(model, data)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
+                out["fit"] = result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
+        except (ValueError, RuntimeError, FloatingPointError) as exc:
+            # one model that cannot be fitted must not take the others with it
+            out["failed"] = str(exc)
+            bar.update(steps_per_model)
+            return out
         bar.update(1)
         if folds >= 2:
             out["cv"] = cv = cross_validate(lik, result.theta, folds, seed=seed, progress=bar,
@@ -224,8 +325,10 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
             outputs = [run(m) for m in instances]
     finally:
         bar.close()
-    for model, out in zip(instances, outputs):       # in the order asked for, whatever finished first
-        name = model.name
+    for (name, model), out in zip(instances, outputs):   # in the order asked for, whatever finished first
+        if "failed" in out:
+            comparison.failed[name] = out["failed"]
+            continue
         comparison.fits[name] = out["fit"]
         for key, target in (("cv", comparison.cv), ("holdout", comparison.holdout),
                             ("welfare", comparison.welfare), ("simulation", comparison.simulations)):

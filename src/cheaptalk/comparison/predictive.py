@@ -22,7 +22,7 @@ import numpy as np
 from ..estimation import Likelihood, maximize
 from ..estimation.mle import WARM_FTOL
 
-__all__ = ["cross_validate", "holdout_treatments", "subject_folds"]
+__all__ = ["cross_validate", "holdout_treatments", "subject_folds", "paired_cv_difference"]
 
 
 def subject_folds(n_clusters: int, k: int, seed: int = 0) -> np.ndarray:
@@ -43,13 +43,16 @@ def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progr
     fold fits did not converge."""
     folds = subject_folds(lik.n_clusters, k, seed)
     total, per_decision, count, per_fold, failed = 0.0, 0.0, 0, [], 0
+    by_subject = np.zeros(lik.n_clusters)
     n_by_cluster = sum(np.bincount(lik.decision_cluster[r], minlength=lik.n_clusters) for r in lik.roles)
     for f in range(k):
         weights = (folds != f).astype(float)
         run = maximize(lik, theta_full, weights=weights, ftol=WARM_FTOL, restarts=1, curvature=curvature)
         failed += not run["converged"]
         test = folds == f
-        panel = float(lik.cluster_loglik(run["theta"])[test].sum())
+        held_out = lik.cluster_loglik(run["theta"])[test]
+        by_subject[test] = held_out
+        panel = float(held_out.sum())
         decisions = lik.decision_loglik(run["theta"])
         per_decision += sum(float(decisions[r][test[lik.decision_cluster[r]]].sum()) for r in lik.roles)
         fold_n = int(n_by_cluster[test].sum())
@@ -58,8 +61,23 @@ def cross_validate(lik: Likelihood, theta_full, k: int = 5, seed: int = 0, progr
         per_fold.append(panel / max(fold_n, 1))
         if progress is not None:
             progress.update(1)
+    # by_subject: each subject's held-out panel log-likelihood (in the order of lik.clusters),
+    # what paired differences between models are computed from
     return {"cv_loglik": total / count, "cv_loglik_decision": per_decision / count, "folds": k,
-            "per_fold": per_fold, "not_converged": failed, "seed": seed}
+            "per_fold": per_fold, "not_converged": failed, "seed": seed,
+            "by_subject": by_subject, "decisions_by_subject": n_by_cluster}
+
+
+def paired_cv_difference(cv_a: dict, cv_b: dict) -> dict:
+    """CV log-likelihood per decision of model A minus model B, with its standard error from
+    the spread of the subjects' paired differences (the same subjects and folds):
+    ``diff = sum_g d_g / N``, ``se = sqrt(G / (G - 1) sum_g (d_g - mean d)^2) / N``."""
+    d = np.asarray(cv_a["by_subject"]) - np.asarray(cv_b["by_subject"])
+    n = float(np.sum(cv_a["decisions_by_subject"]))
+    g = d.size
+    se = float(np.sqrt(g / max(g - 1, 1) * np.sum((d - d.mean()) ** 2)) / n) if g > 1 else float("nan")
+    diff = float(d.sum() / n)
+    return {"difference": diff, "se": se, "z": diff / se if se > 0 else float("nan")}
 
 
 def holdout_treatments(lik: Likelihood, theta_full, progress=None, curvature=None) -> dict:

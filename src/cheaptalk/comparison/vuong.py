@@ -44,7 +44,9 @@ def likelihood_ratio_test(loglik_big: float, loglik_small: float, k_big: int, k_
 
 def is_nested(model_a, model_b) -> tuple | None:
     """``(big, small)`` when one model contains the other (a mixture and one of its families,
-    matched by name), else None."""
+    matched by name, under the same error model), else None."""
+    if getattr(model_a, "errors", "logit") != getattr(model_b, "errors", "logit"):
+        return None         # different error models: neither contains the other
     fam_a = tuple(getattr(model_a, "families", ()))
     fam_b = tuple(getattr(model_b, "families", ()))
     if model_b.name in fam_a:

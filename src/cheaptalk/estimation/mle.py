@@ -374,13 +374,12 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
     runs = []
     for theta0 in starting_points(model, starts, seed=seed, start=start):
         try:
-            v0 = lik.loglik(theta0)
-        except (FloatingPointError, ValueError):
-            v0 = np.nan
+            v0, why = lik.loglik(theta0), "log-likelihood not finite at the starting point"
+        except (FloatingPointError, ValueError) as exc:
+            v0, why = np.nan, f"the log-likelihood cannot be computed: {exc}"
         if not np.isfinite(v0):
             runs.append({"theta": theta0, "loglik": -np.inf, "converged": False, "grad_norm": np.inf,
-                         "message": "log-likelihood not finite at the starting point", "iterations": 0,
-                         "evaluations": 1})
+                         "message": why, "iterations": 0, "evaluations": 1})
             continue
         runs.append(maximize(lik, theta0, maxiter=maxiter))
         if progress:
@@ -388,7 +387,9 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                   file=sys.stderr)
     finite = [r for r in runs if np.isfinite(r["loglik"])]
     if not finite:
-        raise EstimationError(f"{model.name}: the log-likelihood is not finite at any of {starts} starting points")
+        reasons = sorted({r["message"] for r in runs})
+        raise EstimationError(f"{model.name}: the log-likelihood is not finite at any of {starts} starting points "
+                              f"({'; '.join(reasons)})")
     best = max(finite, key=lambda r: (r["converged"], r["loglik"]))
     # a non-converged run with a clearly better value is still reported as the best point found
     top = max(finite, key=lambda r: r["loglik"])

@@ -130,6 +130,17 @@ class Likelihood:
         """``(G,)`` log-likelihood contribution of each subject (cluster)."""
         return self._evaluate(theta, None, masks)[2]
 
+    def role_loglik(self, theta) -> dict:
+        """``{role: log-likelihood of that role's decisions}``; they add up to the total, since
+        a subject's type in one role is independent of her type in the other. Which side of
+        the game tells the theories apart shows here."""
+        out = {}
+        for r in self.roles:
+            masks = tuple(np.ones(self.n_decisions[q]) if q == r else np.zeros(self.n_decisions[q])
+                          for q in self.roles)
+            out[r] = self.loglik(theta, masks=masks)
+        return out
+
     def decision_loglik(self, theta) -> dict:
         """``{role: (N_role,)}`` log-likelihood of each decision on its own (types integrated out)."""
         decisions = self._evaluate(theta)[3]

@@ -111,7 +111,12 @@ class FitResult:
                 entry["se_bootstrap"] = _num(self.bootstrap["se"][i])
             params[name] = entry
         ci = self.ci()
-        return {"model": self.name, "game": self.model.game.name, "loglik": _num(self.loglik),
+        options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.model.options.items()
+                   if not isinstance(v, dict)}
+        return {"model": self.name, "game": self.model.game.name,
+                "errors": getattr(self.model, "errors", "logit"), "options": options,
+                "loglik": _num(self.loglik),
+                "loglik_by_role": {r: _num(v) for r, v in self.likelihood.role_loglik(self.theta).items()},
                 "n_params": self.n_params, "n_obs": self.n_obs, "n_subjects": self.n_subjects,
                 "aic": _num(self.aic), "bic": _num(self.bic), "converged": self.converged, "params": params,
                 "diagnostics": {

@@ -154,7 +154,17 @@ def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGa
     if not st or "values" not in st:
         raise GameFileError(f"{where}: [states] needs 'values'")
     states = np.asarray(st["values"], float)
-    prior = np.asarray(st.get("prior", np.full(len(states), 1.0 / len(states))), float)
+    if "prior" in st and "prior_weights" in st:
+        raise GameFileError(f"{where} [states]: give 'prior' or 'prior_weights', not both")
+    if "prior_weights" in st:
+        # relative frequencies (e.g. counts of the states drawn in an experiment), normalized here
+        weights = np.asarray(st["prior_weights"], float)
+        if weights.shape != states.shape or np.any(weights < 0) or not weights.sum() > 0:
+            raise GameFileError(f"{where} [states]: prior_weights must be {len(states)} non-negative numbers "
+                                f"with a positive sum, got {st['prior_weights']!r}")
+        prior = weights / weights.sum()
+    else:
+        prior = np.asarray(st.get("prior", np.full(len(states), 1.0 / len(states))), float)
     msg = d.get("messages", {})
     meaning_values = np.asarray(msg.get("meanings", states), float)
     meanings = []

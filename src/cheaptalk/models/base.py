@@ -30,11 +30,78 @@ import pandas as pd
 from .. import _jax  # noqa: F401  (enables 64-bit floats before any jax array exists)
 from ..games import GameSpec
 
-__all__ = ["Parameter", "Model", "RoleComponents", "Prediction", "ParameterError"]
+__all__ = ["Parameter", "Model", "RoleComponents", "Prediction", "ParameterError", "Option", "OptionError"]
 
 
 class ParameterError(ValueError):
     """Unknown parameter name or a value outside its bounds."""
+
+
+class OptionError(ValueError):
+    """Unknown model option or a value it does not allow."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A model option: a choice fixed before estimation (not a parameter), e.g. the error
+    model, the maximum level or the shape of the lying cost.
+
+    ``kind`` is ``"choice"`` (one of ``allowed``), ``"choices"`` (a comma-separated list of
+    distinct values from ``allowed``), ``"bool"`` or ``"int"`` (at least ``minimum``).
+    """
+
+    name: str
+    default: object
+    kind: str
+    description: str
+    allowed: tuple = ()
+    minimum: int | None = None
+
+    def parse(self, value, model: str = ""):
+        """The option's value from text (command line) or a Python value; clear error if not allowed."""
+        where = f"option {self.name}" + (f" of model {model!r}" if model else "")
+        text = value.strip() if isinstance(value, str) else value
+        if self.kind == "bool":
+            if isinstance(text, bool):
+                return text
+            if str(text).lower() in _TRUE:
+                return True
+            if str(text).lower() in _FALSE:
+                return False
+            raise OptionError(f"{where}: {value!r} is not true or false")
+        if self.kind == "int":
+            try:
+                number = int(str(text)) if not isinstance(text, (int, float)) else text
+            except ValueError:
+                raise OptionError(f"{where}: {value!r} is not a whole number") from None
+            if number != int(number) or (self.minimum is not None and number < self.minimum):
+                raise OptionError(f"{where}: {value!r} must be a whole number >= {self.minimum}")
+            return int(number)
+        if self.kind == "choice":
+            if text not in self.allowed:
+                raise OptionError(f"{where}: {value!r} is not one of {', '.join(map(str, self.allowed))}")
+            return text
+        if self.kind == "choices":
+            items = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
+            bad = [t for t in items if t not in self.allowed]
+            if bad or not items or len(set(items)) != len(items):
+                raise OptionError(f"{where}: {value!r} must be distinct values from "
+                                  f"{', '.join(map(str, self.allowed))}, separated by commas")
+            return tuple(items)
+        raise OptionError(f"{where}: unknown option kind {self.kind!r}")  # pragma: no cover
+
+    def as_dict(self) -> dict:
+        out = {"default": list(self.default) if isinstance(self.default, tuple) else self.default,
+               "kind": self.kind, "description": self.description}
+        if self.allowed:
+            out["allowed"] = list(self.allowed)
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        return out
 
 
 @dataclass(frozen=True)
@@ -97,6 +164,23 @@ class Model(ABC):
                              f"not the {game.kind} game {game.name!r}")
         self.game = game
         self.options = options
+
+    @classmethod
+    def option_specs(cls) -> list[Option]:
+        """The options this model takes (see :class:`Option`); subclasses extend the list."""
+        return []
+
+    @classmethod
+    def parse_options(cls, given: dict) -> dict:
+        """Validated option values (text or Python values) with defaults filled in; unknown
+        names and values that are not allowed raise :class:`OptionError`."""
+        specs = {o.name: o for o in cls.option_specs()}
+        unknown = sorted(set(given) - set(specs))
+        if unknown:
+            raise OptionError(f"model {cls.name!r} has no option {', '.join(map(repr, unknown))}; "
+                              f"its options are {', '.join(specs) or 'none'}")
+        return {name: (spec.parse(given[name], cls.name) if name in given else spec.default)
+                for name, spec in specs.items()}
 
     # --- parameters ----------------------------------------------------------------
     @abstractmethod

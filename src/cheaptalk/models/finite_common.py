@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .._jax import jax, jnp
-from .base import Model, Parameter, Prediction, RoleComponents
+from .base import Model, Option, Parameter, Prediction, RoleComponents
+from .errors import ERROR_MODELS, choice_log_probabilities, error_parameters
 from .likelihood import split_roles
 from .noise import logit_logprob
 
@@ -172,11 +173,44 @@ class DataValueError(ValueError):
 # --- the shared model class ----------------------------------------------------------------------
 
 class FiniteModel(Model):
-    """Base of the G2 models: subclasses define :meth:`parameters`, :meth:`behaviour`
-    and :meth:`type_labels`; prediction, simulation and the likelihood are shared."""
+    """Base of the G2 models: subclasses define :meth:`family_parameters`, :meth:`behaviour`
+    and :meth:`type_labels`; the error model (:mod:`cheaptalk.models.errors`), prediction,
+    simulation and the likelihood are shared."""
 
     game_kind = "finite"
     compile_behaviour = True        # jit behaviour() for predict and simulate
+    error_models = ERROR_MODELS     # the error models this family is defined under
+
+    @classmethod
+    def option_specs(cls) -> list[Option]:
+        return [Option("errors", "logit", "choice",
+                       "error model: logit (every type by the logit of its payoffs), tremble (every type "
+                       "its best response or, with probability e, uniform), mixed (rule-following types "
+                       "tremble, optimizing types logit); see docs/models.md", allowed=cls.error_models),
+                Option("tie_precision", False, "bool", "one logit precision for both roles")]
+
+    @property
+    def errors(self) -> str:
+        return self.options.get("errors", "logit")
+
+    def rule_types(self) -> dict:
+        """``{role: boolean array over types}``: the rule-following types (truthful sender,
+        credulous receiver) that tremble under the ``mixed`` error model."""
+        return {}
+
+    def family_parameters(self) -> list[Parameter]:
+        """The family's own parameters (type shares, trust, ...), without the noise."""
+        return []
+
+    def parameters(self) -> list[Parameter]:
+        rules = [role for role, mask in self.rule_types().items() if np.any(mask)]
+        return self.family_parameters() + error_parameters(self.errors, rules, self.options.get("tie_precision", False))
+
+    def choose(self, values: dict, role: str, utility, rule_utility=None, noiseless=None):
+        """Log choice probabilities ``(T, X, Y)`` of every type under the model's error model
+        (:func:`~cheaptalk.models.errors.choice_log_probabilities`)."""
+        return choice_log_probabilities(self.errors, values, role, utility, self.rule_types().get(role),
+                                        rule_utility, noiseless)
 
     @property
     def treatment_names(self) -> list[str]:

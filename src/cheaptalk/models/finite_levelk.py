@@ -40,10 +40,10 @@ import math
 import numpy as np
 
 from .._jax import jax, jnp
-from .base import Parameter
+from .base import Option, Parameter
 from .finite_common import (Behaviour, FiniteModel, best_response, literal_beliefs, normalized_payoffs,
-                            posterior_beliefs, precision_parameters, precisions, receiver_utility,
-                            sender_utility, stick_breaking_log_weights, truth_utility)
+                            posterior_beliefs, receiver_utility, sender_utility, stick_breaking_log_weights,
+                            truth_utility)
 
 __all__ = ["FiniteLevelK", "FiniteCognitiveHierarchy", "level_k_chain"]
 
@@ -69,6 +69,9 @@ def level_k_chain(game, max_level: int) -> dict:
     return {"sender_utility": U, "receiver_utility": V, "sender_strategy": sig, "receiver_strategy": rho}
 
 
+_MAX_LEVEL = Option("max_level", 3, "int", "highest level of reasoning (types are levels 0..max_level)", minimum=1)
+
+
 def _check_max_level(max_level) -> int:
     if int(max_level) != max_level or max_level < 1:
         raise ValueError(f"max_level must be a whole number >= 1, got {max_level!r}")
@@ -81,21 +84,28 @@ class FiniteLevelK(FiniteModel):
     name = "levelk"
     description = "level-k: truthful/credulous anchors, best responses to the level below, logit noise"
 
-    def __init__(self, game, max_level: int = 3, tie_precision: bool = False, **options):
-        super().__init__(game, max_level=_check_max_level(max_level), tie_precision=tie_precision, **options)
+    def __init__(self, game, max_level: int = 3, **options):
+        super().__init__(game, max_level=_check_max_level(max_level), **options)
         K = self.options["max_level"]
         self.sender_levels = [0] + list(range(1, K + 1, 2))
         self.receiver_levels = [0] + list(range(2, K + 1, 2))
         self._cache = {}
 
-    def parameters(self) -> list[Parameter]:
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [_MAX_LEVEL]
+
+    def rule_types(self) -> dict:
+        return {"sender": np.array(self.sender_levels) == 0, "receiver": np.array(self.receiver_levels) == 0}
+
+    def family_parameters(self) -> list[Parameter]:
         out = []
         for role, levels in (("sender", self.sender_levels), ("receiver", self.receiver_levels)):
             for prev, k in zip(levels[:-1], levels[1:]):
                 given = "" if prev == 0 else f" among {role}s of level >= {prev}"
                 out.append(Parameter(f"{role}_level{k}_share", 0.5 if k == 1 else (0.4 if k == 2 else 0.3),
                                      0.0, 1.0, f"share of {role}s of level >= {k}{given}"))
-        return out + precision_parameters(tie=self.options["tie_precision"])
+        return out
 
     def type_labels(self) -> dict:
         K = self.options["max_level"]
@@ -125,10 +135,9 @@ class FiniteLevelK(FiniteModel):
 
     def behaviour(self, values: dict, treatment: str) -> Behaviour:
         chain = self.chain(treatment)
-        lam_s, lam_r = precisions(values)
         U = jnp.asarray(np.stack([chain["sender_utility"][k] for k in self.sender_levels]))
         V = jnp.asarray(np.stack([chain["receiver_utility"][k] for k in self.receiver_levels]))
-        return Behaviour(self.logit_sender(lam_s, U), self.logit_receiver(lam_r, V),
+        return Behaviour(self.choose(values, "sender", U), self.choose(values, "receiver", V),
                          self.level_log_weights(values, "sender"), self.level_log_weights(values, "receiver"))
 
 
@@ -138,14 +147,21 @@ class FiniteCognitiveHierarchy(FiniteModel):
     name = "ch"
     description = "Poisson cognitive hierarchy: each level best-responds to the mix of lower levels, logit noise"
 
-    def __init__(self, game, max_level: int = 3, tie_precision: bool = False, **options):
-        super().__init__(game, max_level=_check_max_level(max_level), tie_precision=tie_precision, **options)
+    def __init__(self, game, max_level: int = 3, **options):
+        super().__init__(game, max_level=_check_max_level(max_level), **options)
         self._cache = {}
 
-    def parameters(self) -> list[Parameter]:
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [_MAX_LEVEL]
+
+    def rule_types(self) -> dict:
+        level0 = np.arange(self.options["max_level"] + 1) == 0
+        return {"sender": level0, "receiver": level0.copy()}
+
+    def family_parameters(self) -> list[Parameter]:
         return [Parameter("tau_sender", 1.0, 0.0, 10.0, "Poisson mean level of senders"),
-                Parameter("tau_receiver", 1.0, 0.0, 10.0, "Poisson mean level of receivers"),
-                ] + precision_parameters(tie=self.options["tie_precision"])
+                Parameter("tau_receiver", 1.0, 0.0, 10.0, "Poisson mean level of receivers")]
 
     def type_labels(self) -> dict:
         labels = [f"L{k}" for k in range(self.options["max_level"] + 1)]
@@ -192,8 +208,7 @@ class FiniteCognitiveHierarchy(FiniteModel):
 
     def behaviour(self, values: dict, treatment: str) -> Behaviour:
         U, V = self.utilities(values, treatment)
-        lam_s, lam_r = precisions(values)
         floor = 1e-300
-        return Behaviour(self.logit_sender(lam_s, U), self.logit_receiver(lam_r, V),
+        return Behaviour(self.choose(values, "sender", U), self.choose(values, "receiver", V),
                          jnp.log(jnp.maximum(self.poisson_shares(values["tau_sender"]), floor)),
                          jnp.log(jnp.maximum(self.poisson_shares(values["tau_receiver"]), floor)))

@@ -62,9 +62,9 @@ from functools import partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .base import Parameter
-from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precision_parameters,
-                            precisions, receiver_utility, sender_utility)
+from .base import Option
+from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precisions,
+                            receiver_utility, sender_utility)
 
 __all__ = ["EquilibriumOutcome", "pure_equilibria", "equilibrium_outcomes", "most_informative_equilibrium",
            "babbling_equilibrium", "interval_equilibrium", "qre_solver", "to_pygambit",
@@ -99,6 +99,15 @@ class EquilibriumOutcome:
 
     def key(self):
         return tuple(sorted((tuple(int(s) for s in el), int(a)) for el, a in zip(self.elements, self.actions)))
+
+
+class TooManyProfiles(ValueError):
+    """A game too large to enumerate its pure strategies."""
+
+
+class NoPureEquilibrium(ValueError):
+    """A game without a pure-strategy equilibrium (the equilibrium model then plays the
+    limit of the logit QRE branch, a mixed equilibrium)."""
 
 
 def _message_independent(game) -> bool:
@@ -247,6 +256,8 @@ def most_informative_equilibrium(game) -> EquilibriumOutcome:
     if _message_independent(game):
         return interval_equilibrium(game)
     eqs = pure_equilibria(game)
+    if not eqs:
+        raise NoPureEquilibrium(f"game {game.name!r} (treatment {game.treatment!r}) has no pure-strategy equilibrium")
     best = max(eqs, key=lambda e: (len(set(e[0].tolist())), e[2], e[3]))
     sender, receiver = best[0], best[1]
     used = sorted(set(sender.tolist()))
@@ -257,21 +268,53 @@ def most_informative_equilibrium(game) -> EquilibriumOutcome:
 
 def pure_equilibria(game, max_profiles: int = 2_000_000) -> list:
     """All pure-strategy Nash equilibria ``(sender[s] -> m, receiver[m] -> a, E u_R, E u_S)``
-    of a small game, by enumerating every profile (the strategic form pygambit enumerates).
+    of a small game (the set pygambit's ``enumpure_agent_solve`` returns; the tests check it).
 
     Conditions: the receiver best-responds at every message that is sent (by a state of
     positive prior); each state of positive prior sends a message whose induced action it
-    likes at least as much as any other message's.
+    likes at least as much as any other message's. The smaller side is enumerated: every
+    sender strategy (``M^S``) with the receiver's best responses, or every receiver strategy
+    (``A^M``) with the sender's best responses (each selection among a state's tied best
+    messages is tried), so a game with a binary action and 11 messages takes 2,048 steps.
     """
     S, M, A = game.n_states, game.n_messages, game.n_actions
-    n = M ** S * A ** M
-    if n > max_profiles:
-        raise ValueError(f"{n} pure profiles are too many to enumerate (limit {max_profiles})")
+    n_sender, n_receiver = M ** S, A ** M
+    if min(n_sender, n_receiver) > max_profiles:
+        raise TooManyProfiles(f"{min(n_sender, n_receiver)} pure strategies are too many to enumerate "
+                              f"(limit {max_profiles})")
     uS, uR, prior = game.sender_payoff, game.receiver_payoff, game.prior
     tol_s = _TOL * (float(np.ptp(uS)) or 1.0)
     tol_r = _TOL * (float(np.ptp(uR)) or 1.0)
-    receivers = np.array(list(itertools.product(range(A), repeat=M)), dtype=int)     # (R, M)
+    idx = np.arange(S)
     out = []
+
+    def receiver_ok(sender, rec) -> bool:
+        for m in np.unique(sender[prior > 0]):
+            states = np.flatnonzero((sender == m) & (prior > 0))
+            value = prior[states] @ uR[states, m, :]
+            if value[rec[m]] < value.max() - tol_r:
+                return False
+        return True
+
+    def record(sender, rec):
+        out.append((sender.copy(), rec.copy(), float(prior @ uR[idx, sender, rec[sender]]),
+                    float(prior @ uS[idx, sender, rec[sender]])))
+
+    if n_receiver <= n_sender:
+        for rec in itertools.product(range(A), repeat=M):
+            rec = np.asarray(rec)
+            pay = uS[idx[:, None], np.arange(M)[None, :], rec[None, :]]             # (S, M)
+            best = [np.flatnonzero(pay[s] >= pay[s].max() - tol_s) if prior[s] > 0 else np.arange(1)
+                    for s in range(S)]
+            n_choices = int(np.prod([len(b) for b in best], dtype=float))
+            if n_choices > max_profiles:
+                raise TooManyProfiles(f"{n_choices} tied sender best responses are too many to enumerate")
+            for sender in itertools.product(*best):
+                sender = np.asarray(sender)
+                if receiver_ok(sender, rec):
+                    record(sender, rec)
+        return out
+    receivers = np.array(list(itertools.product(range(A), repeat=M)), dtype=int)     # (R, M)
     for sender in itertools.product(range(M), repeat=S):
         sender = np.asarray(sender)
         ok = np.ones(len(receivers), dtype=bool)
@@ -281,15 +324,12 @@ def pure_equilibria(game, max_profiles: int = 2_000_000) -> list:
                 continue
             value = prior[states] @ uR[states, m, :]                             # (A,)
             ok &= value[receivers[:, m]] >= value.max() - tol_r
-        idx = np.arange(S)
         for r in np.flatnonzero(ok):
             rec = receivers[r]
             pay = uS[idx[:, None], np.arange(M)[None, :], rec[None, :]]          # (S, M)
             own = pay[idx, sender]
             if np.all((own >= pay.max(axis=1) - tol_s) | (prior == 0)):
-                eu_r = float(prior @ uR[idx, sender, rec[sender]])
-                eu_s = float(prior @ uS[idx, sender, rec[sender]])
-                out.append((sender.copy(), rec.copy(), eu_r, eu_s))
+                record(sender, rec)
     return out
 
 
@@ -342,6 +382,34 @@ def _literal_play(game, outcome: EquilibriumOutcome):
         b[el] = game.prior[el] / game.prior[el].sum()
         beliefs[m] = b
     return sigma, receiver_action, beliefs
+
+
+# precision (on unit-range payoffs) at which the principal QRE branch stands in for its limit,
+# a Nash equilibrium: a choice that costs 3% of the payoff range is then e^-9 as likely (far
+# higher precisions make the continuation crawl through near-singular stretches of the branch)
+QRE_LIMIT_PRECISION = 300.0
+
+
+def _qre_limit_play(game):
+    """A mixed equilibrium where no pure one exists (or too many strategies to search): the
+    limit of the principal logit QRE branch (McKelvey and Palfrey's selection), computed at
+    precision :data:`QRE_LIMIT_PRECISION`. Returns ``(outcome, sigma, rho, beliefs)``."""
+    with jax.ensure_compile_time_eval():        # a constant of the model, even when called while tracing
+        log_sig, log_rho, residual = qre_solver(game, max_steps=2000)(np.full(2, QRE_LIMIT_PRECISION))
+    if not float(residual) < 1e-8:
+        raise ValueError(f"game {game.name!r} (treatment {game.treatment!r}): no pure equilibrium, and the QRE "
+                         f"branch toward a mixed one did not converge (residual {float(residual):.1e})")
+    sigma, rho = np.exp(np.asarray(log_sig, float)), np.exp(np.asarray(log_rho, float))
+    sigma /= sigma.sum(1, keepdims=True)
+    rho /= rho.sum(1, keepdims=True)
+    beliefs = posterior_beliefs(game.prior, sigma, np.tile(game.prior, (game.n_messages, 1)))
+    used = np.flatnonzero((game.prior @ sigma) > 1e-6)
+    elements = [np.flatnonzero(sigma[:, m] > 1e-6) for m in used]
+    uS, uR = game.sender_payoff, game.receiver_payoff
+    joint = game.prior[:, None, None] * sigma[:, :, None] * rho[None]
+    out = EquilibriumOutcome(elements, np.argmax(rho[used], axis=1), f"QRE limit (lambda={QRE_LIMIT_PRECISION:g})",
+                             float((joint * uR).sum()), float((joint * uS).sum()))
+    return out, sigma, rho, beliefs
 
 
 # --- agent logit QRE ----------------------------------------------------------------------------
@@ -508,22 +576,28 @@ class FiniteEquilibrium(FiniteModel):
     name = "equilibrium"
     description = "most informative pure equilibrium (or babbling) with logit noise"
 
-    def __init__(self, game, equilibrium: str = "most-informative", tie_precision: bool = False, **options):
+    def __init__(self, game, equilibrium: str = "most-informative", **options):
         if equilibrium not in ("most-informative", "babbling"):
             raise ValueError(f"equilibrium must be 'most-informative' or 'babbling', got {equilibrium!r}")
-        super().__init__(game, equilibrium=equilibrium, tie_precision=tie_precision, **options)
+        super().__init__(game, equilibrium=equilibrium, **options)
         self._cache = {}
 
-    def parameters(self) -> list[Parameter]:
-        return precision_parameters(tie=self.options["tie_precision"])
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [
+            Option("equilibrium", "most-informative", "choice", "which equilibrium is played",
+                   allowed=("most-informative", "babbling"))]
 
     def outcome(self, treatment: str | None = None) -> EquilibriumOutcome:
         """The equilibrium outcome played in a treatment."""
         return self._play(treatment or self.treatment_names[0])[0]
 
     def _play(self, treatment: str):
+        """``(outcome, sigma*, rho*, U, V)``: the equilibrium, its strategies, and the payoffs
+        each role maximizes against it (sender against ``rho*``, receiver at ``mu*``)."""
         if treatment not in self._cache:
             game = self.game.game(treatment)
+            uS, uR = normalized_payoffs(game)
             if self.options["equilibrium"] == "babbling":
                 out = babbling_equilibrium(game)
                 M = game.n_messages
@@ -532,22 +606,24 @@ class FiniteEquilibrium(FiniteModel):
                 # the best response to the prior at each message (the same action unless
                 # payoffs depend on the message)
                 receiver_action = np.argmax(receiver_utility(game.receiver_payoff, beliefs), axis=1)
+                rho = np.eye(game.n_actions)[receiver_action]
             else:
-                out = most_informative_equilibrium(game)
-                sigma, receiver_action, beliefs = _literal_play(game, out)
-            uS, uR = normalized_payoffs(game)
-            rho_star = np.eye(game.n_actions)[receiver_action]
-            U = sender_utility(uS, rho_star)
+                try:
+                    out = most_informative_equilibrium(game)
+                    sigma, receiver_action, beliefs = _literal_play(game, out)
+                    rho = np.eye(game.n_actions)[receiver_action]
+                except (NoPureEquilibrium, TooManyProfiles):
+                    out, sigma, rho, beliefs = _qre_limit_play(game)
+            U = sender_utility(uS, rho)
             V = receiver_utility(uR, beliefs)
-            self._cache[treatment] = (out, sigma, U, V)
+            self._cache[treatment] = (out, sigma, rho, U, V)
         return self._cache[treatment]
 
     def behaviour(self, values: dict, treatment: str) -> Behaviour:
-        _, _, U, V = self._play(treatment)
-        lam_s, lam_r = precisions(values)
+        _, sigma, rho, U, V = self._play(treatment)
         zero = jnp.zeros(1)
-        return Behaviour(self.logit_sender(lam_s, jnp.asarray(U))[None],
-                         self.logit_receiver(lam_r, jnp.asarray(V))[None], zero, zero)
+        return Behaviour(self.choose(values, "sender", jnp.asarray(U)[None], noiseless=sigma[None]),
+                         self.choose(values, "receiver", jnp.asarray(V)[None], noiseless=rho[None]), zero, zero)
 
 
 class FiniteQRE(FiniteModel):
@@ -562,14 +638,20 @@ class FiniteQRE(FiniteModel):
     # predict/simulate call behaviour eagerly: the solver is compiled once per game shape
     compile_behaviour = False
 
-    def __init__(self, game, tie_precision: bool = False, max_steps: int = 1000, newton_iterations: int = 8,
-                 **options):
-        super().__init__(game, tie_precision=tie_precision, max_steps=max_steps,
-                         newton_iterations=newton_iterations, **options)
+    # a QRE is a fixed point of logit responses: it has no tremble version (the equilibrium
+    # family under `tremble` is the standard theory with trembles); no type follows a rule,
+    # so under `mixed` it is the logit QRE
+    error_models = ("logit", "mixed")
+
+    def __init__(self, game, max_steps: int = 1000, newton_iterations: int = 8, **options):
+        super().__init__(game, max_steps=max_steps, newton_iterations=newton_iterations, **options)
         self._solvers = {}
 
-    def parameters(self) -> list[Parameter]:
-        return precision_parameters(tie=self.options["tie_precision"])
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [
+            Option("max_steps", 1000, "int", "continuation steps of the QRE branch at most", minimum=1),
+            Option("newton_iterations", 8, "int", "Newton corrector iterations per step", minimum=1)]
 
     def solver(self, treatment: str):
         if treatment not in self._solvers:

@@ -34,9 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jax import jnp
-from .base import Parameter
-from .finite_common import (Behaviour, FiniteModel, literal_beliefs, normalized_payoffs, precision_parameters,
-                            precisions, receiver_utility, sender_utility)
+from .base import Option, Parameter
+from .finite_common import Behaviour, FiniteModel, literal_beliefs, normalized_payoffs, receiver_utility, sender_utility
 from .heterogeneity import DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_nodes, zoib_parameters
 
 __all__ = ["FiniteTrust"]
@@ -49,16 +48,26 @@ class FiniteTrust(FiniteModel):
     description = ("trust-embedded model: receivers trust messages to a degree alpha, senders "
                    "dislike lying to a degree beta (both zero-one-inflated Beta across people)")
 
-    def __init__(self, game, convex: bool = False, n_nodes: int = DEFAULT_INTERIOR_NODES,
-                 tie_precision: bool = False, **options):
-        super().__init__(game, convex=bool(convex), n_nodes=int(n_nodes), tie_precision=tie_precision, **options)
+    def __init__(self, game, convex: bool = False, n_nodes: int = DEFAULT_INTERIOR_NODES, **options):
+        super().__init__(game, convex=bool(convex), n_nodes=int(n_nodes), **options)
         self.nodes = zoib_nodes(int(n_nodes))
         self._cache = {}
 
-    def parameters(self) -> list[Parameter]:
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [
+            Option("convex", False, "bool", "convex lying cost: adds lying_cost_exponent gamma >= 1"),
+            Option("n_nodes", DEFAULT_INTERIOR_NODES, "int",
+                   "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1)]
+
+    def rule_types(self) -> dict:
+        # the masses at trustworthiness 1 (truthful) and trust 1 (credulous) are the last nodes
+        last = np.arange(len(self.nodes)) == len(self.nodes) - 1
+        return {"sender": last, "receiver": last.copy()}
+
+    def family_parameters(self) -> list[Parameter]:
         params = (zoib_parameters("trust", at_0=0.1, at_1=0.15, mean=0.55, concentration=4.0)
-                  + zoib_parameters("trustworthiness", at_0=0.2, at_1=0.15, mean=0.3, concentration=4.0)
-                  + precision_parameters(tie=self.options["tie_precision"]))
+                  + zoib_parameters("trustworthiness", at_0=0.2, at_1=0.15, mean=0.3, concentration=4.0))
         if self.options["convex"]:
             params.append(Parameter("lying_cost_exponent", 1.5, 1.0, 4.0,
                                     "gamma >= 1: convexity of the lying cost beta*range(u_S)*(|l(m)-s|/range(s))^gamma"))
@@ -99,13 +108,14 @@ class FiniteTrust(FiniteModel):
 
     def behaviour(self, values: dict, treatment: str) -> Behaviour:
         tab = self.tables(treatment)
-        lam_s, lam_r = precisions(values)
         log_trust_w = zoib_log_weights_from(values, "trust", self.options["n_nodes"])
         log_worthy_w = zoib_log_weights_from(values, "trustworthiness", self.options["n_nodes"])
-        log_rho = self.logit_receiver(lam_r, jnp.asarray(tab["receiver_utility"]))         # (T, M, A)
+        log_rho = self.choose(values, "receiver", jnp.asarray(tab["receiver_utility"]))      # (T, M, A)
         rho_bar = jnp.einsum("t,tma->ma", jnp.exp(log_trust_w), jnp.exp(log_rho))
         payoff = sender_utility(jnp.asarray(tab["u_sender"]), rho_bar, xp=jnp)               # (S, M)
         cost = self.lying_cost(values, tab["lie_distance"])
         beta = jnp.asarray(self.nodes)[:, None, None]
-        log_sigma = self.logit_sender(lam_s, payoff[None] - beta * cost[None])              # (T, S, M)
+        # under `mixed` the fully trustworthy sender follows the rule of truth-telling
+        log_sigma = self.choose(values, "sender", payoff[None] - beta * cost[None],          # (T, S, M)
+                                rule_utility=-tab["lie_distance"][None])
         return Behaviour(log_sigma, log_rho, log_worthy_w, log_trust_w)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._jax import jnp
-from .base import Model, Parameter, Prediction, RoleComponents
+from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
 from .noise import boundary_flags, censored_normal_logpdf, censored_uniform_normal_logpdf
 
@@ -120,6 +120,17 @@ class ForecastModel(Model):
     :meth:`parameters`; everything else is shared so every family has the same noise."""
 
     game_kind = "forecast"
+
+    @classmethod
+    def option_specs(cls) -> list[Option]:
+        return [Option("errors", "logit", "choice",
+                       "error model; in forecast sharing every type's choice has censored normal errors "
+                       "(the continuous counterpart of logit); tremble and mixed are defined for finite games",
+                       allowed=("logit",))]
+
+    @property
+    def errors(self) -> str:
+        return self.options.get("errors", "logit")
 
     def interval_columns(self, role: str) -> np.ndarray:
         """Type columns whose choice may be an interval (a type indifferent among reports)."""

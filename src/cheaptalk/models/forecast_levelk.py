@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._jax import jnp
-from .base import Parameter
+from .base import Option, Parameter
 from .forecast_common import (ForecastModel, TypeChoices, capacity_for_belief, interp_rows,
                               interp_uniform_grid, noise_parameters)
 
@@ -136,6 +136,12 @@ def _level2_tables(game, tie_break: str) -> dict:
 
 
 class _LevelBase(ForecastModel):
+    @classmethod
+    def option_specs(cls):
+        return super().option_specs() + [
+            Option("tie_break", "uniform", "choice", "how the level-1 sender, indifferent over the reports "
+                   "above her forecast, chooses among them", allowed=TIE_BREAKS)]
+
     def __init__(self, game, *, tie_break: str = "uniform", **options):
         if tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")

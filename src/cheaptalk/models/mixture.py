@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jax import jnp
-from .base import Parameter
+from .base import Option, OptionError, Parameter
 from .finite_common import FiniteModel, combine_behaviours
 from .forecast_common import ForecastModel, TypeChoices
 from .registry import get_model
@@ -26,6 +26,18 @@ __all__ = ["ForecastMixture", "FiniteMixture", "family_log_shares", "DEFAULT_FAM
 
 DEFAULT_FAMILIES = ("trust", "levelk")
 _FLOOR = 1e-12
+_SHARED_OPTIONS = ("errors", "tie_precision")
+
+
+def _families_option(kind: str) -> Option:
+    names = tuple(n for n in ("equilibrium", "qre", "levelk", "ch", "trust") if kind in _kinds(n))
+    return Option("families", DEFAULT_FAMILIES, "choices", "the families mixed, at least two (comma-separated)",
+                  allowed=names)
+
+
+def _kinds(name: str) -> tuple:
+    from .registry import model_kinds
+    return model_kinds(name)
 
 
 def family_log_shares(values: dict, role: str, families) -> object:
@@ -47,7 +59,10 @@ class _MixtureMixin:
         if "mixture" in families:
             raise ValueError("a mixture cannot contain a mixture")
         self.families = families
-        self.members = [get_model(f, game, **options.get(f, {})) for f in families]
+        # options shared by every family (the error model: noise is the same whoever the
+        # subject is), then each family's own options, given as {family: {option: value}}
+        shared = {k: v for k, v in options.items() if k in _SHARED_OPTIONS}
+        self.members = [get_model(f, game, **{**shared, **options.get(f, {})}) for f in families]
 
     def parameters(self):
         seen, params = set(), []
@@ -62,6 +77,17 @@ class _MixtureMixin:
                                         f"share of {role}s of the {f} family"
                                         + ("" if len(self.families) == 2 else " among those not in earlier families")))
         return params
+
+    @classmethod
+    def parse_options(cls, given: dict) -> dict:
+        # {family: {option: value}} entries (from Python) go to that family as they are
+        per_family = {k: v for k, v in given.items() if isinstance(v, dict)}
+        out = super().parse_options({k: v for k, v in given.items() if k not in per_family})
+        unknown = set(per_family) - set(out["families"])
+        if unknown:
+            raise OptionError(f"mixture: options given for {sorted(unknown)}, which are not among its "
+                              f"families {list(out['families'])}")
+        return {**out, **per_family}
 
     def member_values(self, values: dict, member) -> dict:
         return {n: values[n] for n in member.param_names}
@@ -85,6 +111,10 @@ class _MixtureMixin:
 class ForecastMixture(_MixtureMixin, ForecastModel):
     name = "mixture"
     description = "finite mixture of model families (default: trust-embedded and level-k), types fixed per subject"
+
+    @classmethod
+    def option_specs(cls):
+        return ForecastModel.option_specs.__func__(cls) + [_families_option("forecast")]
 
     def __init__(self, game, *, families=DEFAULT_FAMILIES, **options):
         ForecastModel.__init__(self, game, families=tuple(families), **options)
@@ -122,6 +152,10 @@ class ForecastMixture(_MixtureMixin, ForecastModel):
 class FiniteMixture(_MixtureMixin, FiniteModel):
     name = "mixture"
     description = "finite mixture of model families (default: trust-embedded and level-k), types fixed per subject"
+
+    @classmethod
+    def option_specs(cls):
+        return FiniteModel.option_specs.__func__(cls) + [_families_option("finite")]
 
     def __init__(self, game, *, families=DEFAULT_FAMILIES, **options):
         FiniteModel.__init__(self, game, families=tuple(families), **options)

@@ -9,7 +9,7 @@ from importlib import import_module
 
 from ..games import GameSpec
 
-__all__ = ["MODEL_NAMES", "get_model", "model_class"]
+__all__ = ["MODEL_NAMES", "get_model", "model_class", "model_kinds"]
 
 # name -> {game kind: "module:Class"}; imported lazily so that `--help` stays fast
 _REGISTRY = {
@@ -39,6 +39,16 @@ def model_class(name: str, kind: str):
     return getattr(import_module(f"cheaptalk.models.{module}"), cls)
 
 
+def model_kinds(name: str) -> tuple:
+    """The kinds of game (``forecast``, ``finite``) model ``name`` is defined for."""
+    return tuple(_REGISTRY.get(name, {}))
+
+
 def get_model(name: str, game: GameSpec, **options):
-    """Instantiate model ``name`` on ``game`` (a :class:`~cheaptalk.games.GameSpec`)."""
-    return model_class(name, game.kind)(game, **options)
+    """Instantiate model ``name`` on ``game`` (a :class:`~cheaptalk.games.GameSpec`).
+
+    ``options`` (text as on the command line, or Python values) are checked against the
+    model's :meth:`~cheaptalk.models.base.Model.option_specs`; defaults fill the rest.
+    """
+    cls = model_class(name, game.kind)
+    return cls(game, **cls.parse_options(options))

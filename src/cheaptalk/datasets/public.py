@@ -1,0 +1,132 @@
+"""Public data sets, fetched on demand and checked by checksum.
+
+The registry (``public/registry.toml``) pins each data set to a public address at a fixed
+commit and its sha256; the data themselves are never shipped with the toolkit. Beside each
+entry lie the map that imports it (:mod:`cheaptalk.data.importing`) and the game it was
+played in, so ``cheaptalk compare --dataset NAME`` runs end to end.
+
+Downloads go through :mod:`pooch` (the standard cached, checksummed downloader of the
+scientific Python stack) into ``$CHEAPTALK_DATA_DIR`` or the user's cache folder.
+``CHEAPTALK_DATA_MIRROR=DIR`` reads ``DIR/NAME/FILE`` instead of the network (the checksum is
+still checked): this is how an offline machine, or a test, uses a local copy.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["DatasetError", "Dataset", "list_datasets", "get_dataset", "fetch_dataset", "load_dataset"]
+
+
+class DatasetError(ValueError):
+    """An unknown data set, a failed download, a missing mirror file or a wrong checksum."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    citation: str
+    licence: str
+    source: str
+    url: str
+    file: str
+    sha256: str
+    map: str
+    game: str
+    description: str = ""
+    rows: int | None = None
+    subjects: int | None = None
+
+    def resource(self, filename: str) -> Path:
+        """A file bundled with the entry (its map or game file)."""
+        return Path(str(resources.files("cheaptalk.datasets").joinpath("public", self.name, filename)))
+
+    @property
+    def map_path(self) -> Path:
+        return self.resource(self.map)
+
+    @property
+    def game_path(self) -> Path:
+        return self.resource(self.game)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()} | {"map_path": str(self.map_path),
+                                                          "game_path": str(self.game_path)}
+
+
+def _registry() -> dict:
+    text = resources.files("cheaptalk.datasets").joinpath("public", "registry.toml").read_text()
+    return tomllib.loads(text)
+
+
+def list_datasets() -> list[Dataset]:
+    return [get_dataset(name) for name in _registry()]
+
+
+def get_dataset(name: str) -> Dataset:
+    entries = _registry()
+    if name not in entries:
+        raise DatasetError(f"unknown data set {name!r}; known: {', '.join(entries) or 'none'} "
+                           f"(see `cheaptalk datasets list`)")
+    fields = set(Dataset.__dataclass_fields__)
+    return Dataset(name=name, **{k: v for k, v in entries[name].items() if k in fields})
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$CHEAPTALK_DATA_DIR`` or the user's cache folder."""
+    given = os.environ.get("CHEAPTALK_DATA_DIR", "").strip()
+    if given:
+        return Path(given)
+    import pooch
+    return Path(pooch.os_cache("cheaptalk")) / "datasets"
+
+
+def _sha256(path: Path) -> str:
+    import pooch
+    return pooch.file_hash(str(path), alg="sha256")
+
+
+def fetch_dataset(name: str) -> Path:
+    """The local path of data set ``name``: from the mirror if ``CHEAPTALK_DATA_MIRROR`` is
+    set, else from the cache, downloading it first if needed; always checked by sha256."""
+    ds = get_dataset(name)
+    mirror = os.environ.get("CHEAPTALK_DATA_MIRROR", "").strip()
+    if mirror:
+        path = Path(mirror) / name / ds.file
+        if not path.is_file():
+            raise DatasetError(f"data set {name!r}: the mirror {mirror} has no file {name}/{ds.file} "
+                               f"(CHEAPTALK_DATA_MIRROR reads DIR/NAME/FILE)")
+        digest = _sha256(path)
+        if digest != ds.sha256:
+            raise DatasetError(f"data set {name!r}: {path} has sha256 {digest}, expected {ds.sha256}; "
+                               f"the file is not the pinned version")
+        return path
+    import pooch
+    target = cache_dir() / name
+    try:
+        return Path(pooch.retrieve(ds.url, known_hash=f"sha256:{ds.sha256}", fname=ds.file, path=target,
+                                   progressbar=False))
+    except ValueError as exc:           # pooch's checksum mismatch
+        raise DatasetError(f"data set {name!r}: the download from {ds.url} does not match its sha256: {exc}") from None
+    except Exception as exc:            # network errors come in many classes (requests, OSError)
+        raise DatasetError(f"data set {name!r}: cannot download {ds.url}: {type(exc).__name__}: {exc}. "
+                           f"With a local copy, set CHEAPTALK_DATA_MIRROR=DIR to read DIR/{name}/{ds.file}") from None
+
+
+def load_dataset(name: str):
+    """``(decisions, import report, game)`` of a public data set: fetched, imported with its
+    bundled map, and its bundled game file loaded."""
+    from ..data.importing import import_table, load_map, read_source
+    from ..games import load_game
+
+    ds = get_dataset(name)
+    path = fetch_dataset(name)
+    spec = load_map(ds.map_path)
+    frame, report = import_table(read_source(path, spec.fmt, spec.sheet), spec, source=str(path))
+    frame.attrs["source"] = str(path)
+    return frame, report, load_game(ds.game_path)
