@@ -1,4 +1,4 @@
-"""``cheaptalk trust``: trust over time from recommendation logs (MODELS.md section 5).
+"""``cheaptalk trust``: trust over time from recommendation logs (docs/models.md, section 6).
 
 Subcommands: ``generate`` (synthetic logs with a known truth), ``fit`` (population
 parameters with seller-clustered SEs, per-seller trust, figures) and ``whatif`` (adoption

@@ -43,8 +43,11 @@ def available_models(game_spec) -> list[str]:
     return out
 
 
-def _error_models(name: str, game_spec) -> tuple:
-    """The error models family ``name`` is defined under on this kind of game."""
+def _error_models(name, game_spec) -> tuple:
+    """The error models family ``name`` is defined under on this kind of game (a ready model
+    instance: the one it has)."""
+    if not isinstance(name, str):
+        return (getattr(name, "errors", "logit"),)
     spec = {o.name: o for o in model_class(name, game_spec.kind).option_specs()}.get("errors")
     return tuple(spec.allowed) if spec else ("logit",)
 

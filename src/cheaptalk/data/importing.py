@@ -480,6 +480,13 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
     for col in ("subject", "role", "session", "pair", "treatment"):
         if col in result:
             result[col] = result[col].astype(str)
+    if "timeout" in result:
+        # a flagged row's choice is a code, not a choice ("delegated"): it becomes missing,
+        # and the cleaning rules count the row as not a real decision
+        flagged = pd.to_numeric(result["timeout"], errors="coerce").fillna(0).to_numpy() > 0
+        for col in ("message", "action"):
+            if col in result:
+                result.loc[flagged & pd.to_numeric(result[col], errors="coerce").isna().to_numpy(), col] = np.nan
     for col in ("round", "state", "message", "action", "timeout"):
         if col in result:
             result[col] = _numeric(result[col], result["_row"], col, source)

@@ -1,4 +1,4 @@
-"""Trust over time (MODELS.md section 5): recommendation logs, the dynamic trust model,
+"""Trust over time (docs/models.md, section 6): recommendation logs, the dynamic trust model,
 its estimation on a local engine (Arrow and DuckDB) or Apache Spark, and what-if simulations.
 
 The names below are imported on first use, so that a process that needs only part of the

@@ -3,7 +3,7 @@
 In a partners session of the oTree app ``forecast_sharing`` a supplier meets the same
 manufacturer in every round: she reads the manufacturer's report, builds capacity, and
 (with feedback on) sees the true forecast afterwards. That is the setting of the dynamic
-trust model (MODELS.md section 5), with the supplier as the "seller" and the report as the
+trust model (docs/models.md, section 6), with the supplier as the "seller" and the report as the
 "recommendation". This module turns the long-format decisions of such a session into the
 recommendation-log schema of :mod:`cheaptalk.dynamics.logs`:
 

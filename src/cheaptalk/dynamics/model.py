@@ -1,4 +1,4 @@
-"""The dynamic trust model of MODELS.md section 5.
+"""The dynamic trust model of docs/models.md, section 6.
 
 A sender (a platform) sends recommendations ``m_t`` to a receiver (a seller). After acting,
 the seller may see how accurate the recommendation was (fidelity ``f_t in [0, 1]``,

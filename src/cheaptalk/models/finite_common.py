@@ -6,7 +6,7 @@ plus the type probabilities (:class:`Behaviour`). Everything else is common and 
 prediction tables and welfare, simulation in the long format, the precomputed indices of
 observed decisions, and the likelihood components.
 
-Response noise is the same for every family (MODELS.md): logit choice with a precision
+Response noise is the same for every family (docs/models.md, section 4): logit choice with a precision
 per role on payoffs normalized to a unit range per role,
 
     sigma(m | s) = exp(lambda_S U(s, m)) / sum_m' exp(lambda_S U(s, m')),

@@ -4,7 +4,7 @@ Every G1 model describes, for each *type* of sender and receiver, a deterministi
 given the context: a sender type's report given her forecast ``xi``, a receiver type's
 capacity given the report ``m``. A sender type may be indifferent over an interval of
 reports (the level-1 sender); such a type's report is uniform on ``[low, high]``. Under
-the common noise of MODELS.md the observed choice is::
+the common noise of docs/models.md the observed choice is::
 
     report   = clip(U[low, high] + sd_report * e,   m_lo, m_hi)
     capacity = clip(K_type(m)   + sd_capacity * e,  0,    K_max)

@@ -1,4 +1,4 @@
-"""Response noise shared by every model, so that comparisons are fair (MODELS.md).
+"""Response noise shared by every model, so that comparisons are fair (docs/models.md, section 4).
 
 * Continuous choices (G1 report and capacity): each type's deterministic prediction plus
   normal error with a standard deviation per role, censored at the bounds of the choice

@@ -1,0 +1,129 @@
+"""Error models of finite games: logit, tremble and mixed, applied the same way to every family
+(docs/models.md, section 4). All data here are synthetic."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from cheaptalk.comparison import compare_models
+from cheaptalk.comparison.regularities import regularities
+from cheaptalk.data import clean_decisions
+from cheaptalk.estimation import fit
+from cheaptalk.games import load_game
+from cheaptalk.models import get_model
+from cheaptalk.models.base import OptionError
+
+GAME = load_game("crawford-sobel")
+FAMILIES = ("equilibrium", "qre", "levelk", "ch", "trust", "mixture")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("errors", ["logit", "tremble", "mixed"])
+def test_every_family_gives_probability_tables_under_every_error_model(family, errors):
+    if family == "qre" and errors == "tremble":
+        with pytest.raises(OptionError, match="tremble"):
+            get_model(family, GAME, errors=errors)
+        return
+    model = get_model(family, GAME, errors=errors)
+    prediction = model.predict()
+    for table, key, group in (("sender_strategy", "state", "probability"),
+                              ("receiver_strategy", "message", "probability")):
+        sums = prediction.tables[table].groupby(["treatment", key])[group].sum()
+        assert np.allclose(sums, 1.0)
+    names = model.param_names
+    assert ("tremble_sender" in names) == (errors == "tremble" or (errors == "mixed" and family in
+                                                                   ("levelk", "ch", "trust", "mixture")))
+    assert ("precision_sender" in names) == (errors != "tremble")
+
+
+def test_tremble_puts_one_minus_e_plus_e_over_m_on_the_truth_of_a_level0_sender():
+    model = get_model("levelk", GAME, errors="tremble")
+    e = 0.3
+    b = model._numpy_behaviour({"tremble_sender": e}, model.treatment_names[0])
+    sigma_level0 = b[0][0]
+    M = GAME.game().n_messages
+    assert np.allclose(np.diag(sigma_level0), 1 - e + e / M)
+    assert np.allclose(sigma_level0[~np.eye(M, dtype=bool)], e / M)
+
+
+def test_mixed_trembles_the_rule_types_and_logits_the_others():
+    mixed = get_model("levelk", GAME, errors="mixed")
+    logit = get_model("levelk", GAME, errors="logit")
+    params = {"precision_sender": 7.0, "precision_receiver": 4.0}
+    sig_m, rho_m, _, _ = mixed._numpy_behaviour({**params, "tremble_sender": 0.2, "tremble_receiver": 0.1},
+                                                mixed.treatment_names[0])
+    sig_l, rho_l, _, _ = logit._numpy_behaviour(params, logit.treatment_names[0])
+    assert np.allclose(sig_m[1:], sig_l[1:]) and np.allclose(rho_m[1:], rho_l[1:])
+    M = GAME.game().n_messages
+    assert np.allclose(np.diag(sig_m[0]), 0.8 + 0.2 / M)
+
+
+def test_trust_mixed_fully_trustworthy_sender_tells_the_truth_as_a_rule():
+    model = get_model("trust", GAME, errors="mixed")
+    sig, _, _, _ = model._numpy_behaviour({"tremble_sender": 0.0}, model.treatment_names[0])
+    assert np.allclose(np.diag(sig[-1]), 1.0)       # the mass at trustworthiness 1
+    assert not np.allclose(np.diag(sig[0]), 1.0)    # a self-interested sender does not
+
+
+def test_unknown_options_and_values_are_refused_with_the_allowed_ones():
+    with pytest.raises(OptionError, match="errors, tie_precision, max_level"):
+        get_model("levelk", GAME, colour="red")
+    with pytest.raises(OptionError, match="logit, tremble, mixed"):
+        get_model("levelk", GAME, errors="probit")
+    with pytest.raises(OptionError, match=">= 1"):
+        get_model("levelk", GAME, max_level="0")
+    assert get_model("trust", GAME, convex="true").options["convex"] is True
+    assert get_model("mixture", GAME, families="trust,ch").families == ("trust", "ch")
+
+
+def _simulated(errors, params, seed=1):
+    model = get_model("levelk", GAME, errors=errors)
+    data, _ = clean_decisions(model.simulate(params, 40, 25, seed=seed), GAME)
+    return data
+
+
+TRUTH = {"sender_level1_share": 0.6, "sender_level3_share": 0.3, "receiver_level2_share": 0.5,
+         "precision_sender": 15.0, "precision_receiver": 15.0, "tremble_sender": 0.05, "tremble_receiver": 0.05}
+
+
+def test_forty_percent_truthful_senders_are_recovered_under_mixed_and_tremble_and_missed_by_logit():
+    # the sender always wants a higher action, truthful senders are exact (tremble 0.05) and
+    # the optimizing ones noisy (precision 3): one logit precision cannot be both
+    game = load_game("monotone")
+    truth = {**TRUTH, "precision_sender": 3.0, "precision_receiver": 5.0}
+    data, _ = clean_decisions(get_model("levelk", game, errors="mixed").simulate(truth, 40, 25, seed=1), game)
+    truthful_data = regularities(data, game)["truthful_share"].iloc[0]
+    shares = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for errors in ("mixed", "tremble", "logit"):
+            result = fit(get_model("levelk", game, errors=errors), data, starts=2, warn=False)
+            j = result.param_names.index("sender_level1_share")
+            level0 = 1 - result.theta[j]
+            shares[errors] = (level0, result.se[j], result)
+    for errors in ("mixed", "tremble"):
+        level0, se, _ = shares[errors]
+        assert abs(level0 - 0.4) < 2.58 * se + 0.02, (errors, level0, se)
+    # logit's simulated truthful share falls short of the data's
+    model = shares["logit"][2].model
+    sim = model.simulate(shares["logit"][2].params, 200, 25, seed=3)
+    truthful_logit = regularities(sim, game)["truthful_share"].iloc[0]
+    sim_mixed = shares["mixed"][2].model.simulate(shares["mixed"][2].params, 200, 25, seed=3)
+    truthful_mixed = regularities(sim_mixed, game)["truthful_share"].iloc[0]
+    assert abs(truthful_mixed - truthful_data) < 0.03
+    assert truthful_data - truthful_logit > 0.05
+
+
+@pytest.mark.parametrize("truth", ["logit", "tremble", "mixed"])
+def test_each_error_models_data_are_best_explained_under_that_error_model(truth):
+    params = {k: v for k, v in TRUTH.items()
+              if not (truth == "tremble" and k.startswith("precision")) and not (truth == "logit" and k.startswith("tremble"))}
+    if truth == "tremble":
+        params.update(tremble_sender=0.2, tremble_receiver=0.2)
+    data = _simulated(truth, params, seed=5)
+    comparison = compare_models(GAME, data, ["levelk"], folds=0, holdout=False, with_regularities=False,
+                                progress=False, starts=2)
+    assert comparison.verdict["best"] == {"model": "levelk", "errors": truth}
