@@ -11,6 +11,11 @@ import numpy as np
 from ..games.catalog import PRESETS
 
 
+def show_progress(args) -> bool:
+    """Progress bars only on a terminal (redirected to a file they would fill it with frames)."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
 def add_game_argument(parser, default: str | None = "forecast-sharing"):
     parser.add_argument("--game", default=default,
                         help=f"preset ({', '.join(PRESETS)}) or path to a TOML game file"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_game_argument, add_option_argument, dump_json, parse_options
+from .common import add_game_argument, add_option_argument, dump_json, parse_options, show_progress
 from .fit import add_data_arguments, data_and_game, enable_compilation_cache
 
 
@@ -49,7 +49,7 @@ def run(args) -> int:
         print(f"comparing models on {path} ({cleaning.n_used} decisions)", file=sys.stderr)
     comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts or 1, seed=args.seed,
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
-                                data_path=str(path), cleaning=cleaning, progress=not args.quiet,
+                                data_path=str(path), cleaning=cleaning, progress=show_progress(args),
                                 model_options=model_options, errors=errors)
     if args.report:
         from ..reports import write_report

@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .common import add_game_argument, add_option_argument, dump_json, game_from_args, parse_options
+from .common import add_game_argument, add_option_argument, dump_json, game_from_args, parse_options, show_progress
 
 
 def add_data_arguments(parser, required: bool):
@@ -104,7 +104,7 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)    # printed with the table instead
         result = fit(model, data, starts=args.starts or 3, seed=args.seed,
-                     bootstrap_replications=args.bootstrap, progress=not args.quiet, warn=False)
+                     bootstrap_replications=args.bootstrap, progress=show_progress(args), warn=False)
     if args.subjects:
         post = result.subject_posteriors()
         post.to_csv(args.subjects, index=False)

@@ -34,9 +34,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._jax import jnp
-from .base import Option, Parameter
+from .base import Parameter
 from .finite_common import Behaviour, FiniteModel, literal_beliefs, normalized_payoffs, receiver_utility, sender_utility
-from .heterogeneity import DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_nodes, zoib_parameters
+from .heterogeneity import (DEFAULT_INTERIOR_NODES, TRUST_OPTIONS, zoib_log_weights_from, zoib_nodes,
+                            zoib_parameters)
 
 __all__ = ["FiniteTrust"]
 
@@ -55,10 +56,7 @@ class FiniteTrust(FiniteModel):
 
     @classmethod
     def option_specs(cls):
-        return super().option_specs() + [
-            Option("convex", False, "bool", "convex lying cost: adds lying_cost_exponent gamma >= 1"),
-            Option("n_nodes", DEFAULT_INTERIOR_NODES, "int",
-                   "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1)]
+        return super().option_specs() + TRUST_OPTIONS
 
     def rule_types(self) -> dict:
         # the masses at trustworthiness 1 (truthful) and trust 1 (credulous) are the last nodes

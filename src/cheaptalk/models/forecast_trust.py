@@ -36,9 +36,10 @@ from functools import lru_cache, partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .base import Option, Parameter
+from .base import Parameter
 from .forecast_common import ForecastModel, TypeChoices, capacity_for_belief, interp_rows, noise_parameters
-from .heterogeneity import (DEFAULT_INTERIOR_NODES, zoib_log_weights_from, zoib_nodes, zoib_parameters)
+from .heterogeneity import (DEFAULT_INTERIOR_NODES, TRUST_OPTIONS, zoib_log_weights_from, zoib_nodes,
+                            zoib_parameters)
 
 __all__ = ["ForecastTrust", "trust_capacity", "optimal_report"]
 
@@ -93,10 +94,7 @@ class ForecastTrust(ForecastModel):
 
     @classmethod
     def option_specs(cls):
-        return super().option_specs() + [
-            Option("convex", False, "bool", "convex lying cost: adds lying_cost_exponent gamma >= 1"),
-            Option("n_nodes", DEFAULT_INTERIOR_NODES, "int",
-                   "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1)]
+        return super().option_specs() + TRUST_OPTIONS
 
     def __init__(self, game, *, convex: bool = False, n_nodes: int = DEFAULT_INTERIOR_NODES, **options):
         super().__init__(game, convex=convex, n_nodes=n_nodes, **options)

@@ -26,12 +26,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._jax import jax, jnp
-from .base import Parameter
+from .base import Option, Parameter
 
-__all__ = ["DEFAULT_INTERIOR_NODES", "zoib_nodes", "zoib_log_weights", "zoib_weights",
+__all__ = ["TRUST_OPTIONS", "DEFAULT_INTERIOR_NODES", "zoib_nodes", "zoib_log_weights", "zoib_weights",
            "zoib_parameters", "zoib_parameter_names", "zoib_log_weights_from", "sample_types"]
 
 DEFAULT_INTERIOR_NODES = 12
+
+# the options of the trust model, in every game
+TRUST_OPTIONS = [
+    Option("convex", False, "bool", "convex lying cost: adds lying_cost_exponent gamma >= 1"),
+    Option("n_nodes", DEFAULT_INTERIOR_NODES, "int",
+           "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1)]
 
 # Probabilities are floored at this value inside logs: a point mass set exactly to 0 gets
 # log weight log(1e-12) instead of -inf, which keeps gradients finite (and correct to

@@ -205,6 +205,21 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
              + (" &mdash; <b>the bundled synthetic data set</b> (simulated, not real lab data)" if synthetic else "")
              + f". {len(comparison.data)} decisions; {len(comparison.fits)} models; "
              f"generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in {comparison.seconds:.1f} s.</p>"]
+    if len(comparison.errors) > 1:
+        verdict = comparison.verdict
+        parts.append("<h2>Verdict under each error model</h2>")
+        parts.append("<p class='note'>Every family fitted under each error model (docs/models.md, section 4); "
+                     "the best family by " + ("cross-validated log-likelihood" if comparison.cv else "BIC")
+                     + " under each, and the held-out difference per decision between the two leading families "
+                     "with its standard error paired by subject. The verdict "
+                     + ("<b>holds under every error model</b>" if verdict["robust"]
+                        else "<b class='warn'>depends on the error model</b>") + ".</p>")
+        parts.append(_table(comparison.verdict_table(), index=False))
+    if comparison.failed or comparison.skipped:
+        parts.append("<ul>" + "".join(f"<li class='warn'><b>{html.escape(k)}</b> failed: {html.escape(v)}</li>"
+                                      for k, v in comparison.failed.items())
+                     + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+                               for k, v in comparison.skipped.items()) + "</ul>")
     if comparison.cleaning is not None:
         parts.append("<h2>Data and cleaning</h2><pre>" + html.escape(str(comparison.cleaning)) + "</pre>")
 
