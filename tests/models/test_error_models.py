@@ -127,3 +127,48 @@ def test_each_error_models_data_are_best_explained_under_that_error_model(truth)
     comparison = compare_models(GAME, data, ["levelk"], folds=0, holdout=False, with_regularities=False,
                                 progress=False, starts=2)
     assert comparison.verdict["best"] == {"model": "levelk", "errors": truth}
+
+
+# --- forecast sharing: the continuous game ---------------------------------------------------------
+
+FORECAST = load_game("forecast-sharing")
+
+
+def test_forecast_mixed_at_tremble_one_is_logit_under_the_same_exact_tolerance():
+    from cheaptalk.estimation import Likelihood
+
+    data, _ = clean_decisions(get_model("levelk", FORECAST, errors="mixed").simulate(
+        {"tremble_sender": 0.2, "tremble_receiver": 0.2}, 8, 10, seed=2), FORECAST)
+    logit = get_model("levelk", FORECAST, errors="logit", exact_tolerance=0.005)
+    mixed = get_model("levelk", FORECAST, errors="mixed", exact_tolerance=0.005)
+    common = {"sender_level1_share": 0.4, "receiver_level2_share": 0.3, "sd_report": 12.0, "sd_capacity": 9.0}
+    a = Likelihood(logit, data).loglik(logit.to_vector(common))
+    b = Likelihood(mixed, data).loglik(mixed.to_vector({**common, "tremble_sender": 1.0, "tremble_receiver": 1.0}))
+    assert a == pytest.approx(b, rel=1e-9)
+    assert (Likelihood(logit, data).prepared.arrays["sender"]["exact"]).mean() > 0.2   # truthful reports
+
+
+@pytest.mark.parametrize("family, truthful_share", [("levelk", "sender_level1_share"), ("trust", None)])
+def test_forecast_mixed_recovers_the_trembles_of_exact_rule_types(family, truthful_share):
+    truth = {"tremble_sender": 0.1, "tremble_receiver": 0.3}
+    if truthful_share:
+        truth[truthful_share] = 0.6
+    model = get_model(family, FORECAST, errors="mixed")
+    data, _ = clean_decisions(model.simulate(truth, 30, 20, seed=1), FORECAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit(model, data, starts=1, warn=False)
+    for name, value in truth.items():
+        j = result.param_names.index(name)
+        assert abs(result.theta[j] - value) < 3 * result.se[j] + 0.02, (name, result.theta[j], result.se[j])
+    logit = fit(get_model(family, FORECAST, errors="logit", exact_tolerance=0.005), data, starts=1, warn=False)
+    assert result.loglik > logit.loglik + 100       # exact truth-telling is not normal noise
+
+
+def test_forecast_compare_fits_logit_and_mixed_with_one_tolerance_and_skips_tremble():
+    data, _ = clean_decisions(get_model("levelk", FORECAST, errors="mixed").simulate(None, 5, 8, seed=4), FORECAST)
+    comparison = compare_models(FORECAST, data, ["levelk", "equilibrium"], errors=["logit", "tremble", "mixed"],
+                                folds=0, holdout=False, with_regularities=False, progress=False)
+    assert set(comparison.skipped) == {"levelk/tremble", "equilibrium/tremble"}
+    assert {f.model.exact_tolerance for f in comparison.fits.values()} == {0.005}
+    assert comparison.verdict["best"]["errors"] == "mixed"

@@ -24,6 +24,7 @@ import pandas as pd
 from ..estimation import EstimationWarning, Likelihood, fit
 from ..models import MODEL_NAMES, get_model, model_class
 from ..models.errors import ERROR_MODELS
+from ..models.forecast_common import DEFAULT_EXACT_TOLERANCE
 from .predictive import cross_validate, holdout_treatments, paired_cv_difference
 from .regularities import model_regularities, regularities, regularity_table
 from .vuong import is_nested, likelihood_ratio_test, vuong_test
@@ -41,6 +42,10 @@ def available_models(game_spec) -> list[str]:
             continue
         out.append(name)
     return out
+
+
+def _option_names(name: str, game_spec) -> set:
+    return {o.name for o in model_class(name, game_spec.kind).option_specs()}
 
 
 def _error_models(name, game_spec) -> tuple:
@@ -276,8 +281,12 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
             if e not in _error_models(item, game_spec):
                 comparison.skipped[label] = f"{item} is not defined under {e} errors"
                 continue
+            options = {**model_options.get(item, {}), "errors": e}
+            if len(errors) > 1 and "exact_tolerance" in _option_names(item, game_spec):
+                # exact choices must count the same way under every error model compared
+                options.setdefault("exact_tolerance", DEFAULT_EXACT_TOLERANCE)
             try:
-                instances.append((label, get_model(item, game_spec, **{**model_options.get(item, {}), "errors": e})))
+                instances.append((label, get_model(item, game_spec, **options)))
             except ValueError as exc:
                 comparison.failed[label] = str(exc)
     n_treat = data["treatment"].nunique() if "treatment" in data else 1

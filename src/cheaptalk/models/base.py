@@ -51,7 +51,8 @@ class Option:
     model, the maximum level or the shape of the lying cost.
 
     ``kind`` is ``"choice"`` (one of ``allowed``), ``"choices"`` (a comma-separated list of
-    distinct values from ``allowed``), ``"bool"`` or ``"int"`` (at least ``minimum``).
+    distinct values from ``allowed``), ``"bool"``, ``"int"`` or ``"float"`` (at least
+    ``minimum``; a ``None`` default means "chosen by the model", as its description says).
     """
 
     name: str
@@ -78,9 +79,17 @@ class Option:
                 number = int(str(text)) if not isinstance(text, (int, float)) else text
             except ValueError:
                 raise OptionError(f"{where}: {value!r} is not a whole number") from None
-            if number != int(number) or (self.minimum is not None and number < self.minimum):
+            if not np.isfinite(number) or number != int(number) or (self.minimum is not None and number < self.minimum):
                 raise OptionError(f"{where}: {value!r} must be a whole number >= {self.minimum}")
             return int(number)
+        if self.kind == "float":
+            try:
+                number = float(text)
+            except (TypeError, ValueError):
+                raise OptionError(f"{where}: {value!r} is not a number") from None
+            if not np.isfinite(number) or (self.minimum is not None and number < self.minimum):
+                raise OptionError(f"{where}: {value!r} must be a finite number >= {self.minimum}")
+            return number
         if self.kind == "choice":
             if text not in self.allowed:
                 raise OptionError(f"{where}: {value!r} is not one of {', '.join(map(str, self.allowed))}")

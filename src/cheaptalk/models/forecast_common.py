@@ -29,6 +29,10 @@ from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
 from .noise import boundary_flags, censored_normal_logpdf, censored_uniform_normal_logpdf
 
+DEFAULT_EXACT_TOLERANCE = 0.005
+_RULES = {"sender": "a truthful sender (report = forecast)",
+          "receiver": "a credulous receiver (capacity = report + z*)"}
+
 __all__ = ["ForecastModel", "TypeChoices", "capacity_for_belief", "noise_parameters",
            "interp_rows", "interp_uniform_grid"]
 
@@ -124,13 +128,39 @@ class ForecastModel(Model):
     @classmethod
     def option_specs(cls) -> list[Option]:
         return [Option("errors", "logit", "choice",
-                       "error model; in forecast sharing every type's choice has censored normal errors "
-                       "(the continuous counterpart of logit); tremble and mixed are defined for finite games",
-                       allowed=("logit",))]
+                       "error model: logit (every type's choice plus censored normal error, the continuous "
+                       "counterpart of logit) or mixed (the truthful sender and the credulous receiver make "
+                       "their rule's exact choice with probability 1 - e, otherwise the censored normal); "
+                       "see docs/models.md", allowed=("logit", "mixed")),
+                Option("exact_tolerance", None, "float",
+                       "a choice within this share of the message range of the rule (report = forecast, "
+                       "capacity = the credulous one) counts as exact; default 0.005 under mixed, 0 (no "
+                       "exact choices) under logit; compare gives every error model the same", minimum=0.0)]
 
     @property
     def errors(self) -> str:
         return self.options.get("errors", "logit")
+
+    @property
+    def exact_tolerance(self) -> float:
+        """Share of the message range within which a choice counts as the rule's exact choice."""
+        given = self.options.get("exact_tolerance")
+        if given is not None:
+            return float(given)
+        return DEFAULT_EXACT_TOLERANCE if self.errors == "mixed" else 0.0
+
+    def rule_types(self) -> dict:
+        """``{role: boolean array over types}``: the truthful sender and the credulous receiver."""
+        return {}
+
+    def tremble_parameters(self) -> list[Parameter]:
+        """``tremble_<role>`` under ``mixed``, for each role that has a rule type."""
+        if self.errors != "mixed":
+            return []
+        return [Parameter(f"tremble_{role}", 0.2, 0.0, 1.0,
+                          f"probability that {_RULES[role]} does not make the rule's exact choice "
+                          f"(and chooses with the censored normal error instead)")
+                for role in ("sender", "receiver") if np.any(self.rule_types().get(role, False))]
 
     def interval_columns(self, role: str) -> np.ndarray:
         """Type columns whose choice may be an interval (a type indifferent among reports)."""
@@ -187,6 +217,16 @@ class ForecastModel(Model):
                 observed = rd.frame["action"].to_numpy(float) if "action" in rd.frame else np.full(len(t), np.nan)
                 arr["action"] = observed
             arr["at_low"], arr["at_high"] = boundary_flags(np.nan_to_num(observed), arr["low"], arr["high"])
+            # the rule's choice (truth; the credulous capacity) and whether the choice is it, exactly
+            if role == "sender":
+                arr["rule"] = np.clip(arr["state"], m_lo, m_hi)
+            else:
+                z_star = np.array([g.z_star for g in games])[t]
+                arr["rule"] = np.clip(arr["message"] + z_star, arr["low"], arr["high"])
+            arr["tolerance"] = self.exact_tolerance * (m_hi - m_lo)
+            arr["exact"] = np.abs(np.nan_to_num(observed, nan=np.inf) - arr["rule"]) <= arr["tolerance"]
+            if self.exact_tolerance <= 0:
+                arr["exact"][:] = False
             prep.arrays[role] = arr
         self._precompute(prep)
         return prep
@@ -207,8 +247,22 @@ class ForecastModel(Model):
                 choice, sd, observed = self.sender_choices(values, prep), values["sd_report"], arr["message"]
             else:
                 choice, sd, observed = self.receiver_choices(values, prep), values["sd_capacity"], arr["action"]
-            out[role] = RoleComponents(choice.log_weights,
-                                       choice_logpdf(observed, choice, sd, arr, self.interval_columns(role)))
+            density = choice_logpdf(observed, choice, sd, arr, self.interval_columns(role))
+            # an exact choice (within the tolerance of the rule) counts by its probability, any
+            # other by its density: the same measure for every type, family and error model
+            exact = np.asarray(arr["exact"])
+            band = exact_band_logprob(density, choice, sd, arr, self.interval_columns(role)) if exact.any() else None
+            logf = jnp.where(exact[:, None], band, density) if band is not None else density
+            rules = np.asarray(self.rule_types().get(role, np.zeros(0, bool)), bool)
+            if self.errors == "mixed" and rules.any():
+                # rule types make the rule's exact choice with probability 1 - e, else the normal error
+                e = values[f"tremble_{role}"]
+                rule_logf = jnp.log(jnp.maximum(e, _TINY)) + density
+                if band is not None:
+                    rule_logf = jnp.where(exact[:, None], jnp.log(jnp.maximum(1 - e + e * jnp.exp(band), _TINY)),
+                                          rule_logf)
+                logf = jnp.where(rules[None, :], rule_logf, logf)
+            out[role] = RoleComponents(choice.log_weights, logf)
         return out
 
     # --- prediction ------------------------------------------------------------------
@@ -300,6 +354,13 @@ class ForecastModel(Model):
                 "efficiency": (man_profit + sup_profit) / first_best}
 
     # --- simulation ------------------------------------------------------------------
+    def _exact_draws(self, full: dict, role: str, types: np.ndarray, rng) -> np.ndarray:
+        """Under ``mixed``: which simulated choices of rule types are the rule's exact choice."""
+        rules = np.asarray(self.rule_types().get(role, np.zeros(0, bool)), bool)
+        if self.errors != "mixed" or not rules.any():
+            return np.zeros(types.size, bool)
+        return rules[types] & (rng.uniform(size=types.size) >= full[f"tremble_{role}"])
+
     def simulate(self, params: dict | None, n_subjects: int, n_rounds: int,
                  seed: int | None = None, treatments: list[str] | None = None) -> pd.DataFrame:
         """Simulate a lab session per treatment: ``n_subjects`` manufacturers and suppliers,
@@ -321,13 +382,17 @@ class ForecastModel(Model):
             base = lo[rows, idx] + (hi[rows, idx] - lo[rows, idx]) * rng.uniform(size=idx.size)
             m_lo, m_hi = g.message_range
             report = np.clip(base + full["sd_report"] * rng.standard_normal(idx.size), m_lo, m_hi)
-            report = report.reshape(n_rounds, n)
+            exact = self._exact_draws(full, "sender", idx, rng)
+            report = np.where(exact, np.clip(xi.ravel(), m_lo, m_hi), report).reshape(n_rounds, n)
             # strangers matching: a fresh permutation of receivers each round
             partner = np.array([rng.permutation(n) for _ in range(n_rounds)])     # sender i meets receiver partner[r, i]
             _, k, _ = self.type_choices(full, t, m=report.ravel())["receiver"]
             rtype = receiver_type[partner].ravel()
             capacity = k[np.arange(rtype.size), rtype] + full["sd_capacity"] * rng.standard_normal(rtype.size)
-            capacity = np.clip(capacity, *g.capacity_range).reshape(n_rounds, n)
+            capacity = np.clip(capacity, *g.capacity_range)
+            exact = self._exact_draws(full, "receiver", rtype, rng)
+            capacity = np.where(exact, np.clip(report.ravel() + g.z_star, *g.capacity_range), capacity)
+            capacity = capacity.reshape(n_rounds, n)
             rounds = np.repeat(np.arange(1, n_rounds + 1)[:, None], n, 1)
             pair = rounds * 0 + np.arange(1, n + 1)[None, :]
             senders = pd.DataFrame({"subject": [f"{t}-S{i + 1:03d}" for i in np.tile(np.arange(n), n_rounds)],
@@ -343,6 +408,29 @@ class ForecastModel(Model):
             frames += [senders, receivers]
         out = pd.concat(frames, ignore_index=True)
         return out.sort_values(["treatment", "round", "pair", "role"], kind="stable").reset_index(drop=True)
+
+
+_TINY = 1e-300
+
+
+def exact_band_logprob(logf, choice: TypeChoices, sd, arr, interval_columns=()):
+    """``log P_t(|x - rule| <= tol)`` of each type: the probability of an exact choice under
+    the type's censored normal error (the band reaches into the censored mass at a bound).
+    Types indifferent over an interval get the first-order ``density x band width``."""
+    from .._jax import jax
+    ndtr = jax.scipy.special.ndtr
+    rule, tol = np.asarray(arr["rule"])[:, None], np.asarray(arr["tolerance"])[:, None]
+    low, high = np.asarray(arr["low"])[:, None], np.asarray(arr["high"])[:, None]
+    upper = jnp.where(rule + tol >= high, 1.0, ndtr((rule + tol - choice.low) / sd))
+    lower = jnp.where(rule - tol <= low, 0.0, ndtr((rule - tol - choice.low) / sd))
+    out = jnp.log(jnp.maximum(upper - lower, _TINY))
+    cols = np.asarray(interval_columns, dtype=int)
+    if cols.size:
+        width = np.minimum(rule + tol, high) - np.maximum(rule - tol, low)
+        at_bound = (np.asarray(arr["at_low"]) | np.asarray(arr["at_high"]))[:, None]
+        interval = jnp.where(at_bound, logf[:, cols], logf[:, cols] + jnp.log(jnp.maximum(width, _TINY)))
+        out = out.at[:, cols].set(interval)
+    return out
 
 
 def choice_logpdf(observed, choice: TypeChoices, sd, arr, interval_columns=()):

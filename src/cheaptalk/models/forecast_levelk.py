@@ -155,6 +155,10 @@ class _LevelBase(ForecastModel):
     def sender_type_attributes(self):
         return {"level": np.array([0.0, 1.0])}
 
+    def rule_types(self):
+        # the truthful level-0 sender and the credulous level-0/1 receiver come first
+        return {"sender": np.array([True, False]), "receiver": np.array([True, False])}
+
     def receiver_type_attributes(self):
         return {"level": np.array([1.0, 2.0])}     # 1 stands for the credulous L0/L1 type
 
@@ -224,7 +228,7 @@ class ForecastLevelK(_LevelBase):
                           "share of level-1+ senders (inflating); the rest are truthful level-0"),
                 Parameter("receiver_level2_share", 0.4, 0.0, 1.0,
                           "share of level-2+ receivers (best response to L1 senders); the rest credulous"),
-                ] + noise_parameters(self.game.game())
+                ] + noise_parameters(self.game.game()) + self.tremble_parameters()
 
     def sender_shares(self, values):
         s = values["sender_level1_share"]
@@ -245,7 +249,7 @@ class ForecastCognitiveHierarchy(_LevelBase):
     def parameters(self):
         return [Parameter("tau_sender", 1.0, 0.0, 10.0, "Poisson mean level of senders"),
                 Parameter("tau_receiver", 1.0, 0.0, 10.0, "Poisson mean level of receivers"),
-                ] + noise_parameters(self.game.game())
+                ] + noise_parameters(self.game.game()) + self.tremble_parameters()
 
     @staticmethod
     def _poisson(tau):

@@ -105,7 +105,7 @@ class ForecastTrust(ForecastModel):
     def parameters(self):
         params = (zoib_parameters("trust", at_0=0.1, at_1=0.15, mean=0.55, concentration=4.0)
                   + zoib_parameters("trustworthiness", at_0=0.2, at_1=0.15, mean=0.3, concentration=4.0)
-                  + noise_parameters(self.game.game()))
+                  + noise_parameters(self.game.game()) + self.tremble_parameters())
         if self.convex:
             params.append(Parameter("lying_cost_exponent", 1.5, 1.0, 4.0,
                                     "gamma >= 1: convexity of the lying cost beta*scale*(|m-xi|/scale)^gamma"))
@@ -113,6 +113,11 @@ class ForecastTrust(ForecastModel):
 
     def sender_type_attributes(self):
         return {"trustworthiness": self.nodes}
+
+    def rule_types(self):
+        # the masses at trustworthiness 1 (truthful) and trust 1 (credulous) are the last nodes
+        last = np.arange(len(self.nodes)) == len(self.nodes) - 1
+        return {"sender": last, "receiver": last.copy()}
 
     def receiver_type_attributes(self):
         return {"trust": self.nodes}

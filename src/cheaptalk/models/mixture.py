@@ -121,6 +121,10 @@ class ForecastMixture(_MixtureMixin, ForecastModel):
         self._init_families(game, families, options)
         self.description = f"finite mixture of {' and '.join(self.families)} subjects"
 
+    def rule_types(self):
+        return {role: np.concatenate([np.asarray(m.rule_types().get(role, np.zeros(m.n_types(role), bool)), bool)
+                                      for m in self.members]) for role in ("sender", "receiver")}
+
     def interval_columns(self, role):
         cols, offset = [], 0
         for member in self.members:
