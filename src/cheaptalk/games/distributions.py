@@ -150,7 +150,14 @@ class SumDistribution:
 
 def make_distribution(spec: dict, *, where: str, default_low=None, default_high=None):
     """Build a distribution from a game-file table such as ``{distribution="uniform", low=50, high=250}``."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: a distribution must be a table, got {spec!r}")
     kind = str(spec.get("distribution", "uniform")).lower()
+    for key in ("low", "high", "half_width", "mean", "sd"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not np.isfinite(float(value)) or abs(float(value)) > 1e12):
+            raise ValueError(f"{where}: {key} must be a finite number of at most 1e12 in size, got {value!r}")
     try:
         if kind == "uniform":
             if "half_width" in spec:

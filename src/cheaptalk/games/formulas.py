@@ -22,19 +22,28 @@ class FormulaError(ValueError):
     """A payoff formula could not be parsed or uses something that is not allowed."""
 
 
-ALLOWED_FUNCTIONS = {
-    "abs": np.abs,
-    "min": np.minimum,
-    "max": np.maximum,
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "where": np.where,
-    "clip": np.clip,
-    "sign": np.sign,
-    "floor": np.floor,
-    "ceil": np.ceil,
+# name -> (function, number of arguments). Every call is checked against its number of
+# arguments before anything runs: NumPy functions take an output array as an extra positional
+# argument, and a formula must never write into the states or the action grid.
+_FUNCTIONS = {
+    "abs": (np.abs, 1),
+    "min": (np.minimum, 2),
+    "max": (np.maximum, 2),
+    "exp": (np.exp, 1),
+    "log": (np.log, 1),
+    "sqrt": (np.sqrt, 1),
+    "where": (np.where, 3),
+    "clip": (np.clip, 3),
+    "sign": (np.sign, 1),
+    "floor": (np.floor, 1),
+    "ceil": (np.ceil, 1),
 }
+ALLOWED_FUNCTIONS = {name: fn for name, (fn, _) in _FUNCTIONS.items()}
+
+# a payoff formula is a line, not a program: bounded in length, nesting and literal size
+MAX_FORMULA_LENGTH = 2000
+MAX_FORMULA_DEPTH = 64
+MAX_LITERAL = 1e15
 
 _BINARY = {
     ast.Add: operator.add,
@@ -70,18 +79,35 @@ class Formula:
         self.where = where
         self.variables = set(variables)
         self.constants = dict(constants or {})
+        shown = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        if len(self.text) > MAX_FORMULA_LENGTH:
+            raise FormulaError(f"{where}: the formula is too long ({len(self.text)} characters; the limit is "
+                               f"{MAX_FORMULA_LENGTH})")
         try:
             tree = ast.parse(self.text.strip(), mode="eval")
         except SyntaxError as exc:
-            raise FormulaError(f"{where}: cannot parse {self.text!r}: {exc.msg}") from None
+            raise FormulaError(f"{where}: cannot parse {shown!r}: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise FormulaError(f"{where}: the formula {shown!r} is nested too deep to parse") from None
         self._tree = tree.body
         self._check(self._tree)
 
-    def _check(self, node: ast.AST) -> None:
+    def _check(self, node: ast.AST, depth: int = 0) -> None:
+        if depth > MAX_FORMULA_DEPTH:
+            raise FormulaError(f"{self.where}: the formula is nested too deep (more than {MAX_FORMULA_DEPTH} "
+                               f"levels); write it more simply")
         known = self.variables | set(self.constants)
+        check = lambda child: self._check(child, depth + 1)  # noqa: E731
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise FormulaError(f"{self.where}: only numbers are allowed as literals, got {node.value!r}")
+            try:
+                too_large = not abs(float(node.value)) <= MAX_LITERAL
+            except OverflowError:
+                too_large = True
+            if too_large:
+                raise FormulaError(f"{self.where}: the number {str(node.value)[:30]} is too large for a payoff "
+                                   f"(the limit is {MAX_LITERAL:g})")
         elif isinstance(node, ast.Name):
             if node.id not in known:
                 raise FormulaError(
@@ -90,22 +116,22 @@ class Formula:
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 raise FormulaError(f"{self.where}: operator {type(node.op).__name__} is not allowed")
-            self._check(node.left)
-            self._check(node.right)
+            check(node.left)
+            check(node.right)
         elif isinstance(node, ast.UnaryOp):
             if type(node.op) not in _UNARY:
                 raise FormulaError(f"{self.where}: operator {type(node.op).__name__} is not allowed")
-            self._check(node.operand)
+            check(node.operand)
         elif isinstance(node, ast.Compare):
             for op in node.ops:
                 if type(op) not in _COMPARE:
                     raise FormulaError(f"{self.where}: comparison {type(op).__name__} is not allowed")
-            self._check(node.left)
+            check(node.left)
             for c in node.comparators:
-                self._check(c)
+                check(c)
         elif isinstance(node, ast.IfExp):
             for part in (node.test, node.body, node.orelse):
-                self._check(part)
+                check(part)
         elif isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in ALLOWED_FUNCTIONS:
                 name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
@@ -114,19 +140,25 @@ class Formula:
                     f"allowed are {sorted(ALLOWED_FUNCTIONS)}")
             if node.keywords:
                 raise FormulaError(f"{self.where}: keyword arguments are not allowed")
+            arity = _FUNCTIONS[node.func.id][1]
+            if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+                raise FormulaError(f"{self.where}: function {node.func.id!r} takes {arity} argument"
+                                   f"{'s' if arity > 1 else ''}, got {len(node.args)}")
             for arg in node.args:
-                self._check(arg)
+                check(arg)
         else:
             raise FormulaError(
                 f"{self.where}: {type(node).__name__} is not allowed in a payoff formula {self.text!r}")
 
     def __call__(self, **values) -> np.ndarray:
         env = dict(self.constants)
-        env.update(values)
+        # copies: whatever a formula computes, the caller's arrays (states, actions) stay as they are
+        env.update({k: np.array(v, dtype=float, copy=True) for k, v in values.items()})
         missing = self.variables - set(env)
         if missing:
             raise FormulaError(f"{self.where}: no value given for {sorted(missing)}")
-        return np.asarray(self._eval(self._tree, env), dtype=float)
+        with np.errstate(all="ignore"):          # non-finite payoffs are refused by the game itself
+            return np.asarray(self._eval(self._tree, env), dtype=float)
 
     def _eval(self, node, env):
         if isinstance(node, ast.Constant):
@@ -149,7 +181,7 @@ class Formula:
             return np.where(self._eval(node.test, env), self._eval(node.body, env),
                             self._eval(node.orelse, env))
         if isinstance(node, ast.Call):
-            return ALLOWED_FUNCTIONS[node.func.id](*(self._eval(a, env) for a in node.args))
+            return _FUNCTIONS[node.func.id][0](*(self._eval(a, env) for a in node.args))
         raise FormulaError(f"{self.where}: cannot evaluate {type(node).__name__}")  # pragma: no cover
 
     def __repr__(self) -> str:

@@ -9,6 +9,8 @@ deep-merged over the base, so it states only what differs (for example
 from __future__ import annotations
 
 import copy
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +29,22 @@ __all__ = ["GameSpec", "GameFileError", "load_game", "game_from_dict", "PRESETS"
 
 class GameFileError(ValueError):
     """A game file is malformed; the message names the file and the offending entry."""
+
+
+MAX_GAME_FILE_BYTES = 1_000_000
+# Sizes are checked before anything is allocated. A finite game's tables hold
+# states x messages x actions numbers per role (and a model multiplies them by its types);
+# set CHEAPTALK_MAX_GAME_CELLS to allow larger games on a machine with the memory.
+MAX_GAME_CELLS = 2_000_000
+MAX_GRID_POINTS = 100_001
+MAX_TREATMENTS = 1000
+
+
+def _max_game_cells() -> int:
+    try:
+        return int(float(os.environ.get("CHEAPTALK_MAX_GAME_CELLS", MAX_GAME_CELLS)))
+    except ValueError:
+        raise GameFileError(f"CHEAPTALK_MAX_GAME_CELLS={os.environ['CHEAPTALK_MAX_GAME_CELLS']!r} is not a number") from None
 
 
 @dataclass
@@ -71,12 +89,22 @@ def load_game(name_or_path: str | Path) -> GameSpec:
         path = Path(text)
         if not path.exists():
             raise GameFileError(f"{text}: no such game file, and not a preset (presets: {', '.join(PRESETS)})")
-        data = path.read_text()
+        if path.is_dir():
+            raise GameFileError(f"{text}: is a folder, not a game file")
+        if path.stat().st_size > MAX_GAME_FILE_BYTES:
+            raise GameFileError(f"{text}: {path.stat().st_size} bytes is too large for a game file "
+                                f"(the limit is {MAX_GAME_FILE_BYTES})")
+        try:
+            data = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise GameFileError(f"{text}: cannot be read as a UTF-8 text file: {exc}") from None
         source = str(path)
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
         raise GameFileError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise GameFileError(f"{source}: not valid TOML: nested too deep") from None
     return game_from_dict(doc, source=source)
 
 
@@ -100,6 +128,12 @@ def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
     raw_treatments = doc.get("treatments") or {"default": {}}
     if not isinstance(raw_treatments, dict):
         raise GameFileError(f"{source}: 'treatments' must be a table of tables")
+    if len(raw_treatments) > MAX_TREATMENTS:
+        raise GameFileError(f"{source}: {len(raw_treatments)} treatments exceed the limit of {MAX_TREATMENTS}")
+    for tname, over in raw_treatments.items():
+        if not isinstance(over, dict):
+            raise GameFileError(f"{source} [treatments.{tname}]: a treatment must be a table (what differs from "
+                                f"the base game), got {over!r}")
     build = _build_forecast if kind == "forecast" else _build_finite
     treatments, descriptions = {}, {}
     for tname, over in raw_treatments.items():
@@ -109,7 +143,7 @@ def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
             treatments[str(tname)] = build(merged, name=name, treatment=str(tname), where=where)
         except (GameFileError, FormulaError):
             raise
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, ZeroDivisionError, IndexError, AttributeError) as exc:
             raise GameFileError(f"{where}: {exc}") from None
         descriptions[str(tname)] = str(over.get("description", merged.get("description", "")))
     return GameSpec(name=name, kind=kind, treatments=treatments, descriptions=descriptions,
@@ -131,42 +165,87 @@ def _build_forecast(d: dict, *, name: str, treatment: str, where: str) -> Foreca
                         name=name, treatment=treatment)
 
 
+def _number(value, what: str, where: str) -> float:
+    """A finite number from a game file (booleans and text are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GameFileError(f"{where}: {what} must be a number, got {value!r}")
+    try:
+        x = float(value)
+    except OverflowError:
+        x = math.inf
+    if not math.isfinite(x) or abs(x) > 1e12:
+        raise GameFileError(f"{where}: {what} must be a finite number of at most 1e12 in size, got {value!r}")
+    return x
+
+
+def _values(spec, what: str, where: str) -> np.ndarray:
+    if not isinstance(spec, list):
+        raise GameFileError(f"{where}: {what} must be a list of numbers, got {spec!r}")
+    if len(spec) > MAX_GRID_POINTS:
+        raise GameFileError(f"{where}: {len(spec)} {what} exceed the limit of {MAX_GRID_POINTS}")
+    values = np.array([_number(v, what, where) for v in spec], float)
+    if len(np.unique(values)) != len(values):
+        raise GameFileError(f"{where}: {what} must be distinct, got {spec!r}")
+    return values
+
+
 def _grid(spec, where: str) -> np.ndarray:
     if isinstance(spec, dict):
-        try:
-            start, stop = float(spec["start"]), float(spec["stop"])
-            if "step" in spec:
-                n = int(round((stop - start) / float(spec["step"]))) + 1
-            else:
-                n = int(spec["num"])
-        except (KeyError, ValueError) as exc:
-            raise GameFileError(f"{where}: a grid needs start, stop and step or num ({exc})") from None
-        return np.linspace(start, stop, n)
-    return np.asarray(spec, float)
+        if "start" not in spec or "stop" not in spec or ("step" not in spec and "num" not in spec):
+            raise GameFileError(f"{where}: a grid needs start, stop and step or num")
+        start, stop = _number(spec["start"], "start", where), _number(spec["stop"], "stop", where)
+        if "step" in spec:
+            step = _number(spec["step"], "step", where)
+            if step <= 0:
+                raise GameFileError(f"{where}: step must be positive, got {spec['step']!r}")
+            n = (stop - start) / step + 1
+        else:
+            n = _number(spec["num"], "num", where)
+        if not stop > start or not n >= 2:
+            raise GameFileError(f"{where}: a grid needs stop > start and at least 2 points")
+        if n > MAX_GRID_POINTS:
+            raise GameFileError(f"{where}: a grid of {n:.3g} points exceeds the limit of {MAX_GRID_POINTS} "
+                                f"(a coarser step?)")
+        return np.linspace(start, stop, int(round(n)))
+    return _values(spec, "values", where)
 
 
 def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGame:
-    constants = {k: float(v) for k, v in d.get("constants", {}).items()}
+    if not isinstance(d.get("constants", {}), dict):
+        raise GameFileError(f"{where}: [constants] must be a table of numbers")
+    constants = {k: _number(v, f"constant {k!r}", f"{where} [constants]") for k, v in d.get("constants", {}).items()}
     reserved = {"s", "a", "m"} & set(constants)
     if reserved:
         raise GameFileError(f"{where}: constants may not be named {sorted(reserved)}")
     st = d.get("states")
     if not st or "values" not in st:
         raise GameFileError(f"{where}: [states] needs 'values'")
-    states = np.asarray(st["values"], float)
+    states = _values(st["values"], "state values", f"{where} [states]")
     if "prior" in st and "prior_weights" in st:
         raise GameFileError(f"{where} [states]: give 'prior' or 'prior_weights', not both")
     if "prior_weights" in st:
         # relative frequencies (e.g. counts of the states drawn in an experiment), normalized here
-        weights = np.asarray(st["prior_weights"], float)
+        weights = np.array([_number(v, "prior_weights", f"{where} [states]") for v in st["prior_weights"]]
+                           if isinstance(st["prior_weights"], list) else [])
         if weights.shape != states.shape or np.any(weights < 0) or not weights.sum() > 0:
             raise GameFileError(f"{where} [states]: prior_weights must be {len(states)} non-negative numbers "
                                 f"with a positive sum, got {st['prior_weights']!r}")
         prior = weights / weights.sum()
     else:
-        prior = np.asarray(st.get("prior", np.full(len(states), 1.0 / len(states))), float)
+        prior = (np.array([_number(v, "prior", f"{where} [states]") for v in st["prior"]])
+                 if isinstance(st.get("prior"), list) else np.full(len(states), 1.0 / len(states)))
+    if prior.shape != states.shape or not np.all(prior > 0):
+        raise GameFileError(f"{where} [states]: every state needs a positive prior probability ({len(states)} "
+                            f"numbers; leave out states that cannot occur), got {prior.tolist()}")
     msg = d.get("messages", {})
-    meaning_values = np.asarray(msg.get("meanings", states), float)
+    meaning_values = (_values(msg["meanings"], "meanings", f"{where} [messages]") if "meanings" in msg
+                      else states)
+    if len(meaning_values) == 0:
+        raise GameFileError(f"{where} [messages]: a finite game needs at least one message")
+    labels = msg.get("labels", ())
+    if labels and (not isinstance(labels, list) or len(labels) != len(meaning_values)):
+        raise GameFileError(f"{where} [messages]: labels must be a list of {len(meaning_values)} names, one per "
+                            f"message, got {labels!r}")
     meanings = []
     for v in meaning_values:
         hit = np.flatnonzero(np.isclose(states, v))
@@ -179,6 +258,9 @@ def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGa
     actions = _grid(act.get("values", act.get("grid")), f"{where} [actions]")
     pay = d.get("payoffs", {})
     S, M, A = len(states), len(meanings), len(actions)
+    if S * M * A > _max_game_cells():
+        raise GameFileError(f"{where}: {S} states x {M} messages x {A} actions = {S * M * A:,} payoff cells exceed "
+                            f"the limit of {_max_game_cells():,} (set CHEAPTALK_MAX_GAME_CELLS to allow more)")
     s = states[:, None, None]
     m = states[np.asarray(meanings)][None, :, None]
     a = actions[None, None, :]
