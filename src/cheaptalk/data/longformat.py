@@ -12,6 +12,7 @@ participant did not answer) marks rows that must not be read as real choices.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -36,14 +37,33 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFormatError(f"{path}: is a folder, not a data file")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path, dtype={"subject": str, "role": str, "session": str,
-                                         "pair": str, "treatment": str})
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise DataFormatError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+    try:
+        if suffix == ".csv":
+            with path.open(encoding="utf-8-sig") as f:
+                header = next(csv.reader(f), [])
+            seen = [c.strip() for c in header]
+            twice = sorted({c for c in seen if seen.count(c) > 1})
+            if twice:
+                raise DataFormatError(f"{path}: row 0 (the header) names column(s) {twice} more than once")
+            frame = pd.read_csv(path, dtype={"subject": str, "role": str, "session": str,
+                                             "pair": str, "treatment": str}, encoding="utf-8-sig")
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            raise DataFormatError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(f"{path}: the file is empty") from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(f"{path}: not a well-formed CSV file: {exc}") from None
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataFormatError(f"{path}: missing column(s) {missing}; the long format needs "

@@ -34,6 +34,7 @@ from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatErr
 
 __all__ = ["clean_decisions", "CleaningReport", "DataFormatError"]
 
+MAX_ROUND = 1_000_000_000
 _TRUE_STRINGS = {"1", "true", "yes", "y", "t", "timeout"}
 _FALSE_STRINGS = {"0", "false", "no", "n", "f", "", "nan", "none"}
 
@@ -174,11 +175,19 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         _fail(source, rows[i], "role", f"unknown role {frame['role'].iloc[i]!r}; roles are {list(ROLES)}")
+    for col in ("round", "state", "message", "action"):
+        kind = frame[col].dtype.kind
+        if kind in "mM":          # a date or a duration is not a number of this game
+            _fail(source, rows[0], col, f"holds dates or times ({frame[col].dtype}), not numbers")
     rounds = _numeric(frame, "round", source, rows)
     not_int = np.abs(rounds - np.round(rounds)) > 1e-9
     if not_int.any():
         i = int(np.flatnonzero(not_int)[0])
         _fail(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
+    out_of_range = (rounds < 0) | (rounds > MAX_ROUND)
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range)[0])
+        _fail(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a round number from 0 to {MAX_ROUND:,}")
     state = _numeric(frame, "state", source, rows)
     message = _numeric(frame, "message", source, rows)
     action = _numeric(frame, "action", source, rows)
