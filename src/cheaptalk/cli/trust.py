@@ -31,11 +31,14 @@ def register(sub):
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
                    help="continuous action or binary follow decision (default continuous)")
-    g.add_argument("--eta-up", type=float, default=0.15, help="true rate of trust gained (0.15)")
-    g.add_argument("--eta-down", type=float, default=0.35, help="true rate of trust lost (0.35)")
-    g.add_argument("--initial-trust-mean", type=float, default=0.5, help="(0.5)")
-    g.add_argument("--initial-trust-concentration", type=float, default=6.0, help="(6)")
-    g.add_argument("--feedback-rate", type=float, default=0.7,
+    g.add_argument("--eta-up", type=_in_range(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
+    g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
+                   help="true rate of trust lost (0.35)")
+    g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
+                   help="(0.5)")
+    g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
+                   default=6.0, help="(6)")
+    g.add_argument("--feedback-rate", type=_in_range(0, 1, "--feedback-rate"), default=0.7,
                    help="probability the outcome is shown after an event (0.7)")
     g.add_argument("--events-per-file", type=int, default=2_000_000,
                    help="events per Parquet file (default 2e6)")
@@ -153,6 +156,10 @@ def _check_strict(engine, strict):
 
 def run_generate(args) -> int:
     from ..dynamics.generate import SyntheticWorld, generate_logs
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
+    if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
+        raise ValueError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
@@ -197,8 +204,37 @@ def run_fit(args) -> int:
     return 0
 
 
-def _floats(text):
-    return [float(x) for x in text.split(",") if x.strip()]
+def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
+    """A comma-separated list of numbers in ``[low, high]`` (or the given words), checked."""
+    items = [x.strip() for x in str(text).split(",") if x.strip()]
+    if not items:
+        raise ValueError(f"{option} needs at least one value, got {text!r}")
+    out = []
+    for x in items:
+        if x in words:
+            out.append(None)
+            continue
+        try:
+            value = float(x)
+        except ValueError:
+            raise ValueError(f"{option}: {x!r} is not a number") from None
+        if not (low <= value <= high):
+            raise ValueError(f"{option}: {x} is outside [{low:g}, {high:g}]")
+        out.append(value)
+    return out
+
+
+def _in_range(low: float, high: float, what: str):
+    """An argparse type: a number in ``[low, high]``."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{what} must be in [{low:g}, {high:g}], got {text}")
+        return value
+    return parse
 
 
 def run_whatif(args) -> int:
@@ -213,8 +249,10 @@ def run_whatif(args) -> int:
     try:
         _check_strict(engine, args.strict)
         batches = engine.sample(args.sample_sellers, event_values=True)
-        rates = [None if x.strip() == "logged" else float(x) for x in args.feedback_rate.split(",")
-                 if x.strip()]
+        rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
+        scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
+        if not batches:
+            raise ValueError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
         cov = None
         if args.parameter_draws:
             cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
@@ -222,7 +260,7 @@ def run_whatif(args) -> int:
                 raise ValueError(f"{args.fit}: no covariance of the parameters "
                                  "(diagnostics.covariance_unconstrained): fit again with this "
                                  "version of `cheaptalk trust fit`, or leave out --parameter-draws")
-        rows = whatif(batches, params, kind, _floats(args.error_scale), rates,
+        rows = whatif(batches, params, kind, scales, rates,
                       fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
                       unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
                       cov_unconstrained=cov, progress=sys.stderr.isatty())

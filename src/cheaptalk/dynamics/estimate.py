@@ -36,6 +36,12 @@ import numpy as np
 from scipy import optimize
 
 from .engines import ModelSpec, PassResult, evaluate_batch
+
+
+class TrustFitError(ValueError):
+    """Logs that a fit cannot honestly be made from (no usable decision, a likelihood that is
+    not finite); the message says why."""
+
 from .parameters import PARAMETER_NAMES, TRANSFORMS, natural_jacobian, to_natural, to_unconstrained
 
 __all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
@@ -532,6 +538,14 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         warn.append("some log rows were excluded or partly used: " + "; ".join(engine.exclusions.report_lines()))
     if not any(b["feedback"].any() for b in sample):
         warn.append("no feedback in the sampled logs: eta_up and eta_down are not identified")
+    if final.n_decisions == 0:
+        raise TrustFitError(f"no usable decision in the logs: {final.n_events:,} events of {final.n_sellers:,} sellers "
+                            f"but none with a valid {'action and own estimate' if kind == 'continuous' else 'followed flag'}"
+                            + ("; " + "; ".join(engine.exclusions.report_lines()) if ex["rows_excluded"] or
+                               any(ex["counts"].values()) else ""))
+    if not np.isfinite(final.loglik) or not np.all(np.isfinite(u)):
+        raise TrustFitError(f"the log-likelihood is not finite at the estimate ({final.loglik}): the fit has not "
+                            f"converged; look for extreme values in the logs")
     est = to_natural(u, kind)
     return TrustFit(
         kind=kind, u=u, estimates=est, se={n: float(se_nat[i]) for i, n in enumerate(names)},

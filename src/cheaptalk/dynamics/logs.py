@@ -59,6 +59,9 @@ __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sor
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
 BATCH_CELLS = 1 << 18     # sellers x padded events per batch: bounds memory per task
+# values beyond this size are not prices or quantities but errors (and would overflow the
+# float32 event arrays and the squared residuals of the likelihood): such rows are excluded
+MAX_MAGNITUDE = 1e12
 MAX_BATCH_SELLERS = 1024  # the time scan runs fastest while (sellers x nodes) stays in cache
 
 
@@ -247,11 +250,11 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
 REASONS = {
     "seller_missing": "row excluded: seller missing",
     "time_missing": "row excluded: time missing",
-    "recommendation_missing": "row excluded: recommendation missing or not finite",
+    "recommendation_missing": "row excluded: recommendation missing, not finite or beyond 1e12 in size",
     "unknown_seller": "row excluded: seller not in the seller table",
     "duplicate_identical": "row excluded: identical duplicate event (one copy kept)",
     "duplicate_conflicting": "row excluded: same seller and time, different content",
-    "decision_missing": "decision not used: action/own estimate/followed missing or invalid",
+    "decision_missing": "decision not used: action/own estimate/followed missing or invalid (or beyond 1e12)",
     "feedback_missing": "feedback not used: feedback missing or not 0/1",
     "fidelity_unknown": "feedback not used: fidelity unknown or outside [0, 1]",
 }
@@ -371,13 +374,13 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     bad = keep & ~np.isfinite(time)
     exclusions.add("time_missing", "time", bad, seller, time)
     keep &= ~bad
-    bad = keep & ~np.isfinite(rec)
+    bad = keep & ~(np.abs(rec) <= MAX_MAGNITUDE)
     exclusions.add("recommendation_missing", "recommendation", bad, seller, time)
     keep &= ~bad
 
     if opts.adoption == "continuous":
         action, own = _float(table.column("action")), _float(table.column("own_estimate"))
-        observed = np.isfinite(action) & np.isfinite(own)
+        observed = (np.abs(action) <= MAX_MAGNITUDE) & (np.abs(own) <= MAX_MAGNITUDE)
         act = np.where(observed, action - own, 0.0)
         gap = np.where(observed, rec - own, 0.0)
     else:
@@ -632,7 +635,7 @@ def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous
         t = np.float64(time[i])
         r = np.float64(rec[i])
         fb = feedback[i]
-        if not (np.isfinite(t) and np.isfinite(r)) or (fb != 0 and fb != 1):
+        if not (np.isfinite(t) and abs(r) <= MAX_MAGNITUDE) or (fb != 0 and fb != 1):
             return -1
         new = i == 0 or seller[i] != seller[i - 1]
         if not new and t == last_time:
@@ -641,7 +644,7 @@ def _clean_pass(seller, time, rec, decision, own, accuracy, feedback, continuous
         o = np.float64(own[i])
         d = np.float64(decision[i])
         if continuous:
-            if not (np.isfinite(d) and np.isfinite(o)):
+            if not (abs(d) <= MAX_MAGNITUDE and abs(o) <= MAX_MAGNITUDE):
                 return -1
             out_gap[i] = r - o
             out_act[i] = d - o

@@ -1,0 +1,90 @@
+"""Broken trust logs and arguments: no fit claims convergence without a finite likelihood,
+and every refusal is one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "cheaptalk.cli.main", "trust", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("logs")
+    run = cli("generate", "--sellers", "200", "--events-per-seller", "20", "--seed", "1", "--out", str(root / "ok"),
+              "--quiet")
+    assert run.returncode == 0, run.stderr
+    events = pd.read_parquet(next((root / "ok" / "events").glob("*.parquet")))
+
+    def variant(name, change):
+        frame = events.copy()
+        change(frame)
+        (root / name).mkdir()
+        frame.to_parquet(root / name / "p.parquet")
+        return root / name
+    return {"ok": root / "ok" / "events",
+            "huge": variant("huge", lambda f: f.__setitem__("action", np.where(np.arange(len(f)) < 10, 1e300,
+                                                                                f["action"]))),
+            "no_actions": variant("no_actions", lambda f: f.__setitem__("action", np.nan)),
+            "no_recommendations": variant("no_recommendations", lambda f: f.__setitem__("recommendation", np.nan))}
+
+
+def test_extreme_actions_are_excluded_and_counted_and_the_fit_is_finite(logs, tmp_path):
+    out = tmp_path / "fit.json"
+    run = cli("fit", "--logs", str(logs["huge"]), "--fidelity-scale", "50", "--json", str(out), "--quiet")
+    assert run.returncode == 0, run.stderr
+    fit = json.loads(out.read_text())
+    assert np.isfinite(fit["loglik"]) and fit["converged"]
+    assert fit["n_obs"] == 4000 - 10
+    assert "beyond 1e12" in json.dumps(fit)
+
+
+def test_logs_without_a_usable_decision_are_refused_not_fitted(logs):
+    run = cli("fit", "--logs", str(logs["no_actions"]), "--fidelity-scale", "50", "--quiet")
+    assert run.returncode == 2 and "no usable decision in the logs" in run.stderr
+    assert "converged" not in run.stdout and "Traceback" not in run.stderr
+
+
+def test_whatif_refuses_logs_with_nothing_to_replay(logs, tmp_path):
+    out = tmp_path / "fit.json"
+    assert cli("fit", "--logs", str(logs["ok"]), "--fidelity-scale", "50", "--json", str(out), "--quiet").returncode == 0
+    run = cli("whatif", "--logs", str(logs["no_recommendations"]), "--fit", str(out), "--fidelity-scale", "50")
+    assert run.returncode == 2 and "no usable event" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--feedback-rate", "2,-1"], "--feedback-rate: 2 is outside [0, 1]"),
+    (["--error-scale", ""], "--error-scale needs at least one value"),
+    (["--error-scale", "1,x"], "'x' is not a number"),
+])
+def test_whatif_arguments_are_checked(logs, tmp_path, args, message):
+    out = tmp_path / "fit.json"
+    assert cli("fit", "--logs", str(logs["ok"]), "--fidelity-scale", "50", "--json", str(out), "--quiet").returncode == 0
+    run = cli("whatif", "--logs", str(logs["ok"]), "--fit", str(out), "--fidelity-scale", "50", *args)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eta-up", "2"], "--eta-up must be in [0, 1]"),
+    (["--eta-down", "-1"], "--eta-down must be in [0, 1]"),
+    (["--feedback-rate", "1.5"], "--feedback-rate must be in [0, 1]"),
+])
+def test_generate_arguments_are_checked(tmp_path, args, message):
+    run = cli("generate", "--sellers", "5", "--events-per-seller", "5", "--out", str(tmp_path / "g"), *args)
+    assert run.returncode == 2 and message in run.stderr
+
+
+def test_generate_refuses_a_file_as_its_folder(tmp_path):
+    target = tmp_path / "file.json"
+    target.write_text("{}")
+    run = cli("generate", "--sellers", "5", "--events-per-seller", "5", "--out", str(target))
+    assert run.returncode == 2 and "is a file" in run.stderr and "Traceback" not in run.stderr
