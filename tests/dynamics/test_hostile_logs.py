@@ -88,3 +88,51 @@ def test_generate_refuses_a_file_as_its_folder(tmp_path):
     target.write_text("{}")
     run = cli("generate", "--sellers", "5", "--events-per-seller", "5", "--out", str(target))
     assert run.returncode == 2 and "is a file" in run.stderr and "Traceback" not in run.stderr
+
+
+def _variant_dir(tmp_path, name, frames):
+    folder = tmp_path / name
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        frame.to_parquet(folder / f"part-{i}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def events(logs):
+    return pd.read_parquet(next(logs["ok"].glob("*.parquet")))
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_both_engines_refuse_seller_ids_of_two_types_naming_both_files(events, tmp_path, engine):
+    text = events[events["seller"] >= 100].assign(seller=lambda f: f["seller"].astype(str))
+    folder = _variant_dir(tmp_path, "mixed", [events[events["seller"] < 100], text])
+    run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--engine", engine, "--quiet")
+    assert run.returncode == 2 and "part-1.parquet: column 'seller' holds text ids" in run.stderr
+    assert "part-0.parquet holds integer ids" in run.stderr
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_empty_seller_ids_are_excluded_the_same_way_on_both_engines(events, tmp_path, engine):
+    frame = events.assign(seller=events["seller"].astype(str))
+    frame.loc[:19, "seller"] = ""
+    out = tmp_path / "fit.json"
+    run = cli("fit", "--logs", str(_variant_dir(tmp_path, "empty", [frame])), "--fidelity-scale", "50",
+              "--engine", engine, "--quiet", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    fit = json.loads(out.read_text())
+    assert fit["n_subjects"] == 199 and fit["n_obs"] == 3980
+
+
+def test_float_seller_ids_and_huge_integer_times_are_refused(events, tmp_path):
+    floats = _variant_dir(tmp_path, "floats", [events.assign(seller=events["seller"].astype(float))])
+    run = cli("fit", "--logs", str(floats), "--fidelity-scale", "50", "--quiet")
+    assert run.returncode == 2 and "seller ids must be integers or text" in run.stderr
+    late = _variant_dir(tmp_path, "late", [events.assign(time=events["time"].astype("int64") + 2 ** 62)])
+    run = cli("fit", "--logs", str(late), "--fidelity-scale", "50", "--quiet")
+    assert run.returncode == 2 and "beyond 2^53" in run.stderr
+
+
+def test_quadrature_nodes_are_bounded(logs):
+    run = cli("fit", "--logs", str(logs["ok"]), "--fidelity-scale", "50", "--nodes", "100000")
+    assert run.returncode == 2 and "--nodes must be from 2 to 200" in run.stderr

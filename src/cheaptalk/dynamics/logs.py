@@ -220,6 +220,9 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
             t = sch.field("time").type
             if not (_is_numeric(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)):
                 raise LogSchemaError(f"{f}: column 'time' has type {t}, expected numbers or timestamps")
+            if pa.types.is_integer(t):
+                _check_exact_times(f)
+    _check_seller_types(schemas)
     has_segment = "segment" in present_all
     if sellers_table is not None:
         import pyarrow.dataset as ds       # (only with a seller table: it imports pandas)
@@ -314,6 +317,54 @@ def _float(col) -> np.ndarray:
     return pc.fill_null(col, np.nan).to_numpy(zero_copy_only=False)
 
 
+def _seller_kind(t: pa.DataType) -> str | None:
+    """``"integer"`` or ``"text"`` (what a seller id is), None for any other type."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    return None
+
+
+def _check_seller_types(schemas: dict) -> None:
+    """One kind of seller id in every file: 17 and "17" would otherwise be two sellers on one
+    engine and a schema clash on the other."""
+    first = None
+    for f, sch in schemas.items():
+        if "seller" not in sch.names:
+            continue
+        t = sch.field("seller").type
+        kind = _seller_kind(t)
+        if kind is None:
+            raise LogSchemaError(f"{f}: column 'seller' has type {t}; seller ids must be integers or text "
+                                 f"(pandas turns whole numbers with gaps into floats: write them as Int64 or text)")
+        if first is None:
+            first = (f, kind)
+        elif kind != first[1]:
+            raise LogSchemaError(f"{f}: column 'seller' holds {kind} ids, but {first[0]} holds {first[1]} ids; "
+                                 f"store seller ids with one type in every file")
+
+
+# integer times beyond 2^53 cannot all be told apart once read as float64 (the event arrays)
+_EXACT_TIME = 2 ** 53
+
+
+def _check_exact_times(f: Path) -> None:
+    """Refuse integer times that float64 cannot hold exactly, from the file's column statistics."""
+    meta = pq.read_metadata(f)
+    col = meta.schema.names.index("time") if "time" in meta.schema.names else None
+    if col is None:
+        return
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        if stats is not None and stats.has_min_max and max(abs(stats.min), abs(stats.max)) > _EXACT_TIME:
+            raise LogSchemaError(f"{f}: column 'time' holds integers up to {max(abs(stats.min), abs(stats.max))}, "
+                                 f"beyond 2^53, where nearby times can no longer be told apart; store times "
+                                 f"relative to a start (e.g. seconds since the first event)")
+
+
 def _time_as_number(col):
     """Timestamps and dates as integer microseconds; other columns unchanged."""
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
@@ -365,6 +416,10 @@ def pack_sorted(table: pa.Table, opts: PackOptions, exclusions: Exclusions) -> l
     keep = np.ones(n, bool)
 
     bad = seller_col.is_null().to_numpy(zero_copy_only=False)
+    if _seller_kind(seller_col.type) == "text":
+        # an empty id is no seller (else every row without one would make one seller)
+        bad |= pc.equal(pc.utf8_trim_whitespace(seller_col.cast(pa.string())), "").fill_null(False).to_numpy(
+            zero_copy_only=False)
     exclusions.add("seller_missing", "seller", bad, seller, time)
     keep &= ~bad
     if "_known" in table.column_names:
