@@ -53,6 +53,27 @@ def test_the_server_keeps_running_until_interrupted_and_the_link_opens_the_game(
     assert "participant links" in out
 
 
+def test_a_sigterm_stops_the_command_and_its_server(project_copy, otree_bin, tmp_path):
+    links_file = tmp_path / "links.json"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "cheaptalk.cli.main", "experiment", "sender_receiver_monotone",
+                                "--project", str(project_copy), "--port", str(port), "--json", str(links_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not links_file.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    assert links_file.exists(), process.stderr.read() if process.poll() is not None else "no links"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3)
+        still_listening = True
+    except OSError:
+        still_listening = False
+    assert not still_listening
+
+
 def test_experiment_command_lists_configs_and_refuses_unknown_ones(project_copy, otree_bin):
     listed = subprocess.run([sys.executable, "-m", "cheaptalk.cli.main", "experiment", "--list",
                              "--project", str(project_copy)], capture_output=True, text=True, timeout=120)

@@ -8,6 +8,7 @@ until Ctrl+C. The oTree environment (``.venv-otree/``) is created on first use.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,10 @@ def _parse_fields(items: list[str]) -> dict:
     return out
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
     from ..experiments import otree_env
 
@@ -95,6 +100,10 @@ def run(args) -> int:
     log = project / "__temp_server.log"
     server = otree_env.OTreeServer(project=project, port=args.port, production=args.prodserver,
                                    log_path=log)
+    # the server runs in a session of its own (Ctrl+C in the terminal must not reach it
+    # half-way through a write): a SIGTERM or SIGHUP to this command stops it like Ctrl+C
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     server.start()
     try:
         session = server.create_session(args.config, args.participants, fields)
