@@ -172,3 +172,21 @@ def test_forecast_compare_fits_logit_and_mixed_with_one_tolerance_and_skips_trem
     assert set(comparison.skipped) == {"levelk/tremble", "equilibrium/tremble"}
     assert {f.model.exact_tolerance for f in comparison.fits.values()} == {0.005}
     assert comparison.verdict["best"]["errors"] == "mixed"
+
+
+@pytest.mark.parametrize("family", ["levelk", "ch", "trust", "mixture"])
+@pytest.mark.parametrize("errors", ["logit", "mixed"])
+def test_per_type_precision_with_equal_precisions_is_the_role_precision(family, errors):
+    from cheaptalk.estimation import Likelihood
+
+    one = get_model(family, GAME, errors=errors)
+    each = get_model(family, GAME, errors=errors, per_type_precision=True)
+    data, _ = clean_decisions(one.simulate(None, 6, 8, seed=3), GAME)
+    base = {"precision_sender": 4.0, "precision_receiver": 7.0}
+    per_type = {n: (4.0 if "_sender_" in n else 7.0) for n in each.param_names if n.startswith("precision_")}
+    assert len(per_type) > 2
+    a = Likelihood(one, data).loglik(one.to_vector(base))
+    b = Likelihood(each, data).loglik(each.to_vector(per_type))
+    assert a == pytest.approx(b, rel=1e-12)
+    changed = dict(per_type, **{next(iter(per_type)): 0.5})
+    assert Likelihood(each, data).loglik(each.to_vector(changed)) != pytest.approx(b, rel=1e-9)

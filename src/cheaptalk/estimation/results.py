@@ -111,8 +111,7 @@ class FitResult:
                 entry["se_bootstrap"] = _num(self.bootstrap["se"][i])
             params[name] = entry
         ci = self.ci()
-        options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.model.options.items()
-                   if not isinstance(v, dict)}
+        options = self.model.recorded_options()
         return {"model": self.name, "game": self.model.game.name,
                 "errors": getattr(self.model, "errors", "logit"), "options": options,
                 "loglik": _num(self.loglik),

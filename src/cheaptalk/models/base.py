@@ -140,14 +140,16 @@ class Prediction:
     params: dict
     tables: dict = field(default_factory=dict)     # name -> DataFrame
     summary: dict = field(default_factory=dict)    # treatment -> {name: number}
+    options: dict = field(default_factory=dict)    # the model's options (error model, ...)
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "game": self.game, "params": self.params,
+        return {"model": self.model, "game": self.game, "options": self.options, "params": self.params,
                 "summary": self.summary,
                 "tables": {k: v.to_dict(orient="list") for k, v in self.tables.items()}}
 
     def __str__(self) -> str:
         lines = [f"{self.model} on {self.game}",
+                 "options: " + ", ".join(f"{k}={v}" for k, v in self.options.items()),
                  "parameters: " + ", ".join(f"{k}={v:g}" for k, v in self.params.items())]
         if self.summary:
             lines.append(pd.DataFrame(self.summary).to_string(float_format=lambda v: f"{v:.4g}"))
@@ -257,6 +259,11 @@ class Model(ABC):
         ``{"sender": {"level": [0, 1]}}``). Posterior means of these attributes give each
         subject's estimated trust, trustworthiness or level. Attributes a type lacks are NaN."""
         return {}
+
+    def recorded_options(self) -> dict:
+        """The options as they go into outputs (JSON-able; per-family tables of a mixture left out)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options.items()
+                if not isinstance(v, dict)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(game={self.game.name!r})"

@@ -50,12 +50,17 @@ _RULES = {"sender": "the truthful sender (a message whose literal meaning is her
 
 
 def error_parameters(errors: str, rule_roles=("sender", "receiver"), tie: bool = False,
-                     default_precision: float = 10.0) -> list[Parameter]:
+                     default_precision: float = 10.0, type_groups: dict | None = None) -> list[Parameter]:
     """The noise parameters of an error model: logit precisions (``logit``, ``mixed``; one per
-    role or one tied ``precision``) and tremble probabilities (``tremble``: per role;
-    ``mixed``: per role that has a rule type, listed in ``rule_roles``)."""
+    role, one tied ``precision``, or with ``type_groups`` = ``{role: [group, ...]}`` one per
+    group of types, ``precision_<role>_<group>``) and tremble probabilities (``tremble``: per
+    role; ``mixed``: per role that has a rule type, listed in ``rule_roles``)."""
     params = []
-    if errors in ("logit", "mixed"):
+    if errors in ("logit", "mixed") and type_groups is not None:
+        params += [Parameter(f"precision_{role}_{group}", default_precision, 0.0, 500.0,
+                             f"logit precision of {role}s of type {group} on payoffs normalized to a unit range")
+                   for role in ("sender", "receiver") for group in dict.fromkeys(type_groups[role])]
+    elif errors in ("logit", "mixed"):
         if tie:
             params.append(Parameter("precision", default_precision, 0.0, 500.0,
                                     "logit precision of both roles on payoffs normalized to a unit range"))
@@ -75,7 +80,9 @@ def error_parameters(errors: str, rule_roles=("sender", "receiver"), tie: bool =
 
 
 def _precision(values: dict, role: str):
-    return values["precision"] if "precision" in values else values[f"precision_{role}"]
+    if "precision" in values:
+        return values["precision"]
+    return values.get(f"precision_{role}", 0.0)      # 0: per-type precisions are passed instead
 
 
 def best_response(utility, tol: float = TIE_TOL):
@@ -90,24 +97,26 @@ def _tremble(choice, e):
 
 
 def choice_log_probabilities(errors: str, values: dict, role: str, utility, rule_types=None,
-                             rule_utility=None, noiseless=None):
+                             rule_utility=None, noiseless=None, precision=None):
     """Log choice probabilities ``(T, X, Y)`` of every type from its utilities ``(T, X, Y)``.
 
     ``rule_types``: boolean ``(T,)``, which types follow a rule (used by ``mixed``);
     ``rule_utility``: the utilities whose best response is the rule (default ``utility``;
     the trust model passes the truth payoff for its trustworthiness-1 sender);
     ``noiseless``: the types' noiseless choice probabilities under ``tremble`` when they are
-    not simply the best responses to ``utility`` (a mixed equilibrium's strategies).
+    not simply the best responses to ``utility`` (a mixed equilibrium's strategies);
+    ``precision``: a precision per type ``(T,)`` instead of the role's one.
     """
     utility = jnp.asarray(utility)
+    lam = _precision(values, role) if precision is None else jnp.asarray(precision)[:, None, None]
     if errors == "logit":
-        return jax.nn.log_softmax(_precision(values, role) * utility, axis=-1)
+        return jax.nn.log_softmax(lam * utility, axis=-1)
     if errors == "tremble":
         choice = best_response(utility) if noiseless is None else jnp.asarray(noiseless)
         return _tremble(choice, values[f"tremble_{role}"])
     if errors != "mixed":
         raise ValueError(f"unknown error model {errors!r}; error models are {', '.join(ERROR_MODELS)}")
-    logit = jax.nn.log_softmax(_precision(values, role) * utility, axis=-1)
+    logit = jax.nn.log_softmax(lam * utility, axis=-1)
     mask = np.zeros(utility.shape[0], bool) if rule_types is None else np.asarray(rule_types, bool)
     if not mask.any():
         return logit

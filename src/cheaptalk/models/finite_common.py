@@ -21,6 +21,7 @@ receiver believes; the families differ only in those expectations and beliefs.
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -187,7 +188,10 @@ class FiniteModel(Model):
                        "error model: logit (every type by the logit of its payoffs), tremble (every type "
                        "its best response or, with probability e, uniform), mixed (rule-following types "
                        "tremble, optimizing types logit); see docs/models.md", allowed=cls.error_models),
-                Option("tie_precision", False, "bool", "one logit precision for both roles")]
+                Option("tie_precision", False, "bool", "one logit precision for both roles"),
+                Option("per_type_precision", False, "bool",
+                       "a logit precision for each type (or group of types, see docs/models.md) of each role "
+                       "instead of one per role")]
 
     @property
     def errors(self) -> str:
@@ -202,15 +206,38 @@ class FiniteModel(Model):
         """The family's own parameters (type shares, trust, ...), without the noise."""
         return []
 
+    def precision_groups(self) -> dict:
+        """``{role: group name of each type}``: the types that share a precision under
+        ``per_type_precision`` (by default each type its own)."""
+        return {role: [re.sub(r"\W+", "_", label) for label in labels]
+                for role, labels in self.type_labels().items()}
+
+    def _type_groups(self) -> dict | None:
+        """The precision groups that have a precision: all but the rule types' under ``mixed``."""
+        if not self.options.get("per_type_precision", False):
+            return None
+        if self.options.get("tie_precision", False):
+            raise ValueError("per_type_precision and tie_precision cannot both be set")
+        groups = self.precision_groups()
+        rules = self.rule_types() if self.errors == "mixed" else {}
+        return {role: [g for t, g in enumerate(groups[role])
+                       if not (role in rules and np.asarray(rules[role], bool)[t])] for role in groups}
+
     def parameters(self) -> list[Parameter]:
         rules = [role for role, mask in self.rule_types().items() if np.any(mask)]
-        return self.family_parameters() + error_parameters(self.errors, rules, self.options.get("tie_precision", False))
+        return self.family_parameters() + error_parameters(self.errors, rules, self.options.get("tie_precision", False),
+                                                           type_groups=self._type_groups())
 
     def choose(self, values: dict, role: str, utility, rule_utility=None, noiseless=None):
         """Log choice probabilities ``(T, X, Y)`` of every type under the model's error model
         (:func:`~cheaptalk.models.errors.choice_log_probabilities`)."""
+        precision = None
+        if self.options.get("per_type_precision", False) and self.errors != "tremble":
+            # a rule type under `mixed` has no precision: 0 stands in, unused
+            precision = jnp.stack([jnp.asarray(values.get(f"precision_{role}_{g}", 0.0), dtype=jnp.float64)
+                                   for g in self.precision_groups()[role]])
         return choice_log_probabilities(self.errors, values, role, utility, self.rule_types().get(role),
-                                        rule_utility, noiseless)
+                                        rule_utility, noiseless, precision)
 
     @property
     def treatment_names(self) -> list[str]:
@@ -294,7 +321,8 @@ class FiniteModel(Model):
                    "mean_action_by_type": ["treatment", "type", "message", "mean_action"],
                    "type_shares": ["treatment", "role", "type", "share"]}
         tables = {k: pd.DataFrame(v, columns=columns[k]) for k, v in rows.items()}
-        return Prediction(model=self.name, game=self.game.name, params=full, tables=tables, summary=summary)
+        return Prediction(model=self.name, game=self.game.name, params=full, tables=tables, summary=summary,
+                          options=self.recorded_options())
 
     @staticmethod
     def _welfare(game, sig_bar, rho_bar) -> dict:
@@ -358,6 +386,7 @@ class FiniteModel(Model):
         out = out.sort_values(["treatment", "round", "pair", "role"], ignore_index=True,
                               key=lambda c: c.map({"sender": 0, "receiver": 1}) if c.name == "role" else c)
         out.attrs.update({"synthetic": True, "model": self.name, "game": self.game.name,
+                          "options": self.recorded_options(),
                           "params": full, "seed": seed})
         out.attrs["true_types"] = {f"{t}/{s}": v for (t, s), v in true_types.items()}
         return out

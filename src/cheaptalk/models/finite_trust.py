@@ -71,6 +71,11 @@ class FiniteTrust(FiniteModel):
                                     "gamma >= 1: convexity of the lying cost beta*range(u_S)*(|l(m)-s|/range(s))^gamma"))
         return params
 
+    def precision_groups(self) -> dict:
+        # the masses at 0 and 1 and the Beta part between: three precisions per role
+        groups = ["at_0"] + ["interior"] * (len(self.nodes) - 2) + ["at_1"]
+        return {"sender": groups, "receiver": list(groups)}
+
     def type_labels(self) -> dict:
         return {"sender": [f"trustworthiness={x:.3f}" for x in self.nodes],
                 "receiver": [f"trust={x:.3f}" for x in self.nodes]}

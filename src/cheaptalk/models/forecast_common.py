@@ -324,7 +324,7 @@ class ForecastModel(Model):
         return Prediction(model=self.name, game=self.game.name, params=full,
                           tables={"report schedule (by forecast)": pd.concat(reports, ignore_index=True),
                                   "capacity schedule (by report)": pd.concat(capacities, ignore_index=True)},
-                          summary=summary)
+                          summary=summary, options=self.recorded_options())
 
     def welfare(self, params: dict | None, treatment: str, n_forecasts: int = 201, n_spread: int = 5) -> dict:
         """Expected profits and supply-chain efficiency under the model's noise-free choices.

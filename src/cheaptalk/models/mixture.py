@@ -26,7 +26,7 @@ __all__ = ["ForecastMixture", "FiniteMixture", "family_log_shares", "DEFAULT_FAM
 
 DEFAULT_FAMILIES = ("trust", "levelk")
 _FLOOR = 1e-12
-_SHARED_OPTIONS = ("errors", "tie_precision")
+_SHARED_OPTIONS = ("errors", "tie_precision", "per_type_precision", "exact_tolerance")
 
 
 def _families_option(kind: str) -> Option:
