@@ -38,7 +38,7 @@ def test_fit_writes_the_fit_json(data_file, tmp_path, capsys):
 def test_compare_writes_json_and_a_self_contained_report(data_file, tmp_path):
     out, report = tmp_path / "compare.json", tmp_path / "report"
     assert main(["compare", "--data", str(data_file), "--models", "equilibrium,levelk", "--folds", "2",
-                 "--json", str(out), "--report", str(report), "--quiet"]) == 0
+                 "--errors", "logit", "--json", str(out), "--report", str(report), "--quiet"]) == 0
     result = json.loads(out.read_text())
     assert result["data"] == str(data_file) and result["best"] == "levelk"
     assert [m["model"] for m in result["models"]] == ["equilibrium", "levelk"]

@@ -69,7 +69,7 @@ def test_trust_mixed_fully_trustworthy_sender_tells_the_truth_as_a_rule():
 
 
 def test_unknown_options_and_values_are_refused_with_the_allowed_ones():
-    with pytest.raises(OptionError, match="errors, tie_precision, max_level"):
+    with pytest.raises(OptionError, match="errors, tie_precision, per_type_precision, max_level"):
         get_model("levelk", GAME, colour="red")
     with pytest.raises(OptionError, match="logit, tremble, mixed"):
         get_model("levelk", GAME, errors="probit")

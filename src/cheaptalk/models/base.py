@@ -65,6 +65,8 @@ class Option:
     def parse(self, value, model: str = ""):
         """The option's value from text (command line) or a Python value; clear error if not allowed."""
         where = f"option {self.name}" + (f" of model {model!r}" if model else "")
+        if value is None and self.default is None:
+            return None          # "chosen by the model"
         text = value.strip() if isinstance(value, str) else value
         if self.kind == "bool":
             if isinstance(text, bool):
