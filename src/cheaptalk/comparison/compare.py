@@ -48,6 +48,10 @@ def _option_names(name: str, game_spec) -> set:
     return {o.name for o in model_class(name, game_spec.kind).option_specs()}
 
 
+def _has_rule_types(model) -> bool:
+    return any(np.any(mask) for mask in model.rule_types().values()) if hasattr(model, "rule_types") else False
+
+
 def _error_models(name, game_spec) -> tuple:
     """The error models family ``name`` is defined under on this kind of game (a ready model
     instance: the one it has)."""
@@ -76,6 +80,8 @@ class Comparison:
     failed: dict = field(default_factory=dict)   # label -> why the model could not be fitted
     skipped: dict = field(default_factory=dict)  # label -> why the pair (family, errors) does not exist
     errors: list = field(default_factory=list)   # the error models compared
+    label_errors: dict = field(default_factory=dict)  # label -> its error model
+    same_as: dict = field(default_factory=dict)  # label -> the label of the identical model fitted once
 
     def _score(self, label) -> float:
         return self.cv[label]["cv_loglik"] if self.cv else -self.fits[label].bic
@@ -89,7 +95,7 @@ class Comparison:
         return self.fits[label].name
 
     def _errors_of(self, label) -> str:
-        return getattr(self.fits[label].model, "errors", "logit")
+        return self.label_errors.get(label) or getattr(self.fits[label].model, "errors", "logit")
 
     @property
     def verdict(self) -> dict:
@@ -173,6 +179,9 @@ class Comparison:
         for name, f in self.fits.items():
             entry = f.to_dict()
             entry["label"] = name
+            entry["errors"] = self._errors_of(name)
+            if name in self.same_as:
+                entry["same_as"] = self.same_as[name]
             entry["cv_loglik"] = self.cv[name]["cv_loglik"] if name in self.cv else None
             if name in self.cv:
                 entry["cv"] = {k: v for k, v in self.cv[name].items()
@@ -275,6 +284,7 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     for item in items:
         if not isinstance(item, str):
             instances.append((item.name, item))
+            comparison.label_errors[item.name] = getattr(item, "errors", "logit")
             continue
         for e in errors:
             label = item if len(errors) == 1 else f"{item}/{e}"
@@ -286,9 +296,17 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                 # exact choices must count the same way under every error model compared
                 options.setdefault("exact_tolerance", DEFAULT_EXACT_TOLERANCE)
             try:
-                instances.append((label, get_model(item, game_spec, **options)))
+                model = get_model(item, game_spec, **options)
             except ValueError as exc:
                 comparison.failed[label] = str(exc)
+                continue
+            comparison.label_errors[label] = e
+            logit_label = f"{item}/logit"
+            if e == "mixed" and not _has_rule_types(model) and logit_label in comparison.label_errors:
+                # no rule-following types: the same model as under logit, fitted once
+                comparison.same_as[label] = logit_label
+                continue
+            instances.append((label, model))
     n_treat = data["treatment"].nunique() if "treatment" in data else 1
     steps_per_model = (1 + (folds if folds >= 2 else 0) + (n_treat if holdout and n_treat > 1 else 0)
                        + (1 if with_regularities else 0))
@@ -331,13 +349,20 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     workers = workers or min(4, os.cpu_count() or 1)
     try:
         if workers > 1 and len(instances) > 1:
+            # the costliest models (most parameters) first, so that no long fit starts last
+            order = sorted(range(len(instances)), key=lambda i: -len(instances[i][1].param_names))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                outputs = list(pool.map(run, instances))
+                done = dict(zip(order, pool.map(run, [instances[i] for i in order])))
+            outputs = [done[i] for i in range(len(instances))]
         else:
             outputs = [run(m) for m in instances]
     finally:
         bar.close()
-    for (name, model), out in zip(instances, outputs):   # in the order asked for, whatever finished first
+    results = {name: out for (name, _), out in zip(instances, outputs)}
+    for name in comparison.label_errors:               # in the order asked for, whatever finished first
+        out = results.get(name) or results.get(comparison.same_as.get(name))
+        if out is None:
+            continue
         if "failed" in out:
             comparison.failed[name] = out["failed"]
             continue
@@ -346,10 +371,14 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                             ("welfare", comparison.welfare), ("simulation", comparison.simulations)):
             if key in out:
                 target[name] = out[key]
-        comparison.notes.extend(out["notes"])
+        if name in comparison.same_as:
+            comparison.notes.append(f"{name}: no rule-following types, so the same model as "
+                                    f"{comparison.same_as[name]} (fitted once)")
+        else:
+            comparison.notes.extend(out["notes"])
 
-    # tests between every pair, on the same subjects
-    fitted = list(comparison.fits)
+    # tests between every pair, on the same subjects (a model and its copy under another label: none)
+    fitted = [n for n in comparison.fits if n not in comparison.same_as]
     for a, b in combinations(fitted, 2):
         fa, fb = comparison.fits[a], comparison.fits[b]
         nested = is_nested(fa.model, fb.model)
