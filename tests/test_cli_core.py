@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -122,3 +123,46 @@ def test_commands_import_only_what_they_need():
               "print([m for m in ('pandas', 'jax', 'scipy.stats') if m in sys.modules])\n")
     out = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_errors_have_one_root_and_keep_their_builtin_bases():
+    from cheaptalk.data import DataFormatError
+    from cheaptalk.data.importing import MapError
+    from cheaptalk.datasets.public import DatasetError
+    from cheaptalk.dynamics.logs import LogSchemaError
+    from cheaptalk.errors import CheaptalkError
+    from cheaptalk.estimation.mle import EstimationError
+    from cheaptalk.games.formulas import FormulaError
+    from cheaptalk.games.loader import GameFileError
+    from cheaptalk.models.base import OptionError, ParameterError
+
+    for cls in (DataFormatError, MapError, DatasetError, LogSchemaError, FormulaError, GameFileError, OptionError,
+                ParameterError):
+        assert issubclass(cls, CheaptalkError) and issubclass(cls, ValueError), cls
+    assert issubclass(EstimationError, CheaptalkError) and issubclass(EstimationError, RuntimeError)
+
+
+def test_a_bug_is_an_internal_error_with_a_hint_and_debug_shows_the_traceback(capsys, monkeypatch):
+    import cheaptalk.cli.describe as describe
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+    monkeypatch.setattr(describe, "run", broken)
+    code, _, err = run(capsys, "describe", "levelk")
+    assert code == 3 and "internal error: ZeroDivisionError" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["describe", "levelk", "--debug"])
+
+
+def test_a_closed_pipe_ends_quietly():
+    import subprocess
+    import sys
+    # a long table: more than a pipe holds, so the writer meets the closed pipe
+    game = Path(__file__).resolve().parents[1] / "src" / "cheaptalk" / "datasets" / "public" / "bullshitter" / "game.toml"
+    process = subprocess.Popen([sys.executable, "-m", "cheaptalk.cli.main", "predict", "--model", "trust",
+                                "--game", str(game)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err

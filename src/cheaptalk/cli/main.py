@@ -12,6 +12,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from .. import __version__
+from ..errors import CheaptalkError
 
 # command modules, in the order `cheaptalk --help` lists them
 COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
@@ -28,6 +29,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         prog="cheaptalk",
         description="Cheap-talk games: predict, simulate, fit and compare behavioural models.")
     parser.add_argument("--version", action="version", version=f"cheaptalk {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = _command_module(argv)
     for name in COMMAND_MODULES:
@@ -49,6 +51,8 @@ def _command_module(argv: list[str] | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv              # tracebacks instead of one-line errors
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -59,11 +63,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        # user errors (bad game file, unknown parameter, malformed data) get one clear line
+    except BrokenPipeError:
+        # the reader went away (`cheaptalk predict | head`): nothing more to say, to no one
+        sys.stderr.close()
+        return 0
+    except (CheaptalkError, ValueError, KeyError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        # what the user gave cannot be used (bad game file, unknown parameter, malformed data):
+        # one clear line; the toolkit's own errors all derive from CheaptalkError
+        if debug:
+            raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"cheaptalk {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"cheaptalk {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              f"This is a bug in cheaptalk, not in what you gave it. Run the command again with --debug "
+              f"for the traceback, and report it with the command you ran.", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatError
 
 __all__ = ["ImportMap", "MapError", "ImportReport", "load_map", "import_table", "read_source"]
@@ -52,7 +53,7 @@ _FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", 
             ".dta": "stata", ".xlsx": "excel", ".xls": "excel"}
 
 
-class MapError(ValueError):
+class MapError(DataError):
     """A column map that is malformed or does not fit the data; the message names the map
     file and the entry (and the data file, row and column where there is one)."""
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DataError
+
 __all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "ROLES", "read_decisions", "write_decisions",
            "DataFormatError"]
 
@@ -25,7 +27,7 @@ OPTIONAL_COLUMNS = ("session", "pair", "treatment", "timeout")
 ROLES = ("sender", "receiver")
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DataError):
     """Input data that makes no sense; the message names the file, row and column."""
 
 

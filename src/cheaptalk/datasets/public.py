@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..errors import DataError
+
 __all__ = ["DatasetError", "Dataset", "list_datasets", "get_dataset", "fetch_dataset", "load_dataset"]
 
 
-class DatasetError(ValueError):
+class DatasetError(DataError):
     """An unknown data set, a failed download, a missing mirror file or a wrong checksum."""
 
 

@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from ..errors import EstimationFailure
 from .engines import ModelSpec, PassResult, evaluate_batch
 
 
-class TrustFitError(ValueError):
+class TrustFitError(EstimationFailure, ValueError):
     """Logs that a fit cannot honestly be made from (no usable decision, a likelihood that is
     not finite); the message says why."""
 

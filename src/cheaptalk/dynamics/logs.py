@@ -51,6 +51,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..errors import LogsError
+
 __all__ = ["LogSchemaError", "LogSource", "PackOptions", "Exclusions", "pack_sorted",
            "StreamPacker", "SellerOrderCheck", "resolve_logs", "EVENT_COLUMNS", "event_columns",
            "direct_read_plan", "read_as_stored", "pack_stream", "OutOfOrder", "seller_hashes",
@@ -65,7 +67,7 @@ MAX_MAGNITUDE = 1e12
 MAX_BATCH_SELLERS = 1024  # the time scan runs fastest while (sellers x nodes) stays in cache
 
 
-class LogSchemaError(ValueError):
+class LogSchemaError(LogsError):
     """The logs cannot be read as recommendation events (missing or mistyped columns)."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
+from ..errors import EstimationFailure
 from .objective import Likelihood
 from .results import FitResult
 
@@ -40,7 +41,7 @@ class EstimationWarning(UserWarning):
     """Non-convergence, a parameter at a bound, or a flat likelihood."""
 
 
-class EstimationError(RuntimeError):
+class EstimationError(EstimationFailure):
     """The likelihood could not be evaluated at any starting point."""
 
 

@@ -27,6 +27,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import EnvironmentProblem
+
 __all__ = ["REPO_ROOT", "PROJECT_DIR", "VENV_DIR", "OTreeEnvError", "ensure_venv", "otree_bin",
            "free_port", "OTreeServer", "session_configs"]
 
@@ -36,7 +38,7 @@ VENV_DIR = REPO_ROOT / ".venv-otree"
 _STAMP = ".cheaptalk-requirements"
 
 
-class OTreeEnvError(RuntimeError):
+class OTreeEnvError(EnvironmentProblem):
     """The oTree environment or server could not be set up; the message says what failed."""
 
 

@@ -15,10 +15,12 @@ from typing import Mapping
 
 import numpy as np
 
+from ..errors import GameError
+
 __all__ = ["FormulaError", "Formula", "ALLOWED_FUNCTIONS"]
 
 
-class FormulaError(ValueError):
+class FormulaError(GameError):
     """A payoff formula could not be parsed or uses something that is not allowed."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import GameError
 from .catalog import PRESETS
 from .distributions import make_distribution
 from .finite import FiniteGame
@@ -27,7 +28,7 @@ from .formulas import Formula, FormulaError
 __all__ = ["GameSpec", "GameFileError", "load_game", "game_from_dict", "PRESETS"]
 
 
-class GameFileError(ValueError):
+class GameFileError(GameError):
     """A game file is malformed; the message names the file and the offending entry."""
 
 

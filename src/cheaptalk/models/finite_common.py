@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .errors import ERROR_MODELS, choice_log_probabilities, error_parameters
@@ -167,7 +168,7 @@ class FinitePrepared:
     treatments: list = field(default_factory=list)
 
 
-class DataValueError(ValueError):
+class DataValueError(DataError):
     """A decision whose values do not belong to the game (the message names row and column)."""
 
 

@@ -61,6 +61,7 @@ from functools import partial
 
 import numpy as np
 
+from ..errors import GameError
 from .._jax import jax, jnp
 from .base import Option
 from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precisions,
@@ -101,11 +102,11 @@ class EquilibriumOutcome:
         return tuple(sorted((tuple(int(s) for s in el), int(a)) for el, a in zip(self.elements, self.actions)))
 
 
-class TooManyProfiles(ValueError):
+class TooManyProfiles(GameError):
     """A game too large to enumerate its pure strategies."""
 
 
-class NoPureEquilibrium(ValueError):
+class NoPureEquilibrium(GameError):
     """A game without a pure-strategy equilibrium (the equilibrium model then plays the
     limit of the logit QRE branch, a mixed equilibrium)."""
 
