@@ -212,3 +212,25 @@ def test_compare_dataset_runs_end_to_end_through_the_mirror(tmp_path):
     assert result["verdict"]["by_errors"] == {"mixed": result["best"]}
     for m in result["models"]:
         assert sum(m["loglik_by_role"].values()) == pytest.approx(m["loglik"], abs=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".xlsx", ".parquet", ".tsv"])
+def test_stata_excel_parquet_and_tsv_exports_import_like_csv(tmp_path, suffix):
+    src = pd.DataFrame({"id": ["p1", "p1", "p2", "p2"], "r": ["S", "S", "R", "R"], "t": [1, 2, 1, 2],
+                        "st": [1, 3, 5, 7], "msg": [1, 5, 5, 9], "act": [np.nan, np.nan, 4.0, 8.0]})
+    path = tmp_path / f"export{suffix}"
+    if suffix == ".dta":
+        src.to_stata(path, write_index=False)
+    elif suffix == ".xlsx":
+        src.to_excel(path, index=False)
+    elif suffix == ".parquet":
+        src.to_parquet(path)
+    else:
+        src.to_csv(path, sep="\t", index=False)
+    spec = map_from_dict({"columns": {"subject": "id", "role": "r", "round": "t", "state": "st", "message": "msg",
+                                      "action": {"column": "act", "roles": ["receiver"]}},
+                          "values": {"role": {"S": "sender", "R": "receiver"}}})
+    out, report = import_table(read_source(path), spec, str(path))
+    assert report.n_decisions == 4 and report.n_excluded == 0
+    assert list(out["role"]) == ["sender", "sender", "receiver", "receiver"]
+    assert out["message"].tolist() == [1, 5, 5, 9] and out["action"].tolist()[2:] == [4, 8]
