@@ -59,7 +59,7 @@ def register(sub):
                    help="write the fit as JSON to OUT (stdout without OUT or with '-')")
     f.add_argument("--out", metavar="DIR",
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
-    f.add_argument("--nodes", type=_whole_in_range(2, 200, "--nodes"), default=20,
+    f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
                    help="sellers in the sample that gives the starting values (10000)")
@@ -225,28 +225,16 @@ def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
     return out
 
 
-def _whole_in_range(low: int, high: int, what: str):
-    """An argparse type: a whole number in ``[low, high]``."""
+def _in_range(low: float, high: float, what: str, whole: bool = False):
+    """An argparse type: a number (``whole``: a whole number) in ``[low, high]``."""
     def parse(text):
         try:
-            value = int(text)
+            value = int(text) if whole else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if whole else ''}number") from None
         if not (low <= value <= high):
-            raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}, got {text}")
-        return value
-    return parse
-
-
-def _in_range(low: float, high: float, what: str):
-    """An argparse type: a number in ``[low, high]``."""
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (low <= value <= high):
-            raise argparse.ArgumentTypeError(f"{what} must be in [{low:g}, {high:g}], got {text}")
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, got {text}" if whole
+                                             else f"{what} must be in [{low:g}, {high:g}], got {text}")
         return value
     return parse
 
