@@ -133,7 +133,9 @@ class FitResult:
     def __str__(self) -> str:
         frame = self.to_frame()
         eig = np.atleast_1d(self.hessian_eigenvalues)
-        lines = [f"Maximum likelihood: {self.name} on {self.model.game.name}",
+        options = ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
+                            for k, v in self.model.recorded_options().items() if v is not None)
+        lines = [f"Maximum likelihood: {self.name} on {self.model.game.name}" + (f" ({options})" if options else ""),
                  f"  decisions {self.n_obs}, subjects {self.n_subjects}, log-likelihood {self.loglik:.3f}, "
                  f"AIC {self.aic:.1f}, BIC {self.bic:.1f}",
                  f"  converged: {'yes' if self.converged else 'NO'} (L-BFGS-B, {len(self.starts)} start(s), "
