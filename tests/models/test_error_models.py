@@ -190,3 +190,21 @@ def test_per_type_precision_with_equal_precisions_is_the_role_precision(family, 
     assert a == pytest.approx(b, rel=1e-12)
     changed = dict(per_type, **{next(iter(per_type)): 0.5})
     assert Likelihood(each, data).loglik(each.to_vector(changed)) != pytest.approx(b, rel=1e-9)
+
+
+def test_the_trust_family_under_mixed_recovers_the_share_of_exactly_truthful_senders():
+    # the same data as above (40% truthful level-0 senders): the trust model's truthful mass,
+    # P(trustworthiness = 1) = (1 - at_0) at_1, with its delta-method standard error
+    game = load_game("monotone")
+    truth = {**TRUTH, "precision_sender": 3.0, "precision_receiver": 5.0}
+    data, _ = clean_decisions(get_model("levelk", game, errors="mixed").simulate(truth, 40, 25, seed=1), game)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit(get_model("trust", game, errors="mixed"), data, starts=2, warn=False)
+
+    def share(theta):
+        v = result.model.to_dict(theta)
+        return (1 - v["trustworthiness_at_0"]) * v["trustworthiness_at_1"]
+    grad = np.array([(share(result.theta + 1e-6 * e) - share(result.theta)) / 1e-6 for e in np.eye(len(result.theta))])
+    se = float(np.sqrt(grad @ np.nan_to_num(result.cov) @ grad))
+    assert 0 < se < 0.15 and abs(share(result.theta) - 0.4) < 2.58 * se + 0.02, (share(result.theta), se)
