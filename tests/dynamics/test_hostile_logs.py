@@ -136,3 +136,17 @@ def test_float_seller_ids_and_huge_integer_times_are_refused(events, tmp_path):
 def test_quadrature_nodes_are_bounded(logs):
     run = cli("fit", "--logs", str(logs["ok"]), "--fidelity-scale", "50", "--nodes", "100000")
     assert run.returncode == 2 and "--nodes must be from 2 to 200" in run.stderr
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_exclusion_examples_name_file_and_row_on_both_engines(events, tmp_path, engine, shuffled):
+    frame = events.copy()
+    frame.loc[5, "recommendation"] = np.nan
+    if shuffled:                 # out of seller order: read through DuckDB's or Spark's sort
+        frame = frame.sample(frac=1, random_state=1)
+    folder = _variant_dir(tmp_path, "one", [frame])
+    row = int(np.flatnonzero(frame.index.to_numpy() == 5)[0])
+    run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--strict", "--engine", engine, "--quiet")
+    assert run.returncode == 2
+    assert f"first: {folder / 'part-0.parquet'} row {row}, column 'recommendation'" in run.stderr

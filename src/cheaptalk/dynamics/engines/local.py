@@ -62,6 +62,30 @@ def event_query(source: LogSource, order: bool = True, extra: str = "") -> str:
     return sql
 
 
+def locate_examples(con, source: LogSource, exclusions) -> None:
+    """Add file and row to the first excluded examples: DuckDB knows both, whichever engine
+    or sort order packed the logs."""
+    if not exclusions.examples:
+        return
+    src = (f"read_parquet('{source.glob}', hive_partitioning = true, union_by_name = true, "
+           f"filename = true, file_row_number = true)")
+    for ex in exclusions.examples:
+        try:
+            if ex["time"] is None:
+                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? "
+                                  "AND time IS NULL LIMIT 1", [ex["seller"]]).fetchone()
+            elif ex["seller"] is None:
+                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller IS NULL "
+                                  "LIMIT 1").fetchone()
+            else:
+                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? AND "
+                                  "CAST(time AS DOUBLE) = ? LIMIT 1", [ex["seller"], ex["time"]]).fetchone()
+        except duckdb.Error:
+            row = None
+        if row:
+            ex["file"], ex["row"] = row[0], int(row[1])
+
+
 def _table_has_segment(source: LogSource) -> bool:
     import pyarrow.dataset as ds
     return "segment" in ds.dataset(source.sellers_table, format="parquet").schema.names
@@ -192,27 +216,8 @@ class LocalEngine:
         self._files.append(path)
 
     def _locate_examples(self):
-        """Add file and row to the first excluded examples (DuckDB knows both)."""
-        if not self.exclusions.examples:
-            return
         con = self._connect()
-        src = (f"read_parquet('{self.source.glob}', hive_partitioning = true, union_by_name = true, "
-               f"filename = true, file_row_number = true)")
-        for ex in self.exclusions.examples:
-            try:
-                if ex["time"] is None:
-                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? "
-                                      "AND time IS NULL LIMIT 1", [ex["seller"]]).fetchone()
-                elif ex["seller"] is None:
-                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller IS NULL "
-                                      "LIMIT 1").fetchone()
-                else:
-                    row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? AND "
-                                      "CAST(time AS DOUBLE) = ? LIMIT 1", [ex["seller"], ex["time"]]).fetchone()
-            except duckdb.Error:
-                row = None
-            if row:
-                ex["file"], ex["row"] = row[0], int(row[1])
+        locate_examples(con, self.source, self.exclusions)
         con.close()
 
     # ---- passes

@@ -411,6 +411,14 @@ class SparkEngine:
         finally:
             for thread in driver_work:
                 thread.join()
+        if self.exclusions.examples:
+            # the examples' files and rows, for the report (the executors packed without them)
+            import duckdb
+
+            from .local import locate_examples
+            con = duckdb.connect()
+            locate_examples(con, self.source, self.exclusions)
+            con.close()
         self.prepared = True
         self.prepare_seconds = time.perf_counter() - started
         return self
