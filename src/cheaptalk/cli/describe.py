@@ -34,7 +34,8 @@ def run(args) -> int:
     width = max(len(n) for n in options)
     for name, o in options.items():
         allowed = (", ".join(map(str, o["allowed"])) if "allowed" in o else
-                   (f"integer >= {o['minimum']}" if o["kind"] == "int" else "true, false"))
+                   {"int": f"integer >= {o.get('minimum')}", "float": f"number >= {o.get('minimum')}"}
+                   .get(o["kind"], "true, false"))
         value = chosen[name]
         value = ",".join(value) if isinstance(value, (tuple, list)) else value
         print(f"{name:<{width}}  {str(value):<16}  {o['description']} [{allowed}]")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..estimation import EstimationWarning, Likelihood, fit
 from ..models import MODEL_NAMES, get_model, model_class
-from ..models.errors import ERROR_MODELS
+from ..models.noise import ERROR_MODELS
 from ..models.forecast_common import DEFAULT_EXACT_TOLERANCE
 from .predictive import cross_validate, holdout_treatments, paired_cv_difference
 from .regularities import model_regularities, regularities, regularity_table
@@ -260,7 +260,7 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     Progress goes to stderr when ``progress``.
     ``workers``: models processed at the same time (threads; default: the number of CPU
     cores, at most 4). ``errors``: the error models every family is fitted under (default:
-    all that the families are defined under; see :mod:`cheaptalk.models.errors`). Models
+    all that the families are defined under; see :mod:`cheaptalk.models.noise`). Models
     that cannot be fitted are reported in ``failed`` and the comparison goes on. Compiling and evaluating a likelihood runs in XLA outside Python's
     lock, so two models on two cores take about the time of one.
     """

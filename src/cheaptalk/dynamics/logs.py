@@ -165,15 +165,17 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     fidelity_scale = fidelity_scale if fidelity_scale is not None else meta.get("fidelity_scale")
 
     present_all: set[str] | None = None
-    schemas = {}
+    schemas, metas = {}, {}
     partition_cols = set()
     for f in files:
         # hive partition directories (name=value) supply columns too
         for part in f.relative_to(events).parts[:-1] if events.is_dir() else ():
             if "=" in part:
                 partition_cols.add(part.split("=", 1)[0])
-        # (the file's footer only; pyarrow.dataset would import pandas, 0.35 s of start-up)
-        sch = pq.read_schema(f)
+        # (the file's footer only, read once; pyarrow.dataset would import pandas, 0.35 s of start-up)
+        meta = pq.read_metadata(f)
+        sch = meta.schema.to_arrow_schema()
+        metas[f] = meta
         schemas[f] = sch
         names = set(sch.names)
         present_all = names if present_all is None else present_all & names
@@ -223,7 +225,7 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
             if not (_is_numeric(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)):
                 raise LogSchemaError(f"{f}: column 'time' has type {t}, expected numbers or timestamps")
             if pa.types.is_integer(t):
-                _check_exact_times(f)
+                _check_exact_times(f, metas[f])
     _check_seller_types(schemas)
     has_segment = "segment" in present_all
     if sellers_table is not None:
@@ -353,9 +355,8 @@ def _check_seller_types(schemas: dict) -> None:
 _EXACT_TIME = 2 ** 53
 
 
-def _check_exact_times(f: Path) -> None:
+def _check_exact_times(f: Path, meta) -> None:
     """Refuse integer times that float64 cannot hold exactly, from the file's column statistics."""
-    meta = pq.read_metadata(f)
     col = meta.schema.names.index("time") if "time" in meta.schema.names else None
     if col is None:
         return

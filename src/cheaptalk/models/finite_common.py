@@ -32,16 +32,12 @@ import pandas as pd
 from ..errors import DataError
 from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
-from .errors import ERROR_MODELS, choice_log_probabilities, error_parameters
 from .likelihood import split_roles
-from .noise import logit_logprob
+from .noise import ERROR_MODELS, TIE_TOL, best_response, choice_log_probabilities, error_parameters
 
-__all__ = ["Behaviour", "FiniteModel", "FinitePrepared", "normalized_payoffs", "precision_parameters",
-           "best_response", "sender_utility", "receiver_utility", "posterior_beliefs", "literal_beliefs",
+__all__ = ["Behaviour", "FiniteModel", "FinitePrepared", "normalized_payoffs", "best_response", "sender_utility", "receiver_utility", "posterior_beliefs", "literal_beliefs",
            "truth_utility", "stick_breaking_log_weights", "combine_behaviours", "TIE_TOL"]
 
-# utilities within this distance (on the unit payoff range) of the best count as tied
-TIE_TOL = 1e-9
 _FLOOR = 1e-12
 
 
@@ -66,29 +62,11 @@ def normalized_payoffs(game) -> tuple[np.ndarray, np.ndarray]:
             game.receiver_payoff / game.payoff_range("receiver"))
 
 
-def precision_parameters(tie: bool = False, default: float = 10.0) -> list[Parameter]:
-    """The logit precisions shared by every G2 family (one per role, or one tied ``precision``)."""
-    if tie:
-        return [Parameter("precision", default, 0.0, 500.0,
-                          "logit precision of both roles on payoffs normalized to a unit range")]
-    return [Parameter("precision_sender", default, 0.0, 500.0,
-                      "sender's logit precision on payoffs normalized to a unit range"),
-            Parameter("precision_receiver", default, 0.0, 500.0,
-                      "receiver's logit precision on payoffs normalized to a unit range")]
-
-
 def precisions(values: dict):
     """``(lambda_S, lambda_R)`` from parameter values, tied or not."""
     if "precision" in values:
         return values["precision"], values["precision"]
     return values["precision_sender"], values["precision_receiver"]
-
-
-def best_response(utility, xp=np, tol: float = TIE_TOL):
-    """Deterministic best response along the last axis, ties spread uniformly."""
-    best = utility >= utility.max(axis=-1, keepdims=True) - tol
-    best = best.astype(float) if xp is np else best.astype(jnp.float64)
-    return best / best.sum(axis=-1, keepdims=True)
 
 
 def sender_utility(u_sender, receiver_strategy, xp=np):
@@ -176,7 +154,7 @@ class DataValueError(DataError):
 
 class FiniteModel(Model):
     """Base of the G2 models: subclasses define :meth:`family_parameters`, :meth:`behaviour`
-    and :meth:`type_labels`; the error model (:mod:`cheaptalk.models.errors`), prediction,
+    and :meth:`type_labels`; the error model (:mod:`cheaptalk.models.noise`), prediction,
     simulation and the likelihood are shared."""
 
     game_kind = "finite"
@@ -231,7 +209,7 @@ class FiniteModel(Model):
 
     def choose(self, values: dict, role: str, utility, rule_utility=None, noiseless=None):
         """Log choice probabilities ``(T, X, Y)`` of every type under the model's error model
-        (:func:`~cheaptalk.models.errors.choice_log_probabilities`)."""
+        (:func:`~cheaptalk.models.noise.choice_log_probabilities`)."""
         precision = None
         if self.options.get("per_type_precision", False) and self.errors != "tremble":
             # a rule type under `mixed` has no precision: 0 stands in, unused
@@ -456,17 +434,6 @@ class FiniteModel(Model):
             table = jnp.concatenate(tables[role], axis=1)          # (T, sum of table sizes)
             out[role] = RoleComponents(log_weights=weights[role], logf=table[:, prepared.index[role]].T)
         return out
-
-    # --- shared logit responses -----------------------------------------------------------
-    @staticmethod
-    def logit_sender(lam_s, utility):
-        """``log sigma`` from sender utilities ``(..., S, M)`` on the unit payoff range."""
-        return logit_logprob(utility, lam_s, axis=-1)
-
-    @staticmethod
-    def logit_receiver(lam_r, utility):
-        """``log rho`` from receiver utilities ``(..., M, A)`` on the unit payoff range."""
-        return logit_logprob(utility, lam_r, axis=-1)
 
 
 def _draw(rng, probs: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._jax import jnp
+from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
 from .noise import boundary_flags, censored_normal_logpdf, censored_uniform_normal_logpdf
@@ -417,7 +417,6 @@ def exact_band_logprob(logf, choice: TypeChoices, sd, arr, interval_columns=()):
     """``log P_t(|x - rule| <= tol)`` of each type: the probability of an exact choice under
     the type's censored normal error (the band reaches into the censored mass at a bound).
     Types indifferent over an interval get the first-order ``density x band width``."""
-    from .._jax import jax
     ndtr = jax.scipy.special.ndtr
     rule, tol = np.asarray(arr["rule"])[:, None], np.asarray(arr["tolerance"])[:, None]
     low, high = np.asarray(arr["low"])[:, None], np.asarray(arr["high"])[:, None]
