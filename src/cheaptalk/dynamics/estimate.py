@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
 
 from ..errors import EstimationFailure
+from ..estimation import inference
+from ..estimation.result import EstimationResult, json_number
 from .engines import ModelSpec, PassResult, evaluate_batch
 
 
@@ -55,7 +56,7 @@ U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "initial_trust_mean"
 
 
 @dataclass
-class TrustFit:
+class TrustFit(EstimationResult):
     kind: str
     u: np.ndarray
     estimates: dict
@@ -83,50 +84,71 @@ class TrustFit:
     read_in_order: bool | None = None
     seller_sample: dict | None = None     # fraction, seed, rows of other sellers
     cov_unconstrained: np.ndarray | None = None   # seller-clustered, of u (what-if draws)
+    at_bound: dict = field(default_factory=dict)
+    flat: list = field(default_factory=list)
+
+    cluster_unit = "seller"
+    se_method = "cluster-robust by seller (sandwich), delta method from the unconstrained scale"
+
+    # --- what the base class reads -----------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"trust-dynamics-{self.kind}"
 
     @property
-    def n_params(self) -> int:
-        return len(self.u)
+    def param_names(self) -> list[str]:
+        return list(self.estimates)
 
     @property
-    def aic(self) -> float:
-        return 2 * self.n_params - 2 * self.loglik
+    def estimate_vector(self) -> np.ndarray:
+        return np.array([self.estimates[n] for n in self.param_names], float)
 
     @property
-    def bic(self) -> float:
-        return self.n_params * np.log(max(self.n_decisions, 1)) - 2 * self.loglik
+    def se_vector(self) -> np.ndarray:
+        return np.array([self.se[n] for n in self.param_names], float)
+
+    @property
+    def n_obs(self) -> int:
+        return self.n_decisions
+
+    @property
+    def n_subjects(self) -> int:
+        return self.n_sellers
 
     def to_json(self) -> dict:
-        """The fit-JSON shape shared with ``cheaptalk fit --json``, plus diagnostics."""
-        return {
-            "model": f"trust-dynamics-{self.kind}",
-            "loglik": self.loglik, "n_params": self.n_params, "n_obs": self.n_decisions,
-            "n_subjects": self.n_sellers, "aic": self.aic, "bic": self.bic,
-            "converged": self.converged,
-            "params": {k: {"estimate": self.estimates[k], "se": self.se[k]} for k in self.estimates},
-            "engine": self.engine, "n_events": self.n_events,
-            "se_type": "cluster-robust by seller (sandwich)",
-            "diagnostics": {"message": self.message, "iterations": self.iterations,
-                            "passes_over_logs": self.passes, "gradient_norm": self.grad_norm,
-                            "warm_start_sample_sellers": self.sample_sellers,
-                            "passes_over_sample": self.sample_passes,
-                            "hessian_eigenvalues": self.hessian_eigenvalues,
-                            "seconds": self.seconds,
-                            "prepare_seconds": self.prepare_seconds,
-                            "logs_read_in_stored_order": self.read_in_order,
-                            "hessian_from_previous_pass": self.hessian_from_previous_pass,
-                            **({"covariance_unconstrained": {
-                                "names": list(self.estimates),
-                                "transforms": {n: TRANSFORMS[n] for n in self.estimates},
-                                "estimate": [float(x) for x in self.u],
-                                "matrix": [[float(x) for x in row] for row in self.cov_unconstrained]}}
-                               if self.cov_unconstrained is not None else {}),
-                            **({"se_model_based": self.se_model_based}
-                               if self.se_model_based is not None else {})},
-            "warnings": self.warnings,
-            "exclusions": self.exclusions,
-            **({"seller_sample": self.seller_sample} if self.seller_sample else {}),
-        }
+        """The fit JSON (same fields as ``cheaptalk fit --json``, ``docs/results.md``)."""
+        return self.to_dict()
+
+    def _header(self) -> dict:
+        return {"adoption": self.kind, "engine": self.engine, "n_events": self.n_events}
+
+    def _param_extras(self, i: int, name: str) -> dict:
+        if self.se_model_based is None:
+            return {}
+        return {"se_model": self.se_model_based.get(name)}
+
+    def _diagnostics(self) -> dict:
+        return {"at_bound": dict(self.at_bound), "flat": list(self.flat),
+                "gradient_norm": self.grad_norm, "hessian_eigenvalues": list(self.hessian_eigenvalues),
+                "optimizer_message": self.message, "iterations": self.iterations,
+                "passes_over_logs": self.passes,
+                "warm_start_sample_sellers": self.sample_sellers,
+                "passes_over_sample": self.sample_passes,
+                "seconds": round(self.seconds, 3),
+                "prepare_seconds": round(self.prepare_seconds, 3),
+                "logs_read_in_stored_order": self.read_in_order,
+                "hessian_from_previous_pass": self.hessian_from_previous_pass,
+                **({"covariance_unconstrained": {
+                    "names": list(self.estimates),
+                    "transforms": {n: TRANSFORMS[n] for n in self.estimates},
+                    "estimate": [float(x) for x in self.u],
+                    "matrix": [[json_number(x) for x in row] for row in self.cov_unconstrained]}}
+                   if self.cov_unconstrained is not None else {}),
+                **({"se_model_based": self.se_model_based} if self.se_model_based is not None else {})}
+
+    def _trailer(self) -> dict:
+        return {"exclusions": self.exclusions,
+                **({"seller_sample": self.seller_sample} if self.seller_sample else {})}
 
     def summary(self) -> str:
         lines = [f"Dynamic trust model ({self.kind} adoption), engine {self.engine}",
@@ -183,7 +205,6 @@ FINAL_STEP_DECREMENT = 1e-2
 # ridge, where the likelihood is flat along some direction, stop: nothing left to gain
 RIDGE_DECREMENT = 1e-6
 MIN_SAMPLE_SELLERS = 1_000   # below this, the warm start is fitted on all logs
-FEW_SELLERS = 30             # below this, model-based SEs are reported beside the clustered ones
 
 
 class _Objective:
@@ -490,48 +511,36 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     H = final.hessian
     G = final.n_sellers
     warn = []
-    try:
-        eig = np.linalg.eigvalsh(-H)
-    except np.linalg.LinAlgError:
-        eig = np.full(len(u), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            Hinv = np.linalg.inv(H)
-            V = Hinv @ final.meat @ Hinv * (G / max(G - 1, 1))
-        except np.linalg.LinAlgError:
-            V = np.full((len(u), len(u)), np.nan)
-    if not np.all(np.isfinite(eig)) or eig.min() <= 1e-8 * max(eig.max(), 1e-300):
+    # the sandwich on the unconstrained scale (where the likelihood is close to quadratic),
+    # mapped to the reported parameters by the delta method
+    if np.all(np.isfinite(H)):
+        c = inference.cluster_robust(H, final.meat, G, names=names)
+        V, eig = c.robust, c.eigenvalues
+    else:
+        c, V, eig = None, np.full((len(u), len(u)), np.nan), np.full(len(u), np.nan)
+    if c is None or c.flat or inference.not_concave(eig):
         warn.append("the log-likelihood is flat or not concave at the estimate (Hessian "
-                    f"eigenvalues of -H: {', '.join(f'{e:.3g}' for e in eig)}); some parameters "
-                    "are not identified by these logs")
+                    f"eigenvalues of -H: {', '.join(f'{e:.3g}' for e in eig)}); "
+                    + (", ".join(c.flat) + " are not identified by these logs" if c is not None and c.flat
+                       else "some parameters are not identified by these logs"))
     J = natural_jacobian(u, kind)
-    cov = V * np.outer(J, J)
+    cov = inference.delta_method(V, J)
     se_model = None
-    if G < FEW_SELLERS:
-        # with few clusters the sandwich runs small (simulated partner sessions of 12
-        # suppliers x 20 rounds: its 95% intervals for the rates covered the truth 85-90% of
-        # the time, the inverse-Hessian intervals 92-95%): report both
-        se_model = dict.fromkeys(names)
-        try:
-            np.linalg.cholesky(-H)
-            cov_model = np.linalg.inv(-H) * np.outer(J, J)
-            se_model = {n: float(np.sqrt(cov_model[i, i])) for i, n in enumerate(names)}
-        except np.linalg.LinAlgError:
-            pass
-        shown = ", ".join(f"{n} {v:.3g}" if v is not None else f"{n} n/a" for n, v in se_model.items())
-        warn.append(f"only {G} seller{'s' if G != 1 else ''}: the seller-clustered standard errors rest "
-                    f"on {G} cluster{'s' if G != 1 else ''} and tend to be too small; model-based "
-                    f"(inverse Hessian) standard errors: {shown}"
+    if c is not None and c.few_clusters:
+        model_se = inference.standard_errors(inference.delta_method(c.model_based, J))
+        if inference.not_concave(eig):
+            model_se = np.full(len(u), np.nan)
+        se_model = {n: (float(v) if np.isfinite(v) else None) for n, v in zip(names, model_se)}
+        warn.append(inference.few_clusters_warning(G, "seller", se_model)
                     + ("" if all(v is not None for v in se_model.values())
                        else " (n/a: the log-likelihood is not concave at the estimate)"))
-    se_nat = np.sqrt(np.clip(np.diag(cov), 0, None))
-    se_nat = np.where(np.isfinite(np.diag(cov)) & (np.diag(cov) >= 0), se_nat, np.nan)
-    for i, n in enumerate(names):
-        lo, hi = U_BOUNDS[n]
-        if u[i] <= lo + 1e-3 or u[i] >= hi - 1e-3:
-            warn.append(f"{n} is at the bound of its range ({to_natural(u, kind)[n]:.4g}); its "
-                        "standard error is not meaningful")
+    se_nat = inference.standard_errors(cov)
+    lo = np.array([U_BOUNDS[n][0] for n in names])
+    hi = np.array([U_BOUNDS[n][1] for n in names])
+    at_bound = inference.parameters_at_bounds(names, u, lo, hi, tol=1e-3)
+    for n in at_bound:
+        warn.append(f"{n} is at the bound of its range ({to_natural(u, kind)[n]:.4g}); its "
+                    "standard error is not meaningful")
     if not res.success:
         warn.append(f"optimizer did not converge: {res.message}")
     ex = engine.exclusions.to_dict()
@@ -558,6 +567,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         grad_norm=float(np.linalg.norm(final.score) / max(G, 1)),
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
         engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model,
+        at_bound=at_bound, flat=list(c.flat) if c is not None else [],
         read_in_order=getattr(engine, "read_in_order", None),
         hessian_from_previous_pass=bool(getattr(res, "hessian_moved", False)),
         seller_sample={"fraction": opts.seller_fraction, "seed": opts.sample_seed,

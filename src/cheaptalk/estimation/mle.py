@@ -30,8 +30,9 @@ from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
 from ..errors import EstimationFailure
+from . import inference
 from .objective import Likelihood
-from .results import FitResult
+from .fit_result import FitResult
 
 __all__ = ["fit", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError",
            "starting_points"]
@@ -46,7 +47,6 @@ class EstimationError(EstimationFailure):
 
 
 BOUND_TOL = 1e-6        # in the rescaled [0, 1] coordinates
-FLAT_TOL = 1e-7         # Hessian eigenvalue relative to the largest
 WARM_FTOL = 1e-10       # refits warm-started at an estimate (folds, held-out treatments, bootstrap)
 GRAD_TOL = 1e-4         # per-decision projected gradient (rescaled coordinates) for convergence
 STRICT_FTOL = 1e-13     # L-BFGS-B's relative-reduction tolerance of a first fit
@@ -245,46 +245,23 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
 
 
 def _covariance(H, scores, free, scaling, names, G, weights=None):
+    """The covariances of the free parameters (:func:`.inference.cluster_robust`), embedded
+    in full matrices with NaN for the parameters held fixed at a bound."""
     P = len(free)
     cov = np.full((P, P), np.nan)
     cov_model = np.full((P, P), np.nan)
-    flat_params: list[str] = []
-    eig = np.array([])
-    if free.any():
-        info = -H[np.ix_(free, free)]
-        info = 0.5 * (info + info.T)
-        # eigen-analysis on the rescaled coordinates, so "flat" does not depend on units
-        s = scaling.scale[free]
-        eig, vec = np.linalg.eigh(info * np.outer(s, s))
-        top = max(float(np.max(np.abs(eig))), 1e-300)
-        flat = eig <= FLAT_TOL * top
-        keep = ~flat
-        if flat.any():
-            loading = np.abs(vec[:, flat]).max(axis=1)
-            free_names = [n for n, f in zip(names, free) if f]
-            flat_params = [free_names[i] for i in np.flatnonzero(loading > 0.3)]
-        # pseudo-inverse over the well-determined directions (in rescaled coordinates)
-        inv = ((vec[:, keep] / eig[keep]) @ vec[:, keep].T) * np.outer(s, s)
-        S = scores[:, free]
-        w = np.ones(len(S)) if weights is None else np.asarray(weights, float)
-        robust = inv @ (S.T @ (S * w[:, None])) @ inv * (G / (G - 1) if G > 1 else np.nan)
-        cov[np.ix_(free, free)] = robust
-        cov_model[np.ix_(free, free)] = inv
-        for name in flat_params:
-            j = names.index(name)
-            cov[j, :] = cov[:, j] = np.nan
-            cov_model[j, :] = cov_model[:, j] = np.nan
-    return cov, cov_model, flat_params, eig
+    if not free.any():
+        return cov, cov_model, [], np.array([])
+    sub = np.ix_(free, free)
+    c = inference.cluster_robust(H[sub], inference.score_outer_products(scores[:, free], weights), G,
+                                 names=[n for n, f in zip(names, free) if f], scale=scaling.scale[free])
+    cov[sub], cov_model[sub] = c.robust, c.model_based
+    return cov, cov_model, c.flat, c.eigenvalues
 
 
 def _curvature(H, n_obs):
     """Diagonal of the information per decision (NaN where a parameter was held fixed)."""
     return -np.diag(np.asarray(H, float)) / max(n_obs, 1)
-
-
-def _sqrt_diag(cov):
-    d = np.diag(cov)
-    return np.sqrt(np.where(d >= 0, d, np.nan))
 
 
 def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weights=None) -> dict:
@@ -310,7 +287,7 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
         raise FloatingPointError(f"{lik.model.name}: the Hessian or the subject scores are not finite at the estimate")
     G = lik.n_clusters if weights is None else int(np.sum(np.asarray(weights) > 0))
     cov, cov_model, flat, eig = _covariance(H, scores, free, scaling, names, G, weights)
-    se = _sqrt_diag(cov)
+    se = inference.standard_errors(cov)
     smooth, discrepancy, worst = True, 0.0, None
     if check_smoothness and free.any():
         saved = lik.step
@@ -321,7 +298,7 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
             lik.step = saved
         if np.all(np.isfinite(H2[np.ix_(free, free)])):
             cov2, _, flat2, _ = _covariance(H2, scores2, free, scaling, names, G, weights)
-            se2 = _sqrt_diag(cov2)
+            se2 = inference.standard_errors(cov2)
             both = np.isfinite(se) & np.isfinite(se2)
             if both.any():
                 change = np.where(both, np.abs(se2 / np.where(both, se, 1.0) - 1.0), -1.0)
@@ -330,7 +307,7 @@ def standard_errors(lik: Likelihood, theta, check_smoothness: bool = True, weigh
             smooth = discrepancy <= 0.1 and set(flat) == set(flat2)
             if set(flat) != set(flat2) and discrepancy <= 0.1:
                 worst = sorted(set(flat) ^ set(flat2))[0]
-    return {"cov": cov, "cov_model": cov_model, "se": se, "se_model": _sqrt_diag(cov_model),
+    return {"cov": cov, "cov_model": cov_model, "se": se, "se_model": inference.standard_errors(cov_model),
             "at_bound": {n: s for n, a, s in zip(names, at, side) if a},
             "flat": flat, "hessian_eigenvalues": eig, "hessian": H, "smooth": smooth,
             "smoothness_discrepancy": discrepancy, "smoothness_parameter": worst}
@@ -404,8 +381,7 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
     for name, side in ses["at_bound"].items():
         messages.append(f"{name} is at its {side} bound; no standard error")
     if ses["flat"]:
-        messages.append("the likelihood is flat (Hessian eigenvalue ~0) in a direction loading on "
-                        + ", ".join(ses["flat"]) + "; these are not identified by the data")
+        messages.append(inference.flat_warning(ses["flat"]))
     if not ses["smooth"]:
         if ses["smoothness_discrepancy"] > 0.1:
             change = (f"the standard error of {ses['smoothness_parameter']} changes by "
@@ -415,8 +391,7 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                       "difference step")
         messages.append(f"the likelihood is not smooth at the estimate: {change}; treat the standard errors "
                         "(and the convergence check) with caution, or use the bootstrap")
-    neg = ses["hessian_eigenvalues"]
-    if neg.size and np.min(neg) < -FLAT_TOL * max(np.max(np.abs(neg)), 1e-300):
+    if inference.not_concave(ses["hessian_eigenvalues"]):
         messages.append("the Hessian is not negative definite at the estimate (saddle point or not a maximum)")
     reached = sum(abs(r["loglik"] - best["loglik"]) < 1e-4 * max(1.0, abs(best["loglik"])) for r in finite)
     if len(runs) > 1 and reached < len(runs):

@@ -1,10 +1,8 @@
-"""What a fit returns: estimates, standard errors, diagnostics, per-subject posteriors.
+"""What a static fit returns: estimates, standard errors, diagnostics, per-subject posteriors.
 
-A :class:`FitResult` prints like a paper's table, converts to a DataFrame
-(:meth:`FitResult.to_frame`) and to the fit JSON (:meth:`FitResult.to_dict`)::
-
-    {"model", "loglik", "n_params", "n_obs", "n_subjects", "aic", "bic", "converged",
-     "params": {NAME: {"estimate", "se"}}, ...}
+A :class:`FitResult` is an :class:`~cheaptalk.estimation.result.EstimationResult`: it prints
+like a paper's table, converts to a DataFrame (:meth:`FitResult.to_frame`) and to the fit
+JSON (:meth:`FitResult.to_dict`, the fields in ``docs/results.md``), saves and loads.
 """
 
 from __future__ import annotations
@@ -13,15 +11,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..models.likelihood import type_posteriors
+from .result import EstimationResult, json_number
 
 __all__ = ["FitResult", "subject_posteriors"]
 
+_num = json_number
+
 
 @dataclass
-class FitResult:
+class FitResult(EstimationResult):
     model: object
     likelihood: object
     theta: np.ndarray
@@ -43,7 +43,7 @@ class FitResult:
     smooth: bool = True
     curvature: np.ndarray | None = None    # diagonal of the information per decision (warm refits)
 
-    # --- counts and criteria -----------------------------------------------------------
+    # --- what the base class reads -----------------------------------------------------
     @property
     def name(self) -> str:
         return self.model.name
@@ -53,12 +53,16 @@ class FitResult:
         return self.model.param_names
 
     @property
-    def params(self) -> dict:
-        return self.model.to_dict(self.theta)
+    def estimate_vector(self) -> np.ndarray:
+        return self.theta
 
     @property
-    def n_params(self) -> int:
-        return len(self.theta)
+    def se_vector(self) -> np.ndarray:
+        return self.se
+
+    @property
+    def params(self) -> dict:
+        return self.model.to_dict(self.theta)
 
     @property
     def n_obs(self) -> int:
@@ -68,22 +72,12 @@ class FitResult:
     def n_subjects(self) -> int:
         return self.likelihood.n_clusters
 
-    @property
-    def aic(self) -> float:
-        return 2 * self.n_params - 2 * self.loglik
-
-    @property
-    def bic(self) -> float:
-        """``k log N - 2 log L`` with ``N`` the number of decisions."""
-        return self.n_params * np.log(self.n_obs) - 2 * self.loglik
-
     def ci(self, level: float = 0.95) -> np.ndarray:
         """Wald intervals from the cluster-robust standard errors, clipped to the bounds."""
-        z = stats.norm.ppf(0.5 + level / 2)
         bounds = np.array(self.model.bounds(), float)
-        lo = np.clip(self.theta - z * self.se, bounds[:, 0], bounds[:, 1])
-        hi = np.clip(self.theta + z * self.se, bounds[:, 0], bounds[:, 1])
-        return np.column_stack([lo, hi])
+        raw = super().ci(level)
+        return np.column_stack([np.clip(raw[:, 0], bounds[:, 0], bounds[:, 1]),
+                                np.clip(raw[:, 1], bounds[:, 0], bounds[:, 1])])
 
     def subject_loglik(self) -> pd.Series:
         """Each subject's log-likelihood contribution (what Vuong tests compare)."""
@@ -92,43 +86,39 @@ class FitResult:
 
     # --- conversions -------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        ci = self.ci()
-        frame = pd.DataFrame({"estimate": self.theta, "se": self.se, "ci_low": ci[:, 0], "ci_high": ci[:, 1],
-                              "se_model": self.se_model,
-                              "at_bound": [self.at_bound.get(n, "") for n in self.param_names]},
-                             index=pd.Index(self.param_names, name="parameter"))
+        frame = super().to_frame()
+        frame["se_model"] = self.se_model
+        frame["at_bound"] = [self.at_bound.get(n, "") for n in self.param_names]
         if self.bootstrap is not None:
             frame["se_bootstrap"] = self.bootstrap["se"]
             frame["boot_ci_low"] = self.bootstrap["ci"][:, 0]
             frame["boot_ci_high"] = self.bootstrap["ci"][:, 1]
         return frame
 
-    def to_dict(self) -> dict:
-        params = {}
-        for i, name in enumerate(self.param_names):
-            entry = {"estimate": _num(self.theta[i]), "se": _num(self.se[i])}
-            if self.bootstrap is not None:
-                entry["se_bootstrap"] = _num(self.bootstrap["se"][i])
-            params[name] = entry
-        ci = self.ci()
-        options = self.model.recorded_options()
-        return {"model": self.name, "game": self.model.game.name,
-                "errors": getattr(self.model, "errors", "logit"), "options": options,
-                "loglik": _num(self.loglik),
-                "loglik_by_role": {r: _num(v) for r, v in self.likelihood.role_loglik(self.theta).items()},
-                "n_params": self.n_params, "n_obs": self.n_obs, "n_subjects": self.n_subjects,
-                "aic": _num(self.aic), "bic": _num(self.bic), "converged": self.converged, "params": params,
-                "diagnostics": {
-                    "se_method": "cluster-robust by subject (sandwich)",
-                    "ci95": {n: [_num(ci[i, 0]), _num(ci[i, 1])] for i, n in enumerate(self.param_names)},
-                    "at_bound": dict(self.at_bound), "flat": list(self.flat), "smooth": self.smooth,
-                    "gradient_norm": _num(self.grad_norm),
-                    "hessian_eigenvalues": [_num(v) for v in np.atleast_1d(self.hessian_eigenvalues)],
-                    "optimizer_message": self.message, "iterations": self.iterations,
-                    "starts": [{"loglik": _num(s["loglik"]), "converged": s["converged"]} for s in self.starts],
-                    "bootstrap_replications": self.bootstrap["replications"] if self.bootstrap else 0,
-                    "seconds": round(self.seconds, 3)},
-                "warnings": list(self.warnings)}
+    def _header(self) -> dict:
+        return {"game": self.model.game.name, "errors": getattr(self.model, "errors", "logit"),
+                "options": self.model.recorded_options()}
+
+    def _after_loglik(self) -> dict:
+        return {"loglik_by_role": {r: _num(v) for r, v in self.likelihood.role_loglik(self.theta).items()}}
+
+    def _param_extras(self, i: int, name: str) -> dict:
+        extra = {"se_model": _num(self.se_model[i])}
+        if self.bootstrap is not None:
+            extra["se_bootstrap"] = _num(self.bootstrap["se"][i])
+        return extra
+
+    def _diagnostics(self) -> dict:
+        return {"at_bound": dict(self.at_bound), "flat": list(self.flat), "smooth": self.smooth,
+                "gradient_norm": _num(self.grad_norm),
+                "hessian_eigenvalues": [_num(v) for v in np.atleast_1d(self.hessian_eigenvalues)],
+                "optimizer_message": self.message, "iterations": self.iterations,
+                "starts": [{"loglik": _num(s["loglik"]), "converged": s["converged"]} for s in self.starts],
+                "bootstrap_replications": self.bootstrap["replications"] if self.bootstrap else 0,
+                "seconds": round(self.seconds, 3)}
+
+    def summary(self) -> str:
+        return str(self)
 
     def __str__(self) -> str:
         frame = self.to_frame()
@@ -170,11 +160,6 @@ class FitResult:
 
     def type_membership(self) -> pd.DataFrame:
         return type_membership(self)
-
-
-def _num(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

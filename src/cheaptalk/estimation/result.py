@@ -1,0 +1,234 @@
+"""What every fit of the toolkit returns: one base class, one JSON shape, save and load.
+
+:class:`EstimationResult` is the common part of a static fit
+(:class:`~cheaptalk.estimation.fit_result.FitResult`) and a fit of trust over time
+(:class:`~cheaptalk.dynamics.estimate.TrustFit`): estimates, standard errors, covariance,
+log-likelihood, counts, warnings, AIC and BIC, ``summary()``, ``to_frame()``, ``to_dict()``
+(the fit JSON, field by field in ``docs/results.md``), ``save(path)`` and :func:`load_result`,
+which gives back a :class:`SavedResult` whose ``to_dict()`` is the saved JSON.
+
+Plain numpy (pandas for ``to_frame``): reading a saved result does not import JAX.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from ..errors import InputError
+
+__all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "json_number"]
+
+# the version of the JSON shape written by to_dict(); readers refuse newer versions
+SCHEMA_VERSION = 1
+
+
+def json_number(x):
+    """A float for JSON; None for NaN and infinities (which JSON does not have)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
+
+
+class EstimationResult:
+    """Common interface of fitted models.
+
+    Subclasses define ``name``, ``param_names``, ``estimate_vector`` and ``se_vector`` (the
+    reported parameters), ``cov`` (their covariance), ``loglik``, ``n_obs`` (decisions),
+    ``n_subjects`` (clusters: subjects or sellers), ``converged``, ``warnings``, and may add
+    to the JSON through :meth:`_header`, :meth:`_param_extras`, :meth:`_diagnostics` and
+    :meth:`_trailer`.
+    """
+
+    cluster_unit = "subject"
+    se_method = "cluster-robust by subject (sandwich)"
+
+    # --- counts and criteria -----------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def aic(self) -> float:
+        return 2 * self.n_params - 2 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        """``k log N - 2 log L`` with ``N`` the number of decisions."""
+        return self.n_params * np.log(max(self.n_obs, 1)) - 2 * self.loglik
+
+    def ci(self, level: float = 0.95) -> np.ndarray:
+        """Wald intervals ``estimate -/+ z se`` (subclasses clip them to the bounds)."""
+        z = stats.norm.ppf(0.5 + level / 2)
+        est, se = np.asarray(self.estimate_vector, float), np.asarray(self.se_vector, float)
+        return np.column_stack([est - z * se, est + z * se])
+
+    def z_values(self) -> np.ndarray:
+        """``estimate / se`` (against zero; NaN without a standard error)."""
+        se = np.asarray(self.se_vector, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(se > 0, np.asarray(self.estimate_vector, float) / se, np.nan)
+
+    def p_values(self) -> np.ndarray:
+        """Two-sided p-values of ``z_values`` (meaningful for parameters whose zero is inside
+        their range, such as slopes; not for shares or standard deviations)."""
+        return 2 * stats.norm.sf(np.abs(self.z_values()))
+
+    # --- conversions -------------------------------------------------------------------
+    def to_frame(self):
+        """A DataFrame indexed by parameter: estimate, se, ci_low, ci_high."""
+        import pandas as pd      # here: a trust fit on Spark workers runs without pandas
+
+        ci = self.ci()
+        return pd.DataFrame({"estimate": np.asarray(self.estimate_vector, float),
+                             "se": np.asarray(self.se_vector, float), "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
+                            index=pd.Index(list(self.param_names), name="parameter"))
+
+    def to_dict(self) -> dict:
+        """The fit JSON (``docs/results.md``): the same fields for every model."""
+        ci = self.ci()
+        names = list(self.param_names)
+        params = {}
+        for i, name in enumerate(names):
+            params[name] = {"estimate": json_number(self.estimate_vector[i]), "se": json_number(self.se_vector[i]),
+                            **self._param_extras(i, name)}
+        cov = np.asarray(self.cov, float)
+        out = {"schema_version": SCHEMA_VERSION, "cheaptalk_version": _version(), "result": "fit",
+               "model": self.name, **self._header(),
+               "loglik": json_number(self.loglik), **self._after_loglik(),
+               "n_params": self.n_params, "n_obs": int(self.n_obs), "n_subjects": int(self.n_subjects),
+               "cluster": self.cluster_unit,
+               "aic": json_number(self.aic), "bic": json_number(self.bic), "converged": bool(self.converged),
+               "params": params,
+               "covariance": {"names": names, "matrix": [[json_number(x) for x in row] for row in cov]},
+               "diagnostics": {"se_method": self.se_method,
+                               "ci95": {n: [json_number(ci[i, 0]), json_number(ci[i, 1])]
+                                        for i, n in enumerate(names)},
+                               **self._diagnostics()},
+               "warnings": list(self.warnings)}
+        out.update(self._trailer())
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit JSON to ``path``; :func:`load_result` reads it back."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    def summary(self) -> str:
+        frame = self.to_frame()
+        width = max(len(n) for n in list(self.param_names) + ["parameter"])
+        lines = [f"{self.name}: log-likelihood {self.loglik:,.3f}, AIC {self.aic:,.1f}, BIC {self.bic:,.1f}",
+                 f"  decisions {self.n_obs:,}, {self.cluster_unit}s {self.n_subjects:,}, "
+                 f"converged: {'yes' if self.converged else 'NO'}",
+                 f"  standard errors: {self.se_method}", "",
+                 f"  {'parameter':<{width}}  {'estimate':>10}  {'(se)':>10}  {'95% CI':>23}"]
+        for name, row in frame.iterrows():
+            ok = np.isfinite(row["se"])
+            lines.append(f"  {name:<{width}}  {row['estimate']:>10.4g}  "
+                         f"{'(' + format(row['se'], '.4g') + ')' if ok else '(--)':>10}  "
+                         f"{'[' + format(row['ci_low'], '.4g') + ', ' + format(row['ci_high'], '.4g') + ']' if ok else '':>23}")
+        if self.warnings:
+            lines += [""] + [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    # --- what subclasses add -----------------------------------------------------------
+    def _header(self) -> dict:
+        return {}
+
+    def _after_loglik(self) -> dict:
+        return {}
+
+    def _param_extras(self, i: int, name: str) -> dict:
+        return {}
+
+    def _diagnostics(self) -> dict:
+        return {}
+
+    def _trailer(self) -> dict:
+        return {}
+
+
+class SavedResult(EstimationResult):
+    """A fit read back from its JSON (:func:`load_result`): estimates, standard errors,
+    covariance and statistics, without the data. ``to_dict()`` returns the saved JSON."""
+
+    def __init__(self, data: dict, source: str = "<dict>"):
+        self.data = data
+        self.source = source
+        self.name = data["model"]
+        self.param_names = list(data["params"])
+        self.estimate_vector = np.array([_float(p.get("estimate")) for p in data["params"].values()])
+        self.se_vector = np.array([_float(p.get("se")) for p in data["params"].values()])
+        cov = data.get("covariance")
+        if cov and cov.get("names") == self.param_names:
+            self.cov = np.array([[_float(x) for x in row] for row in cov["matrix"]], float)
+        else:
+            self.cov = np.diag(self.se_vector ** 2)
+        self.loglik = _float(data.get("loglik"))
+        self.n_obs = int(data.get("n_obs", 0))
+        self.n_subjects = int(data.get("n_subjects", 0))
+        self.converged = bool(data.get("converged", False))
+        self.warnings = list(data.get("warnings", []))
+        self.cluster_unit = data.get("cluster", "subject")
+        self.se_method = data.get("diagnostics", {}).get("se_method", self.se_method)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.data.get("n_params", len(self.param_names)))
+
+    @property
+    def options(self) -> dict:
+        return dict(self.data.get("options") or {})
+
+    def ci(self, level: float = 0.95) -> np.ndarray:
+        saved = self.data.get("diagnostics", {}).get("ci95")
+        if level == 0.95 and saved and set(saved) == set(self.param_names):
+            return np.array([[_float(saved[n][0]), _float(saved[n][1])] for n in self.param_names])
+        return super().ci(level)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(self.data))
+
+    def __repr__(self) -> str:
+        return f"SavedResult({self.name!r} from {self.source})"
+
+
+def _float(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def load_result(path: str | Path) -> SavedResult:
+    """Read a fit JSON written by ``save()``, ``cheaptalk fit --json`` or
+    ``cheaptalk trust fit --json``. Errors name the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from None
+    return result_from_dict(data, str(path))
+
+
+def result_from_dict(data, source: str = "<dict>") -> SavedResult:
+    if not isinstance(data, dict) or "model" not in data or not isinstance(data.get("params"), dict):
+        raise InputError(f"{source}: not a fit JSON (it needs 'model' and 'params'; a comparison's JSON "
+                         "holds one per model under 'models')")
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise InputError(f"{source}: written with fit JSON schema version {version!r}, newer than this "
+                         f"version of cheaptalk reads ({SCHEMA_VERSION}); upgrade cheaptalk")
+    for name, p in data["params"].items():
+        if not isinstance(p, dict) or "estimate" not in p:
+            raise InputError(f"{source}: parameter {name!r} has no estimate")
+    return SavedResult(data, source)

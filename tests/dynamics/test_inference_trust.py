@@ -1,0 +1,34 @@
+"""The trust fit's covariance through the shared inference layer is the one it computed
+before (its own sandwich and delta method, held to 1e-10), and its JSON is the fit JSON."""
+
+import numpy as np
+import pytest
+
+from cheaptalk.dynamics.model import TrustDynamics, natural_jacobian
+from cheaptalk.estimation import inference
+from cheaptalk.estimation.result import load_result
+
+
+def test_trust_covariance_is_unchanged_through_the_layer(local_fit):
+    engine, fit = local_fit
+    at = engine.evaluate(TrustDynamics(fit.kind), fit.u, hessian=True)
+    G = at.n_sellers
+    hinv = np.linalg.inv(at.hessian)                       # the formula before the layer
+    J = natural_jacobian(fit.u, fit.kind)
+    old = hinv @ at.meat @ hinv * G / (G - 1) * np.outer(J, J)
+    c = inference.cluster_robust(at.hessian, at.meat, G)
+    np.testing.assert_allclose(inference.delta_method(c.robust, J), old, rtol=1e-10, atol=0)
+
+
+def test_trust_fit_json_has_the_fit_json_fields_and_round_trips(local_fit, tmp_path):
+    _, fit = local_fit
+    d = fit.to_dict()
+    for key in ("schema_version", "cheaptalk_version", "model", "loglik", "n_params", "n_obs", "n_subjects",
+                "aic", "bic", "converged", "params", "covariance", "diagnostics", "warnings"):
+        assert key in d, key
+    assert d["cluster"] == "seller" and d["diagnostics"]["se_method"].startswith("cluster-robust by seller")
+    assert set(d["diagnostics"]["ci95"]) == set(d["params"])
+    loaded = load_result(fit.save(tmp_path / "trust.json"))
+    assert loaded.to_dict() == d
+    assert loaded.aic == pytest.approx(fit.aic)
+    np.testing.assert_allclose(loaded.se_vector, [fit.se[n] for n in fit.estimates], rtol=1e-15)
