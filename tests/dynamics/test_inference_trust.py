@@ -32,3 +32,12 @@ def test_trust_fit_json_has_the_fit_json_fields_and_round_trips(local_fit, tmp_p
     assert loaded.to_dict() == d
     assert loaded.aic == pytest.approx(fit.aic)
     np.testing.assert_allclose(loaded.se_vector, [fit.se[n] for n in fit.estimates], rtol=1e-15)
+
+
+def test_engines_follow_the_declared_protocol(local_fit):
+    from cheaptalk.dynamics.engines import Engine
+    from cheaptalk.dynamics.engines.spark import SparkEngine
+    engine, _ = local_fit
+    assert isinstance(engine, Engine)
+    for name in ("prepare", "n_sellers", "sample", "batches", "evaluate", "close"):
+        assert callable(getattr(SparkEngine, name)), name

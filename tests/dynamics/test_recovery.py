@@ -56,14 +56,13 @@ def test_newton_stops_at_a_kink_instead_of_stepping_back_and_forth(tmp_path):
     after 106 passes over the logs. Short steps must now strictly raise the log-likelihood,
     and once one under 0.01 standard errors does not, the fit ends there; L-BFGS-B, run to
     its own end from there, finds nothing better."""
-    from cheaptalk.dynamics.engines import ModelSpec
     from cheaptalk.dynamics.estimate import _minimize
     generate_logs(tmp_path, 2000, 50, seed=3, world=SyntheticWorld())
     engine = LocalEngine(resolve_logs(tmp_path))
     fit = fit_trust(engine)
     assert fit.converged and "Newton" in fit.message, fit.message
     assert fit.passes <= 8
-    polished, _ = _minimize(lambda u: engine.evaluate(ModelSpec(fit.kind, 20), u), fit.u, fit.kind,
+    polished, _ = _minimize(lambda u: engine.evaluate(TrustDynamics(fit.kind, 20), u), fit.u, fit.kind,
                             maxiter=200, gtol=1e-9)
     assert -polished.fun * fit.n_sellers - fit.loglik < 1e-6
 
@@ -73,10 +72,9 @@ def test_first_step_with_a_guessed_hessian_reaches_the_same_estimate(local_fit, 
     """The first step on all logs uses the sample's Hessian scaled to all sellers (from a
     pass without the Hessian); a guess that does not raise the log-likelihood only costs
     the pass, and Newton goes on from the start as usual."""
-    from cheaptalk.dynamics.engines import ModelSpec
     from cheaptalk.dynamics.estimate import _newton
     engine, fit = local_fit
-    model = ModelSpec(fit.kind)
+    model = TrustDynamics(fit.kind)
     start = fit.u + np.array([0.2, -0.2, 0.1, 0.3, 0.05])
     exact = engine.evaluate(model, start, hessian=True).hessian
     scale = {"sample Hessian": 1.1, "useless guess": 1e-4}[guess]

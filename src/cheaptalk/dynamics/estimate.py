@@ -37,7 +37,8 @@ from scipy import optimize
 from ..errors import EstimationFailure
 from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
-from .engines import ModelSpec, PassResult, evaluate_batch
+from .engines import PassResult, evaluate_batch
+from .model import TrustDynamics
 
 
 class TrustFitError(EstimationFailure, ValueError):
@@ -444,7 +445,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     engine.prepare()
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
     kind = kind or engine.source.options.adoption
-    model = ModelSpec(kind, n_nodes)
+    model = TrustDynamics(kind, n_nodes)
     names = PARAMETER_NAMES[kind]
     # the warm-start sample: at most a quarter of the sellers, so that the passes over all
     # logs (the expensive ones, a job each on Spark) only finish what the sample started

@@ -51,7 +51,7 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
     errors (and, with ``parameter_draws``, the parameters' share), and the mean trust at
     each event index (``trust_by_event``)."""
     model = TrustDynamics(kind, n_nodes)
-    nodes = np.asarray(model._nodes()[0])
+    nodes = model.nodes()[0]
     scenarios = [(k, rate) for k in error_scales for rate in feedback_rates]
     base_i = next((i for i, (k, rate) in enumerate(scenarios) if k == 1 and rate is None), 0)
 
@@ -195,7 +195,5 @@ def _run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_sc
 
 
 def _posterior(model, u, batch):
-    from .model import _filtered
-    nodes, log_gl = model._nodes()
-    post, _ = _filtered(np.asarray(u, float), model._jax_batch(batch), nodes, log_gl, model.kind)
-    return np.asarray(post)
+    post, _ = model.reference.posterior(u, batch)
+    return post

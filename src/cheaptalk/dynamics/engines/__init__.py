@@ -14,23 +14,44 @@ computation (:func:`evaluate_batch`); they differ in where the batches live and 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..kernels import batch_pass
 
-__all__ = ["PassResult", "ModelSpec", "evaluate_batch", "first_sellers", "get_engine", "ENGINES"]
+__all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "ENGINES"]
 
-
-class ModelSpec(NamedTuple):
-    """What a likelihood pass needs to know of the model: the adoption kind and the number
-    of initial-trust nodes (:class:`~cheaptalk.dynamics.model.TrustDynamics` has both too;
-    this one does not import JAX, which the compiled passes do not use)."""
-    kind: str
-    n_nodes: int = 20
 
 ENGINES = ("local", "spark")
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the fit, the trajectories and the what-if need of an engine (both implement it).
+
+    ``prepare()`` reads and packs the logs once (later calls do nothing); ``sample(n)``
+    returns the packed batches of the first ``n`` sellers or so; ``batches()`` iterates over
+    all packed batches; ``evaluate(model, u, hessian)`` sums one likelihood pass of ``model``
+    (a :class:`~cheaptalk.dynamics.model.TrustDynamics`) at ``u`` over all logs;
+    ``exclusions`` counts what could not be used; ``close()`` frees caches and sessions.
+    """
+
+    name: str
+    source: object
+    exclusions: object
+
+    def prepare(self) -> None: ...
+
+    def n_sellers(self) -> int: ...
+
+    def sample(self, max_sellers: int, event_values: bool = False) -> list[dict]: ...
+
+    def batches(self, event_values: bool = False) -> Iterator[dict]: ...
+
+    def evaluate(self, model, u, hessian: bool = False) -> "PassResult": ...
+
+    def close(self) -> None: ...
 
 
 class PassResult:
@@ -64,11 +85,11 @@ class PassResult:
         return out
 
 
-def evaluate_batch(model: ModelSpec, u, batch: dict, hessian: bool = False) -> PassResult:
+def evaluate_batch(model, u, batch: dict, hessian: bool = False) -> PassResult:
     """Sums over one packed batch: log-likelihood, score, outer products of the per-seller
-    scores and (optionally) the exact Hessian, from one compiled pass
-    (:func:`cheaptalk.dynamics.kernels.batch_pass`)."""
-    ll, scores, H = batch_pass(model.kind, u, batch, hessian, model.n_nodes)
+    scores and (optionally) the exact Hessian, from one compiled pass of ``model`` (a
+    :class:`~cheaptalk.dynamics.model.TrustDynamics`)."""
+    ll, scores, H = model.batch_pass(u, batch, hessian)
     nb = int(batch["n_sellers"])
     r = PassResult(len(u), hessian)
     r.loglik = float(ll.sum())

@@ -518,7 +518,7 @@ class SparkEngine:
 
     def evaluate(self, model, u, hessian: bool = False) -> PassResult:
         self.prepare()
-        kind, n_nodes, hook = model.kind, model.n_nodes, self.task_hook
+        hook = self.task_hook
         u = np.asarray(u, float)
         p = len(u)
         plan, opts, budget = self._plan, self.source.options.for_fit(), self.worker_cache_bytes
@@ -526,17 +526,16 @@ class SparkEngine:
         def run(it):
             if hook is not None:
                 hook()
-            from cheaptalk.dynamics.engines import ModelSpec, PassResult as _PR, evaluate_batch
-            m = ModelSpec(kind, n_nodes)
+            from cheaptalk.dynamics.engines import PassResult as _PR, evaluate_batch
             total = _PR(p, hessian)
             for item in it:
                 if plan is not None:       # a group of files (packed, or read and packed again)
                     from cheaptalk.dynamics.engines.spark import _packed_file
                     for path in item:
                         for b in _packed_file(plan, opts, path, budget):
-                            total += evaluate_batch(m, u, b, hessian)
+                            total += evaluate_batch(model, u, b, hessian)
                 elif item[0] is not None:  # a persisted packed batch
-                    total += evaluate_batch(m, u, pickle.loads(item[0]), hessian)
+                    total += evaluate_batch(model, u, pickle.loads(item[0]), hessian)
             yield total
 
         rdd = self._files_rdd if plan is not None else self._rdd

@@ -1,0 +1,145 @@
+"""The dynamic trust model by automatic differentiation (JAX): the reference.
+
+The same likelihood as :class:`cheaptalk.dynamics.model.TrustDynamics` evaluates with the
+compiled passes of :mod:`cheaptalk.dynamics.kernels`, written directly from its definition in
+``jax.numpy``: per-seller scores by reverse-mode differentiation, the Hessian by
+``jax.hessian``. The tests hold the kernels to it; the filtered trust trajectories (posterior
+over initial-trust nodes along each seller's path) are computed here.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from .._jax import jax, jnp
+from .parameters import initial_trust_nodes
+
+__all__ = ["AutodiffReference"]
+
+_EPS_TRUST = 1e-9   # keeps logit(alpha) finite for the binary link
+
+
+def _beta_log_weights(mean, conc, nodes, log_gl):
+    """log w_q = log(Beta pdf(x_q) * gl_q), normalized over q. ``mean``/``conc`` are (B,)."""
+    a = (mean * conc)[:, None]
+    b = ((1 - mean) * conc)[:, None]
+    lw = (a - 1) * jnp.log(nodes)[None, :] + (b - 1) * jnp.log1p(-nodes)[None, :] + log_gl[None, :]
+    return lw - jax.scipy.special.logsumexp(lw, axis=1, keepdims=True)
+
+
+def _unpack(u_b, kind):
+    """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P)."""
+    sig = jax.nn.sigmoid
+    return (sig(u_b[:, 0])[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
+            jnp.exp(u_b[:, 4])[:, None])
+
+
+def _decision_logpdf(alpha, gap, act, scale, kind):
+    """log p(decision | alpha) for all nodes; ``gap``/``act`` are (B, 1), alpha (B, Q)."""
+    if kind == "continuous":
+        # act = a - own, gap = m - own
+        z = (act - alpha * gap) / scale
+        return -0.5 * z * z - jnp.log(scale) - 0.5 * np.log(2 * np.pi)
+    a = jnp.clip(alpha, _EPS_TRUST, 1 - _EPS_TRUST)
+    z = scale * (jnp.log(a) - jnp.log1p(-a))
+    return jnp.where(act > 0.5, jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
+
+
+def _paths(u_b, batch, nodes, log_gl, kind, keep_path):
+    """Scan over time. Returns (log w (B,Q), loglik per node (B,Q), alpha path (T,B,Q) or None)."""
+    eta_up, eta_down, mean, conc, scale = _unpack(u_b, kind)
+    log_w = _beta_log_weights(mean, conc, nodes, log_gl)
+    B = u_b.shape[0]
+    alpha0 = jnp.broadcast_to(nodes[None, :], (B, nodes.shape[0]))
+
+    def step(carry, inp):
+        alpha, ll = carry
+        gap, act, fid, feedback, observed = inp
+        lp = _decision_logpdf(alpha, gap[:, None], act[:, None], scale, kind)
+        ll = ll + jnp.where(observed[:, None], lp, 0.0)
+        fid = fid[:, None]
+        eta = jnp.where(fid >= alpha, eta_up, eta_down)
+        new_alpha = jnp.where(feedback[:, None], alpha + eta * (fid - alpha), alpha)
+        return (new_alpha, ll), (alpha if keep_path else None)
+
+    # time-major inputs (T, B); compute in float64 whatever the storage type
+    xs = (batch["gap"].T.astype(jnp.float64), batch["act"].T.astype(jnp.float64),
+          batch["fidelity"].T.astype(jnp.float64), batch["feedback"].T, batch["observed"].T)
+    (_, ll), path = jax.lax.scan(step, (alpha0, jnp.zeros_like(alpha0)), xs)
+    return log_w, ll, path
+
+
+def _seller_loglik(u_b, batch, nodes, log_gl, kind):
+    log_w, ll, _ = _paths(u_b, batch, nodes, log_gl, kind, keep_path=False)
+    return jax.scipy.special.logsumexp(log_w + ll, axis=1)
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _loglik_and_scores(u, batch, nodes, log_gl, kind):
+    """Per-seller log-likelihood and scores by reverse-mode AD on per-seller copies of ``u``."""
+    B = batch["gap"].shape[0]
+    u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
+    f = lambda ub: _seller_loglik(ub, batch, nodes, log_gl, kind)  # noqa: E731
+    ll, vjp = jax.vjp(f, u_b)
+    (scores,) = vjp(jnp.ones_like(ll))
+    return ll, scores
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _hessian(u, batch, nodes, log_gl, kind):
+    """Hessian of the batch's summed log-likelihood (P, P) by automatic differentiation."""
+    B = batch["gap"].shape[0]
+
+    def total(v):
+        return jnp.sum(_seller_loglik(jnp.broadcast_to(v[None, :], (B, v.shape[0])), batch, nodes,
+                                      log_gl, kind))
+    h = jax.hessian(total)(u)
+    return 0.5 * (h + h.T)
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _filtered(u, batch, nodes, log_gl, kind):
+    """Posterior over initial-trust nodes (B, Q) and the node paths (T, B, Q)."""
+    B = batch["gap"].shape[0]
+    u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
+    log_w, ll, path = _paths(u_b, batch, nodes, log_gl, kind, keep_path=True)
+    post = jax.nn.softmax(log_w + ll, axis=1)
+    return post, path
+
+
+
+class AutodiffReference:
+    """Likelihood pieces of ``model`` (a :class:`~cheaptalk.dynamics.model.TrustDynamics`)
+    by automatic differentiation.
+
+    ``batch`` arguments are packed logs (see :mod:`cheaptalk.dynamics.logs`): arrays of
+    shape (B sellers, T events) ``gap = m - own`` (continuous; zeros for binary), ``act``
+    (``a - own`` or the 0/1 follow decision), ``fidelity``, ``feedback`` and ``observed``.
+    """
+
+    def __init__(self, model):
+        self.kind = model.kind
+        x, lw = initial_trust_nodes(model.n_nodes)
+        self.nodes, self.log_gl = jnp.asarray(x), jnp.asarray(lw)
+
+    @staticmethod
+    def _jax_batch(batch):
+        return {k: jnp.asarray(batch[k]) for k in ("gap", "act", "fidelity", "feedback", "observed")}
+
+    def loglik_and_scores(self, u, batch):
+        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays."""
+        ll, s = _loglik_and_scores(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
+                                   self.log_gl, self.kind)
+        return np.asarray(ll), np.asarray(s)
+
+    def hessian(self, u, batch):
+        return np.asarray(_hessian(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
+                                   self.log_gl, self.kind))
+
+    def posterior(self, u, batch):
+        """Posterior over the initial-trust nodes (B, Q) and the node paths (T, B, Q)."""
+        post, path = _filtered(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
+                               self.log_gl, self.kind)
+        return np.asarray(post), np.asarray(path)
