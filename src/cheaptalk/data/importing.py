@@ -490,7 +490,7 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
                 result.loc[flagged & pd.to_numeric(result[col], errors="coerce").isna().to_numpy(), col] = np.nan
     for col in ("round", "state", "message", "action", "timeout"):
         if col in result:
-            result[col] = _numeric(result[col], result["_row"], col, source)
+            result[col] = numeric_column(result[col], result["_row"], col, source)
     report.n_imported_rows = int(result["_row"].nunique())
     report.n_decisions = int(len(result))
     columns = [c for c in LONG_COLUMNS if c in result.columns]
@@ -516,7 +516,7 @@ def _map_values(piece: pd.DataFrame, spec: ImportMap, report: ImportReport, colu
     return piece
 
 
-def _numeric(series: pd.Series, rows: pd.Series, col: str, source: str) -> pd.Series:
+def numeric_column(series: pd.Series, rows: pd.Series, col: str, source: str) -> pd.Series:
     """Numbers where the long format needs them; blanks become missing, anything else is an error."""
     text = series.astype(object)
     blank = text.isna() | text.astype(str).str.strip().isin(["", "nan", "NaN", "None", "NA"])

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatError
 
-__all__ = ["clean_decisions", "CleaningReport", "DataFormatError"]
+__all__ = ["clean_decisions", "CleaningReport", "DataFormatError", "cell_error", "numeric_column", "timeout_flags"]
 
 MAX_ROUND = 1_000_000_000
 _TRUE_STRINGS = {"1", "true", "yes", "y", "t", "timeout"}
@@ -80,11 +80,12 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-def _fail(source: str, row: int, column: str, message: str):
+def cell_error(source: str, row: int, column: str, message: str):
+    """Raise the error that names the file, the row and the column of a bad cell."""
     raise DataFormatError(f"{source}: row {row}, column '{column}': {message}")
 
 
-def _numeric(frame: pd.DataFrame, column: str, source: str, rows: np.ndarray) -> np.ndarray:
+def numeric_column(frame: pd.DataFrame, column: str, source: str, rows: np.ndarray) -> np.ndarray:
     """Column as floats; empty cells become NaN, anything else that is not a number is an error."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -93,15 +94,16 @@ def _numeric(frame: pd.DataFrame, column: str, source: str, rows: np.ndarray) ->
         & ~text.fillna("").str.lower().isin(["nan", "na", "none", "null"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], column, f"{raw.iloc[i]!r} is not a number")
+        cell_error(source, rows[i], column, f"{raw.iloc[i]!r} is not a number")
     inf = np.isinf(values)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        _fail(source, rows[i], column, f"{raw.iloc[i]!r} is not a finite number")
+        cell_error(source, rows[i], column, f"{raw.iloc[i]!r} is not a finite number")
     return values
 
 
-def _timeout_flags(frame: pd.DataFrame, source: str, rows: np.ndarray) -> np.ndarray:
+def timeout_flags(frame: pd.DataFrame, source: str, rows: np.ndarray) -> np.ndarray:
+    """The ``timeout`` column as booleans (False without the column); other values are errors."""
     if "timeout" not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
     text = frame["timeout"].astype("string").str.strip().str.lower().fillna("")
@@ -110,7 +112,7 @@ def _timeout_flags(frame: pd.DataFrame, source: str, rows: np.ndarray) -> np.nda
     unknown = ~(flagged | text.isin(_FALSE_STRINGS).to_numpy())
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
-        _fail(source, rows[i], "timeout", f"{frame['timeout'].iloc[i]!r} is not a flag (use 1/0 or true/false)")
+        cell_error(source, rows[i], "timeout", f"{frame['timeout'].iloc[i]!r} is not a flag (use 1/0 or true/false)")
     return flagged
 
 
@@ -169,29 +171,29 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
         empty = frame[col].isna().to_numpy() | (frame[col].astype("string").str.strip() == "").fillna(True).to_numpy()
         if empty.any():
             i = int(np.flatnonzero(empty)[0])
-            _fail(source, rows[i], col, "is empty")
+            cell_error(source, rows[i], col, "is empty")
     role = frame["role"].astype("string").str.strip().str.lower().to_numpy(dtype=object)
     unknown = ~np.isin(role, ROLES)
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
-        _fail(source, rows[i], "role", f"unknown role {frame['role'].iloc[i]!r}; roles are {list(ROLES)}")
+        cell_error(source, rows[i], "role", f"unknown role {frame['role'].iloc[i]!r}; roles are {list(ROLES)}")
     for col in ("round", "state", "message", "action"):
         kind = frame[col].dtype.kind
         if kind in "mM":          # a date or a duration is not a number of this game
-            _fail(source, rows[0], col, f"holds dates or times ({frame[col].dtype}), not numbers")
-    rounds = _numeric(frame, "round", source, rows)
+            cell_error(source, rows[0], col, f"holds dates or times ({frame[col].dtype}), not numbers")
+    rounds = numeric_column(frame, "round", source, rows)
     not_int = np.abs(rounds - np.round(rounds)) > 1e-9
     if not_int.any():
         i = int(np.flatnonzero(not_int)[0])
-        _fail(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
+        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
     out_of_range = (rounds < 0) | (rounds > MAX_ROUND)
     if out_of_range.any():
         i = int(np.flatnonzero(out_of_range)[0])
-        _fail(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a round number from 0 to {MAX_ROUND:,}")
-    state = _numeric(frame, "state", source, rows)
-    message = _numeric(frame, "message", source, rows)
-    action = _numeric(frame, "action", source, rows)
-    timeout = _timeout_flags(frame, source, rows)
+        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a round number from 0 to {MAX_ROUND:,}")
+    state = numeric_column(frame, "state", source, rows)
+    message = numeric_column(frame, "message", source, rows)
+    action = numeric_column(frame, "action", source, rows)
+    timeout = timeout_flags(frame, source, rows)
 
     out = pd.DataFrame({"subject": frame["subject"].astype("string").str.strip().astype(str).to_numpy(),
                         "role": role.astype(str), "round": np.round(rounds).astype(int),
@@ -210,12 +212,12 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
                 tr = tr.fillna(treatments[0]).replace("", treatments[0])
             else:
                 i = int(np.flatnonzero(empty.to_numpy())[0])
-                _fail(source, rows[i], "treatment", f"is empty; game {game_spec.name!r} has treatments {treatments}")
+                cell_error(source, rows[i], "treatment", f"is empty; game {game_spec.name!r} has treatments {treatments}")
         tr = tr.astype(str).to_numpy()
         bad = ~np.isin(tr, treatments)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            _fail(source, rows[i], "treatment",
+            cell_error(source, rows[i], "treatment",
                   f"treatment {tr[i]!r} is not in game {game_spec.name!r} ({game_spec.source}); "
                   f"its treatments are {treatments}")
     elif len(treatments) == 1:
@@ -232,7 +234,7 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
         first = int(np.flatnonzero(dup)[0])
         same = out[key].iloc[first]
         others = np.flatnonzero(dup & (out[key] == same).all(axis=1).to_numpy())
-        _fail(source, rows[others[1]], "round",
+        cell_error(source, rows[others[1]], "round",
               f"duplicated decision: {dict(same)} appears in rows {[int(rows[j]) for j in others]}")
 
     sender = out["role"].to_numpy() == "sender"
@@ -307,19 +309,19 @@ def _check_forecast(game, out, in_t, sender, receiver, rows, source, report, dro
     bad = live & _out_of_range(msg, lo, hi, tol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "message", f"{msg[i]:g} is outside the message space [{lo:g}, {hi:g}] "
+        cell_error(source, rows[i], "message", f"{msg[i]:g} is outside the message space [{lo:g}, {hi:g}] "
                                           f"of treatment {out['treatment'].iloc[i]!r}")
     flo, fhi = game.forecast_range
     ftol = 1e-9 * (fhi - flo)
     bad = live & ~np.isnan(state) & _out_of_range(state, flo, fhi, ftol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "state", f"forecast {state[i]:g} is outside its support [{flo:g}, {fhi:g}] "
+        cell_error(source, rows[i], "state", f"forecast {state[i]:g} is outside its support [{flo:g}, {fhi:g}] "
                                         f"in treatment {out['treatment'].iloc[i]!r}")
     bad = live & receiver & (act < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "action", f"capacity {act[i]:g} is negative")
+        cell_error(source, rows[i], "action", f"capacity {act[i]:g} is negative")
     above = live & receiver & (act > kmax)
     if above.any():
         out.loc[above, "action"] = kmax
@@ -337,7 +339,7 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
         _, exact, _, _ = _snap(values[live], grid)
         if not exact.all():
             i = int(np.flatnonzero(live)[np.flatnonzero(~exact)[0]])
-            _fail(source, rows[i], col, f"{values[i]:g} is not a {what} of treatment "
+            cell_error(source, rows[i], col, f"{values[i]:g} is not a {what} of treatment "
                                         f"{out['treatment'].iloc[i]!r}; valid are {np.asarray(grid).tolist()}")
     actions = np.sort(game.actions)
     act = out["action"].to_numpy()
@@ -349,7 +351,7 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
     far = ~(exact | within | tie)
     if far.any():
         i = int(idx[np.flatnonzero(far)[0]])
-        _fail(source, rows[i], "action", f"{act[i]:g} is outside the action space of treatment "
+        cell_error(source, rows[i], "action", f"{act[i]:g} is outside the action space of treatment "
                                          f"{out['treatment'].iloc[i]!r} (grid {actions.min():g}..{actions.max():g}, "
                                          f"{len(actions)} points) by more than half a grid step")
     tie_mask = np.zeros(len(out), dtype=bool)

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..data.longformat import REQUIRED_COLUMNS, DataFormatError, read_decisions
-from ..data.validation import _fail, _numeric, _timeout_flags
+from ..data.validation import cell_error, numeric_column, timeout_flags
 from ..games import ForecastGame
 
 __all__ = ["ExperimentData", "ConversionReport", "StrangersError", "read_experiment",
@@ -265,20 +265,20 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     bad = ~np.isin(role, ["sender", "receiver"])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "role", f"{frame['role'].iloc[i]!r} is neither 'sender' nor 'receiver'")
+        cell_error(source, rows[i], "role", f"{frame['role'].iloc[i]!r} is neither 'sender' nor 'receiver'")
     subject = frame["subject"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
     if (subject == "").any():
-        _fail(source, rows[int(np.flatnonzero(subject == "")[0])], "subject", "is empty")
-    rounds = _numeric(frame, "round", source, rows)
+        cell_error(source, rows[int(np.flatnonzero(subject == "")[0])], "subject", "is empty")
+    rounds = numeric_column(frame, "round", source, rows)
     bad = ~np.isfinite(rounds) | (np.abs(rounds - np.round(rounds)) > 1e-9)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
+        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
     rounds = np.round(rounds).astype(int)
-    state = _numeric(frame, "state", source, rows)
-    message = _numeric(frame, "message", source, rows)
-    action = _numeric(frame, "action", source, rows)
-    timeout = _timeout_flags(frame, source, rows)
+    state = numeric_column(frame, "state", source, rows)
+    message = numeric_column(frame, "message", source, rows)
+    action = numeric_column(frame, "action", source, rows)
+    timeout = timeout_flags(frame, source, rows)
 
     def text_column(name, default=""):
         if name not in frame.columns:
@@ -296,12 +296,12 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
         tr = np.where(tr == "", treatments[0], tr)
     empty = tr == ""
     if empty.any():
-        _fail(source, rows[int(np.flatnonzero(empty)[0])], "treatment",
+        cell_error(source, rows[int(np.flatnonzero(empty)[0])], "treatment",
               f"is empty; game {spec.name!r} has treatments {treatments} (choose one with --treatment)")
     bad = ~np.isin(tr, treatments)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(source, rows[i], "treatment", f"treatment {tr[i]!r} is not in game {spec.name!r}; "
+        cell_error(source, rows[i], "treatment", f"treatment {tr[i]!r} is not in game {spec.name!r}; "
                                             f"its treatments are {treatments}")
 
     supplier = role == "receiver"
@@ -317,7 +317,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
         idx = np.flatnonzero(supplier)[dup]
         first = key.iloc[int(np.flatnonzero(dup)[0])]
         same = idx[(key[dup] == first).all(axis=1).to_numpy()]
-        _fail(source, rows[same[1]], "round", f"supplier {first['subject']!r} has more than one row "
+        cell_error(source, rows[same[1]], "round", f"supplier {first['subject']!r} has more than one row "
                                               f"for round {first['round']} (rows {list(rows[same])})")
 
     # --- partners: the manufacturer in the supplier's pair each round ---------------------
@@ -328,7 +328,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     dup = man.duplicated(["session", "pair"], keep=False).to_numpy()
     if dup.any():
         idx = np.flatnonzero(~supplier)[(pair[~supplier] != "")][dup]
-        _fail(source, rows[idx[1]], "pair", f"pair {pair[idx[0]]!r} has more than one manufacturer row "
+        cell_error(source, rows[idx[1]], "pair", f"pair {pair[idx[0]]!r} has more than one manufacturer row "
                                             f"(rows {[int(rows[i]) for i in idx[:2]]})")
     sup = pd.DataFrame({"row": rows, "session": session, "subject": subject, "round": rounds,
                         "pair": pair, "treatment": tr, "state": state, "message": message,

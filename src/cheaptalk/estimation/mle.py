@@ -34,7 +34,7 @@ from . import inference
 from .objective import Likelihood
 from .fit_result import FitResult
 
-__all__ = ["fit", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError",
+__all__ = ["fit", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError", "WARM_FTOL",
            "starting_points"]
 
 
