@@ -60,10 +60,9 @@ class _Scaling:
     proportions such as a Beta mean) run over ``[0, 1]`` in log coordinates instead,
     ``theta = lower * (upper / lower) ** u``. A likelihood changes with such a parameter
     in proportion to its size (an sd of 2 against 2.2 as much as 20 against 22), so equal
-    steps in ``u`` are about equally informative wherever the estimate lies; on the
-    bundled forecast-sharing data this cut the trust fit from 102 to 66 likelihood
-    evaluations and the mixture from 123 to 74 (with 20 correction pairs), to the same
-    maximum. With ``curvature`` (warm refits) every coordinate is linear, scaled to unit
+    steps in ``u`` are about equally informative wherever the estimate lies, and the
+    optimizer needs fewer evaluations to reach the same maximum (figures in
+    ``benchmarks/README.md``). With ``curvature`` (warm refits) every coordinate is linear, scaled to unit
     curvature.
     """
 
@@ -193,9 +192,8 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
 
     u0 = scaling.u(theta0)
     # 40 correction pairs: with the 3-15 parameters of these models the quasi-Newton memory
-    # then spans most of a run, close to full BFGS, at no cost worth counting; against 20
-    # pairs it saved evaluations in 16 of 18 fits of trust and mixture models to synthetic
-    # data (1,555 -> 1,247 in total; trust on the bundled data 66 -> 48)
+    # then spans most of a run, close to full BFGS, at no cost worth counting, and saves
+    # likelihood evaluations (benchmarks/README.md)
     options = {"maxiter": maxiter, "ftol": ftol, "gtol": 1e-9, "maxcor": 40}
     with _single_threaded_blas():
         res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=scaling.u_bounds,

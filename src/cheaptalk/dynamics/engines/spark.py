@@ -96,9 +96,8 @@ def spark_session(master: str | None = "local[2]", app_name: str = "cheaptalk-tr
          .config("spark.driver.host", "127.0.0.1")
          .config("spark.driver.bindAddress", "127.0.0.1")
          .config("spark.sql.shuffle.partitions", "4")
-         # a task per core when the logs are small: each task costs a round trip to a Python
-         # worker (about 50 ms locally), so 4 tasks on 2 cores made a pass at 1e7 events
-         # 0.1-0.2 s slower than 2
+         # a task per core when the logs are small: each task costs a round trip to a
+         # Python worker, so more tasks than cores only add round trips to every pass
          .config("spark.default.parallelism", str(_local_cores(master)))
          .config("spark.driver.memory", "2g")
          .config("spark.python.worker.reuse", "true")
