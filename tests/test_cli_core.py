@@ -166,3 +166,13 @@ def test_a_closed_pipe_ends_quietly():
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_experiment_outside_a_source_checkout_says_it_needs_one(monkeypatch, tmp_path, capsys):
+    """From an installed wheel the oTree apps are not there: one line, exit 2."""
+    from cheaptalk.cli.main import main
+    from cheaptalk.experiments import otree_env
+    monkeypatch.setattr(otree_env, "PROJECT_DIR", tmp_path / "no-experiments")
+    assert main(["experiment", "--list"]) == 2
+    err = capsys.readouterr().err
+    assert "source checkout" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

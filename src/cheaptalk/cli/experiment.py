@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import InputError
 from .common import dump_json
 
 DEFAULT_CONFIG = "forecast_LC_LU"
@@ -74,9 +75,14 @@ def _interrupt(signum, frame):
 def run(args) -> int:
     from ..experiments import otree_env
 
+    if args.project is None and not (otree_env.PROJECT_DIR / "settings.py").exists():
+        raise otree_env.OTreeEnvError(
+            "the oTree apps are not installed with the package: `cheaptalk experiment` runs from a "
+            "source checkout of cheaptalk (git clone, then pip install -e \".[all]\"), or give the "
+            "folder of such a checkout's experiments/ project with --project DIR")
     project = (args.project or otree_env.PROJECT_DIR).resolve()
     if not (project / "settings.py").exists():
-        raise ValueError(f"{project}: not an oTree project (no settings.py)")
+        raise InputError(f"{project}: not an oTree project (no settings.py)")
     otree_env.ensure_venv(project=project)
     configs = otree_env.session_configs(project)
     if args.list:
