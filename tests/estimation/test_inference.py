@@ -107,3 +107,18 @@ def test_load_result_refuses_what_it_cannot_read(tmp_path):
         load_result(bad)
     with pytest.raises(InputError, match="no such file"):
         load_result(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("game_name, model_name", [("forecast-sharing", "trust"), ("monotone", "levelk"),
+                                                   ("monotone", "qre")])
+def test_fits_pickle_and_work_after_loading(game_name, model_name):
+    """A fit travels (multiprocessing, joblib, a notebook's pickle): its compiled functions
+    are made again on loading, and the subject contributions are the same."""
+    import pickle
+    from cheaptalk.models import get_model
+    model = get_model(model_name, load_game(game_name))
+    result = fit(model, model.simulate(None, 10, 4, seed=2), starts=1, warn=False)
+    again = pickle.loads(pickle.dumps(result))
+    np.testing.assert_allclose(again.subject_loglik(), result.subject_loglik(), rtol=1e-12)
+    assert again.to_dict()["params"] == result.to_dict()["params"]
+    assert again.model.predict(again.params).summary == result.model.predict(result.params).summary

@@ -53,6 +53,16 @@ class Likelihood:
                                    for r in self.roles}
         self._build()
 
+    # --- pickling: the compiled function is made again on loading ----------------------
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_value_and_grad", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build()
+
     # --- compiled functions ----------------------------------------------------------
     def _build(self):
         """Compile ONE function: value and exact gradient of the weighted log-likelihood,

@@ -172,6 +172,10 @@ class Model(ABC):
     game_kind: str = ""          # "forecast" or "finite"
     description: str = ""
 
+    def __getstate__(self):
+        # compiled functions (attributes named _compiled...) are caches: made again on use
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_compiled")}
+
     def __init__(self, game: GameSpec, **options):
         if game.kind != self.game_kind:
             raise ValueError(f"model {self.name!r} ({type(self).__name__}) is for {self.game_kind} games, "

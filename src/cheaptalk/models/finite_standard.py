@@ -646,7 +646,7 @@ class FiniteQRE(FiniteModel):
 
     def __init__(self, game, max_steps: int = 1000, newton_iterations: int = 8, **options):
         super().__init__(game, max_steps=max_steps, newton_iterations=newton_iterations, **options)
-        self._solvers = {}
+        self._compiled_solvers = {}   # treatment -> compiled QRE continuation (made on first use)
 
     @classmethod
     def option_specs(cls):
@@ -655,10 +655,11 @@ class FiniteQRE(FiniteModel):
             Option("newton_iterations", 8, "int", "Newton corrector iterations per step", minimum=1)]
 
     def solver(self, treatment: str):
-        if treatment not in self._solvers:
-            self._solvers[treatment] = qre_solver(self.game.game(treatment), self.options["max_steps"],
-                                                  self.options["newton_iterations"])
-        return self._solvers[treatment]
+        solvers = self.__dict__.setdefault("_compiled_solvers", {})    # (gone after unpickling)
+        if treatment not in solvers:
+            solvers[treatment] = qre_solver(self.game.game(treatment), self.options["max_steps"],
+                                            self.options["newton_iterations"])
+        return solvers[treatment]
 
     def solve(self, params: dict | None = None, treatment: str | None = None):
         """``(sigma (S, M), rho (M, A), residual)`` as numpy arrays; warns if not converged."""
