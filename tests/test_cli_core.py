@@ -176,3 +176,44 @@ def test_experiment_outside_a_source_checkout_says_it_needs_one(monkeypatch, tmp
     assert main(["experiment", "--list"]) == 2
     err = capsys.readouterr().err
     assert "source checkout" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_and_simulate_take_a_fitted_model(tmp_path, capsys):
+    """--fit: the model, its options, the game and the parameters come from a fit JSON or a
+    comparison's JSON (its best model, or --fit-model); --param overrides one value."""
+    import json
+    from cheaptalk.cli.main import main
+    data = tmp_path / "mono.csv"
+    assert main(["simulate", "--game", "monotone", "--model", "levelk", "--subjects", "16", "--rounds", "5",
+                 "--seed", "3", "--out", str(data)]) == 0
+    fit_json = tmp_path / "fit.json"
+    assert main(["fit", "--game", "monotone", "--model", "levelk", "--data", str(data), "--json", str(fit_json),
+                 "--quiet", "--starts", "1"]) == 0
+    capsys.readouterr()
+    fitted = json.loads(fit_json.read_text())
+    assert main(["predict", "--fit", str(fit_json), "--json"]) == 0
+    pred = json.loads(capsys.readouterr().out)
+    assert pred["model"] == "levelk" and pred["fit"] == str(fit_json)
+    assert pred["params"] == {k: v["estimate"] for k, v in fitted["params"].items()}
+    name = next(iter(fitted["params"]))
+    assert main(["predict", "--fit", str(fit_json), "--param", f"{name}=0.25", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"][name] == 0.25
+    out = tmp_path / "again.csv"
+    assert main(["simulate", "--fit", str(fit_json), "--subjects", "3", "--rounds", "2", "--out", str(out)]) == 0
+    assert out.exists()
+    capsys.readouterr()
+    # a comparison: its best model by default, another by label
+    comp = {"models": [dict(fitted, label="levelk/logit"), dict(fitted, label="other", model="trust")],
+            "best_label": "levelk/logit"}
+    comp_json = tmp_path / "compare.json"
+    comp_json.write_text(json.dumps(comp))
+    assert main(["predict", "--fit", str(comp_json), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "levelk"
+    for argv, message in [(["--fit", str(comp_json), "--fit-model", "nope"], "no model 'nope'"),
+                          (["--fit", str(comp_json), "--fit-model", "other"], "does not apply"),
+                          (["--fit", str(fit_json), "--model", "trust"], "holds a fit of levelk"),
+                          (["--fit", str(tmp_path / "missing.json")], "no such file"),
+                          ([], "give --model")]:
+        assert main(["predict", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)

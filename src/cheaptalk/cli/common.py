@@ -71,7 +71,78 @@ def model_from_args(args):
 
 def game_from_args(args):
     from ..games import load_game
-    return load_game(args.game)
+    return load_game(args.game or "forecast-sharing")
+
+
+def add_fit_argument(parser):
+    parser.add_argument("--fit", metavar="FILE",
+                        help="take the model, its options, the game and the parameters from a fit "
+                             "(`fit --json` or a fit's save()), or from a comparison (`compare --json`: "
+                             "its best model, or the one named by --fit-model); --param overrides")
+    parser.add_argument("--fit-model", metavar="LABEL",
+                        help="with --fit on a comparison: the model to use (a label such as trust/mixed)")
+
+
+def fitted_model_from_args(args):
+    """``(model, params)``: from ``--fit`` (a fit or comparison JSON), else from ``--model``,
+    ``--option`` and ``--param``. ``--param`` overrides fitted values; ``--game`` overrides the
+    fit's game only when given."""
+    from ..models import get_model
+
+    params = parse_params(args.param)
+    if not getattr(args, "fit", None):
+        if not args.model:
+            raise ValueError("give --model MODEL (or --fit FILE with a fitted model)")
+        return model_from_args(args), params
+    fit = _fit_entry(args.fit, getattr(args, "fit_model", None))
+    name = fit["model"]
+    if args.model and args.model != name:
+        raise ValueError(f"--model {args.model} but {args.fit} holds a fit of {name}")
+    from ..games import load_game
+    game_name = args.game or fit.get("game") or "forecast-sharing"
+    try:
+        game = load_game(game_name)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise ValueError(f"{args.fit}: the fit was made on game {game_name!r}, which is not a preset here "
+                         f"({exc}); give its game file with --game FILE") from None
+    options = {k: v for k, v in (fit.get("options") or {}).items() if v is not None}
+    options.update(parse_options(args.option))
+    try:
+        model = get_model(name, game, **options)
+    except ValueError as exc:
+        raise ValueError(f"{args.fit}: the fit of {name} on {fit.get('game')} does not apply to "
+                         f"{game.name}: {exc}") from None
+    fitted = {k: v["estimate"] for k, v in fit["params"].items()}
+    if set(fitted) != set(model.param_names):
+        raise ValueError(f"{args.fit}: its parameters ({', '.join(fitted)}) are not those of {name} on "
+                         f"{game.name} ({', '.join(model.param_names)})")
+    return model, {**fitted, **params}
+
+
+def _fit_entry(path, label=None) -> dict:
+    """The fit JSON in ``path``, or one model's entry of a comparison JSON."""
+    from ..errors import InputError
+    from ..estimation.result import result_from_dict
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("models"), list):
+        label = label or data.get("best_label")
+        entries = {m.get("label", m.get("model")): m for m in data["models"]}
+        if label not in entries:
+            raise InputError(f"{path}: no model {label!r} in this comparison; its models are "
+                             f"{', '.join(map(str, entries))}")
+        data = entries[label]
+    elif label:
+        raise InputError(f"{path}: --fit-model applies to a comparison's JSON; this is one fit")
+    result_from_dict(data, str(path))          # checks the shape and the schema version
+    if str(data["model"]).startswith("trust-dynamics"):
+        raise InputError(f"{path}: a fit of trust over time; use it with `cheaptalk trust whatif --fit`")
+    return data
 
 
 def _default(o):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models import MODEL_NAMES
-from .common import add_game_argument, add_option_argument, add_param_argument, dump_json, model_from_args, parse_params
+from .common import add_fit_argument, add_game_argument, add_option_argument, add_param_argument, dump_json, fitted_model_from_args
 
 
 def register(sub):
@@ -12,8 +12,9 @@ def register(sub):
         description="Print what a model predicts on a game: the report schedule by forecast and the "
                     "capacity schedule by report (forecast sharing) or the strategies (finite games), "
                     "expected profits and efficiency against the first best, by treatment.")
-    add_game_argument(p)
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name")
+    add_game_argument(p, default=None)
+    p.add_argument("--model", choices=MODEL_NAMES, help="model name (or --fit FILE)")
+    add_fit_argument(p)
     add_param_argument(p)
     add_option_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -22,10 +23,10 @@ def register(sub):
 
 
 def run(args) -> int:
-    model = model_from_args(args)
-    prediction = model.predict(parse_params(args.param))
+    model, params = fitted_model_from_args(args)
+    prediction = model.predict(params)
     if args.json:
-        dump_json(prediction.to_dict())
+        dump_json(prediction.to_dict() | ({"fit": args.fit} if args.fit else {}))
     else:
         print(prediction)
     if args.figure:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..data import write_decisions
 from ..models import MODEL_NAMES
-from .common import add_game_argument, add_option_argument, add_param_argument, model_from_args, parse_params
+from .common import add_fit_argument, add_game_argument, add_option_argument, add_param_argument, fitted_model_from_args
 
 
 def register(sub):
@@ -14,8 +14,9 @@ def register(sub):
                     "drawn once per subject, strangers re-matched every round. Writes one row per "
                     "decision with columns subject, role, round, state, message, action, session, "
                     "pair, treatment. The output is synthetic data.")
-    add_game_argument(p)
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name")
+    add_game_argument(p, default=None)
+    p.add_argument("--model", choices=MODEL_NAMES, help="model name (or --fit FILE)")
+    add_fit_argument(p)
     add_param_argument(p)
     add_option_argument(p)
     p.add_argument("--subjects", type=int, default=40, metavar="N", help="subjects per role and treatment (default 40)")
@@ -29,12 +30,12 @@ def register(sub):
 def run(args) -> int:
     if args.subjects < 1 or args.rounds < 1:
         raise ValueError("--subjects and --rounds must be at least 1")
-    model = model_from_args(args)
+    model, params = fitted_model_from_args(args)
     treatments = args.treatments.split(",") if args.treatments else None
     if treatments:
         for t in treatments:
             model.game.game(t)      # unknown treatment -> clear error
-    data = model.simulate(parse_params(args.param), args.subjects, args.rounds, seed=args.seed,
+    data = model.simulate(params, args.subjects, args.rounds, seed=args.seed,
                           treatments=treatments)
     path = write_decisions(data, args.out)
     print(f"wrote {len(data)} simulated decisions ({data['subject'].nunique()} subjects) to {path}")
