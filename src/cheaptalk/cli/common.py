@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..games.catalog import PRESETS
 
 
@@ -33,11 +34,11 @@ def parse_params(items: list[str]) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+            raise InputError(f"--param expects NAME=VALUE, got {item!r}")
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"--param {name.strip()}: {value!r} is not a number") from None
+            raise InputError(f"--param {name.strip()}: {value!r} is not a number") from None
     return out
 
 
@@ -56,9 +57,9 @@ def parse_options(items: list[str]) -> dict:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ValueError(f"--option expects NAME=VALUE, got {item!r}")
+            raise InputError(f"--option expects NAME=VALUE, got {item!r}")
         if name in out:
-            raise ValueError(f"--option {name} is given twice")
+            raise InputError(f"--option {name} is given twice")
         out[name] = value.strip()
     return out
 
@@ -92,29 +93,29 @@ def fitted_model_from_args(args):
     params = parse_params(args.param)
     if not getattr(args, "fit", None):
         if not args.model:
-            raise ValueError("give --model MODEL (or --fit FILE with a fitted model)")
+            raise InputError("give --model MODEL (or --fit FILE with a fitted model)")
         return model_from_args(args), params
     fit = _fit_entry(args.fit, getattr(args, "fit_model", None))
     name = fit["model"]
     if args.model and args.model != name:
-        raise ValueError(f"--model {args.model} but {args.fit} holds a fit of {name}")
+        raise InputError(f"--model {args.model} but {args.fit} holds a fit of {name}")
     from ..games import load_game
     game_name = args.game or fit.get("game") or "forecast-sharing"
     try:
         game = load_game(game_name)
     except (FileNotFoundError, KeyError, ValueError) as exc:
-        raise ValueError(f"{args.fit}: the fit was made on game {game_name!r}, which is not a preset here "
+        raise InputError(f"{args.fit}: the fit was made on game {game_name!r}, which is not a preset here "
                          f"({exc}); give its game file with --game FILE") from None
     options = {k: v for k, v in (fit.get("options") or {}).items() if v is not None}
     options.update(parse_options(args.option))
     try:
         model = get_model(name, game, **options)
     except ValueError as exc:
-        raise ValueError(f"{args.fit}: the fit of {name} on {fit.get('game')} does not apply to "
+        raise InputError(f"{args.fit}: the fit of {name} on {fit.get('game')} does not apply to "
                          f"{game.name}: {exc}") from None
     fitted = {k: v["estimate"] for k, v in fit["params"].items()}
     if set(fitted) != set(model.param_names):
-        raise ValueError(f"{args.fit}: its parameters ({', '.join(fitted)}) are not those of {name} on "
+        raise InputError(f"{args.fit}: its parameters ({', '.join(fitted)}) are not those of {name} on "
                          f"{game.name} ({', '.join(model.param_names)})")
     return model, {**fitted, **params}
 

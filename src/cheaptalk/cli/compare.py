@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import InputError
 from .common import add_game_argument, add_option_argument, dump_json, parse_options, show_progress
 from .fit import add_data_arguments, data_and_game, enable_compilation_cache
 
@@ -37,7 +38,7 @@ def run(args) -> int:
     enable_compilation_cache()
     if args.data is None and not args.dataset:
         if args.game != "forecast-sharing":
-            raise ValueError(f"--data is required with --game {args.game}; the bundled data set is for "
+            raise InputError(f"--data is required with --game {args.game}; the bundled data set is for "
                              "the forecast-sharing game")
         from ..datasets import default_data_path
         args.data = str(default_data_path())
@@ -73,16 +74,16 @@ def _per_model_options(given: dict, models: list, game) -> dict:
     out = {m: {} for m in models}
     for key, value in given.items():
         if key == "errors":
-            raise ValueError("compare fits every family under each error model: use --errors, not --option errors")
+            raise InputError("compare fits every family under each error model: use --errors, not --option errors")
         model, dot, name = key.partition(".")
         if dot:
             if model not in specs:
-                raise ValueError(f"--option {key}: {model!r} is not among the compared models {models}")
+                raise InputError(f"--option {key}: {model!r} is not among the compared models {models}")
             out[model][name] = value
             continue
         takers = [m for m in models if key in specs[m]]
         if not takers:
-            raise ValueError(f"--option {key}: none of the compared models {models} has this option")
+            raise InputError(f"--option {key}: none of the compared models {models} has this option")
         for m in takers:
             out[m][key] = value
     return out

@@ -53,7 +53,7 @@ def _parse_fields(items: list[str]) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
+            raise InputError(f"--set expects NAME=VALUE, got {item!r}")
         text = value.strip()
         if text.lower() in ("true", "false"):
             out[name.strip()] = text.lower() == "true"
@@ -95,13 +95,13 @@ def run(args) -> int:
         return 0
     names = [c["name"] for c in configs]
     if args.config not in names:
-        raise ValueError(f"no session configuration {args.config!r}; choose one of {', '.join(names)}")
+        raise InputError(f"no session configuration {args.config!r}; choose one of {', '.join(names)}")
     if args.participants < 2 or args.participants % 2:
-        raise ValueError(f"--participants must be an even number of at least 2, got {args.participants}")
+        raise InputError(f"--participants must be an even number of at least 2, got {args.participants}")
     fields = _parse_fields(args.fields)
     unknown = set(fields) - set(next(c for c in configs if c["name"] == args.config))
     if unknown:
-        raise ValueError(f"--set: {sorted(unknown)} are not fields of {args.config}")
+        raise InputError(f"--set: {sorted(unknown)} are not fields of {args.config}")
 
     log = project / "__temp_server.log"
     server = otree_env.OTreeServer(project=project, port=args.port, production=args.prodserver,

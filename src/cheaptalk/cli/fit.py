@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..errors import InputError
 from .common import add_game_argument, add_option_argument, dump_json, game_from_args, parse_options, show_progress
 
 
@@ -62,7 +63,7 @@ def data_and_game(args, quiet: bool = False):
         from ..datasets.public import load_dataset
 
         if args.game != "forecast-sharing":
-            raise ValueError("--dataset brings its own game file; leave out --game")
+            raise InputError("--dataset brings its own game file; leave out --game")
         frame, report, game = load_dataset(args.dataset)
         if not quiet:
             print(report, file=sys.stderr)

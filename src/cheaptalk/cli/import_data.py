@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
 from .common import dump_json
 
 
@@ -29,7 +30,7 @@ def run(args) -> int:
 
     spec = load_map(args.map)
     if args.output.exists() and args.output.resolve() == args.data.resolve():
-        raise ValueError(f"{args.output}: the output would overwrite the input; choose another --output")
+        raise InputError(f"{args.output}: the output would overwrite the input; choose another --output")
     frame, report = import_table(read_source(args.data, spec.fmt, spec.sheet), spec, source=str(args.data))
     write_decisions(frame, args.output)
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
 from .common import dump_json
 
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     frame, report = import_otree(args.file, app=args.app)
     output = args.output or args.file.with_name(args.file.stem + "_long.csv")
     if output.resolve() == args.file.resolve():
-        raise ValueError(f"{output}: the output would overwrite the input; choose another --output")
+        raise InputError(f"{output}: the output would overwrite the input; choose another --output")
     write_decisions(frame, output)
     summary = report.as_dict() | {"output": str(output)}
     if args.json:

@@ -16,7 +16,7 @@ from ..errors import CheaptalkError
 
 # command modules, in the order `cheaptalk --help` lists them
 COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
-                   "experiment", "import_otree", "import_data", "datasets")
+                   "experiment", "import_otree", "import_data", "datasets", "table")
 # commands whose module has another name (``import`` is a Python keyword)
 _COMMAND_ALIASES = {"import": "import_data"}
 
@@ -67,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (`cheaptalk predict | head`): nothing more to say, to no one
         sys.stderr.close()
         return 0
-    except (CheaptalkError, ValueError, KeyError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        # what the user gave cannot be used (bad game file, unknown parameter, malformed data):
-        # one clear line; the toolkit's own errors all derive from CheaptalkError
+    except (CheaptalkError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # what the user gave cannot be used (bad game file, unknown parameter, malformed data,
+        # a path that is not there): one clear line. The toolkit's own errors all derive from
+        # CheaptalkError; any other exception is a bug, reported below as one.
         if debug:
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"cheaptalk {args.command}: error: {msg}", file=sys.stderr)
+        print(f"cheaptalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
         if debug:

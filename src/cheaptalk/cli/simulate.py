@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InputError
 from ..data import write_decisions
 from ..models import MODEL_NAMES
 from .common import add_fit_argument, add_game_argument, add_option_argument, add_param_argument, fitted_model_from_args
@@ -29,7 +30,7 @@ def register(sub):
 
 def run(args) -> int:
     if args.subjects < 1 or args.rounds < 1:
-        raise ValueError("--subjects and --rounds must be at least 1")
+        raise InputError("--subjects and --rounds must be at least 1")
     model, params = fitted_model_from_args(args)
     treatments = args.treatments.split(",") if args.treatments else None
     if treatments:

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import InputError
 from .common import dump_json
 
 
@@ -151,16 +152,16 @@ def _check_strict(engine, strict):
             where = (f" first: {e.get('file', '?')} row {e.get('row', '?')}, column {e['column']!r} "
                      f"(seller {e['seller']}, time {e['time']}): {e['reason']}")
         if strict:
-            raise ValueError(f"{engine.source.events}: unusable rows ({'; '.join(lines)}).{where}")
+            raise InputError(f"{engine.source.events}: unusable rows ({'; '.join(lines)}).{where}")
         print("excluded or partly used rows: " + "; ".join(lines) + "." + where, file=sys.stderr)
 
 
 def run_generate(args) -> int:
     from ..dynamics.generate import SyntheticWorld, generate_logs
     if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
+        raise InputError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
     if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
-        raise ValueError("--sellers, --events-per-seller and --events-per-file must be at least 1")
+        raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
@@ -209,7 +210,7 @@ def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
     """A comma-separated list of numbers in ``[low, high]`` (or the given words), checked."""
     items = [x.strip() for x in str(text).split(",") if x.strip()]
     if not items:
-        raise ValueError(f"{option} needs at least one value, got {text!r}")
+        raise InputError(f"{option} needs at least one value, got {text!r}")
     out = []
     for x in items:
         if x in words:
@@ -218,9 +219,9 @@ def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
         try:
             value = float(x)
         except ValueError:
-            raise ValueError(f"{option}: {x!r} is not a number") from None
+            raise InputError(f"{option}: {x!r} is not a number") from None
         if not (low <= value <= high):
-            raise ValueError(f"{option}: {x} is outside [{low:g}, {high:g}]")
+            raise InputError(f"{option}: {x} is outside [{low:g}, {high:g}]")
         out.append(value)
     return out
 
@@ -244,7 +245,7 @@ def run_whatif(args) -> int:
     fitj = json.loads(Path(args.fit).read_text())
     kind = fitj["model"].rsplit("-", 1)[-1]
     if kind not in ("continuous", "binary"):
-        raise ValueError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
+        raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
     args.adoption = args.adoption or kind
     engine = _engine(args, progress=False)
@@ -254,12 +255,12 @@ def run_whatif(args) -> int:
         rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
         scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
         if not batches:
-            raise ValueError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
+            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
         cov = None
         if args.parameter_draws:
             cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
             if cov is None:
-                raise ValueError(f"{args.fit}: no covariance of the parameters "
+                raise InputError(f"{args.fit}: no covariance of the parameters "
                                  "(diagnostics.covariance_unconstrained): fit again with this "
                                  "version of `cheaptalk trust fit`, or leave out --parameter-draws")
         rows = whatif(batches, params, kind, scales, rates,

@@ -21,6 +21,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..estimation import EstimationWarning, Likelihood, fit
 from ..models import MODEL_NAMES, get_model, model_class
 from ..models.noise import ERROR_MODELS
@@ -272,14 +273,14 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     t0 = time.perf_counter()
     items = list(models) if models else available_models(game_spec)
     if not items:
-        raise ValueError(f"no models are available for {game_spec.kind} games")
+        raise InputError(f"no models are available for {game_spec.kind} games")
     model_options = model_options or {}
     known = {e for item in items for e in _error_models(item, game_spec)}
     if errors is None:
         errors = [e for e in ERROR_MODELS if e in known]
     unknown = [e for e in errors if e not in ERROR_MODELS]
     if unknown:
-        raise ValueError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
+        raise InputError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
     comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning,
                             errors=list(errors))
     # a name from the registry (fitted under each error model), or a ready Model instance

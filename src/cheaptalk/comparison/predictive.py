@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..estimation import Likelihood, maximize
 from ..estimation.mle import WARM_FTOL
 
@@ -28,9 +29,9 @@ __all__ = ["cross_validate", "holdout_treatments", "subject_folds", "paired_cv_d
 def subject_folds(n_clusters: int, k: int, seed: int = 0) -> np.ndarray:
     """Fold number (0..k-1) of each subject: a seeded random partition into near-equal folds."""
     if k < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+        raise InputError(f"cross-validation needs at least 2 folds, got {k}")
     if k > n_clusters:
-        raise ValueError(f"{k} folds but only {n_clusters} subjects")
+        raise InputError(f"{k} folds but only {n_clusters} subjects")
     order = np.random.default_rng(seed).permutation(n_clusters)
     folds = np.empty(n_clusters, dtype=int)
     folds[order] = np.arange(n_clusters) % k

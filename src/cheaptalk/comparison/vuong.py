@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from ..errors import InputError
 
 __all__ = ["vuong_test", "likelihood_ratio_test", "is_nested"]
 
@@ -22,7 +23,7 @@ __all__ = ["vuong_test", "likelihood_ratio_test", "is_nested"]
 def vuong_test(ll_a, ll_b, k_a: int, k_b: int, model_a: str = "A", model_b: str = "B") -> dict:
     ll_a, ll_b = np.asarray(ll_a, float), np.asarray(ll_b, float)
     if ll_a.shape != ll_b.shape:
-        raise ValueError("Vuong test needs the contributions of the same subjects under both models")
+        raise InputError("Vuong test needs the contributions of the same subjects under both models")
     d = ll_a - ll_b
     G = d.size
     correction = (k_a - k_b) * np.log(G) / 2.0

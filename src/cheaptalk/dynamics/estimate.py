@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from ..errors import EstimationFailure
+from ..errors import EstimationFailure, LogsError
 from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batch
@@ -459,7 +459,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         if opts.sampled:
             why += (f"; {engine.exclusions.outside_sample:,} events of sellers outside the sample "
                     f"(fraction {opts.seller_fraction:g}): try a larger fraction")
-        raise ValueError(f"{engine.source.events}: no usable events after exclusions ({why})")
+        raise LogsError(f"{engine.source.events}: no usable events after exclusions ({why})")
     u0 = to_unconstrained(start, kind) if start else default_start(kind, sample)
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 

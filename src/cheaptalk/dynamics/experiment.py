@@ -45,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import InputError
 from ..data.longformat import REQUIRED_COLUMNS, DataFormatError, read_decisions
 from ..data.validation import cell_error, numeric_column, timeout_flags
 from ..games import ForecastGame
@@ -404,7 +405,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
                                   "--fidelity-scale for all")
         fidelity_scale = next(iter(widths.values()))
     if not (np.isfinite(fidelity_scale) and fidelity_scale > 0):
-        raise ValueError(f"the fidelity scale must be a positive number, got {fidelity_scale}")
+        raise InputError(f"the fidelity scale must be a positive number, got {fidelity_scale}")
     report.fidelity_scale = float(fidelity_scale)
     z = sup["treatment"].map(lambda t: maps[t]["z_star"]).to_numpy(float)
     own = sup["treatment"].map(lambda t: maps[t]["own_estimate"]).to_numpy(float)

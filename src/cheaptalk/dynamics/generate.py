@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import InputError
 from .model import PARAMETER_NAMES, simulate_path
 
 __all__ = ["SyntheticWorld", "generate_logs", "SEGMENTS"]
@@ -97,7 +98,7 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
     ``schema.json`` and ``sellers_truth.parquet`` (each seller's true initial trust)."""
     world = world or SyntheticWorld()
     if sellers < 1 or events_per_seller < 1:
-        raise ValueError("--sellers and --events-per-seller must be at least 1")
+        raise InputError("--sellers and --events-per-seller must be at least 1")
     out = Path(out)
     (out / "events").mkdir(parents=True, exist_ok=True)
     for old in (out / "events").glob("part-*.parquet"):

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES,  # noqa: F401
                          initial_trust_nodes, natural_jacobian, to_natural, to_unconstrained)
 
@@ -63,7 +64,7 @@ class TrustDynamics:
 
     def __post_init__(self):
         if self.kind not in ADOPTION_KINDS:
-            raise ValueError(f"adoption must be one of {ADOPTION_KINDS}, got {self.kind!r}")
+            raise ModelError(f"adoption must be one of {ADOPTION_KINDS}, got {self.kind!r}")
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .model import TrustDynamics, simulate_path, to_natural, to_unconstrained
 
 __all__ = ["whatif"]
@@ -66,7 +67,7 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
     drawn = None
     if parameter_draws:
         if cov_unconstrained is None:
-            raise ValueError("parameter draws need the fit's covariance of the unconstrained "
+            raise InputError("parameter draws need the fit's covariance of the unconstrained "
                              "parameters (diagnostics.covariance_unconstrained of `trust fit --json`)")
         drawn = _changes_at_draws(replay, params, kind, np.asarray(cov_unconstrained, float),
                                   parameter_draws, base_i, seed, progress)
@@ -102,7 +103,7 @@ def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress
     u_hat = to_unconstrained(params, kind)
     if cov.shape != (len(u_hat), len(u_hat)) or not np.all(np.isfinite(cov)) or \
             np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-12 * max(np.abs(cov).max(), 1e-300):
-        raise ValueError("the fit's covariance of the parameters is not a valid covariance matrix "
+        raise InputError("the fit's covariance of the parameters is not a valid covariance matrix "
                          "(the fit reported a flat or non-concave likelihood): parameter draws "
                          "are not possible")
     rng = np.random.default_rng([seed, 1])

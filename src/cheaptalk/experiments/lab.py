@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..games import FiniteGame, ForecastGame, load_game
 
 __all__ = ["LONG_COLUMNS", "session_game", "ForecastRound", "draw_forecast_rounds",
@@ -145,15 +146,15 @@ def supplier_aid(game: ForecastGame, belief, capacity) -> dict:
 def check_number(value, name: str, low: float, high: float) -> float:
     """A finite number in ``[low, high]``, or ``ValueError`` naming the problem."""
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number")
+        raise InputError(f"{name} must be a number")
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number") from None
+        raise InputError(f"{name} must be a number") from None
     if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number")
+        raise InputError(f"{name} must be a finite number")
     if x < low or x > high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}")
+        raise InputError(f"{name} must be between {low:g} and {high:g}")
     return x
 
 
@@ -194,7 +195,7 @@ def payoff_table(game: FiniteGame, role: str) -> list[list[float]]:
     """
     u = game.sender_payoff if role == "sender" else game.receiver_payoff
     if not np.allclose(u, u[:, :1, :]):
-        raise ValueError(f"game {game.name!r}: the {role}'s payoffs depend on the message; the "
+        raise InputError(f"game {game.name!r}: the {role}'s payoffs depend on the message; the "
                          "sender_receiver app shows payoff tables by state and action only")
     return np.round(u[:, 0, :], 2).tolist()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
+from ..errors import GameError
 
 __all__ = ["Uniform", "TruncatedNormal", "SumDistribution", "make_distribution"]
 
@@ -23,7 +24,7 @@ class Uniform:
 
     def __post_init__(self):
         if not self.high > self.low:
-            raise ValueError(f"uniform distribution needs high > low, got [{self.low}, {self.high}]")
+            raise GameError(f"uniform distribution needs high > low, got [{self.low}, {self.high}]")
 
     @property
     def support(self) -> tuple[float, float]:
@@ -66,7 +67,7 @@ class TruncatedNormal:
 
     def __post_init__(self):
         if self.sd <= 0 or not self.high > self.low:
-            raise ValueError("normal distribution needs sd > 0 and high > low")
+            raise GameError("normal distribution needs sd > 0 and high > low")
         a, b = (self.low - self.mean_) / self.sd, (self.high - self.mean_) / self.sd
         object.__setattr__(self, "_dist", stats.truncnorm(a, b, loc=self.mean_, scale=self.sd))
 
@@ -151,13 +152,13 @@ class SumDistribution:
 def make_distribution(spec: dict, *, where: str, default_low=None, default_high=None):
     """Build a distribution from a game-file table such as ``{distribution="uniform", low=50, high=250}``."""
     if not isinstance(spec, dict):
-        raise ValueError(f"{where}: a distribution must be a table, got {spec!r}")
+        raise GameError(f"{where}: a distribution must be a table, got {spec!r}")
     kind = str(spec.get("distribution", "uniform")).lower()
     for key in ("low", "high", "half_width", "mean", "sd"):
         value = spec.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not np.isfinite(float(value)) or abs(float(value)) > 1e12):
-            raise ValueError(f"{where}: {key} must be a finite number of at most 1e12 in size, got {value!r}")
+            raise GameError(f"{where}: {key} must be a finite number of at most 1e12 in size, got {value!r}")
     try:
         if kind == "uniform":
             if "half_width" in spec:
@@ -172,5 +173,5 @@ def make_distribution(spec: dict, *, where: str, default_low=None, default_high=
                 low, high = float(spec.get("low", default_low)), float(spec.get("high", default_high))
             return TruncatedNormal(float(spec.get("mean", 0.5 * (low + high))), float(spec["sd"]), low, high)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: invalid distribution {spec!r}: {exc}") from None
-    raise ValueError(f"{where}: unknown distribution {kind!r}; use 'uniform' or 'normal'")
+        raise GameError(f"{where}: invalid distribution {spec!r}: {exc}") from None
+    raise GameError(f"{where}: unknown distribution {kind!r}; use 'uniform' or 'normal'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from ..errors import GameError
 
 __all__ = ["FiniteGame"]
 
@@ -36,16 +37,16 @@ class FiniteGame:
         actions = np.asarray(self.actions, float)
         S, M, A = len(states), len(meanings), len(actions)
         if S < 2 or M < 1 or A < 2:
-            raise ValueError("a finite game needs at least 2 states, 1 message and 2 actions")
+            raise GameError("a finite game needs at least 2 states, 1 message and 2 actions")
         if prior.shape != (S,) or np.any(prior < 0) or not np.isclose(prior.sum(), 1.0):
-            raise ValueError(f"prior must be {S} non-negative numbers summing to 1, got {prior.tolist()}")
+            raise GameError(f"prior must be {S} non-negative numbers summing to 1, got {prior.tolist()}")
         if np.any((meanings < 0) | (meanings >= S)):
-            raise ValueError("every message's literal meaning must be one of the states")
+            raise GameError("every message's literal meaning must be one of the states")
         uS = np.broadcast_to(np.asarray(self.sender_payoff, float), (S, M, A)).copy()
         uR = np.broadcast_to(np.asarray(self.receiver_payoff, float), (S, M, A)).copy()
         for label, u in (("sender", uS), ("receiver", uR)):
             if not np.all(np.isfinite(u)):
-                raise ValueError(f"{label} payoffs contain non-finite values")
+                raise GameError(f"{label} payoffs contain non-finite values")
         labels = tuple(self.message_labels) or tuple(_fmt(states[i]) for i in meanings)
         for name, value in (("states", states), ("prior", prior), ("meanings", meanings),
                             ("actions", actions), ("sender_payoff", uS), ("receiver_payoff", uR),
@@ -132,6 +133,6 @@ def _index_of(grid: np.ndarray, values, what: str) -> np.ndarray:
         ok = np.isclose(grid[idx], values, rtol=0, atol=1e-9)
     if not np.all(ok):
         bad = values[~ok]
-        raise ValueError(f"{bad.size} value(s) are not a valid {what}, e.g. {bad.flat[0]!r}; "
+        raise GameError(f"{bad.size} value(s) are not a valid {what}, e.g. {bad.flat[0]!r}; "
                          f"valid are {grid.tolist()}")
     return idx

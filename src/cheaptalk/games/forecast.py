@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..errors import GameError
 from .distributions import SumDistribution, Uniform
 
 __all__ = ["ForecastGame"]
@@ -40,17 +41,17 @@ class ForecastGame:
 
     def __post_init__(self):
         if not (0 < self.c < self.w < self.r):
-            raise ValueError(f"forecast game needs 0 < c < w < r, got c={self.c}, w={self.w}, r={self.r}")
+            raise GameError(f"forecast game needs 0 < c < w < r, got c={self.c}, w={self.w}, r={self.r}")
         lo, hi = self.forecast.support
         if self.message_low is None:
             object.__setattr__(self, "message_low", float(lo))
         if self.message_high is None:
             object.__setattr__(self, "message_high", float(hi))
         if not self.message_high > self.message_low:
-            raise ValueError("message space needs message_high > message_low")
+            raise GameError("message space needs message_high > message_low")
         nlo, nhi = self.noise.support
         if not (nlo < 0 < nhi):
-            raise ValueError("market noise must have mean 0 inside its support [-a, a]")
+            raise GameError("market noise must have mean 0 inside its support [-a, a]")
 
     # --- economics -----------------------------------------------------------------
     @property

@@ -178,7 +178,7 @@ class Model(ABC):
 
     def __init__(self, game: GameSpec, **options):
         if game.kind != self.game_kind:
-            raise ValueError(f"model {self.name!r} ({type(self).__name__}) is for {self.game_kind} games, "
+            raise ModelError(f"model {self.name!r} ({type(self).__name__}) is for {self.game_kind} games, "
                              f"not the {game.kind} game {game.name!r}")
         self.game = game
         self.options = options

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
@@ -196,7 +196,7 @@ class FiniteModel(Model):
         if not self.options.get("per_type_precision", False):
             return None
         if self.options.get("tie_precision", False):
-            raise ValueError("per_type_precision and tie_precision cannot both be set")
+            raise ModelError("per_type_precision and tie_precision cannot both be set")
         groups = self.precision_groups()
         rules = self.rule_types() if self.errors == "mixed" else {}
         return {role: [g for t, g in enumerate(groups[role])
@@ -331,7 +331,7 @@ class FiniteModel(Model):
         carry the true state.
         """
         if n_subjects < 1 or n_rounds < 1:
-            raise ValueError("simulate needs at least one subject per role and one round")
+            raise ModelError("simulate needs at least one subject per role and one round")
         full = self.resolve(params)
         rng = np.random.default_rng(seed)
         names = treatments or self.treatment_names

@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from ..errors import ModelError
 from .._jax import jax, jnp
 from .base import Option, Parameter
 from .finite_common import (Behaviour, FiniteModel, best_response, literal_beliefs, normalized_payoffs,
@@ -74,7 +75,7 @@ _MAX_LEVEL = Option("max_level", 3, "int", "highest level of reasoning (types ar
 
 def _check_max_level(max_level) -> int:
     if int(max_level) != max_level or max_level < 1:
-        raise ValueError(f"max_level must be a whole number >= 1, got {max_level!r}")
+        raise ModelError(f"max_level must be a whole number >= 1, got {max_level!r}")
     return int(max_level)
 
 

@@ -61,7 +61,7 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import GameError
+from ..errors import GameError, ModelError
 from .._jax import jax, jnp
 from .base import Option
 from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precisions,
@@ -119,7 +119,7 @@ def _message_independent(game) -> bool:
 def _state_action_payoffs(game):
     """``(S, A)`` payoffs of games whose payoffs do not depend on the message."""
     if not _message_independent(game):
-        raise ValueError(f"game {game.name!r}: the partition search needs payoffs that do not depend on "
+        raise ModelError(f"game {game.name!r}: the partition search needs payoffs that do not depend on "
                          f"the message; use pure_equilibria() on a small game instead")
     return game.sender_payoff[:, 0, :], game.receiver_payoff[:, 0, :]
 
@@ -167,9 +167,9 @@ def equilibrium_outcomes(game) -> list[EquilibriumOutcome]:
     uS, uR = _state_action_payoffs(game)
     S = game.n_states
     if S > _MAX_SET_PARTITION_STATES:
-        raise ValueError(f"{S} states are too many to enumerate all partitions; use interval_equilibrium()")
+        raise ModelError(f"{S} states are too many to enumerate all partitions; use interval_equilibrium()")
     if game.n_messages < 1:
-        raise ValueError("no messages")
+        raise ModelError("no messages")
     out = []
     for labels in _set_partitions(S):
         labels = np.asarray(labels)
@@ -367,7 +367,7 @@ def _literal_play(game, outcome: EquilibriumOutcome):
         spare = [m for k in range(outcome.n_elements) if k not in fallback
                  for m in np.flatnonzero(msg_element == k)[1:]]
         if len(spare) < len(fallback):
-            raise ValueError(f"game {game.name!r}: too few messages to play this equilibrium")
+            raise ModelError(f"game {game.name!r}: too few messages to play this equilibrium")
         for k in fallback:
             m = spare.pop()
             msg_element[m] = k
@@ -398,7 +398,7 @@ def _qre_limit_play(game):
     with jax.ensure_compile_time_eval():        # a constant of the model, even when called while tracing
         log_sig, log_rho, residual = qre_solver(game, max_steps=2000)(np.full(2, QRE_LIMIT_PRECISION))
     if not float(residual) < 1e-8:
-        raise ValueError(f"game {game.name!r} (treatment {game.treatment!r}): no pure equilibrium, and the QRE "
+        raise ModelError(f"game {game.name!r} (treatment {game.treatment!r}): no pure equilibrium, and the QRE "
                          f"branch toward a mixed one did not converge (residual {float(residual):.1e})")
     sigma, rho = np.exp(np.asarray(log_sig, float)), np.exp(np.asarray(log_rho, float))
     sigma /= sigma.sum(1, keepdims=True)
@@ -579,7 +579,7 @@ class FiniteEquilibrium(FiniteModel):
 
     def __init__(self, game, equilibrium: str = "most-informative", **options):
         if equilibrium not in ("most-informative", "babbling"):
-            raise ValueError(f"equilibrium must be 'most-informative' or 'babbling', got {equilibrium!r}")
+            raise ModelError(f"equilibrium must be 'most-informative' or 'babbling', got {equilibrium!r}")
         super().__init__(game, equilibrium=equilibrium, **options)
         self._cache = {}
 

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..errors import ModelError
 from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
@@ -197,7 +198,7 @@ class ForecastModel(Model):
             data["treatment"] = self.treatment_names[0]
         unknown = sorted(set(data["treatment"].astype(str)) - set(self.treatment_names))
         if unknown:
-            raise ValueError(f"treatment(s) {unknown} are not in game {self.game.name!r} "
+            raise ModelError(f"treatment(s) {unknown} are not in game {self.game.name!r} "
                              f"(it has {self.treatment_names})")
         roles = split_roles(data, treatments=self.treatment_names)
         games = [self.game.treatments[t] for t in self.treatment_names]

@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..errors import ModelError
 from .._jax import jnp
 from .base import Option, Parameter
 from .forecast_common import (ForecastModel, TypeChoices, capacity_for_belief, interp_rows,
@@ -57,7 +58,7 @@ def level1_report_set(game, xi, tie_break: str = "uniform"):
         return threshold, threshold
     if tie_break == "maximal":
         return np.full_like(threshold, m_hi), np.full_like(threshold, m_hi)
-    raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    raise ModelError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
 
 
 def level2_beliefs(game, m_grid, tie_break: str = "uniform", n_x: int = _X_GRID):
@@ -144,7 +145,7 @@ class _LevelBase(ForecastModel):
 
     def __init__(self, game, *, tie_break: str = "uniform", **options):
         if tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+            raise ModelError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
         super().__init__(game, tie_break=tie_break, **options)
         self.tie_break = tie_break
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
 from .._jax import jax, jnp
 from .base import Option, Parameter
 
@@ -48,7 +49,7 @@ _FLOOR = 1e-12
 def _gauss_legendre_unit(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on (0, 1)."""
     if n < 1:
-        raise ValueError(f"the Beta part needs at least 1 interior node, got {n}")
+        raise ModelError(f"the Beta part needs at least 1 interior node, got {n}")
     t, w = np.polynomial.legendre.leggauss(n)
     return (t + 1.0) / 2.0, w / 2.0
 

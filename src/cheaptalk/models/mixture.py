@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
 from .._jax import jnp
 from .base import Option, OptionError, Parameter
 from .finite_common import FiniteModel, combine_behaviours
@@ -55,9 +56,9 @@ class _MixtureMixin:
     def _init_families(self, game, families, options):
         families = tuple(families)
         if len(families) < 2 or len(set(families)) != len(families):
-            raise ValueError(f"a mixture needs two or more distinct families, got {families}")
+            raise ModelError(f"a mixture needs two or more distinct families, got {families}")
         if "mixture" in families:
-            raise ValueError("a mixture cannot contain a mixture")
+            raise ModelError("a mixture cannot contain a mixture")
         self.families = families
         # options shared by every family (the error model: noise is the same whoever the
         # subject is), then each family's own options, given as {family: {option: value}}

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
 from .._jax import jax, jnp
 from .base import Parameter
 
@@ -195,7 +196,7 @@ def choice_log_probabilities(errors: str, values: dict, role: str, utility, rule
         choice = best_response(utility, xp=jnp) if noiseless is None else jnp.asarray(noiseless)
         return _tremble(choice, values[f"tremble_{role}"])
     if errors != "mixed":
-        raise ValueError(f"unknown error model {errors!r}; error models are {', '.join(ERROR_MODELS)}")
+        raise ModelError(f"unknown error model {errors!r}; error models are {', '.join(ERROR_MODELS)}")
     logit = logit_logprob(utility, lam)
     mask = np.zeros(utility.shape[0], bool) if rule_types is None else np.asarray(rule_types, bool)
     if not mask.any():

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from ...errors import InputError
 
 
 __all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "ENGINES"]
@@ -122,4 +123,4 @@ def get_engine(name: str, source, **kwargs):
     if name == "spark":
         from .spark import SparkEngine
         return SparkEngine(source, **kwargs)
-    raise ValueError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")
+    raise InputError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")

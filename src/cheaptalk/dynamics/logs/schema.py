@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ...errors import LogsError
+from ...errors import InputError, LogsError
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -102,7 +102,7 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     below 1 only a random sample of the sellers is used (see :func:`seller_sample_mask`).
     """
     if not (0.0 < seller_fraction <= 1.0):
-        raise ValueError(f"the fraction of sellers to sample must be in (0, 1], got {seller_fraction}")
+        raise InputError(f"the fraction of sellers to sample must be in (0, 1], got {seller_fraction}")
     # absolute: on a cluster the executors read the files from their own working directories
     root = Path(logs).expanduser().absolute()
     if not root.exists():
