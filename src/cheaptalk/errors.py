@@ -11,7 +11,7 @@ existed catches (``ValueError`` for bad input, ``RuntimeError`` for failures), s
 from __future__ import annotations
 
 __all__ = ["CheaptalkError", "InputError", "DataError", "GameError", "LogsError", "ModelError",
-           "EstimationFailure", "EnvironmentProblem"]
+           "EstimationFailure", "EnvironmentProblem", "UnknownName"]
 
 
 class CheaptalkError(Exception):
@@ -44,3 +44,10 @@ class EstimationFailure(CheaptalkError, RuntimeError):
 
 class EnvironmentProblem(CheaptalkError, RuntimeError):
     """Something outside the toolkit is missing or broken (oTree, Spark, Java, a download)."""
+
+
+class UnknownName(InputError, KeyError):
+    """A name that is not there: a model, a treatment (also a ``KeyError``, for lookups)."""
+
+    def __str__(self) -> str:         # the message, without the quotes KeyError adds
+        return str(self.args[0]) if self.args else ""

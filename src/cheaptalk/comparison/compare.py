@@ -166,6 +166,8 @@ class Comparison:
             "BIC": [f"{self.fits[n].bic:.1f}" for n in names],
             "converged": ["yes" if self.fits[n].converged else "NO" for n in names],
         }
+        if any(getattr(self.fits[n], "degenerate", None) for n in names):
+            stats["degenerate"] = [getattr(self.fits[n], "degenerate", None) or "" for n in names]
         if self.cv:
             k = next(iter(self.cv.values()))["folds"]
             stats[f"CV log-lik/decision ({k}-fold)"] = [f"{self.cv[n]['cv_loglik']:.4f}" for n in names]
@@ -228,7 +230,7 @@ class Comparison:
             lines.append(f"not defined: {label}: {reason}")
         if self.vuong:
             lines.append("\nVuong tests (subject-level contributions; z > 0 favours model A)")
-            lines.append(pd.DataFrame(self.vuong)[["model_a", "model_b", "z", "p_value"]]
+            lines.append(pd.DataFrame(self.vuong)[["model_a", "model_b", "z", "p_value", "favours"]]
                          .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if self.lr_tests:
             lines.append("\nLikelihood-ratio tests (nested pairs)")

@@ -27,11 +27,19 @@ def vuong_test(ll_a, ll_b, k_a: int, k_b: int, model_a: str = "A", model_b: str 
     d = ll_a - ll_b
     G = d.size
     correction = (k_a - k_b) * np.log(G) / 2.0
+    # fits that coincide subject by subject (two models that both predict uniform choice, or
+    # the same model twice) cannot be told apart: no statistic, no winner
+    scale = max(1.0, float(np.max(np.abs(ll_a))) if G else 1.0)
+    if G == 0 or float(np.max(np.abs(d))) <= 1e-9 * scale:
+        return {"model_a": model_a, "model_b": model_b, "z": None, "p_value": None,
+                "favours": "indistinguishable", "subjects": int(G), "loglik_difference": float(d.sum()),
+                "correction": "schwarz",
+                "note": "the two fits give every subject the same log-likelihood: the data cannot tell them apart"}
     sd = d.std(ddof=1) if G > 1 else np.nan
     z = (d.sum() - correction) / (np.sqrt(G) * sd) if sd > 0 else (0.0 if d.sum() == correction else np.inf * np.sign(d.sum() - correction))
     p = float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else 0.0
     return {"model_a": model_a, "model_b": model_b, "z": float(z), "p_value": p,
-            "favours": model_a if z > 0 else model_b, "subjects": int(G),
+            "favours": model_a if z > 0 else model_b if z < 0 else "neither", "subjects": int(G),
             "loglik_difference": float(d.sum()), "correction": "schwarz"}
 
 

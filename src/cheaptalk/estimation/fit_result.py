@@ -42,6 +42,7 @@ class FitResult(EstimationResult):
     seconds: float = 0.0
     smooth: bool = True
     curvature: np.ndarray | None = None    # diagonal of the information per decision (warm refits)
+    degenerate: str | None = None          # "uniform choice": the fit explains nothing beyond chance
 
     # --- what the base class reads -----------------------------------------------------
     @property
@@ -110,6 +111,7 @@ class FitResult(EstimationResult):
 
     def _diagnostics(self) -> dict:
         return {"at_bound": dict(self.at_bound), "flat": list(self.flat), "smooth": self.smooth,
+                "degenerate": self.degenerate,
                 "gradient_norm": _num(self.grad_norm),
                 "hessian_eigenvalues": [_num(v) for v in np.atleast_1d(self.hessian_eigenvalues)],
                 "optimizer_message": self.message, "iterations": self.iterations,

@@ -34,7 +34,7 @@ from . import inference
 from .objective import Likelihood
 from .fit_result import FitResult
 
-__all__ = ["fit", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError", "WARM_FTOL",
+__all__ = ["fit", "uniform_loglik", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError", "WARM_FTOL",
            "starting_points"]
 
 
@@ -334,6 +334,22 @@ def bootstrap(lik: Likelihood, theta_hat, replications: int, seed: int = 0, prog
             "replications": replications}
 
 
+def uniform_loglik(lik: Likelihood) -> float | None:
+    """The log-likelihood of choosing every option with equal probability (finite games:
+    ``-sum_d log K_d``, ``K_d`` the messages or actions open to decision ``d``); None for a
+    continuous choice."""
+    model = lik.model
+    if getattr(model, "game_kind", "") != "finite":
+        return None
+    total = 0.0
+    for role in lik.roles:
+        for treatment, count in zip(*np.unique(lik.decision_treatment[role], return_counts=True)):
+            g = model.game.game(treatment if treatment in model.game.treatments else None)
+            options = g.n_messages if role == "sender" else g.n_actions
+            total -= count * np.log(options)
+    return float(total)
+
+
 def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int = 3, seed: int = 0,
         start: dict | None = None, bootstrap_replications: int = 0, progress: bool = False,
         warn: bool = True, maxiter: int = 2000) -> FitResult:
@@ -391,6 +407,13 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                         "(and the convergence check) with caution, or use the bootstrap")
     if inference.not_concave(ses["hessian_eigenvalues"]):
         messages.append("the Hessian is not negative definite at the estimate (saddle point or not a maximum)")
+    uniform = uniform_loglik(lik)
+    degenerate = None
+    if uniform is not None and abs(best["loglik"] - uniform) <= 1e-6 * max(1.0, abs(uniform)):
+        degenerate = "uniform choice"
+        messages.append(f"degenerate fit: the model predicts uniform choice (its log-likelihood {best['loglik']:.2f} "
+                        f"is that of choosing every option with equal probability); it explains nothing "
+                        f"beyond chance in these data, and its parameters say nothing")
     reached = sum(abs(r["loglik"] - best["loglik"]) < 1e-4 * max(1.0, abs(best["loglik"])) for r in finite)
     if len(runs) > 1 and reached < len(runs):
         others = ", ".join(f"{r['loglik']:.2f}" for r in runs
@@ -408,7 +431,8 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                        grad_norm=best["grad_norm"], message=best["message"], iterations=best["iterations"],
                        starts=[{"loglik": r["loglik"], "converged": r["converged"]} for r in runs],
                        warnings=messages, bootstrap=boot, seconds=time.perf_counter() - t0,
-                       smooth=ses["smooth"], curvature=_curvature(ses["hessian"], lik.n_obs))
+                       smooth=ses["smooth"], curvature=_curvature(ses["hessian"], lik.n_obs),
+                       degenerate=degenerate)
     if warn:
         for msg in messages:
             warnings.warn(f"{model.name}: {msg}", EstimationWarning, stacklevel=2)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GameError
+from ..errors import GameError, UnknownName
 from .catalog import PRESETS
 from .distributions import make_distribution
 from .finite import FiniteGame
@@ -66,7 +66,7 @@ class GameSpec:
         try:
             return self.treatments[str(treatment)]
         except KeyError:
-            raise KeyError(f"game {self.name!r} ({self.source}) has no treatment {treatment!r}; "
+            raise UnknownName(f"game {self.name!r} ({self.source}) has no treatment {treatment!r}; "
                            f"it has {list(self.treatments)}") from None
 
     def with_constants(self, **values) -> "GameSpec":

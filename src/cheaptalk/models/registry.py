@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from ..errors import UnknownName
 from ..games import GameSpec
 
 __all__ = ["MODEL_NAMES", "get_model", "model_class", "model_kinds"]
@@ -30,11 +31,11 @@ MODEL_NAMES = tuple(_REGISTRY)
 
 def model_class(name: str, kind: str):
     if name not in _REGISTRY:
-        raise KeyError(f"unknown model {name!r}; models are {', '.join(MODEL_NAMES)}")
+        raise UnknownName(f"unknown model {name!r}; models are {', '.join(MODEL_NAMES)}")
     where = _REGISTRY[name].get(kind)
     if where is None:
         kinds = ", ".join(_REGISTRY[name])
-        raise KeyError(f"model {name!r} is defined for {kinds} games, not {kind} games")
+        raise UnknownName(f"model {name!r} is defined for {kinds} games, not {kind} games")
     module, cls = where.split(":")
     return getattr(import_module(f"cheaptalk.models.{module}"), cls)
 

@@ -228,6 +228,10 @@ def estimation_table(*sources, models=None, fmt: str = "markdown", stars: bool =
                      "shares, precisions and standard deviations, whose zero is a bound).")
     if no_se:
         notes.append("(--): no standard error (a parameter at a bound of its range, or not identified by the data).")
+    degenerate = [c["header"] for c in columns if c["fit"].get("diagnostics", {}).get("degenerate")]
+    if degenerate:
+        notes.append("Degenerate fit (predicts uniform choice, explains nothing beyond chance): "
+                     + ", ".join(degenerate) + ".")
     flagged = [c["header"] for c in columns if not c["fit"].get("converged", True)]
     if flagged:
         notes.append("Did not converge: " + ", ".join(flagged) + ".")
