@@ -2,7 +2,6 @@
 (synthetic data)."""
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd

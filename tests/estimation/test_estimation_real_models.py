@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cheaptalk.data import clean_decisions
-from cheaptalk.estimation import EstimationWarning, Likelihood, fit
+from cheaptalk.estimation import EstimationWarning, fit
 from cheaptalk.games import load_game
 from cheaptalk.models import get_model
 
