@@ -52,3 +52,13 @@ def test_a_fit_that_explains_something_is_not_degenerate():
     data = get_model("levelk", game).simulate(None, 20, 6, seed=5)
     c = compare_models(game, data, ["levelk"], errors=["logit"], folds=2, holdout=False, progress=False)
     assert c.fits["levelk"].degenerate is None
+
+
+def test_report_from_python_shows_the_data_and_cleaning(uniform_comparison, tmp_path):
+    """compare_models on a DataFrame: the report names the data and shows what cleaning did,
+    as the command line's does."""
+    from cheaptalk.reports import write_report
+    page = write_report(uniform_comparison, tmp_path).read_text()
+    assert "Data: <code></code>" not in page
+    assert "a DataFrame given from Python" in page and "Data and cleaning" in page
+    assert f"{len(uniform_comparison.data)} decisions" in page

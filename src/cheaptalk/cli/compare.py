@@ -48,7 +48,7 @@ def run(args) -> int:
     model_options = _per_model_options(parse_options(args.option), models or available_models(game), game)
     if not args.quiet:
         print(f"comparing models on {path} ({cleaning.n_used} decisions)", file=sys.stderr)
-    comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts or 1, seed=args.seed,
+    comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts, seed=args.seed,
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
                                 data_path=str(path), cleaning=cleaning, progress=show_progress(args),
                                 model_options=model_options, errors=errors)

@@ -23,7 +23,8 @@ def add_data_arguments(parser, required: bool):
                         help="drop (and count) subjects with fewer usable decisions in a role (default 5)")
     parser.add_argument("--starts", type=int, default=None, metavar="N",
                         help="starting points per model: the defaults, then seeded random points "
-                             "(default: 3 for fit, 1 for compare)")
+                             "(default: 3 for fit; compare runs two and a third when they disagree; "
+                             "a number given here runs them all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of starts, folds, bootstrap (default 0)")
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
                         help="write JSON to OUT (or to standard output when OUT is omitted or '-')")

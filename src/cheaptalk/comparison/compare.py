@@ -251,7 +251,10 @@ def _records(frame: pd.DataFrame) -> list:
             for row in frame.to_dict(orient="records")]
 
 
-def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int = 1,
+FIT_STARTS = 3     # as `fit`: at most this many starts per model, fewer once two agree
+
+
+def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5, starts: int | None = None,
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
                    model_options: dict | None = None, workers: int | None = None,
@@ -261,9 +264,13 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
 
     ``folds``: k of the k-fold cross-validation by subject (0 to skip). ``holdout``: also
     predict each treatment from the others. ``starts``: starting points per model (the
-    model's defaults first; 1 by default here, since fold and treatment refits start from the
-    estimate anyway; raise it to look for other optima, as ``fit`` does with 3).
-    Progress goes to stderr when ``progress``.
+    model's defaults first, then seeded random points). By default (None) each model is
+    fitted from its defaults and a random start, and up to three starts when these two reach
+    different maxima (the best is kept, and the comparison notes which models' starts
+    disagreed): no model is ranked on a local optimum that another start beats.
+    Progress goes to stderr when ``progress``. Data given without ``cleaning`` (from Python)
+    go through :func:`cheaptalk.data.validation.clean_decisions` (keeping subjects with any
+    number of rounds), so the report shows the same data and cleaning section as the CLI's.
     ``workers``: models processed at the same time (threads; default: the number of CPU
     cores, at most 4). ``errors``: the error models every family is fitted under (default:
     all that the families are defined under; see :mod:`cheaptalk.models.noise`). Models
@@ -283,6 +290,12 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     unknown = [e for e in errors if e not in ERROR_MODELS]
     if unknown:
         raise InputError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
+    if cleaning is None:
+        # a DataFrame given from Python: the same cleaning (and its report) as on the command line
+        from ..data.validation import clean_decisions
+        source = data_path or data.attrs.get("source") or "a DataFrame given from Python"
+        data, cleaning = clean_decisions(data, game_spec, source=str(source), min_rounds=1)
+        data_path = data_path or str(source)
     comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning,
                             errors=list(errors))
     # a name from the registry (fitted under each error model), or a ready Model instance
@@ -326,13 +339,18 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
             lik = Likelihood(model, data)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
-                out["fit"] = result = fit(model, likelihood=lik, starts=starts, seed=seed, warn=False)
+                out["fit"] = result = fit(model, likelihood=lik, starts=starts or FIT_STARTS, seed=seed, warn=False,
+                                          until_agree=starts is None)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             # one model that cannot be fitted must not take the others with it
             out["failed"] = str(exc)
             bar.update(steps_per_model)
             return out
         bar.update(1)
+        values = [r["loglik"] for r in result.starts if np.isfinite(r["loglik"])]
+        if len(values) > 1 and max(values) - min(values) >= 1e-4 * max(1.0, abs(max(values))):
+            out["notes"].append(f"{name}: starts reached different maxima ({', '.join(f'{v:.2f}' for v in values)}); "
+                                f"the best, {max(values):.2f}, is used")
         if folds >= 2:
             out["cv"] = cv = cross_validate(lik, result.theta, folds, seed=seed, progress=bar,
                                          curvature=result.curvature)

@@ -350,12 +350,26 @@ def uniform_loglik(lik: Likelihood) -> float | None:
     return float(total)
 
 
+def _same_maximum(a: float, b: float) -> bool:
+    return abs(a - b) < 1e-4 * max(1.0, abs(a), abs(b))
+
+
+def _two_agree(runs) -> bool:
+    """Whether two finite runs reached the same best log-likelihood."""
+    values = sorted((r["loglik"] for r in runs if np.isfinite(r["loglik"])), reverse=True)
+    return len(values) >= 2 and _same_maximum(values[0], values[1])
+
+
 def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int = 3, seed: int = 0,
         start: dict | None = None, bootstrap_replications: int = 0, progress: bool = False,
-        warn: bool = True, maxiter: int = 2000) -> FitResult:
+        warn: bool = True, maxiter: int = 2000, until_agree: bool = False) -> FitResult:
     """Fit ``model`` to clean long-format ``data`` by maximum likelihood.
 
     ``starts``: number of starting points (defaults first, then seeded random points).
+    ``until_agree``: stop as soon as two starts reach the same maximum (at least two starts,
+    at most ``starts``); when they disagree, the remaining starts run and the best is kept
+    (``compare`` fits this way: a model is not ranked on a local optimum, at the cost of
+    one extra start where the starts agree).
     ``bootstrap_replications``: if positive, also bootstrap by subject (tqdm progress bar on
     stderr when ``progress``). Diagnostics (non-convergence, parameters at bounds, flat
     directions) are issued as :class:`EstimationWarning` when ``warn`` and always stored in
@@ -377,6 +391,8 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
         if progress:
             print(f"  {model.name}: start {len(runs)}/{starts} log-likelihood {runs[-1]['loglik']:.3f}",
                   file=sys.stderr)
+        if until_agree and _two_agree(runs):
+            break
     finite = [r for r in runs if np.isfinite(r["loglik"])]
     if not finite:
         reasons = sorted({r["message"] for r in runs})
