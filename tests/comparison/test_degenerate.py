@@ -60,5 +60,5 @@ def test_report_from_python_shows_the_data_and_cleaning(uniform_comparison, tmp_
     from cheaptalk.reports import write_report
     page = write_report(uniform_comparison, tmp_path).read_text()
     assert "Data: <code></code>" not in page
-    assert "a DataFrame given from Python" in page and "Data and cleaning" in page
+    assert "a DataFrame given from Python: used as given" in page and "Data and cleaning" in page
     assert f"{len(uniform_comparison.data)} decisions" in page

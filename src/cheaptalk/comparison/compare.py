@@ -95,7 +95,7 @@ class Comparison:
     def _family(self, label) -> str:
         return self.fits[label].name
 
-    def _errors_of(self, label) -> str:
+    def errors_of(self, label) -> str:
         return self.label_errors.get(label) or getattr(self.fits[label].model, "errors", "logit")
 
     @property
@@ -106,7 +106,7 @@ class Comparison:
         under each error model, with its standard error paired by subject."""
         by_errors, leads = {}, {}
         for errors in self.errors:
-            labels = sorted((lab for lab in self.fits if self._errors_of(lab) == errors),
+            labels = sorted((lab for lab in self.fits if self.errors_of(lab) == errors),
                             key=self._score, reverse=True)
             if not labels:
                 continue
@@ -119,7 +119,7 @@ class Comparison:
                                      **paired_cv_difference(self.cv[labels[0]], self.cv[other])}
         best = self.best
         out = {"by_errors": by_errors,
-               "best": {"model": self._family(best), "errors": self._errors_of(best)},
+               "best": {"model": self._family(best), "errors": self.errors_of(best)},
                "robust": len(set(by_errors.values())) == 1 and not self.failed,
                "by": self.best_by}
         if leads:
@@ -182,7 +182,7 @@ class Comparison:
         for name, f in self.fits.items():
             entry = f.to_dict()
             entry["label"] = name
-            entry["errors"] = self._errors_of(name)
+            entry["errors"] = self.errors_of(name)
             if name in self.same_as:
                 entry["same_as"] = self.same_as[name]
             entry["cv_loglik"] = self.cv[name]["cv_loglik"] if name in self.cv else None
@@ -268,9 +268,9 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     fitted from its defaults and a random start, and up to three starts when these two reach
     different maxima (the best is kept, and the comparison notes which models' starts
     disagreed): no model is ranked on a local optimum that another start beats.
-    Progress goes to stderr when ``progress``. Data given without ``cleaning`` (from Python)
-    go through :func:`cheaptalk.data.validation.clean_decisions` (keeping subjects with any
-    number of rounds), so the report shows the same data and cleaning section as the CLI's.
+    Progress goes to stderr when ``progress``. ``cleaning``: the
+    :class:`~cheaptalk.data.validation.CleaningReport` of the data (the report shows it);
+    without one the data are used as given and the report says so, with their counts.
     ``workers``: models processed at the same time (threads; default: the number of CPU
     cores, at most 4). ``errors``: the error models every family is fitted under (default:
     all that the families are defined under; see :mod:`cheaptalk.models.noise`). Models
@@ -290,12 +290,7 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     unknown = [e for e in errors if e not in ERROR_MODELS]
     if unknown:
         raise InputError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
-    if cleaning is None:
-        # a DataFrame given from Python: the same cleaning (and its report) as on the command line
-        from ..data.validation import clean_decisions
-        source = data_path or data.attrs.get("source") or "a DataFrame given from Python"
-        data, cleaning = clean_decisions(data, game_spec, source=str(source), min_rounds=1)
-        data_path = data_path or str(source)
+    data_path = data_path or data.attrs.get("source") or "a DataFrame given from Python"
     comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning,
                             errors=list(errors))
     # a name from the registry (fitted under each error model), or a ready Model instance

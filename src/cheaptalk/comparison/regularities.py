@@ -9,6 +9,9 @@ By treatment and pooled (``all``):
 * ``report_slope``: OLS slope of report on state (sender decisions);
 * ``capacity_slope``: OLS slope of the receiver's action (capacity) on the report.
 
+In finite games the last two are named for that game's terms: ``message_slope`` and
+``action_slope`` (:func:`statistic_names`).
+
 A model's prediction of them is computed the same way on data simulated from the fitted
 parameters with the design of the real data (subjects per treatment, rounds), seeded.
 """
@@ -18,9 +21,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["regularities", "model_regularities", "regularity_table", "STATISTICS"]
+__all__ = ["regularities", "model_regularities", "regularity_table", "STATISTICS", "statistic_names"]
 
 STATISTICS = ("truthful_share", "top_share", "mean_inflation", "report_slope", "capacity_slope")
+_FINITE_NAMES = {"report_slope": "message_slope", "capacity_slope": "action_slope"}
+
+
+def statistic_names(kind: str) -> list[str]:
+    """The regularities' names in a game's terms (forecast sharing: reports and capacity;
+    finite games: messages and actions)."""
+    return [(_FINITE_NAMES.get(n, n) if kind == "finite" else n) for n in STATISTICS]
 
 
 def _slope(x, y) -> float:
@@ -54,6 +64,8 @@ def regularities(frame: pd.DataFrame, game_spec) -> pd.DataFrame:
     if len(treatments) > 1:
         rows["all"] = _stats(frame, game_spec.game(treatments[0]))
     out = pd.DataFrame.from_dict(rows, orient="index")[list(STATISTICS)]
+    if game_spec.kind == "finite":
+        out = out.rename(columns=_FINITE_NAMES)
     out.index.name = "treatment"
     return out
 
@@ -81,9 +93,9 @@ def regularity_table(data_table: pd.DataFrame, model_tables: dict) -> pd.DataFra
     """Long table ``treatment, statistic, data, <model>...`` with the data beside each model."""
     rows = []
     for t in data_table.index:
-        for stat in STATISTICS:
+        for stat in data_table.columns:
             row = {"treatment": t, "statistic": stat, "data": data_table.loc[t, stat]}
             for name, table in model_tables.items():
-                row[name] = table.loc[t, stat] if t in table.index else np.nan
+                row[name] = table.loc[t, stat] if t in table.index and stat in table.columns else np.nan
             rows.append(row)
     return pd.DataFrame(rows)

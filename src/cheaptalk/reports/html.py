@@ -1,10 +1,11 @@
-"""A self-contained HTML report of a model comparison (figures embedded as base64 PNG).
+"""A self-contained HTML report of a model comparison (figures embedded as base64 PNG,
+each with a caption; ``write_report`` also saves them as PNG and PDF files).
 
-Sections: the data (and what cleaning did), the comparison table, tests, cross-validated
-fit by model, reports against states and actions against reports with each model's
-predicted band (10th-90th percentile of data simulated from the fitted model), the
-behavioural regularities, each person's posterior trust and trustworthiness, welfare under
-each model, and every estimation warning.
+Sections: the verdict, the data (and what cleaning did), the estimates, cross-validated fit
+against the best model, tests, behaviour in the data beside each fitted model (small
+multiples, or choice heatmaps in finite games; :mod:`.figures`), the behavioural
+regularities, each person's posterior trust and trustworthiness, welfare under each model,
+and every estimation warning.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import io
 from datetime import datetime, timezone
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")   # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .figures import Figure, comparison_figures
 
 __all__ = ["write_report", "render_report"]
 
@@ -35,122 +34,25 @@ th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #999; }
 .note { color: #555; font-size: .9em; } .warn { color: #8a4b00; }
 .best { font-weight: bold; } img { max-width: 100%; }
+figure { margin: .5em 0 1.5em; } figcaption { color: #444; font-size: .88em; max-width: 60em; }
 code { background: #f4f4f4; padding: 0 .2em; }
 """
 
-_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-
-
-def _png(fig) -> str:
+def _png(fig, dpi: int = 90) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _img(src: str, alt: str) -> str:
-    return f'<img src="{src}" alt="{html.escape(alt)}">'
+def _figure(fig: Figure) -> str:
+    """A figure embedded with its heading and caption."""
+    return (f"<h2>{html.escape(fig.title)}</h2><figure><img src=\"{_png(fig.figure)}\" "
+            f"alt=\"{html.escape(fig.title)}\"><figcaption>{html.escape(fig.caption)}</figcaption></figure>")
 
 
 def _table(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
     return frame.to_html(index=index, border=0, na_rep="", escape=True,
                          float_format=lambda v: f"{v:.{digits}g}")
-
-
-def _bins(x: np.ndarray, n: int = 10):
-    values = np.unique(x[np.isfinite(x)])
-    if values.size <= 15:
-        return values, np.searchsorted(values, x)
-    edges = np.linspace(values[0], values[-1], n + 1)
-    idx = np.clip(np.digitize(x, edges) - 1, 0, n - 1)
-    return 0.5 * (edges[:-1] + edges[1:]), idx
-
-
-def _band(x, y, n: int = 10):
-    """Median and 10th-90th percentiles of y in bins of x."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    centers, idx = _bins(x[ok], n)
-    y = y[ok]
-    lo, mid, hi, keep = [], [], [], []
-    for b in range(len(centers)):
-        part = y[idx == b]
-        if part.size >= 3:
-            q = np.percentile(part, [10, 50, 90])
-            lo.append(q[0]); mid.append(q[1]); hi.append(q[2]); keep.append(b)
-    return centers[keep], np.array(lo), np.array(mid), np.array(hi)
-
-
-def _scatter_with_bands(comparison, role: str, xcol: str, ycol: str, xlabel: str, ylabel: str,
-                        diagonal: bool) -> str:
-    data = comparison.data
-    treatments = list(dict.fromkeys(data["treatment"].astype(str)))
-    n = len(treatments)
-    cols = min(n, 2)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
-    for ax, t in zip(axes.ravel(), treatments):
-        part = data[(data["treatment"].astype(str) == t) & (data["role"] == role)]
-        jitter = 0.0
-        if comparison.game.kind == "finite":
-            jitter = 0.08 * np.random.default_rng(0).standard_normal(len(part))
-        ax.scatter(part[xcol] + jitter, part[ycol] + jitter, s=6, alpha=0.25, color="0.35", label="data")
-        order = list(comparison.fits)
-        for name, sim in comparison.simulations.items():
-            k = order.index(name)
-            s = sim[(sim["treatment"].astype(str) == t) & (sim["role"] == role)]
-            xc, lo, mid, hi = _band(s[xcol], s[ycol])
-            if xc.size:
-                color = _COLORS[k % len(_COLORS)]
-                ax.fill_between(xc, lo, hi, color=color, alpha=0.15)
-                ax.plot(xc, mid, color=color, lw=1.6, label=name)
-        if diagonal:
-            lims = [part[xcol].min(), part[xcol].max()]
-            ax.plot(lims, lims, color="k", lw=0.8, ls=":", label="truthful" if role == "sender" else "credulous")
-        ax.set_title(t)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    axes.ravel()[0].legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _cv_figure(comparison) -> str | None:
-    if not comparison.cv:
-        return None
-    names = list(comparison.cv)
-    values = np.array([comparison.cv[n]["cv_loglik"] for n in names])
-    spread = [np.std(comparison.cv[n]["per_fold"]) for n in names]
-    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(names) + 1.2))
-    colors = [_COLORS[0] if n == comparison.best else "0.6" for n in names]
-    ax.barh(names, values - values.min() + 1e-3, left=values.min(), xerr=spread, color=colors)
-    ax.set_xlabel("cross-validated log-likelihood per decision (higher is better; bars: sd over folds)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _trust_figure(posteriors: dict, order: list) -> str | None:
-    panels = [("receiver", "trust"), ("sender", "trustworthiness")]
-    have = [(role, attr) for role, attr in panels
-            if any(((p["role"] == role) & (p["attribute"] == attr)).any() for p in posteriors.values())]
-    if not have:
-        return None
-    fig, axes = plt.subplots(1, len(have), figsize=(5.2 * len(have), 3.6), squeeze=False)
-    for ax, (role, attr) in zip(axes.ravel(), have):
-        for k, (name, post) in enumerate(posteriors.items()):
-            part = post[(post["role"] == role) & (post["attribute"] == attr)]
-            if part.empty:
-                continue
-            ax.hist(part["mean"].dropna(), bins=np.linspace(0, 1, 21), alpha=0.5, label=name,
-                    color=_COLORS[order.index(name) % len(_COLORS)])
-        ax.set_xlabel(f"posterior mean {attr} ({role}s)")
-        ax.set_ylabel("subjects")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
 
 
 def _welfare_frame(comparison) -> pd.DataFrame:
@@ -162,40 +64,40 @@ def _welfare_frame(comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _welfare_figure(frame: pd.DataFrame, order: list) -> str | None:
-    if frame.empty:
-        return None
-    column = "efficiency" if "efficiency" in frame else next((c for c in frame.columns
-                                                              if c not in ("model", "treatment")), None)
-    if column is None:
-        return None
-    pivot = frame.pivot(index="treatment", columns="model", values=column)
-    models = [m for m in order if m in pivot.columns]
-    pivot = pivot[models]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    pivot.plot.bar(ax=ax, rot=0, color=[_COLORS[order.index(m) % len(_COLORS)] for m in models])
-    low, high = float(np.nanmin(pivot.to_numpy())), float(np.nanmax(pivot.to_numpy()))
-    if low > 0:       # differences between models are what matters: do not start at 0
-        ax.set_ylim(0.9 * low, high + 0.05 * (high - 0.9 * low))
-    ax.set_ylabel(column.replace("_", " "))
-    ax.legend(fontsize=8, ncol=3)
-    fig.tight_layout()
-    return _png(fig)
+def _data_summary(comparison) -> str:
+    """What the data are when no cleaning report came with them (a DataFrame from Python)."""
+    data = comparison.data
+    lines = [f"{comparison.data_path}: used as given (not cleaned by cheaptalk; "
+             "cheaptalk.data.validation.clean_decisions would check and report it)",
+             f"{len(data)} decisions of {data['subject'].astype(str).nunique()} subjects"]
+    for (t, role), n in data.groupby([data["treatment"].astype(str) if "treatment" in data else "default",
+                                      "role"]).size().items():
+        lines.append(f"  treatment {t}, {role}s: {n} decisions")
+    return "\n".join(lines)
 
 
-def render_report(comparison, posteriors: dict | None = None) -> str:
-    """The report as one HTML string."""
+def _posteriors(comparison) -> dict:
+    posteriors = {}
+    for name, f in comparison.fits.items():
+        try:
+            p = f.subject_posteriors()
+        except Exception:      # a model without type attributes has no posteriors to show
+            continue
+        if not p.empty:
+            posteriors[name] = p
+    return posteriors
+
+
+def render_report(comparison, posteriors: dict | None = None, figures: list | None = None) -> str:
+    """The report as one HTML string (``figures``: from :func:`.figures.comparison_figures`,
+    made here when not given)."""
     if posteriors is None:
-        posteriors = {}
-        for name, f in comparison.fits.items():
-            try:
-                p = f.subject_posteriors()
-            except Exception:      # a model without type attributes has no posteriors to show
-                continue
-            if not p.empty:
-                posteriors[name] = p
+        posteriors = _posteriors(comparison)
+    own = figures is None
+    if own:
+        figures = comparison_figures(comparison, posteriors, _welfare_frame(comparison))
+    by_name = {f.name: f for f in figures}
     game = comparison.game
-    kind = game.kind
     synthetic = _is_bundled(comparison.data_path)
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>cheaptalk: model comparison on {html.escape(game.name)}</title>",
@@ -220,8 +122,8 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
                                       for k, v in comparison.failed.items())
                      + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                                for k, v in comparison.skipped.items()) + "</ul>")
-    if comparison.cleaning is not None:
-        parts.append("<h2>Data and cleaning</h2><pre>" + html.escape(str(comparison.cleaning)) + "</pre>")
+    parts.append("<h2>Data and cleaning</h2><pre>" + html.escape(
+        str(comparison.cleaning) if comparison.cleaning is not None else _data_summary(comparison)) + "</pre>")
 
     parts.append("<h2>Estimates and fit</h2>")
     parts.append("<p class='note'>Maximum likelihood; standard errors (in parentheses) cluster-robust by "
@@ -229,9 +131,8 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
                  f"(flat likelihood). Best by {'cross-validated log-likelihood' if comparison.cv else 'BIC'}: "
                  f"<b>{html.escape(comparison.best)}</b>.</p>")
     parts.append(_table(comparison.table()))
-    src = _cv_figure(comparison)
-    if src:
-        parts.append("<h2>Cross-validated fit by model</h2>" + _img(src, "cross-validated fit"))
+    if "cv_differences" in by_name:
+        parts.append(_figure(by_name["cv_differences"]))
     if comparison.vuong:
         parts.append("<h2>Vuong tests</h2><p class='note'>Non-nested pairs, subject-level contributions, "
                      "Schwarz-corrected; z &gt; 0 favours model A.</p>")
@@ -241,28 +142,17 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
         parts.append("<h2>Likelihood-ratio tests (nested pairs)</h2>")
         parts.append(_table(pd.DataFrame(comparison.lr_tests), index=False))
 
-    if comparison.simulations:
-        if kind == "forecast":
-            labels = (("forecast", "report"), ("report", "capacity"))
-        else:
-            labels = (("state", "message"), ("message", "action"))
-        parts.append(f"<h2>{labels[0][1].capitalize()}s against {labels[0][0]}s</h2>"
-                     "<p class='note'>Dots: data. Lines and bands: median and 10th-90th percentile of data "
-                     "simulated from each fitted model.</p>")
-        parts.append(_img(_scatter_with_bands(comparison, "sender", "state", "message", labels[0][0], labels[0][1],
-                                              True), "reports against forecasts"))
-        parts.append(f"<h2>{labels[1][1].capitalize()} against {labels[1][0]}s</h2>")
-        parts.append(_img(_scatter_with_bands(comparison, "receiver", "message", "action", labels[1][0],
-                                              labels[1][1], False), "actions against reports"))
+    for fig in figures:
+        if fig.name.startswith(("sender_", "receiver_")):
+            parts.append(_figure(fig))
     if comparison.regularities is not None:
         parts.append("<h2>Behavioural regularities</h2><p class='note'>Data beside each fitted model "
                      "(simulated with the design of the data).</p>")
         parts.append(_table(comparison.regularities, index=False, digits=3))
 
-    src = _trust_figure(posteriors, list(comparison.fits))
-    if src:
-        parts.append("<h2>Individual trust and trustworthiness</h2><p class='note'>Each subject's posterior "
-                     "mean given all her decisions, at the estimated parameters.</p>" + _img(src, "trust"))
+    if "trust_posteriors" in by_name:
+        parts.append(_figure(by_name["trust_posteriors"]))
+    if posteriors:
         for name, post in posteriors.items():
             summary = (post.groupby(["role", "attribute"])["mean"]
                        .describe(percentiles=[0.1, 0.5, 0.9])[["count", "mean", "10%", "50%", "90%"]])
@@ -270,10 +160,10 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
 
     welfare = _welfare_frame(comparison)
     if not welfare.empty:
-        parts.append("<h2>Welfare under each fitted model</h2>")
-        src = _welfare_figure(welfare, list(comparison.fits))
-        if src:
-            parts.append(_img(src, "welfare"))
+        if "welfare" in by_name:
+            parts.append(_figure(by_name["welfare"]))
+        else:
+            parts.append("<h2>Welfare under each fitted model</h2>")
         parts.append(_table(welfare, index=False))
 
     warn = [(n, w) for n, f in comparison.fits.items() for w in f.warnings]
@@ -283,6 +173,9 @@ def render_report(comparison, posteriors: dict | None = None) -> str:
         parts.extend(f"<li class='warn'>{html.escape(n)}</li>" for n in comparison.notes)
         parts.append("</ul>")
     parts.append("</body></html>")
+    if own:
+        for fig in figures:
+            fig.close()
     return "\n".join(parts)
 
 
@@ -298,18 +191,27 @@ def _is_bundled(path: str) -> bool:
 
 
 def write_report(comparison, directory, posteriors: dict | None = None) -> Path:
-    """Write ``index.html`` (self-contained) and ``subjects.csv`` (posterior trust and type of
-    every subject under every model) to ``directory``; returns the HTML path."""
+    """Write ``index.html`` (self-contained), every figure as ``figures/NAME.png`` and
+    ``figures/NAME.pdf`` with its caption in ``figures/NAME.txt``, and ``subjects.csv``
+    (posterior trust and type of every subject under every model) to ``directory``;
+    returns the HTML path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if posteriors is None:
-        posteriors = {}
-        for name, f in comparison.fits.items():
-            p = f.subject_posteriors()
-            if not p.empty:
-                posteriors[name] = p
-    path = directory / "index.html"
-    path.write_text(render_report(comparison, posteriors), encoding="utf-8")
+        posteriors = _posteriors(comparison)
+    figures = comparison_figures(comparison, posteriors, _welfare_frame(comparison))
+    try:
+        path = directory / "index.html"
+        path.write_text(render_report(comparison, posteriors, figures), encoding="utf-8")
+        folder = directory / "figures"
+        folder.mkdir(exist_ok=True)
+        for fig in figures:
+            fig.figure.savefig(folder / f"{fig.name}.png", dpi=200, bbox_inches="tight")
+            fig.figure.savefig(folder / f"{fig.name}.pdf", bbox_inches="tight")
+            (folder / f"{fig.name}.txt").write_text(f"{fig.title}\n\n{fig.caption}\n", encoding="utf-8")
+    finally:
+        for fig in figures:
+            fig.close()
     if posteriors:
         frames = [p.assign(model=name) for name, p in posteriors.items()]
         pd.concat(frames, ignore_index=True).to_csv(directory / "subjects.csv", index=False)
