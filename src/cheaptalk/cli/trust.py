@@ -13,8 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from ..dynamics.parameters import RULES
 from ..errors import InputError
 from .common import dump_json
+
+RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
+             "symmetric: one rate eta",
+             "confirmation: eta_confirm when feedback confirms the current leaning, eta_disconfirm otherwise")
 
 
 def register(sub):
@@ -32,6 +37,9 @@ def register(sub):
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
                    help="continuous action or binary follow decision (default continuous)")
+    g.add_argument("--rule", choices=RULES, default="asymmetric",
+                   help="learning rule of trust (default: asymmetric); --eta-up and --eta-down are its "
+                        "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up)")
     g.add_argument("--eta-up", type=_in_range(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
     g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
                    help="true rate of trust lost (0.35)")
@@ -60,6 +68,8 @@ def register(sub):
                    help="write the fit as JSON to OUT (stdout without OUT or with '-')")
     f.add_argument("--out", metavar="DIR",
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
+    f.add_argument("--rule", choices=RULES, default="asymmetric",
+                   help="learning rule of trust: " + "; ".join(RULE_HELP))
     f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -76,6 +86,28 @@ def register(sub):
                    help="which random sample --seller-fraction draws (0)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.set_defaults(func=run_fit)
+
+    c = tsub.add_parser("compare", help="fit every learning rule of trust and compare them",
+                        description="Fit each learning rule (" + "; ".join(RULE_HELP) + ") to the same logs "
+                                    "and compare: log-likelihood, AIC, BIC, likelihood-ratio tests for the "
+                                    "nested pairs (symmetric in asymmetric and in confirmation), Vuong tests "
+                                    "on the sellers' contributions for the others, the best rule by BIC.")
+    _logs_args(c)
+    c.add_argument("--rules", default=",".join(RULES), metavar="A,B",
+                   help=f"comma-separated rules (default: {','.join(RULES)})")
+    c.add_argument("--engine", choices=("local", "spark"), default="local", help="where the passes run (local)")
+    c.add_argument("--master", default="local[2]", help="Spark master (local[2]; a spark:// URL for a cluster)")
+    c.add_argument("--json", metavar="OUT", nargs="?", const="-", help="write the comparison JSON (- for stdout)")
+    c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
+                   help="quadrature nodes of initial trust (20)")
+    c.add_argument("--warm-start-sellers", type=int, default=10_000,
+                   help="sellers of the warm-start sample (10000)")
+    c.add_argument("--cache-mb", type=float, default=1024, help="memory for packed logs before spilling (1024)")
+    c.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
+                   help="fit on a random sample of sellers, each kept with probability F (1)")
+    c.add_argument("--sample-seed", type=int, default=0, help="seed of the seller sample (0)")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.set_defaults(func=run_compare)
 
     w = tsub.add_parser("whatif", help="adoption and profit under better fidelity or more feedback",
                         description="Counterfactual adoption and seller profit on a sample of the "
@@ -162,7 +194,7 @@ def run_generate(args) -> int:
         raise InputError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
     if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
         raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
-    world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down,
+    world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down, rule=args.rule,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)
@@ -182,7 +214,7 @@ def run_fit(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
-        fit = fit_trust(engine, kind=args.adoption, n_nodes=args.nodes,
+        fit = fit_trust(engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
                         warm_start_sellers=args.warm_start_sellers, progress=progress)
         result = fit.to_json()
         if args.out:
@@ -190,10 +222,11 @@ def run_fit(args) -> int:
             from ..dynamics.plots import plot_gained_lost, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            agg = write_trajectories(engine.batches(event_values=True), TrustDynamics(fit.kind, args.nodes), fit.u, out,
-                                     progress=progress)
+            agg = write_trajectories(engine.batches(event_values=True), TrustDynamics(fit.kind, args.nodes, fit.rule),
+                                     fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
-            plot_gained_lost(result, agg, out / "trust_gained_lost.png")
+            if fit.rule == "asymmetric":
+                plot_gained_lost(result, agg, out / "trust_gained_lost.png")
             dump_json(result, str(out / "fit.json"))
         if args.json:
             dump_json(result, args.json)
@@ -203,6 +236,24 @@ def run_fit(args) -> int:
                 print(f"\nper-seller trust, figures and fit.json in {args.out}")
     finally:
         engine.close()
+    return 0
+
+
+def run_compare(args) -> int:
+    from ..dynamics.compare import compare_rules
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    progress = not args.quiet
+    engine = _engine(args, progress)
+    try:
+        _check_strict(engine, args.strict)
+        comparison = compare_rules(engine, rules, kind=args.adoption, n_nodes=args.nodes,
+                                   warm_start_sellers=args.warm_start_sellers, progress=progress)
+    finally:
+        engine.close()
+    if args.json:
+        dump_json(comparison.to_dict(), args.json)
+    if args.json != "-":
+        print(comparison)
     return 0
 
 
@@ -247,6 +298,7 @@ def run_whatif(args) -> int:
     if kind not in ("continuous", "binary"):
         raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
+    rule = fitj.get("rule", "asymmetric")
     args.adoption = args.adoption or kind
     engine = _engine(args, progress=False)
     try:
@@ -266,10 +318,10 @@ def run_whatif(args) -> int:
         rows = whatif(batches, params, kind, scales, rates,
                       fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
                       unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
-                      cov_unconstrained=cov, progress=sys.stderr.isatty())
+                      cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule)
     finally:
         engine.close()
-    result = {"model": fitj["model"], "params": params, "sellers": rows[0]["sellers"] if rows else 0,
+    result = {"model": fitj["model"], "rule": rule, "params": params, "sellers": rows[0]["sellers"] if rows else 0,
               "price": args.price, "unit_cost": args.unit_cost, "scenarios": rows}
     if args.out:
         from ..dynamics.plots import plot_whatif

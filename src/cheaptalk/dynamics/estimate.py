@@ -45,13 +45,15 @@ class TrustFitError(EstimationFailure, ValueError):
     """Logs that a fit cannot honestly be made from (no usable decision, a likelihood that is
     not finite); the message says why."""
 
-from .parameters import PARAMETER_NAMES, TRANSFORMS, natural_jacobian, to_natural, to_unconstrained
+from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, to_natural,
+                         to_unconstrained)
 
 __all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
 
 # box on the unconstrained scale: rates and mean in [1.2e-4, 0.99988], concentration in
 # [0.05, 1e4], noise scale / slope within wide limits
-U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "initial_trust_mean": (-9.0, 9.0),
+U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
+            "eta_disconfirm": (-9.0, 9.0), "initial_trust_mean": (-9.0, 9.0),
             "initial_trust_concentration": (np.log(0.05), np.log(1e4)),
             "sd_action": (-12.0, 12.0), "follow_slope": (np.log(1e-3), np.log(50.0))}
 
@@ -87,6 +89,7 @@ class TrustFit(EstimationResult):
     cov_unconstrained: np.ndarray | None = None   # seller-clustered, of u (what-if draws)
     at_bound: dict = field(default_factory=dict)
     flat: list = field(default_factory=list)
+    rule: str = "asymmetric"
 
     cluster_unit = "seller"
     se_method = "cluster-robust by seller (sandwich), delta method from the unconstrained scale"
@@ -121,7 +124,7 @@ class TrustFit(EstimationResult):
         return self.to_dict()
 
     def _header(self) -> dict:
-        return {"adoption": self.kind, "engine": self.engine, "n_events": self.n_events}
+        return {"adoption": self.kind, "rule": self.rule, "engine": self.engine, "n_events": self.n_events}
 
     def _param_extras(self, i: int, name: str) -> dict:
         if self.se_model_based is None:
@@ -152,7 +155,7 @@ class TrustFit(EstimationResult):
                 **({"seller_sample": self.seller_sample} if self.seller_sample else {})}
 
     def summary(self) -> str:
-        lines = [f"Dynamic trust model ({self.kind} adoption), engine {self.engine}",
+        lines = [f"Dynamic trust model ({self.rule} learning rule, {self.kind} adoption), engine {self.engine}",
                  f"  sellers {self.n_sellers:,}  events {self.n_events:,}  decisions {self.n_decisions:,}",
                  *([f"  a random sample of sellers: each kept with probability "
                     f"{self.seller_sample['fraction']:g} (seed {self.seller_sample['seed']}); "
@@ -176,10 +179,10 @@ class TrustFit(EstimationResult):
         return "\n".join(lines)
 
 
-def default_start(kind: str, batches) -> np.ndarray:
+def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
-    start = {"eta_up": 0.3, "eta_down": 0.3, "initial_trust_mean": 0.5,
+    start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "initial_trust_mean": 0.5,
              "initial_trust_concentration": 4.0, "sd_action": 1.0, "follow_slope": 1.0}
     if kind == "continuous":
         sxy = sxx = syy = n = 0.0
@@ -195,7 +198,7 @@ def default_start(kind: str, batches) -> np.ndarray:
             start["initial_trust_mean"] = float(slope)
             resid = max(syy - sxy ** 2 / sxx, 1e-12) / n
             start["sd_action"] = float(np.sqrt(resid))
-    return to_unconstrained({k: start[k] for k in PARAMETER_NAMES[kind]}, kind)
+    return to_unconstrained({k: start[k] for k in parameter_names(kind, rule)}, kind, rule)
 
 
 SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a sample
@@ -233,13 +236,18 @@ class _Objective:
         return -r.loglik / self.n, -r.score / self.n
 
 
+def _names(spec) -> tuple:
+    """Parameter names from an adoption kind (the asymmetric rule) or a sequence of names."""
+    return PARAMETER_NAMES[spec] if isinstance(spec, str) else tuple(spec)
+
+
 def _minimize(evaluate, u0, kind, maxiter, gtol, progress_desc=None, progress=False):
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(desc=progress_desc, unit="pass", file=sys.stderr, leave=False)
     obj = _Objective(evaluate, len(u0), bar)
-    bounds = [U_BOUNDS[n] for n in PARAMETER_NAMES[kind]]
+    bounds = [U_BOUNDS[n] for n in _names(kind)]
     u0 = np.clip(u0, [b[0] + 1e-6 for b in bounds], [b[1] - 1e-6 for b in bounds])
     try:
         res = optimize.minimize(obj, u0, jac=True, method="L-BFGS-B", bounds=bounds,
@@ -371,7 +379,7 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
     Steps are capped at ``MAX_STEP`` on the unconstrained scale. Reports failure (the
     caller falls back to L-BFGS-B) if the steps stall or an iterate reaches the box.
     """
-    names = PARAMETER_NAMES[kind]
+    names = _names(kind)
     lo = np.array([U_BOUNDS[n][0] for n in names])
     hi = np.array([U_BOUNDS[n][1] for n in names])
     bar = None
@@ -439,14 +447,16 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
 
 
 def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | None = None,
+              rule: str = "asymmetric",
               warm_start_sellers: int = 10_000, maxiter: int = 300, gtol: float = 1e-7,
               tol: float = 1e-11, progress: bool = False) -> TrustFit:
-    """Fit the dynamic trust model to the logs behind ``engine`` (prepared on demand)."""
+    """Fit the dynamic trust model with learning ``rule`` to the logs behind ``engine``
+    (prepared on demand)."""
     engine.prepare()
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
     kind = kind or engine.source.options.adoption
-    model = TrustDynamics(kind, n_nodes)
-    names = PARAMETER_NAMES[kind]
+    model = TrustDynamics(kind, n_nodes, rule)
+    names = parameter_names(kind, rule)
     # the warm-start sample: at most a quarter of the sellers, so that the passes over all
     # logs (the expensive ones, a job each on Spark) only finish what the sample started
     full_sellers = engine.n_sellers()
@@ -460,7 +470,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
             why += (f"; {engine.exclusions.outside_sample:,} events of sellers outside the sample "
                     f"(fraction {opts.seller_fraction:g}): try a larger fraction")
         raise LogsError(f"{engine.source.events}: no usable events after exclusions ({why})")
-    u0 = to_unconstrained(start, kind) if start else default_start(kind, sample)
+    u0 = to_unconstrained(start, kind, rule) if start else default_start(kind, sample, rule)
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
     def evaluator(batches):
@@ -484,27 +494,27 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
             head.append(b)
             n_head += int(b["n_sellers"])
         if n_head * 4 <= sample_sellers:
-            pre = _newton(evaluator(head), u0, kind, SAMPLE_TOL * 100, desc="fit on a sample",
+            pre = _newton(evaluator(head), u0, names, SAMPLE_TOL * 100, desc="fit on a sample",
                           progress=progress)
             passes_sample += pre.passes
             if pre.success:
                 u0 = pre.x
-        pre = _newton(eval_sample, u0, kind, SAMPLE_TOL, desc="fit on a sample", progress=progress)
+        pre = _newton(eval_sample, u0, names, SAMPLE_TOL, desc="fit on a sample", progress=progress)
         passes_sample, u0 = passes_sample + pre.passes, pre.x
         if pre.success and pre.last is not None and pre.last.hessian is not None:
             # the sample's Hessian, scaled to all sellers, for the first step on all logs
             hessian_guess = pre.last.hessian * (full_sellers / max(pre.last.n_sellers, 1))
         if not pre.success:
-            res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, kind, maxiter, gtol * 10,
+            res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, names, maxiter, gtol * 10,
                                     "fit on a sample", progress)
             passes_sample += extra
             u0 = res0.x
-    res = _newton(lambda u, hessian=True: engine.evaluate(model, u, hessian=hessian), u0, kind, tol,
+    res = _newton(lambda u, hessian=True: engine.evaluate(model, u, hessian=hessian), u0, names, tol,
                   progress=progress, hessian_guess=hessian_guess)
     passes, final = res.passes, res.last
     if not res.success:
         # e.g. a parameter running to the edge of its range: L-BFGS-B handles the box
-        res, extra = _minimize(lambda u: engine.evaluate(model, u), res.x, kind, maxiter, gtol,
+        res, extra = _minimize(lambda u: engine.evaluate(model, u), res.x, names, maxiter, gtol,
                                "fit", progress)
         final = engine.evaluate(model, np.asarray(res.x, float), hessian=True)
         passes += extra + 1
@@ -524,7 +534,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
                     f"eigenvalues of -H: {', '.join(f'{e:.3g}' for e in eig)}); "
                     + (", ".join(c.flat) + " are not identified by these logs" if c is not None and c.flat
                        else "some parameters are not identified by these logs"))
-    J = natural_jacobian(u, kind)
+    J = natural_jacobian(u, kind, rule)
     cov = inference.delta_method(V, J)
     se_model = None
     if c is not None and c.few_clusters:
@@ -540,7 +550,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     hi = np.array([U_BOUNDS[n][1] for n in names])
     at_bound = inference.parameters_at_bounds(names, u, lo, hi, tol=1e-3)
     for n in at_bound:
-        warn.append(f"{n} is at the bound of its range ({to_natural(u, kind)[n]:.4g}); its "
+        warn.append(f"{n} is at the bound of its range ({to_natural(u, kind, rule)[n]:.4g}); its "
                     "standard error is not meaningful")
     if not res.success:
         warn.append(f"optimizer did not converge: {res.message}")
@@ -548,7 +558,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     if ex["rows_excluded"] or any(ex["counts"].values()):
         warn.append("some log rows were excluded or partly used: " + "; ".join(engine.exclusions.report_lines()))
     if not any(b["feedback"].any() for b in sample):
-        warn.append("no feedback in the sampled logs: eta_up and eta_down are not identified")
+        warn.append(f"no feedback in the sampled logs: {' and '.join(RATE_NAMES[rule])} not identified")
     if final.n_decisions == 0:
         raise TrustFitError(f"no usable decision in the logs: {final.n_events:,} events of {final.n_sellers:,} sellers "
                             f"but none with a valid {'action and own estimate' if kind == 'continuous' else 'followed flag'}"
@@ -557,7 +567,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     if not np.isfinite(final.loglik) or not np.all(np.isfinite(u)):
         raise TrustFitError(f"the log-likelihood is not finite at the estimate ({final.loglik}): the fit has not "
                             f"converged; look for extreme values in the logs")
-    est = to_natural(u, kind)
+    est = to_natural(u, kind, rule)
     return TrustFit(
         kind=kind, u=u, estimates=est, se={n: float(se_nat[i]) for i, n in enumerate(names)},
         cov=cov, cov_unconstrained=V, loglik=final.loglik, n_sellers=final.n_sellers, n_events=final.n_events,
@@ -568,7 +578,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         grad_norm=float(np.linalg.norm(final.score) / max(G, 1)),
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
         engine=engine.name, warnings=warn, exclusions=ex, se_model_based=se_model,
-        at_bound=at_bound, flat=list(c.flat) if c is not None else [],
+        at_bound=at_bound, flat=list(c.flat) if c is not None else [], rule=rule,
         read_in_order=getattr(engine, "read_in_order", None),
         hessian_from_previous_pass=bool(getattr(res, "hessian_moved", False)),
         seller_sample={"fraction": opts.seller_fraction, "seed": opts.sample_seed,

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
-from .model import PARAMETER_NAMES, simulate_path
+from .model import simulate_path
+from .parameters import RATE_NAMES, parameter_names
 
 __all__ = ["SyntheticWorld", "generate_logs", "SEGMENTS"]
 
@@ -32,9 +33,13 @@ SEGMENTS = ("high", "mid", "low")
 
 @dataclass
 class SyntheticWorld:
+    """A synthetic platform. ``eta_up`` and ``eta_down`` are the learning ``rule``'s first and
+    second rates (asymmetric: gained, lost; confirmation: confirming, disconfirming;
+    symmetric: ``eta_up`` for both)."""
     adoption: str = "continuous"
     eta_up: float = 0.15
     eta_down: float = 0.35
+    rule: str = "asymmetric"
     initial_trust_mean: float = 0.5
     initial_trust_concentration: float = 6.0
     sd_action: float = 5.0
@@ -49,7 +54,12 @@ class SyntheticWorld:
 
     def truth(self) -> dict:
         """True population parameters under the names ``trust fit --json`` reports."""
-        return {name: getattr(self, name) for name in PARAMETER_NAMES[self.adoption]}
+        rates = dict(zip(RATE_NAMES[self.rule], (self.eta_up, self.eta_down)))
+        return {name: rates.get(name, getattr(self, name, None)) for name in parameter_names(self.adoption, self.rule)}
+
+    @property
+    def second_rate(self) -> float:
+        return self.eta_up if self.rule == "symmetric" else self.eta_down
 
 
 def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int):
@@ -65,7 +75,7 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
     alpha0 = rng.beta(a, b, S)
-    trust = simulate_path(alpha0, fidelity, feedback, world.eta_up, world.eta_down)
+    trust = simulate_path(alpha0, fidelity, feedback, world.eta_up, world.second_rate, world.rule)
     seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
     cols = {
         "seller": np.repeat(seller, T),
@@ -128,7 +138,7 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
             writer_truth.close()
         if bar is not None:
             bar.close()
-    truth = {"synthetic": True, "model": f"trust-dynamics-{world.adoption}", "seed": seed,
+    truth = {"synthetic": True, "model": f"trust-dynamics-{world.adoption}", "rule": world.rule, "seed": seed,
              "sellers": sellers, "events_per_seller": events_per_seller,
              "n_events": sellers * events_per_seller, "params": world.truth(),
              "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(world).items()}}

@@ -207,16 +207,18 @@ def _start_seller(st, nodes, n_rows):
 
 
 @numba.njit(inline="always", **_JIT)
-def _update_paths(st, f, eta_up, eta_down, hessian):
+def _update_paths(st, f, eta_up, eta_down, hessian, confirmation):
     """One step of every node's trust path and its rate derivatives after feedback ``f``
-    (module docstring, with ``fb = 1``). Inlined into the kernels (numba IR), where it
-    vectorizes."""
+    (module docstring, with ``fb = 1``). The first rate applies when ``f >= alpha`` (the
+    asymmetric rule), or, with ``confirmation``, when the feedback confirms the node's
+    leaning (``f >= alpha`` with ``alpha >= 1/2``, or ``f < alpha`` with ``alpha < 1/2``).
+    Inlined into the kernels (numba IR), where it vectorizes."""
     for q in range(st.shape[1]):
         a = st[_ALPHA, q]
         su = st[_S_U, q]
         sd = st[_S_D, q]
         d = f - a
-        up = f >= a
+        up = ((f >= a) == (a >= 0.5)) if confirmation else (f >= a)
         step = eta_up if up else eta_down
         keep = 1.0 - step
         if hessian:
@@ -228,8 +230,8 @@ def _update_paths(st, f, eta_up, eta_down, hessian):
         st[_ALPHA, q] = a + step * d
 
 
-def _make_continuous_kernel(hessian: bool, n_nodes: int):
-    """Continuous adoption; ``hessian`` and the node count are compile-time constants."""
+def _make_continuous_kernel(hessian: bool, n_nodes: int, confirmation: bool = False):
+    """Continuous adoption; ``hessian``, the node count and the rule are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
@@ -265,7 +267,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int):
                                 st[_SUM_UD, q] += rg * st[_S_UD, q] - gg * su * sd
                                 st[_SUM_DD, q] += rg * st[_S_DD, q] - gg * sd * sd
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian)
+                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian, confirmation)
                 const = n_obs * (psi + _HALF_LOG_2PI)
                 for q in range(Q):
                     z2 = st[_SUM_RR, q] * inv_var
@@ -305,7 +307,7 @@ def _cache_link(st, scale):
         st[_P_NEG, q] = e / (1.0 + e)            # sigmoid(-|z|)
 
 
-def _make_binary_kernel(hessian: bool, n_nodes: int):
+def _make_binary_kernel(hessian: bool, n_nodes: int, confirmation: bool = False):
     """Binary adoption (follow / ignore); ``hessian`` and the node count are compile-time
     constants."""
     Q = n_nodes
@@ -351,7 +353,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
                                 st[_H_PP, q] += -v * z * z + resid * z
                     # the update, only with feedback
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian)
+                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian, confirmation)
                         _cache_link(st, scale)
                 _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
                                out_ll, out_score, out_hess)
@@ -362,17 +364,18 @@ def _make_binary_kernel(hessian: bool, n_nodes: int):
 _KERNELS: dict = {}
 
 
-def _kernel(kind: str, hessian: bool, n_nodes: int):
+def _kernel(kind: str, hessian: bool, n_nodes: int, confirmation: bool = False):
     """The kernel for one adoption kind, with or without the Hessian, for ``n_nodes`` nodes
     (compiled, or loaded from numba's cache, on first use)."""
-    key = (kind, hessian, n_nodes)
+    key = (kind, hessian, n_nodes, confirmation)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
-        _KERNELS[key] = make(hessian, n_nodes)
+        _KERNELS[key] = make(hessian, n_nodes, confirmation)
     return _KERNELS[key]
 
 
-def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 20):
+def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 20,
+               confirmation: bool = False):
     """One compiled pass over a packed batch (see :mod:`cheaptalk.dynamics.logs`).
 
     Returns per-seller log-likelihoods (nb,), per-seller scores (nb, 5) with respect to the
@@ -387,7 +390,7 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    kernel = _kernel(kind, bool(hessian), n_nodes)
+    kernel = _kernel(kind, bool(hessian), n_nodes, bool(confirmation))
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
            batch["length"], nb, eta_up, eta_down, float(u[4]), nodes, log_w, d_log_w, d2_log_w,
            out_ll, out_score, out_hess)

@@ -43,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES,  # noqa: F401
-                         initial_trust_nodes, natural_jacobian, to_natural, to_unconstrained)
+from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
+                         check_rule, expansion_matrix, initial_trust_nodes, natural_jacobian,
+                         parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
            "to_natural", "to_unconstrained", "initial_trust_nodes"]
@@ -61,14 +62,21 @@ class TrustDynamics:
 
     kind: str = "continuous"
     n_nodes: int = DEFAULT_NODES
+    rule: str = "asymmetric"
 
     def __post_init__(self):
         if self.kind not in ADOPTION_KINDS:
             raise ModelError(f"adoption must be one of {ADOPTION_KINDS}, got {self.kind!r}")
+        check_rule(self.rule)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return PARAMETER_NAMES[self.kind]
+        return parameter_names(self.kind, self.rule)
+
+    @property
+    def expansion(self) -> np.ndarray:
+        """``A``: the rule's vector ``w`` to the passes' five coordinates, ``u = A w``."""
+        return expansion_matrix(self.rule)
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Initial-trust nodes in (0, 1) and their log Gauss-Legendre weights."""
@@ -76,9 +84,16 @@ class TrustDynamics:
 
     def batch_pass(self, u, batch: dict, hessian: bool = False):
         """Per-seller log-likelihoods and scores (and the batch's Hessian) of one packed
-        batch, from the compiled pass (:func:`cheaptalk.dynamics.kernels.batch_pass`)."""
+        batch at the rule's vector ``u``, from the compiled pass
+        (:func:`cheaptalk.dynamics.kernels.batch_pass`, in its five coordinates ``A u``;
+        scores ``S A`` and Hessian ``A' H A`` by the chain rule)."""
         from .kernels import batch_pass
-        return batch_pass(self.kind, u, batch, hessian, self.n_nodes)
+        A = self.expansion
+        ll, scores, H = batch_pass(self.kind, A @ np.asarray(u, float), batch, hessian, self.n_nodes,
+                                   confirmation=self.rule == "confirmation")
+        if A.shape[1] == A.shape[0]:
+            return ll, scores, H
+        return ll, scores @ A, (A.T @ H @ A if H is not None else None)
 
     @property
     def reference(self):
@@ -115,13 +130,17 @@ class TrustDynamics:
         return out
 
 
-def simulate_path(alpha0, fidelity, feedback, eta_up, eta_down):
-    """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T)."""
+def simulate_path(alpha0, fidelity, feedback, eta_up, eta_down, rule: str = "asymmetric"):
+    """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T).
+    ``eta_up``, ``eta_down``: the rule's first and second branch rates (confirming and
+    disconfirming under ``confirmation``; equal under ``symmetric``)."""
     alpha = np.array(alpha0, float)
     out = np.empty(fidelity.shape)
+    confirmation = check_rule(rule) == "confirmation"
     for t in range(fidelity.shape[1]):
         out[:, t] = alpha
         f = fidelity[:, t]
-        eta = np.where(f >= alpha, eta_up, eta_down)
+        first = ((f >= alpha) == (alpha >= 0.5)) if confirmation else (f >= alpha)
+        eta = np.where(first, eta_up, eta_down)
         alpha = np.where(feedback[:, t], alpha + eta * (f - alpha), alpha)
     return out

@@ -10,10 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
-           "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS"]
+           "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
+           "RATE_NAMES", "parameter_names", "expansion_matrix", "branch_rates", "check_rule"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
+
+# Learning rules of trust (docs/dynamics.md): after feedback f, trust moves toward it at one of
+# two rates, alpha' = alpha + eta_b (f - alpha); the rule says which rate applies.
+#   asymmetric:   eta_up if f >= alpha (trust gained), eta_down if f < alpha (trust lost)
+#   symmetric:    one rate eta for both (asymmetric with eta_up = eta_down: nested in it)
+#   confirmation: eta_confirm when the feedback confirms the current leaning (f >= alpha with
+#                 alpha >= 1/2, or f < alpha with alpha < 1/2), eta_disconfirm otherwise
+RULES = ("asymmetric", "symmetric", "confirmation")
+RATE_NAMES = {"asymmetric": ("eta_up", "eta_down"), "symmetric": ("eta",),
+              "confirmation": ("eta_confirm", "eta_disconfirm")}
 
 PARAMETER_NAMES = {
     "continuous": ("eta_up", "eta_down", "initial_trust_mean", "initial_trust_concentration",
@@ -25,6 +36,9 @@ PARAMETER_NAMES = {
 DESCRIPTIONS = {
     "eta_up": "rate at which trust moves up towards a fidelity above it",
     "eta_down": "rate at which trust moves down towards a fidelity below it",
+    "eta": "rate at which trust moves towards the fidelity seen (both directions)",
+    "eta_confirm": "rate at which trust moves towards a fidelity that confirms its leaning",
+    "eta_disconfirm": "rate at which trust moves towards a fidelity that contradicts its leaning",
     "initial_trust_mean": "mean of the Beta distribution of initial trust across sellers",
     "initial_trust_concentration": "a + b of the Beta distribution of initial trust",
     "sd_action": "sd of the normal error of the continuous action",
@@ -32,35 +46,66 @@ DESCRIPTIONS = {
 }
 
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
-_TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "initial_trust_mean": "logit",
+_TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_confirm": "logit",
+               "eta_disconfirm": "logit", "initial_trust_mean": "logit",
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
 
 
 TRANSFORMS = _TRANSFORMS
 
 
-def to_natural(u, kind: str) -> dict:
+def check_rule(rule: str) -> str:
+    if rule not in RULES:
+        from ..errors import ModelError
+        raise ModelError(f"unknown learning rule {rule!r}; rules are {', '.join(RULES)}")
+    return rule
+
+
+def parameter_names(kind: str, rule: str = "asymmetric") -> tuple[str, ...]:
+    """The parameters of ``rule`` with adoption ``kind``: its rates, then initial trust and
+    the adoption noise."""
+    return RATE_NAMES[check_rule(rule)] + PARAMETER_NAMES[kind][2:]
+
+
+def expansion_matrix(rule: str) -> np.ndarray:
+    """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the five
+    coordinates the compiled passes take (two branch rates, mean, concentration, noise)."""
+    if check_rule(rule) == "symmetric":
+        A = np.zeros((5, 4))
+        A[0, 0] = A[1, 0] = 1.0
+        A[2:, 1:] = np.eye(3)
+        return A
+    return np.eye(5)
+
+
+def branch_rates(params: dict, rule: str) -> tuple[float, float]:
+    """The two branch rates (first branch, second branch) of natural parameters."""
+    names = RATE_NAMES[check_rule(rule)]
+    return (params[names[0]], params[names[0]]) if len(names) == 1 else (params[names[0]], params[names[1]])
+
+
+def to_natural(u, kind: str, rule: str = "asymmetric") -> dict:
     """Unconstrained vector -> {name: value} (numpy)."""
     u = np.asarray(u, float)
     out = {}
-    for name, v in zip(PARAMETER_NAMES[kind], u):
+    for name, v in zip(parameter_names(kind, rule), u):
         out[name] = float(1 / (1 + np.exp(-v))) if _TRANSFORMS[name] == "logit" else float(np.exp(v))
     return out
 
 
-def to_unconstrained(params: dict, kind: str) -> np.ndarray:
+def to_unconstrained(params: dict, kind: str, rule: str = "asymmetric") -> np.ndarray:
     out = []
-    for name in PARAMETER_NAMES[kind]:
+    for name in parameter_names(kind, rule):
         v = float(params[name])
         out.append(np.log(v / (1 - v)) if _TRANSFORMS[name] == "logit" else np.log(v))
     return np.array(out)
 
 
-def natural_jacobian(u, kind: str) -> np.ndarray:
+def natural_jacobian(u, kind: str, rule: str = "asymmetric") -> np.ndarray:
     """Diagonal of d natural / d u (for delta-method standard errors)."""
     u = np.asarray(u, float)
     d = []
-    for name, v in zip(PARAMETER_NAMES[kind], u):
+    for name, v in zip(parameter_names(kind, rule), u):
         if _TRANSFORMS[name] == "logit":
             p = 1 / (1 + np.exp(-v))
             d.append(p * (1 - p))

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .parameters import initial_trust_nodes
+from .parameters import expansion_matrix, initial_trust_nodes
 
 __all__ = ["AutodiffReference"]
 
@@ -47,8 +47,11 @@ def _decision_logpdf(alpha, gap, act, scale, kind):
     return jnp.where(act > 0.5, jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
 
 
-def _paths(u_b, batch, nodes, log_gl, kind, keep_path):
+def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
     """Scan over time. Returns (log w (B,Q), loglik per node (B,Q), alpha path (T,B,Q) or None)."""
+    kind, rule = spec
+    confirmation = rule == "confirmation"
+    u_b = u_b @ jnp.asarray(expansion_matrix(rule)).T      # the rule's vector -> the five coordinates
     eta_up, eta_down, mean, conc, scale = _unpack(u_b, kind)
     log_w = _beta_log_weights(mean, conc, nodes, log_gl)
     B = u_b.shape[0]
@@ -60,7 +63,8 @@ def _paths(u_b, batch, nodes, log_gl, kind, keep_path):
         lp = _decision_logpdf(alpha, gap[:, None], act[:, None], scale, kind)
         ll = ll + jnp.where(observed[:, None], lp, 0.0)
         fid = fid[:, None]
-        eta = jnp.where(fid >= alpha, eta_up, eta_down)
+        first = ((fid >= alpha) == (alpha >= 0.5)) if confirmation else (fid >= alpha)
+        eta = jnp.where(first, eta_up, eta_down)
         new_alpha = jnp.where(feedback[:, None], alpha + eta * (fid - alpha), alpha)
         return (new_alpha, ll), (alpha if keep_path else None)
 
@@ -71,40 +75,40 @@ def _paths(u_b, batch, nodes, log_gl, kind, keep_path):
     return log_w, ll, path
 
 
-def _seller_loglik(u_b, batch, nodes, log_gl, kind):
-    log_w, ll, _ = _paths(u_b, batch, nodes, log_gl, kind, keep_path=False)
+def _seller_loglik(u_b, batch, nodes, log_gl, spec):
+    log_w, ll, _ = _paths(u_b, batch, nodes, log_gl, spec, keep_path=False)
     return jax.scipy.special.logsumexp(log_w + ll, axis=1)
 
 
-@partial(jax.jit, static_argnames=("kind",))
-def _loglik_and_scores(u, batch, nodes, log_gl, kind):
+@partial(jax.jit, static_argnames=("spec",))
+def _loglik_and_scores(u, batch, nodes, log_gl, spec):
     """Per-seller log-likelihood and scores by reverse-mode AD on per-seller copies of ``u``."""
     B = batch["gap"].shape[0]
     u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
-    f = lambda ub: _seller_loglik(ub, batch, nodes, log_gl, kind)  # noqa: E731
+    f = lambda ub: _seller_loglik(ub, batch, nodes, log_gl, spec)  # noqa: E731
     ll, vjp = jax.vjp(f, u_b)
     (scores,) = vjp(jnp.ones_like(ll))
     return ll, scores
 
 
-@partial(jax.jit, static_argnames=("kind",))
-def _hessian(u, batch, nodes, log_gl, kind):
+@partial(jax.jit, static_argnames=("spec",))
+def _hessian(u, batch, nodes, log_gl, spec):
     """Hessian of the batch's summed log-likelihood (P, P) by automatic differentiation."""
     B = batch["gap"].shape[0]
 
     def total(v):
         return jnp.sum(_seller_loglik(jnp.broadcast_to(v[None, :], (B, v.shape[0])), batch, nodes,
-                                      log_gl, kind))
+                                      log_gl, spec))
     h = jax.hessian(total)(u)
     return 0.5 * (h + h.T)
 
 
-@partial(jax.jit, static_argnames=("kind",))
-def _filtered(u, batch, nodes, log_gl, kind):
+@partial(jax.jit, static_argnames=("spec",))
+def _filtered(u, batch, nodes, log_gl, spec):
     """Posterior over initial-trust nodes (B, Q) and the node paths (T, B, Q)."""
     B = batch["gap"].shape[0]
     u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
-    log_w, ll, path = _paths(u_b, batch, nodes, log_gl, kind, keep_path=True)
+    log_w, ll, path = _paths(u_b, batch, nodes, log_gl, spec, keep_path=True)
     post = jax.nn.softmax(log_w + ll, axis=1)
     return post, path
 
@@ -120,7 +124,7 @@ class AutodiffReference:
     """
 
     def __init__(self, model):
-        self.kind = model.kind
+        self.spec = (model.kind, model.rule)
         x, lw = initial_trust_nodes(model.n_nodes)
         self.nodes, self.log_gl = jnp.asarray(x), jnp.asarray(lw)
 
@@ -131,15 +135,15 @@ class AutodiffReference:
     def loglik_and_scores(self, u, batch):
         """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays."""
         ll, s = _loglik_and_scores(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
-                                   self.log_gl, self.kind)
+                                   self.log_gl, self.spec)
         return np.asarray(ll), np.asarray(s)
 
     def hessian(self, u, batch):
         return np.asarray(_hessian(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
-                                   self.log_gl, self.kind))
+                                   self.log_gl, self.spec))
 
     def posterior(self, u, batch):
         """Posterior over the initial-trust nodes (B, Q) and the node paths (T, B, Q)."""
         post, path = _filtered(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
-                               self.log_gl, self.kind)
+                               self.log_gl, self.spec)
         return np.asarray(post), np.asarray(path)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from .model import TrustDynamics, simulate_path, to_natural, to_unconstrained
+from .parameters import branch_rates
 
 __all__ = ["whatif"]
 
@@ -46,20 +47,20 @@ MAX_TRUST_EVENTS = 200     # events kept in each scenario's mean trust path (for
 def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75, 0.5),
            feedback_rates=(None,), fidelity_scale: float | None = None, price: float = 1.0,
            unit_cost: float = 0.6, seed: int = 0, n_nodes: int = 20, parameter_draws: int = 0,
-           cov_unconstrained=None, progress: bool = False) -> list[dict]:
+           cov_unconstrained=None, progress: bool = False, rule: str = "asymmetric") -> list[dict]:
     """One row per (error scale, feedback rate): mean trust, adoption, profit and absolute
     error per event, their changes against the baseline with seller-clustered standard
     errors (and, with ``parameter_draws``, the parameters' share), and the mean trust at
-    each event index (``trust_by_event``)."""
-    model = TrustDynamics(kind, n_nodes)
+    each event index (``trust_by_event``). ``rule``: the learning rule of the fit."""
+    model = TrustDynamics(kind, n_nodes, rule)
     nodes = model.nodes()[0]
     scenarios = [(k, rate) for k in error_scales for rate in feedback_rates]
     base_i = next((i for i, (k, rate) in enumerate(scenarios) if k == 1 and rate is None), 0)
 
     def replay(p):
-        u = to_unconstrained(p, kind)
+        u = to_unconstrained(p, kind, rule)
         posteriors = [_posterior(model, u, b)[:int(b["n_sellers"])] for b in batches]   # (nb, Q) each
-        return [_run_scenario(batches, posteriors, nodes, p, kind, k, rate, fidelity_scale, price,
+        return [_run_scenario(batches, posteriors, nodes, p, kind, rule, k, rate, fidelity_scale, price,
                               unit_cost, seed) for k, rate in scenarios]
 
     runs = replay(params)
@@ -70,7 +71,7 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
             raise InputError("parameter draws need the fit's covariance of the unconstrained "
                              "parameters (diagnostics.covariance_unconstrained of `trust fit --json`)")
         drawn = _changes_at_draws(replay, params, kind, np.asarray(cov_unconstrained, float),
-                                  parameter_draws, base_i, seed, progress)
+                                  parameter_draws, base_i, seed, progress, rule)
     rows = []
     for (k, rate), run in zip(scenarios, runs):
         n, m = run["events"].sum(), run["profit_events"].sum()
@@ -96,11 +97,11 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
     return rows
 
 
-def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress) -> dict:
+def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress, rule="asymmetric") -> dict:
     """Changes in adoption and profit per event against the baseline, replayed at parameter
     vectors drawn from the fit's asymptotic normal distribution (on the unconstrained scale,
     so every draw is a valid parameter): arrays (draws, scenarios)."""
-    u_hat = to_unconstrained(params, kind)
+    u_hat = to_unconstrained(params, kind, rule)
     if cov.shape != (len(u_hat), len(u_hat)) or not np.all(np.isfinite(cov)) or \
             np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-12 * max(np.abs(cov).max(), 1e-300):
         raise InputError("the fit's covariance of the parameters is not a valid covariance matrix "
@@ -114,7 +115,7 @@ def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress
         from tqdm import tqdm
         bar = tqdm(total=n_draws, desc="what-if at parameter draws", unit="draw", leave=False)
     for u in draws:
-        runs = replay(to_natural(u, kind))
+        runs = replay(to_natural(u, kind, rule))
         base = runs[base_i]
         out["adoption_change"].append([_paired_change(r["adoption"], base["adoption"], r["events"])[0]
                                        for r in runs])
@@ -140,7 +141,7 @@ def _paired_change(totals, base_totals, events):
     return float(d), float(np.sqrt(g / (g - 1) * np.sum((d_i - d * events) ** 2)) / n)
 
 
-def _run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_scale, price,
+def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidelity_scale, price,
                   unit_cost, seed) -> dict:
     """Per-seller totals (trust, adoption, profit, absolute error, events) under one scenario,
     and trust summed by event index."""
@@ -165,8 +166,8 @@ def _run_scenario(batches, posteriors, nodes, params, kind, k, rate, fidelity_sc
         feedback = b["feedback"][:nb] if rate is None else (rng.random((nb, T)) < rate)
         feedback = feedback & valid
         paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
-                              np.repeat(feedback, Q, axis=0), params["eta_up"],
-                              params["eta_down"]).reshape(nb, Q, T)
+                              np.repeat(feedback, Q, axis=0), *branch_rates(params, rule),
+                              rule).reshape(nb, Q, T)
         trust = np.einsum("bqt,bq->bt", paths, post)
         if kind == "continuous":
             adoption = trust
