@@ -120,13 +120,18 @@ class TrustDynamics:
         include parameter uncertainty).
         """
         post, path = self.reference.posterior(u, batch)   # (B, Q), (T, B, Q)
-        path = path.transpose(1, 0, 2)                    # (B, T, Q), increasing in q
+        path = path.transpose(1, 0, 2)                    # (B, T, Q)
         mean = np.einsum("btq,bq->bt", path, post)
-        cdf = np.cumsum(post, axis=1)
+        # quantiles of the discrete distribution at each decision: nodes sorted by their trust
+        # there (the asymmetric and symmetric updates keep the node order; under the
+        # confirmation rule paths on either side of 1/2 can cross)
+        order = np.argsort(path, axis=2, kind="stable")
+        values = np.take_along_axis(path, order, axis=2)
+        cdf = np.cumsum(np.take_along_axis(np.broadcast_to(post[:, None, :], path.shape), order, axis=2), axis=2)
         out = {"trust": mean, "initial_trust": post @ self.nodes()[0]}
         for level in levels:
-            q = np.minimum((cdf < level).sum(axis=1), post.shape[1] - 1)   # first node with cdf >= level
-            out[f"q{level:g}"] = np.take_along_axis(path, q[:, None, None], axis=2)[:, :, 0]
+            q = np.minimum((cdf < level).sum(axis=2), path.shape[2] - 1)   # first node with cdf >= level
+            out[f"q{level:g}"] = np.take_along_axis(values, q[:, :, None], axis=2)[:, :, 0]
         return out
 
 
