@@ -88,7 +88,8 @@ def test_partners_session_to_trust_fit(partners_session, tmp_path, capsys):
     assert fit["model"] == "trust-dynamics-continuous" and fit["n_params"] == 5
     assert set(fit["params"]) == {"eta_up", "eta_down", "initial_trust_mean",
                                   "initial_trust_concentration", "sd_action"}
-    assert all(set(p) == {"estimate", "se"} for p in fit["params"].values())
+    # few sellers: the model-based standard error is reported beside the clustered one
+    assert all(set(p) == {"estimate", "se", "se_model"} for p in fit["params"].values())
     assert fit["n_subjects"] == suppliers and fit["n_events"] == conv["n_events"]
     assert fit["n_obs"] == conv["n_decisions"]
     assert fit["exclusions"]["counts"]["decision_missing"] == suppliers
