@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..estimation import EstimationWarning, Likelihood, fit
+from ..estimation.mle import same_maximum
 from ..models import MODEL_NAMES, get_model, model_class
 from ..models.noise import ERROR_MODELS
 from ..models.forecast_common import DEFAULT_EXACT_TOLERANCE
@@ -343,7 +344,7 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
             return out
         bar.update(1)
         values = [r["loglik"] for r in result.starts if np.isfinite(r["loglik"])]
-        if len(values) > 1 and max(values) - min(values) >= 1e-4 * max(1.0, abs(max(values))):
+        if len(values) > 1 and not same_maximum(max(values), min(values)):
             out["notes"].append(f"{name}: starts reached different maxima ({', '.join(f'{v:.2f}' for v in values)}); "
                                 f"the best, {max(values):.2f}, is used")
         if folds >= 2:
