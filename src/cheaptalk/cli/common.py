@@ -123,14 +123,9 @@ def fitted_model_from_args(args):
 def _fit_entry(path, label=None) -> dict:
     """The fit JSON in ``path``, or one model's entry of a comparison JSON."""
     from ..errors import InputError
-    from ..estimation.result import result_from_dict
+    from ..estimation.result import read_json, result_from_dict
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc})") from None
+    data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get("models"), list):
         label = label or data.get("best_label")
         entries = {m.get("label", m.get("model")): m for m in data["models"]}

@@ -20,7 +20,7 @@ from scipy import stats
 
 from ..errors import InputError
 
-__all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "json_number"]
+__all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "read_json", "json_number"]
 
 # the version of the JSON shape written by to_dict(); readers refuse newer versions
 SCHEMA_VERSION = 1
@@ -207,17 +207,23 @@ def _float(x) -> float:
     return float("nan") if x is None else float(x)
 
 
+def read_json(path: str | Path):
+    """The JSON in ``path``; a missing or unreadable file is an :class:`InputError` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: a folder, not a JSON file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from None
+
+
 def load_result(path: str | Path) -> SavedResult:
     """Read a fit JSON written by ``save()``, ``cheaptalk fit --json`` or
     ``cheaptalk trust fit --json``. Errors name the file and what is wrong with it."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc})") from None
-    return result_from_dict(data, str(path))
+    return result_from_dict(read_json(path), str(path))
 
 
 def result_from_dict(data, source: str = "<dict>") -> SavedResult:

@@ -16,7 +16,6 @@ if it has one error model), or those named in ``models``.
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
@@ -98,13 +97,8 @@ def _escape(text: str, fmt: str) -> str:
 
 def _as_dict(source):
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            return json.loads(path.read_text()), str(path)
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not a JSON file ({exc})") from None
+        from ..estimation.result import read_json
+        return read_json(source), str(source)
     if isinstance(source, dict):
         return source, "<dict>"
     if hasattr(source, "to_dict"):
