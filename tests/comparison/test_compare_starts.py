@@ -42,3 +42,14 @@ def test_until_agree_runs_on_while_the_starts_disagree(monkeypatch):
     assert any("2 of 3 starts reached the best" in w for w in result.warnings)
     lls = [s["loglik"] for s in result.starts]
     assert result.loglik == pytest.approx(max(lls)) and np.ptp(lls) == pytest.approx(5.0, rel=1e-3)
+
+
+def test_a_finite_mixture_under_mixed_errors_is_its_own_model():
+    """Its members' rule-following types tremble under mixed, so compare must fit it, not
+    report it as the logit mixture."""
+    from cheaptalk.comparison.compare import _has_rule_types
+    game = load_game("monotone")
+    mixture = get_model("mixture", game, errors="mixed")
+    members = {label for label, rule in zip(mixture.type_labels()["sender"], mixture.rule_types()["sender"]) if rule}
+    assert _has_rule_types(mixture) and "levelk:L0" in members and any(m.startswith("trust:") for m in members)
+    assert not _has_rule_types(get_model("qre", game, errors="mixed"))

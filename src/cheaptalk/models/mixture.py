@@ -175,3 +175,9 @@ class FiniteMixture(_MixtureMixin, FiniteModel):
     def type_labels(self):
         return {role: [f"{f}:{label}" for f, m in zip(self.families, self.members)
                        for label in m.type_labels()[role]] for role in ("sender", "receiver")}
+
+    def rule_types(self):
+        """The members' rule-following types, in the order of :meth:`type_labels` (the
+        members apply their own error model to them)."""
+        return {role: np.concatenate([np.asarray(m.rule_types().get(role, np.zeros(len(m.type_labels()[role]), bool)),
+                                                 bool) for m in self.members]) for role in ("sender", "receiver")}
