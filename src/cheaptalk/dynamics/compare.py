@@ -106,8 +106,15 @@ def seller_logliks(engine, fits: dict, n_nodes: int = 20) -> dict:
 
 
 def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 20,
-                  warm_start_sellers: int = 10_000, progress: bool = False) -> RuleComparison:
-    """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them."""
+                  warm_start_sellers: int = 10_000, progress: bool = False,
+                  maxiter: int = 300) -> RuleComparison:
+    """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
+
+    The confirmation rule's log-likelihood jumps wherever a trust path crosses 1/2 (the rate
+    switches there while trust is away from the feedback), so Newton's steps stall and
+    L-BFGS-B finishes its fits, slowly: at 1e7 events a comparison of the three rules takes
+    about 19 times one fit (``benchmarks/README.md``). ``maxiter`` caps the L-BFGS-B
+    iterations per fit; a fit stopped there is reported as not converged."""
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise InputError(f"unknown learning rule(s) {', '.join(map(repr, unknown))}; rules are {', '.join(RULES)}")
@@ -117,7 +124,7 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
     comparison = RuleComparison(fits={}, logs=str(engine.source.events))
     for rule in dict.fromkeys(rules):
         try:
-            fit: TrustFit = fit_trust(engine, kind=kind, n_nodes=n_nodes, rule=rule,
+            fit: TrustFit = fit_trust(engine, kind=kind, n_nodes=n_nodes, rule=rule, maxiter=maxiter,
                                       warm_start_sellers=warm_start_sellers, progress=progress)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             comparison.failed[rule] = str(exc)

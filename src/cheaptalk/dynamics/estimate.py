@@ -295,6 +295,8 @@ def _decrement_message(decrement: float, moved: float) -> str:
 
 
 MAX_STEP = 3.0   # largest change of any unconstrained parameter in one Newton step
+# halvings of a Newton step that lowers the log-likelihood before L-BFGS-B takes over
+MAX_HALVINGS = 30
 
 
 def _capped(step: np.ndarray) -> np.ndarray:
@@ -426,7 +428,7 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 u, r, moved = ended.point, ended.result, moved + ended.length
                 continue
             step = _capped(step)
-            for _ in range(30):
+            for _ in range(MAX_HALVINGS):
                 cand = np.clip(u + step, lo, hi)
                 rc = evaluate(cand)
                 passes += 1
