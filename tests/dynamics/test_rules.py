@@ -96,6 +96,15 @@ def test_trust_compare_cli_writes_the_comparison_json(rule_logs, tmp_path, capsy
     assert "best by BIC: confirmation" in capsys.readouterr().out
     assert main(["trust", "compare", "--logs", str(rule_logs["confirmation"]), "--rules", "asymmetric"]) == 2
     assert "at least two" in capsys.readouterr().err
+    # --out: the comparison, each rule's per-seller trust and the figure where the rules differ
+    out_dir = tmp_path / "rules"
+    assert main(["trust", "compare", "--logs", str(rule_logs["confirmation"]), "--rules", "symmetric,confirmation",
+                 "--quiet", "--out", str(out_dir)]) == 0
+    assert json.loads((out_dir / "compare.json").read_text())["best"] == "confirmation"
+    assert (out_dir / "rules.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import pyarrow.parquet as pq
+    for rule in ("symmetric", "confirmation"):
+        assert pq.read_metadata(out_dir / rule / "seller_trust.parquet").num_rows == 3000
 
 
 def test_fit_and_whatif_under_a_rule(rule_logs, tmp_path, capsys):

@@ -98,6 +98,10 @@ def register(sub):
     c.add_argument("--engine", choices=("local", "spark"), default="local", help="where the passes run (local)")
     c.add_argument("--master", default="local[2]", help="Spark master (local[2]; a spark:// URL for a cluster)")
     c.add_argument("--json", metavar="OUT", nargs="?", const="-", help="write the comparison JSON (- for stdout)")
+    c.add_argument("--out", metavar="DIR",
+                   help="also write DIR/compare.json, each rule's per-seller trust (DIR/RULE/) and the "
+                        "figure DIR/rules.png: mean trust by event and segment, and the response to "
+                        "feedback, under every rule")
     c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes of initial trust (20)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -248,12 +252,25 @@ def run_compare(args) -> int:
         _check_strict(engine, args.strict)
         comparison = compare_rules(engine, rules, kind=args.adoption, n_nodes=args.nodes,
                                    warm_start_sellers=args.warm_start_sellers, progress=progress)
+        if args.out:
+            from ..dynamics.model import TrustDynamics
+            from ..dynamics.plots import plot_rules
+            from ..dynamics.trajectories import write_trajectories
+            out = Path(args.out)
+            aggregates = {rule: write_trajectories(engine.batches(event_values=True),
+                                                   TrustDynamics(fit.kind, args.nodes, rule), fit.u, out / rule,
+                                                   progress=progress)
+                          for rule, fit in comparison.fits.items()}
+            plot_rules(aggregates, out / "rules.png")
+            dump_json(comparison.to_dict(), str(out / "compare.json"))
     finally:
         engine.close()
     if args.json:
         dump_json(comparison.to_dict(), args.json)
     if args.json != "-":
         print(comparison)
+        if args.out:
+            print(f"\nfigure, compare.json and each rule's per-seller trust in {args.out}")
     return 0
 
 

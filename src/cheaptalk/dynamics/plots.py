@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif"]
+__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif", "plot_rules"]
 
 
 def _plt():
@@ -106,4 +106,41 @@ def plot_whatif(rows: list[dict], path: str | Path):
     right.set_title("What better fidelity or more feedback is worth")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_rules(aggregates: dict, path: str | Path):
+    """Where the learning rules disagree: for each rule (``aggregates``: rule -> the output of
+    :func:`cheaptalk.dynamics.trajectories.write_trajectories`), the mean filtered trust at
+    each event index, one panel per segment, and the filtered trust change after feedback
+    against the fidelity gap ``f_t - alpha_t``."""
+    plt = _plt()
+    rules = list(aggregates)
+    segments = sorted(set().union(*(a["segments"] for a in aggregates.values())))
+    fig, axes = plt.subplots(1, len(segments) + 1, figsize=(3.4 * (len(segments) + 1) + 1.2, 3.4), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, seg in enumerate(segments):
+        ax = axes[0, j]
+        for k, rule in enumerate(rules):
+            mean = aggregates[rule]["segments"].get(seg)
+            if mean is not None:
+                ax.plot(np.arange(1, len(mean) + 1), mean, color=colors[k % len(colors)], label=rule)
+        ax.set_title(f"segment {seg}", fontsize=9)
+        ax.set_xlabel("event")
+        ax.set_ylim(0, 1)
+        if j == 0:
+            ax.set_ylabel("mean filtered trust")
+    ax = axes[0, -1]
+    for k, rule in enumerate(rules):
+        a = aggregates[rule]
+        if len(a.get("gap", [])):
+            ax.plot(a["gap"], a["change"], "o-", ms=3, color=colors[k % len(colors)], label=rule)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel("fidelity minus trust, f_t - alpha_t")
+    ax.set_ylabel("trust change after feedback")
+    ax.set_title("response to feedback", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
     plt.close(fig)
