@@ -122,3 +122,17 @@ def test_fits_pickle_and_work_after_loading(game_name, model_name):
     np.testing.assert_allclose(again.subject_loglik(), result.subject_loglik(), rtol=1e-12)
     assert again.to_dict()["params"] == result.to_dict()["params"]
     assert again.model.predict(again.params).summary == result.model.predict(result.params).summary
+
+
+def test_the_layer_and_saved_results_import_without_jax(tmp_path, linear_fit):
+    """Reading a saved fit and the inference layer need numpy only (a Spark worker, a notebook
+    that only reads results)."""
+    import subprocess
+    import sys
+    path = linear_fit.save(tmp_path / "fit.json")
+    code = ("import sys\nfrom cheaptalk.estimation import inference\n"
+            "from cheaptalk.estimation.result import load_result\n"
+            f"r = load_result({str(path)!r}); print(r.aic > 0, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "False"]
