@@ -136,3 +136,24 @@ def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark):
         for name in local.estimates:
             assert remote.estimates[name] == pytest.approx(local.estimates[name], rel=1e-5), (rule, name)
         assert remote.loglik == pytest.approx(local.loglik, rel=1e-9)
+
+
+def test_whatif_under_every_rule_of_a_comparison(rule_logs, tmp_path, capsys):
+    """`trust whatif --fit COMPARE.json`: the same policies replayed under each fitted rule."""
+    comp = tmp_path / "rules.json"
+    assert main(["trust", "compare", "--logs", str(rule_logs["confirmation"]), "--rules", "asymmetric,confirmation",
+                 "--quiet", "--json", str(comp)]) == 0
+    capsys.readouterr()
+    assert main(["trust", "whatif", "--logs", str(rule_logs["confirmation"]), "--fit", str(comp),
+                 "--sample-sellers", "500", "--error-scale", "1,0.5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["by_rule"]) == {"asymmetric", "confirmation"}
+    for rule, r in result["by_rule"].items():
+        base, better = r["scenarios"]
+        assert better["adoption_change"] > 0, rule
+    # the rules differ in what better fidelity is worth
+    changes = [r["scenarios"][1]["adoption_change"] for r in result["by_rule"].values()]
+    assert abs(changes[0] - changes[1]) > 0
+    assert main(["trust", "whatif", "--logs", str(rule_logs["confirmation"]), "--fit", str(comp),
+                 "--parameter-draws", "5"]) == 2
+    assert "one fit" in capsys.readouterr().err

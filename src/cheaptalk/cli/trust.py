@@ -9,7 +9,6 @@ and profit under more accurate recommendations or more feedback), and ``from-exp
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -117,7 +116,9 @@ def register(sub):
                         description="Counterfactual adoption and seller profit on a sample of the "
                                     "logged sellers, at fitted parameters.")
     _logs_args(w)
-    w.add_argument("--fit", required=True, metavar="FIT.json", help="output of `trust fit --json`")
+    w.add_argument("--fit", required=True, metavar="FIT.json",
+                   help="output of `trust fit --json`; or of `trust compare --json`: the what-if under every "
+                        "rule in it, side by side")
     w.add_argument("--error-scale", default="1,0.75,0.5",
                    help="comma list: multipliers of the recommendation error (1 = as logged)")
     w.add_argument("--feedback-rate", default="logged",
@@ -308,9 +309,66 @@ def _in_range(low: float, high: float, what: str, whole: bool = False):
     return parse
 
 
+def _whatif_by_rule(args, fits: list) -> int:
+    """The what-if under every rule of a `trust compare` JSON, on the same sellers and
+    feedback draws: how much the policy conclusion depends on the learning rule."""
+    from ..dynamics.whatif import whatif
+    kinds = {m["model"].rsplit("-", 1)[-1] for m in fits}
+    if len(kinds) != 1 or not kinds <= {"continuous", "binary"}:
+        raise InputError(f"{args.fit}: the comparison's fits are not of one adoption kind ({', '.join(sorted(kinds))})")
+    if args.parameter_draws:
+        raise InputError("--parameter-draws applies to one fit; give a `trust fit --json` file")
+    args.adoption = args.adoption or kinds.pop()
+    engine = _engine(args, progress=False)
+    try:
+        _check_strict(engine, args.strict)
+        batches = engine.sample(args.sample_sellers, event_values=True)
+        if not batches:
+            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
+        rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
+        scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
+        by_rule = {}
+        for m in fits:
+            rule = m.get("rule", m.get("label", "asymmetric"))
+            params = {k: v["estimate"] for k, v in m["params"].items()}
+            rows = whatif(batches, params, args.adoption, scales, rates,
+                          fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
+                          unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule)
+            by_rule[rule] = {"params": params, "bic": m.get("bic"), "scenarios": rows}
+    finally:
+        engine.close()
+    result = {"model": f"trust-dynamics-{args.adoption}", "by_rule": by_rule, "price": args.price,
+              "unit_cost": args.unit_cost,
+              "sellers": next(iter(by_rule.values()))["scenarios"][0]["sellers"] if by_rule else 0}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        dump_json(result, str(out / "whatif_by_rule.json"))
+    if args.json:
+        dump_json(result)
+        return 0
+    print(f"what-if under each learning rule on {result['sellers']:,} sellers (the same sellers and "
+          "feedback draws; changes against the baseline, paired by seller, se in parentheses)")
+    print(f"{'rule':>13} {'error scale':>11} {'feedback':>9} {'adoption change':>20} {'profit change':>20}")
+    for rule, r in by_rule.items():
+        for row in r["scenarios"]:
+            if row["baseline"]:
+                continue
+            fb = row["feedback_rate"] if isinstance(row["feedback_rate"], str) else f"{row['feedback_rate']:.2f}"
+            print(f"{rule:>13} {row['error_scale']:>11g} {fb:>9} "
+                  f"{row['adoption_change']:>+11.4f} ({row['adoption_change_se']:.4f}) "
+                  f"{row['profit_change']:>+11.4f} ({row['profit_change_se']:.4f})")
+    return 0
+
+
 def run_whatif(args) -> int:
     from ..dynamics.whatif import whatif
-    fitj = json.loads(Path(args.fit).read_text())
+    from ..estimation.result import read_json
+    fitj = read_json(args.fit)
+    if isinstance(fitj, dict) and isinstance(fitj.get("models"), list):
+        return _whatif_by_rule(args, [m for m in fitj["models"] if str(m.get("model", "")).startswith("trust-dynamics")])
+    if not isinstance(fitj, dict) or "model" not in fitj or "params" not in fitj:
+        raise InputError(f"{args.fit}: not a trust fit JSON (`trust fit --json`) nor a `trust compare --json`")
     kind = fitj["model"].rsplit("-", 1)[-1]
     if kind not in ("continuous", "binary"):
         raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
