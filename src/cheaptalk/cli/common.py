@@ -123,12 +123,13 @@ def fitted_model_from_args(args):
 def _fit_entry(path, label=None) -> dict:
     """The fit JSON in ``path``, or one model's entry of a comparison JSON."""
     from ..errors import InputError
-    from ..estimation.result import read_json, result_from_dict
+    from ..estimation.result import comparison_models, read_json, result_from_dict
 
     data = read_json(path)
-    if isinstance(data, dict) and isinstance(data.get("models"), list):
+    models = comparison_models(data)
+    if models is not None:
         label = label or data.get("best_label")
-        entries = {m.get("label", m.get("model")): m for m in data["models"]}
+        entries = {m.get("label", m.get("model")): m for m in models}
         if label not in entries:
             raise InputError(f"{path}: no model {label!r} in this comparison; its models are "
                              f"{', '.join(map(str, entries))}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..dynamics.parameters import RULES
@@ -309,6 +310,23 @@ def _in_range(low: float, high: float, what: str, whole: bool = False):
     return parse
 
 
+@contextmanager
+def _replay_inputs(args):
+    """What a what-if replays: the packed batches of the sampled sellers, the error scales and
+    feedback rates asked for, and the logs' fidelity scale (the engine open meanwhile)."""
+    engine = _engine(args, progress=False)
+    try:
+        _check_strict(engine, args.strict)
+        batches = engine.sample(args.sample_sellers, event_values=True)
+        rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
+        scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
+        if not batches:
+            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
+        yield batches, scales, rates, engine.source.options.fidelity_scale
+    finally:
+        engine.close()
+
+
 def _whatif_by_rule(args, fits: list) -> int:
     """The what-if under every rule of a `trust compare` JSON, on the same sellers and
     feedback draws: how much the policy conclusion depends on the learning rule."""
@@ -319,24 +337,14 @@ def _whatif_by_rule(args, fits: list) -> int:
     if args.parameter_draws:
         raise InputError("--parameter-draws applies to one fit; give a `trust fit --json` file")
     args.adoption = args.adoption or kinds.pop()
-    engine = _engine(args, progress=False)
-    try:
-        _check_strict(engine, args.strict)
-        batches = engine.sample(args.sample_sellers, event_values=True)
-        if not batches:
-            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
-        rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
-        scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
+    with _replay_inputs(args) as (batches, scales, rates, fidelity_scale):
         by_rule = {}
         for m in fits:
             rule = m.get("rule", m.get("label", "asymmetric"))
             params = {k: v["estimate"] for k, v in m["params"].items()}
-            rows = whatif(batches, params, args.adoption, scales, rates,
-                          fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
-                          unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule)
+            rows = whatif(batches, params, args.adoption, scales, rates, fidelity_scale=fidelity_scale,
+                          price=args.price, unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule)
             by_rule[rule] = {"params": params, "bic": m.get("bic"), "scenarios": rows}
-    finally:
-        engine.close()
     result = {"model": f"trust-dynamics-{args.adoption}", "by_rule": by_rule, "price": args.price,
               "unit_cost": args.unit_cost,
               "sellers": next(iter(by_rule.values()))["scenarios"][0]["sellers"] if by_rule else 0}
@@ -363,10 +371,11 @@ def _whatif_by_rule(args, fits: list) -> int:
 
 def run_whatif(args) -> int:
     from ..dynamics.whatif import whatif
-    from ..estimation.result import read_json
+    from ..estimation.result import comparison_models, read_json
     fitj = read_json(args.fit)
-    if isinstance(fitj, dict) and isinstance(fitj.get("models"), list):
-        return _whatif_by_rule(args, [m for m in fitj["models"] if str(m.get("model", "")).startswith("trust-dynamics")])
+    models = comparison_models(fitj)
+    if models is not None:
+        return _whatif_by_rule(args, [m for m in models if str(m.get("model", "")).startswith("trust-dynamics")])
     if not isinstance(fitj, dict) or "model" not in fitj or "params" not in fitj:
         raise InputError(f"{args.fit}: not a trust fit JSON (`trust fit --json`) nor a `trust compare --json`")
     kind = fitj["model"].rsplit("-", 1)[-1]
@@ -375,14 +384,7 @@ def run_whatif(args) -> int:
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
     rule = fitj.get("rule", "asymmetric")
     args.adoption = args.adoption or kind
-    engine = _engine(args, progress=False)
-    try:
-        _check_strict(engine, args.strict)
-        batches = engine.sample(args.sample_sellers, event_values=True)
-        rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
-        scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
-        if not batches:
-            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
+    with _replay_inputs(args) as (batches, scales, rates, fidelity_scale):
         cov = None
         if args.parameter_draws:
             cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
@@ -390,12 +392,9 @@ def run_whatif(args) -> int:
                 raise InputError(f"{args.fit}: no covariance of the parameters "
                                  "(diagnostics.covariance_unconstrained): fit again with this "
                                  "version of `cheaptalk trust fit`, or leave out --parameter-draws")
-        rows = whatif(batches, params, kind, scales, rates,
-                      fidelity_scale=engine.source.options.fidelity_scale, price=args.price,
+        rows = whatif(batches, params, kind, scales, rates, fidelity_scale=fidelity_scale, price=args.price,
                       unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
                       cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule)
-    finally:
-        engine.close()
     result = {"model": fitj["model"], "rule": rule, "params": params, "sellers": rows[0]["sellers"] if rows else 0,
               "price": args.price, "unit_cost": args.unit_cost, "scenarios": rows}
     if args.out:

@@ -196,10 +196,8 @@ class Comparison:
                 entry["welfare"] = self.welfare[name]
             models.append(entry)
         best = self.best
-        from .. import __version__
-        from ..estimation.result import SCHEMA_VERSION
-        out = {"schema_version": SCHEMA_VERSION, "cheaptalk_version": __version__, "result": "comparison",
-               "data": self.data_path, "game": self.game.name, "models": models, "vuong": self.vuong,
+        from ..estimation.result import json_header
+        out = {**json_header("comparison"), "data": self.data_path, "game": self.game.name, "models": models, "vuong": self.vuong,
                "likelihood_ratio": self.lr_tests, "best": self._family(best), "best_label": best,
                "best_by": self.best_by, "errors": list(self.errors), "verdict": self.verdict,
                "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],

@@ -10,7 +10,7 @@ By treatment and pooled (``all``):
 * ``capacity_slope``: OLS slope of the receiver's action (capacity) on the report.
 
 In finite games the last two are named for that game's terms: ``message_slope`` and
-``action_slope`` (:func:`statistic_names`).
+``action_slope``.
 
 A model's prediction of them is computed the same way on data simulated from the fitted
 parameters with the design of the real data (subjects per treatment, rounds), seeded.
@@ -21,16 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["regularities", "model_regularities", "regularity_table", "STATISTICS", "statistic_names"]
+__all__ = ["regularities", "model_regularities", "regularity_table", "STATISTICS"]
 
 STATISTICS = ("truthful_share", "top_share", "mean_inflation", "report_slope", "capacity_slope")
 _FINITE_NAMES = {"report_slope": "message_slope", "capacity_slope": "action_slope"}
-
-
-def statistic_names(kind: str) -> list[str]:
-    """The regularities' names in a game's terms (forecast sharing: reports and capacity;
-    finite games: messages and actions)."""
-    return [(_FINITE_NAMES.get(n, n) if kind == "finite" else n) for n in STATISTICS]
 
 
 def _slope(x, y) -> float:

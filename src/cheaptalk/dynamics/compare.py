@@ -57,15 +57,13 @@ class RuleComparison:
         return pd.DataFrame(rows).T.fillna("")
 
     def to_dict(self) -> dict:
-        from .. import __version__
-        from ..estimation.result import SCHEMA_VERSION
+        from ..estimation.result import json_header
         models = []
         for rule, f in self.fits.items():
             entry = f.to_dict()
             entry["label"] = rule
             models.append(entry)
-        return {"schema_version": SCHEMA_VERSION, "cheaptalk_version": __version__, "result": "comparison",
-                "data": self.logs, "models": models, "likelihood_ratio": self.likelihood_ratio,
+        return {**json_header("comparison"), "data": self.logs, "models": models, "likelihood_ratio": self.likelihood_ratio,
                 "vuong": self.vuong, "best": self.best, "best_label": self.best, "best_by": "BIC",
                 "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],
                 "cross_validation": None, "seconds": round(self.seconds, 2)}

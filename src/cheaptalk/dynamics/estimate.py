@@ -39,16 +39,15 @@ from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batch
 from .model import TrustDynamics
+from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, to_natural,
+                         to_unconstrained)
+
+__all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS"]
 
 
 class TrustFitError(EstimationFailure, ValueError):
     """Logs that a fit cannot honestly be made from (no usable decision, a likelihood that is
     not finite); the message says why."""
-
-from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, to_natural,
-                         to_unconstrained)
-
-__all__ = ["TrustFit", "fit_trust", "default_start", "U_BOUNDS"]
 
 # box on the unconstrained scale: rates and mean in [1.2e-4, 0.99988], concentration in
 # [0.05, 1e4], noise scale / slope within wide limits

@@ -20,7 +20,8 @@ from scipy import stats
 
 from ..errors import InputError
 
-__all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "read_json", "json_number"]
+__all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "read_json", "json_number",
+           "json_header", "comparison_models"]
 
 # the version of the JSON shape written by to_dict(); readers refuse newer versions
 SCHEMA_VERSION = 1
@@ -34,9 +35,16 @@ def json_number(x):
     return x if np.isfinite(x) else None
 
 
-def _version() -> str:
+def json_header(result: str) -> dict:
+    """The fields every result JSON opens with: its schema version, the toolkit version and
+    what it is (``"fit"`` or ``"comparison"``)."""
     from .. import __version__
-    return __version__
+    return {"schema_version": SCHEMA_VERSION, "cheaptalk_version": __version__, "result": result}
+
+
+def comparison_models(data) -> list | None:
+    """The fit JSONs under ``models`` when ``data`` is a comparison's JSON, else None."""
+    return data["models"] if isinstance(data, dict) and isinstance(data.get("models"), list) else None
 
 
 class EstimationResult:
@@ -102,8 +110,7 @@ class EstimationResult:
             params[name] = {"estimate": json_number(self.estimate_vector[i]), "se": json_number(self.se_vector[i]),
                             **self._param_extras(i, name)}
         cov = np.asarray(self.cov, float)
-        out = {"schema_version": SCHEMA_VERSION, "cheaptalk_version": _version(), "result": "fit",
-               "model": self.name, **self._header(),
+        out = {**json_header("fit"), "model": self.name, **self._header(),
                "loglik": json_number(self.loglik), **self._after_loglik(),
                "n_params": self.n_params, "n_obs": int(self.n_obs), "n_subjects": int(self.n_subjects),
                "cluster": self.cluster_unit,

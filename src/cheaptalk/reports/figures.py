@@ -40,6 +40,11 @@ class Figure:
         plt.close(self.figure)
 
 
+def _color(comparison, name: str) -> str:
+    """A model's colour, the same in every figure of a report."""
+    return _COLORS[list(comparison.fits).index(name) % len(_COLORS)]
+
+
 def _treatment_title(game, t: str) -> str:
     words = (getattr(game, "descriptions", {}) or {}).get(t, "")
     return f"{t}: {words}" if words and words != t else t
@@ -148,7 +153,7 @@ def behaviour_panels(comparison, role_spec) -> Figure | None:
             sim = comparison.simulations[name]
             s = sim[(sim["treatment"].astype(str) == t) & (sim["role"] == role)]
             xc, lo, mid, hi = _band(s[xcol], s[ycol])
-            color = _COLORS[list(comparison.fits).index(name) % len(_COLORS)]
+            color = _color(comparison, name)
             if xc.size:
                 ax.fill_between(xc, lo, hi, color=color, alpha=0.25, lw=0)
                 ax.plot(xc, mid, color=color, lw=1.8)
@@ -250,7 +255,7 @@ def trust_figure(comparison, posteriors: dict) -> Figure | None:
             if values is None:
                 ax.axis("off")
                 continue
-            ax.hist(values, bins=np.linspace(0, 1, 21), color=_COLORS[list(comparison.fits).index(name) % len(_COLORS)])
+            ax.hist(values, bins=np.linspace(0, 1, 21), color=_color(comparison, name))
             if i == 0:
                 ax.set_title(f"{attr} ({role}s)", fontsize=9)
             if j == 0:
@@ -279,7 +284,7 @@ def welfare_figure(comparison, frame: pd.DataFrame) -> Figure | None:
     width = 0.8 / max(len(models), 1)
     for k, m in enumerate(models):
         ax.bar(x + (k - (len(models) - 1) / 2) * width, pivot[m].to_numpy(), width,
-               color=_COLORS[list(comparison.fits).index(m) % len(_COLORS)], label=m)
+               color=_color(comparison, m), label=m)
     words = getattr(comparison.game, "descriptions", {}) or {}
     ax.set_xticks(x, ["\n".join([t] + textwrap.wrap(words.get(t, ""), 24)) for t in pivot.index], fontsize=7)
     ax.set_ylabel(column.replace("_", " "))

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
+from ..estimation.result import comparison_models, read_json
 
 __all__ = ["estimation_table", "FORMATS", "table_columns", "parameter_label"]
 
@@ -97,7 +98,6 @@ def _escape(text: str, fmt: str) -> str:
 
 def _as_dict(source):
     if isinstance(source, (str, Path)):
-        from ..estimation.result import read_json
         return read_json(source), str(source)
     if isinstance(source, dict):
         return source, "<dict>"
@@ -114,8 +114,9 @@ def table_columns(*sources, models=None) -> list[dict]:
         data, where = _as_dict(source)
         if not isinstance(data, dict):
             raise InputError(f"{where}: neither a fit JSON nor a comparison JSON")
-        if isinstance(data.get("models"), list):
-            entries = [m for m in data["models"] if isinstance(m, dict) and "params" in m]
+        models = comparison_models(data)
+        if models is not None:
+            entries = [m for m in models if isinstance(m, dict) and "params" in m]
             errors = list(data.get("errors") or [])
             if wanted:
                 chosen = [m for m in entries if m.get("label", m.get("model")) in wanted]
