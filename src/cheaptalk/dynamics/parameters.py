@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
+
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
            "RATE_NAMES", "parameter_names", "expansion_matrix", "branch_rates", "check_rule"]
@@ -56,7 +58,6 @@ TRANSFORMS = _TRANSFORMS
 
 def check_rule(rule: str) -> str:
     if rule not in RULES:
-        from ..errors import ModelError
         raise ModelError(f"unknown learning rule {rule!r}; rules are {', '.join(RULES)}")
     return rule
 
