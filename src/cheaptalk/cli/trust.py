@@ -19,7 +19,9 @@ from .common import dump_json
 
 RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "symmetric: one rate eta",
-             "confirmation: eta_confirm when feedback confirms the current leaning, eta_disconfirm otherwise")
+             "confirmation: eta_confirm when feedback confirms the current leaning, eta_disconfirm otherwise",
+             "bayes: trust is the posterior mean of fidelity under a Beta prior of strength prior_strength",
+             "wsls: win-stay / lose-shift, trust_after_win after fidelity >= 1/2, trust_after_loss below")
 
 
 def register(sub):
@@ -39,10 +41,17 @@ def register(sub):
                    help="continuous action or binary follow decision (default continuous)")
     g.add_argument("--rule", choices=RULES, default="asymmetric",
                    help="learning rule of trust (default: asymmetric); --eta-up and --eta-down are its "
-                        "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up)")
+                        "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up); "
+                        "bayes takes --prior-strength, wsls --trust-after-win and --trust-after-loss")
     g.add_argument("--eta-up", type=_in_range(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
     g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
                    help="true rate of trust lost (0.35)")
+    g.add_argument("--prior-strength", type=_in_range(1e-3, 1e6, "--prior-strength"), default=4.0,
+                   help="bayes rule: weight of the prior in fidelity observations (4)")
+    g.add_argument("--trust-after-win", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-win"), default=0.8,
+                   help="wsls rule: trust after feedback of fidelity >= 1/2 (0.8)")
+    g.add_argument("--trust-after-loss", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-loss"), default=0.3,
+                   help="wsls rule: trust after feedback of fidelity < 1/2 (0.3)")
     g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
                    help="(0.5)")
     g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
@@ -201,6 +210,8 @@ def run_generate(args) -> int:
     if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
         raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down, rule=args.rule,
+                           prior_strength=args.prior_strength, trust_after_win=args.trust_after_win,
+                           trust_after_loss=args.trust_after_loss,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)

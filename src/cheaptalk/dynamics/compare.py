@@ -8,7 +8,8 @@ same engine (the logs are read and packed once). The comparison reports, as the 
 * **likelihood-ratio tests** for nested pairs: ``symmetric`` is ``asymmetric`` with
   ``eta_up = eta_down`` and ``confirmation`` with ``eta_confirm = eta_disconfirm``, so
   ``2 (log L_big - log L_symmetric) ~ chi2(1)``;
-* **Vuong tests** for non-nested pairs (``asymmetric`` against ``confirmation``) on the
+* **Vuong tests** for the other pairs (``asymmetric`` against ``confirmation``, ``bayes``
+  and ``wsls`` against every other rule) on the
   sellers' log-likelihood contributions at each rule's estimate, Schwarz-corrected,
   computed in one extra pass over the logs that evaluates every rule on each batch, so the
   contributions are paired seller by seller on either engine.
@@ -25,7 +26,7 @@ from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
 from .estimate import TrustFit, fit_trust
 from .model import TrustDynamics
-from .parameters import RULES
+from .parameters import RATE_NAMES, RULES
 
 __all__ = ["RuleComparison", "compare_rules", "NESTED"]
 
@@ -52,8 +53,8 @@ class RuleComparison:
         for rule, f in self.fits.items():
             rows[rule] = {"loglik": f.loglik, "k": f.n_params, "AIC": f.aic, "BIC": f.bic,
                           "converged": f.converged,
-                          **{n: f"{v:.4g} ({f.se[n]:.2g})" for n, v in f.estimates.items()
-                             if n.startswith("eta")}}
+                          "rule's parameters (SE)": ", ".join(f"{n} {f.estimates[n]:.4g} ({f.se[n]:.2g})"
+                                                              for n in RATE_NAMES[rule])}
         return pd.DataFrame(rows).T.fillna("")
 
     def to_dict(self) -> dict:

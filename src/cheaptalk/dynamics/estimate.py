@@ -52,7 +52,8 @@ class TrustFitError(EstimationFailure, ValueError):
 # box on the unconstrained scale: rates and mean in [1.2e-4, 0.99988], concentration in
 # [0.05, 1e4], noise scale / slope within wide limits
 U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
-            "eta_disconfirm": (-9.0, 9.0), "initial_trust_mean": (-9.0, 9.0),
+            "eta_disconfirm": (-9.0, 9.0), "prior_strength": (np.log(1e-2), np.log(1e5)),
+            "trust_after_win": (-9.0, 9.0), "trust_after_loss": (-9.0, 9.0), "initial_trust_mean": (-9.0, 9.0),
             "initial_trust_concentration": (np.log(0.05), np.log(1e4)),
             "sd_action": (-12.0, 12.0), "follow_slope": (np.log(1e-3), np.log(50.0))}
 
@@ -181,7 +182,8 @@ class TrustFit(EstimationResult):
 def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
-    start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "initial_trust_mean": 0.5,
+    start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "prior_strength": 4.0,
+             "trust_after_win": 0.7, "trust_after_loss": 0.3, "initial_trust_mean": 0.5,
              "initial_trust_concentration": 4.0, "sd_action": 1.0, "follow_slope": 1.0}
     if kind == "continuous":
         sxy = sxx = syy = n = 0.0

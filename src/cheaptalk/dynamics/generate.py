@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError
 from .model import simulate_path
-from .parameters import RATE_NAMES, parameter_names
+from .parameters import RATE_NAMES, parameter_names, rule_values
 
 __all__ = ["SyntheticWorld", "generate_logs", "SEGMENTS"]
 
@@ -35,11 +35,15 @@ SEGMENTS = ("high", "mid", "low")
 class SyntheticWorld:
     """A synthetic platform. ``eta_up`` and ``eta_down`` are the learning ``rule``'s first and
     second rates (asymmetric: gained, lost; confirmation: confirming, disconfirming;
-    symmetric: ``eta_up`` for both)."""
+    symmetric: ``eta_up`` for both); ``prior_strength`` is the bayes rule's, ``trust_after_win``
+    and ``trust_after_loss`` the wsls rule's."""
     adoption: str = "continuous"
     eta_up: float = 0.15
     eta_down: float = 0.35
     rule: str = "asymmetric"
+    prior_strength: float = 4.0
+    trust_after_win: float = 0.8
+    trust_after_loss: float = 0.3
     initial_trust_mean: float = 0.5
     initial_trust_concentration: float = 6.0
     sd_action: float = 5.0
@@ -54,12 +58,9 @@ class SyntheticWorld:
 
     def truth(self) -> dict:
         """True population parameters under the names ``trust fit --json`` reports."""
-        rates = dict(zip(RATE_NAMES[self.rule], (self.eta_up, self.eta_down)))
+        rates = {} if self.rule in ("bayes", "wsls") else \
+            dict(zip(RATE_NAMES[self.rule], (self.eta_up, self.eta_down)))
         return {name: rates.get(name, getattr(self, name, None)) for name in parameter_names(self.adoption, self.rule)}
-
-    @property
-    def second_rate(self) -> float:
-        return self.eta_up if self.rule == "symmetric" else self.eta_down
 
 
 def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int):
@@ -75,7 +76,7 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
     alpha0 = rng.beta(a, b, S)
-    trust = simulate_path(alpha0, fidelity, feedback, world.eta_up, world.second_rate, world.rule)
+    trust = simulate_path(alpha0, fidelity, feedback, *rule_values(world.truth(), world.rule), world.rule)
     seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
     cols = {
         "seller": np.repeat(seller, T),

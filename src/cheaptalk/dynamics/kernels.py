@@ -73,12 +73,17 @@ _JIT = dict(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})
 # rows of the per-node block (one row per quantity, one column per node): the path and its
 # derivatives in the rates; then the continuous kernel's sums over decisions or the binary
 # kernel's cached link terms; then the node log-likelihood and its derivatives in
-# (eta_up, eta_down, psi) handed to _seller_totals
+# (the two rule coordinates, psi) handed to _seller_totals
 _ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD = range(6)
 _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(6, 12)
 _Z, _Z_A, _Z_AA, _LOG1P_E, _P_POS, _P_NEG = range(6, 12)
 _LL, _G_U, _G_D, _G_P, _H_UU, _H_UD, _H_DD, _H_UP, _H_DP, _H_PP = range(12, 22)
 _N_ROWS = 22
+# the update's form (compile-time constants of the kernels); symmetric is _BRANCH with
+# equal rates
+_BRANCH, _CONFIRMATION, _BAYES, _WSLS = range(4)
+_RULE_CODES = {"asymmetric": _BRANCH, "symmetric": _BRANCH, "confirmation": _CONFIRMATION,
+               "bayes": _BAYES, "wsls": _WSLS}
 
 
 def node_weight_derivatives(u2: float, u3: float, n_nodes: int):
@@ -115,16 +120,14 @@ def _node_weights(u2: float, u3: float, n_nodes: int):
 
 
 @numba.njit(**_JIT)
-def _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hessian, st, post,
                    out_ll, out_score, out_hess):
-    """Mix seller ``b``'s node terms (rows _LL.._H_PP of ``st``: derivatives in eta_up,
-    eta_down, psi) into its log-likelihood, score and Hessian in the unconstrained parameters
-    (u = logit eta_up, logit eta_down, u2, u3, psi)."""
+    """Mix seller ``b``'s node terms (rows _LL.._H_PP of ``st``: derivatives in the two rule
+    coordinates and psi) into its log-likelihood, score and Hessian in the unconstrained
+    parameters (u0, u1, u2, u3, psi). ``j``, ``c``: first and second derivatives of the rule
+    coordinates in u0, u1 (sigmoid for the branch rates; 1 and 0 where the paths carry
+    derivatives in u already)."""
     Q = log_w.shape[0]
-    j_up = eta_up * (1.0 - eta_up)
-    j_down = eta_down * (1.0 - eta_down)
-    c_up = j_up * (1.0 - 2.0 * eta_up)          # d2 eta_up / du2
-    c_down = j_down * (1.0 - 2.0 * eta_down)
     # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
     top = -np.inf
     for q in range(Q):
@@ -207,19 +210,58 @@ def _start_seller(st, nodes, n_rows):
 
 
 @numba.njit(inline="always", **_JIT)
-def _update_paths(st, f, eta_up, eta_down, hessian, confirmation):
-    """One step of every node's trust path and its rate derivatives after feedback ``f``
-    (module docstring, with ``fb = 1``). The first rate applies when ``f >= alpha`` (the
-    asymmetric rule), or, with ``confirmation``, when the feedback confirms the node's
-    leaning (``f >= alpha`` with ``alpha >= 1/2``, or ``f < alpha`` with ``alpha < 1/2``).
+def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
+    """One step of every node's trust path and its derivatives in the rule's coordinates
+    after feedback ``f`` (``fb = 1``). ``rule`` is a compile-time constant:
+
+    * ``_BRANCH`` / ``_CONFIRMATION``: rates ``r0``, ``r1`` (module docstring, derivatives in the
+      rates). The first rate applies when ``f >= alpha``, or, under the confirmation rule,
+      when the feedback confirms the node's leaning (``f >= alpha`` with ``alpha >= 1/2``, or
+      ``f < alpha`` with ``alpha < 1/2``).
+    * ``_BAYES``: ``alpha' = alpha + s (f - alpha)`` with ``s = 1 / (n0 + k + 1)``, ``n0 = r0``
+      and ``k = n_seen`` feedback events before; with ``u = log n0``, ``s_u = -n0 s^2`` and
+      ``s_uu = s_u + 2 n0^2 s^3``, so ``s_0' = (1 - s) s_0 + s_u d`` and
+      ``s_00' = (1 - s) s_00 - 2 s_u s_0 + s_uu d`` (derivatives in u).
+    * ``_WSLS``: ``alpha' = r0`` if ``f >= 1/2`` else ``r1``, whatever ``alpha`` was; the
+      derivatives in ``u = logit r`` are the sigmoid's, ``r (1 - r)`` and
+      ``r (1 - r)(1 - 2 r)``, and everything before is forgotten.
+
     Inlined into the kernels (numba IR), where it vectorizes."""
+    if rule == _BAYES:
+        step = 1.0 / (r0 + n_seen + 1.0)
+        s_u = -r0 * step * step
+        s_uu = s_u + 2.0 * r0 * r0 * step * step * step
+        keep = 1.0 - step
+        for q in range(st.shape[1]):
+            a = st[_ALPHA, q]
+            su = st[_S_U, q]
+            d = f - a
+            if hessian:
+                st[_S_UU, q] = st[_S_UU, q] * keep - 2.0 * s_u * su + s_uu * d
+            st[_S_U, q] = su * keep + s_u * d
+            st[_ALPHA, q] = a + step * d
+        return
+    if rule == _WSLS:
+        win = f >= 0.5
+        level = r0 if win else r1
+        j = level * (1.0 - level)
+        c = j * (1.0 - 2.0 * level)
+        for q in range(st.shape[1]):
+            st[_ALPHA, q] = level
+            st[_S_U, q] = j if win else 0.0
+            st[_S_D, q] = 0.0 if win else j
+            if hessian:
+                st[_S_UU, q] = c if win else 0.0
+                st[_S_UD, q] = 0.0
+                st[_S_DD, q] = 0.0 if win else c
+        return
     for q in range(st.shape[1]):
         a = st[_ALPHA, q]
         su = st[_S_U, q]
         sd = st[_S_D, q]
         d = f - a
-        up = ((f >= a) == (a >= 0.5)) if confirmation else (f >= a)
-        step = eta_up if up else eta_down
+        up = ((f >= a) == (a >= 0.5)) if rule == _CONFIRMATION else (f >= a)
+        step = r0 if up else r1
         keep = 1.0 - step
         if hessian:
             st[_S_UU, q] = st[_S_UU, q] * keep - (2.0 * su if up else 0.0)
@@ -230,13 +272,14 @@ def _update_paths(st, f, eta_up, eta_down, hessian, confirmation):
         st[_ALPHA, q] = a + step * d
 
 
-def _make_continuous_kernel(hessian: bool, n_nodes: int, confirmation: bool = False):
-    """Continuous adoption; ``hessian``, the node count and the rule are compile-time constants."""
+def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
+    """Continuous adoption; ``hessian``, the node count and the rule's code are compile-time
+    constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               eta_up, eta_down, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
+               r0, r1, j0, j1, c0, c1, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         inv_var = math.exp(-2.0 * psi)
         for chunk in numba.prange(n_chunks):
@@ -247,6 +290,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, confirmation: bool = Fa
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 _start_seller(st, nodes, _SUM_DD + 1)
                 n_obs = 0
+                n_seen = 0
                 for t in range(length[b]):
                     # (no calls in the node loops: LLVM vectorizes them)
                     if observed[b, t]:
@@ -267,7 +311,8 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, confirmation: bool = Fa
                                 st[_SUM_UD, q] += rg * st[_S_UD, q] - gg * su * sd
                                 st[_SUM_DD, q] += rg * st[_S_DD, q] - gg * sd * sd
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian, confirmation)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen)
+                        n_seen += 1
                 const = n_obs * (psi + _HALF_LOG_2PI)
                 for q in range(Q):
                     z2 = st[_SUM_RR, q] * inv_var
@@ -281,7 +326,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, confirmation: bool = Fa
                     st[_H_UP, q] = -2.0 * st[_G_U, q]
                     st[_H_DP, q] = -2.0 * st[_G_D, q]
                     st[_H_PP, q] = -2.0 * z2
-                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+                _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
                                out_ll, out_score, out_hess)
 
     return kernel
@@ -307,14 +352,14 @@ def _cache_link(st, scale):
         st[_P_NEG, q] = e / (1.0 + e)            # sigmoid(-|z|)
 
 
-def _make_binary_kernel(hessian: bool, n_nodes: int, confirmation: bool = False):
-    """Binary adoption (follow / ignore); ``hessian`` and the node count are compile-time
-    constants."""
+def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
+    """Binary adoption (follow / ignore); ``hessian``, the node count and the rule's code
+    are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               eta_up, eta_down, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
+               r0, r1, j0, j1, c0, c1, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
@@ -323,6 +368,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, confirmation: bool = False)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
                 _start_seller(st, nodes, _N_ROWS)
                 _cache_link(st, scale)
+                n_seen = 0
                 for t in range(length[b]):
                     # the decision term, for observed decisions: logit P(follow) = k logit(alpha),
                     # zz = z signed by the decision, lp = log sigmoid(zz)
@@ -353,9 +399,10 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, confirmation: bool = False)
                                 st[_H_PP, q] += -v * z * z + resid * z
                     # the update, only with feedback
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), eta_up, eta_down, hessian, confirmation)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen)
+                        n_seen += 1
                         _cache_link(st, scale)
-                _seller_totals(b, log_w, d_log_w, d2_log_w, eta_up, eta_down, hessian, st, post,
+                _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
                                out_ll, out_score, out_hess)
 
     return kernel
@@ -364,18 +411,31 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, confirmation: bool = False)
 _KERNELS: dict = {}
 
 
-def _kernel(kind: str, hessian: bool, n_nodes: int, confirmation: bool = False):
-    """The kernel for one adoption kind, with or without the Hessian, for ``n_nodes`` nodes
-    (compiled, or loaded from numba's cache, on first use)."""
-    key = (kind, hessian, n_nodes, confirmation)
+def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH):
+    """The kernel for one adoption kind and rule code, with or without the Hessian, for
+    ``n_nodes`` nodes (compiled, or loaded from numba's cache, on first use)."""
+    key = (kind, hessian, n_nodes, rule)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
-        _KERNELS[key] = make(hessian, n_nodes, confirmation)
+        _KERNELS[key] = make(hessian, n_nodes, rule)
     return _KERNELS[key]
 
 
+def _rule_terms(rule: str, u0: float, u1: float):
+    """The rule's two values in natural units and the first and second derivatives that
+    :func:`_seller_totals` applies to the path derivatives: the rates' sigmoid for the branch
+    rules; 1 and 0 for bayes and wsls, whose paths carry derivatives in u already."""
+    sig0, sig1 = 1.0 / (1.0 + math.exp(-u0)), 1.0 / (1.0 + math.exp(-u1))
+    if rule == "bayes":
+        return math.exp(u0), 0.0, 1.0, 1.0, 0.0, 0.0
+    if rule == "wsls":
+        return sig0, sig1, 1.0, 1.0, 0.0, 0.0
+    j0, j1 = sig0 * (1.0 - sig0), sig1 * (1.0 - sig1)
+    return sig0, sig1, j0, j1, j0 * (1.0 - 2.0 * sig0), j1 * (1.0 - 2.0 * sig1)
+
+
 def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 20,
-               confirmation: bool = False):
+               rule: str = "asymmetric"):
     """One compiled pass over a packed batch (see :mod:`cheaptalk.dynamics.logs`).
 
     Returns per-seller log-likelihoods (nb,), per-seller scores (nb, 5) with respect to the
@@ -386,13 +446,13 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     nb = int(batch["n_sellers"])
     n_nodes = int(n_nodes)
     nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
-    eta_up, eta_down = 1.0 / (1.0 + math.exp(-u[0])), 1.0 / (1.0 + math.exp(-u[1]))
+    terms = _rule_terms(rule, float(u[0]), float(u[1]))
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    kernel = _kernel(kind, bool(hessian), n_nodes, bool(confirmation))
+    kernel = _kernel(kind, bool(hessian), n_nodes, _RULE_CODES[rule])
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
-           batch["length"], nb, eta_up, eta_down, float(u[4]), nodes, log_w, d_log_w, d2_log_w,
+           batch["length"], nb, *terms, float(u[4]), nodes, log_w, d_log_w, d2_log_w,
            out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None

@@ -90,7 +90,7 @@ class TrustDynamics:
         from .kernels import batch_pass
         A = self.expansion
         ll, scores, H = batch_pass(self.kind, A @ np.asarray(u, float), batch, hessian, self.n_nodes,
-                                   confirmation=self.rule == "confirmation")
+                                   rule=self.rule)
         if A.shape[1] == A.shape[0]:
             return ll, scores, H
         return ll, scores @ A, (A.T @ H @ A if H is not None else None)
@@ -123,8 +123,8 @@ class TrustDynamics:
         path = path.transpose(1, 0, 2)                    # (B, T, Q)
         mean = np.einsum("btq,bq->bt", path, post)
         # quantiles of the discrete distribution at each decision: nodes sorted by their trust
-        # there (the asymmetric and symmetric updates keep the node order; under the
-        # confirmation rule paths on either side of 1/2 can cross)
+        # there (the asymmetric, symmetric and bayes updates keep the node order; under the
+        # confirmation rule paths on either side of 1/2 can cross, under wsls they merge)
         order = np.argsort(path, axis=2, kind="stable")
         values = np.take_along_axis(path, order, axis=2)
         cdf = np.cumsum(np.take_along_axis(np.broadcast_to(post[:, None, :], path.shape), order, axis=2), axis=2)
@@ -135,17 +135,26 @@ class TrustDynamics:
         return out
 
 
-def simulate_path(alpha0, fidelity, feedback, eta_up, eta_down, rule: str = "asymmetric"):
+def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymmetric"):
     """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T).
-    ``eta_up``, ``eta_down``: the rule's first and second branch rates (confirming and
-    disconfirming under ``confirmation``; equal under ``symmetric``)."""
+    ``first``, ``second``: the rule's two values (:func:`~cheaptalk.dynamics.parameters.rule_values`):
+    the branch rates (gained and lost; confirming and disconfirming; equal under
+    ``symmetric``), bayes' prior strength, or wsls' trust after a win and after a loss."""
     alpha = np.array(alpha0, float)
     out = np.empty(fidelity.shape)
-    confirmation = check_rule(rule) == "confirmation"
+    check_rule(rule)
+    seen = np.zeros(alpha.shape)           # feedback events so far (bayes)
     for t in range(fidelity.shape[1]):
         out[:, t] = alpha
         f = fidelity[:, t]
-        first = ((f >= alpha) == (alpha >= 0.5)) if confirmation else (f >= alpha)
-        eta = np.where(first, eta_up, eta_down)
-        alpha = np.where(feedback[:, t], alpha + eta * (f - alpha), alpha)
+        fb = feedback[:, t]
+        if rule == "bayes":
+            new = alpha + (f - alpha) / (first + seen + 1.0)
+            seen = seen + fb
+        elif rule == "wsls":
+            new = np.where(f >= 0.5, first, second)
+        else:
+            branch = ((f >= alpha) == (alpha >= 0.5)) if rule == "confirmation" else (f >= alpha)
+            new = alpha + np.where(branch, first, second) * (f - alpha)
+        alpha = np.where(fb, new, alpha)
     return out

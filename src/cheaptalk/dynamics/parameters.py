@@ -13,20 +13,28 @@ from ..errors import ModelError
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
-           "RATE_NAMES", "parameter_names", "expansion_matrix", "branch_rates", "check_rule"]
+           "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
 
-# Learning rules of trust (docs/dynamics.md): after feedback f, trust moves toward it at one of
-# two rates, alpha' = alpha + eta_b (f - alpha); the rule says which rate applies.
-#   asymmetric:   eta_up if f >= alpha (trust gained), eta_down if f < alpha (trust lost)
+# Learning rules of trust (docs/dynamics.md): how trust alpha moves after feedback f.
+#   asymmetric:   alpha' = alpha + eta_b (f - alpha), eta_up if f >= alpha (trust gained),
+#                 eta_down if f < alpha (trust lost)
 #   symmetric:    one rate eta for both (asymmetric with eta_up = eta_down: nested in it)
 #   confirmation: eta_confirm when the feedback confirms the current leaning (f >= alpha with
 #                 alpha >= 1/2, or f < alpha with alpha < 1/2), eta_disconfirm otherwise
-RULES = ("asymmetric", "symmetric", "confirmation")
+#   bayes:        trust is the posterior mean of the fidelity under a Beta prior of mean
+#                 alpha_1 and strength n0 (prior_strength): after the k-th feedback,
+#                 alpha' = alpha + (f - alpha) / (n0 + k), a rate that falls as evidence grows
+#   wsls:         win-stay / lose-shift: trust after feedback is trust_after_win if f >= 1/2,
+#                 trust_after_loss otherwise, whatever it was before (a memoryless baseline)
+RULES = ("asymmetric", "symmetric", "confirmation", "bayes", "wsls")
 RATE_NAMES = {"asymmetric": ("eta_up", "eta_down"), "symmetric": ("eta",),
-              "confirmation": ("eta_confirm", "eta_disconfirm")}
+              "confirmation": ("eta_confirm", "eta_disconfirm"), "bayes": ("prior_strength",),
+              "wsls": ("trust_after_win", "trust_after_loss")}
+# rules whose single parameter fills only the first of the passes' two rule coordinates
+_FIRST_ONLY = ("bayes",)
 
 PARAMETER_NAMES = {
     "continuous": ("eta_up", "eta_down", "initial_trust_mean", "initial_trust_concentration",
@@ -41,6 +49,9 @@ DESCRIPTIONS = {
     "eta": "rate at which trust moves towards the fidelity seen (both directions)",
     "eta_confirm": "rate at which trust moves towards a fidelity that confirms its leaning",
     "eta_disconfirm": "rate at which trust moves towards a fidelity that contradicts its leaning",
+    "prior_strength": "weight of the prior in fidelity observations (Bayesian learner: n0)",
+    "trust_after_win": "trust after feedback of fidelity at least 1/2 (win-stay / lose-shift)",
+    "trust_after_loss": "trust after feedback of fidelity below 1/2 (win-stay / lose-shift)",
     "initial_trust_mean": "mean of the Beta distribution of initial trust across sellers",
     "initial_trust_concentration": "a + b of the Beta distribution of initial trust",
     "sd_action": "sd of the normal error of the continuous action",
@@ -49,7 +60,8 @@ DESCRIPTIONS = {
 
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
 _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_confirm": "logit",
-               "eta_disconfirm": "logit", "initial_trust_mean": "logit",
+               "eta_disconfirm": "logit", "prior_strength": "log", "trust_after_win": "logit",
+               "trust_after_loss": "logit", "initial_trust_mean": "logit",
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
 
 
@@ -70,19 +82,26 @@ def parameter_names(kind: str, rule: str = "asymmetric") -> tuple[str, ...]:
 
 def expansion_matrix(rule: str) -> np.ndarray:
     """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the five
-    coordinates the compiled passes take (two branch rates, mean, concentration, noise)."""
-    if check_rule(rule) == "symmetric":
+    coordinates the compiled passes take (two rule coordinates, mean, concentration, noise).
+    ``symmetric`` puts its one rate in both; ``bayes`` its prior strength in the first (the
+    second is unused)."""
+    if check_rule(rule) in ("symmetric",) + _FIRST_ONLY:
         A = np.zeros((5, 4))
-        A[0, 0] = A[1, 0] = 1.0
+        A[0, 0] = 1.0
+        A[1, 0] = 1.0 if rule == "symmetric" else 0.0
         A[2:, 1:] = np.eye(3)
         return A
     return np.eye(5)
 
 
-def branch_rates(params: dict, rule: str) -> tuple[float, float]:
-    """The two branch rates (first branch, second branch) of natural parameters."""
+def rule_values(params: dict, rule: str) -> tuple[float, float]:
+    """The rule's two values in natural units, as the passes and :func:`simulate_path` take
+    them: the branch rates (symmetric: its rate twice), or bayes' prior strength (and 0), or
+    wsls' trust after a win and after a loss."""
     names = RATE_NAMES[check_rule(rule)]
-    return (params[names[0]], params[names[0]]) if len(names) == 1 else (params[names[0]], params[names[1]])
+    if len(names) == 2:
+        return params[names[0]], params[names[1]]
+    return (params[names[0]], params[names[0]] if rule == "symmetric" else 0.0)
 
 
 def to_natural(u, kind: str, rule: str = "asymmetric") -> dict:

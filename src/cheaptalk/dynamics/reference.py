@@ -29,10 +29,13 @@ def _beta_log_weights(mean, conc, nodes, log_gl):
     return lw - jax.scipy.special.logsumexp(lw, axis=1, keepdims=True)
 
 
-def _unpack(u_b, kind):
-    """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P)."""
+def _unpack(u_b, kind, rule):
+    """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P) in
+    the five coordinates: the rule's two values (bayes: the prior strength, log scale), the
+    initial-trust mean and concentration, the noise scale."""
     sig = jax.nn.sigmoid
-    return (sig(u_b[:, 0])[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
+    first = jnp.exp(u_b[:, 0]) if rule == "bayes" else sig(u_b[:, 0])
+    return (first[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
             jnp.exp(u_b[:, 4])[:, None])
 
 
@@ -50,28 +53,36 @@ def _decision_logpdf(alpha, gap, act, scale, kind):
 def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
     """Scan over time. Returns (log w (B,Q), loglik per node (B,Q), alpha path (T,B,Q) or None)."""
     kind, rule = spec
-    confirmation = rule == "confirmation"
     u_b = u_b @ jnp.asarray(expansion_matrix(rule)).T      # the rule's vector -> the five coordinates
-    eta_up, eta_down, mean, conc, scale = _unpack(u_b, kind)
+    first, second, mean, conc, scale = _unpack(u_b, kind, rule)
     log_w = _beta_log_weights(mean, conc, nodes, log_gl)
     B = u_b.shape[0]
     alpha0 = jnp.broadcast_to(nodes[None, :], (B, nodes.shape[0]))
 
+    def updated(alpha, fid, seen):
+        """Trust after feedback ``fid`` (B, 1), by the rule's definition."""
+        if rule == "bayes":
+            # posterior mean of the fidelity: prior Beta of mean alpha_1 and strength n0, the
+            # (seen + 1)-th observation
+            return alpha + (fid - alpha) / (first + seen[:, None] + 1.0)
+        if rule == "wsls":
+            return jnp.broadcast_to(jnp.where(fid >= 0.5, first, second), alpha.shape)
+        branch = ((fid >= alpha) == (alpha >= 0.5)) if rule == "confirmation" else (fid >= alpha)
+        return alpha + jnp.where(branch, first, second) * (fid - alpha)
+
     def step(carry, inp):
-        alpha, ll = carry
+        alpha, ll, seen = carry
         gap, act, fid, feedback, observed = inp
         lp = _decision_logpdf(alpha, gap[:, None], act[:, None], scale, kind)
         ll = ll + jnp.where(observed[:, None], lp, 0.0)
-        fid = fid[:, None]
-        first = ((fid >= alpha) == (alpha >= 0.5)) if confirmation else (fid >= alpha)
-        eta = jnp.where(first, eta_up, eta_down)
-        new_alpha = jnp.where(feedback[:, None], alpha + eta * (fid - alpha), alpha)
-        return (new_alpha, ll), (alpha if keep_path else None)
+        new_alpha = jnp.where(feedback[:, None], updated(alpha, fid[:, None], seen), alpha)
+        return (new_alpha, ll, seen + feedback), (alpha if keep_path else None)
 
     # time-major inputs (T, B); compute in float64 whatever the storage type
     xs = (batch["gap"].T.astype(jnp.float64), batch["act"].T.astype(jnp.float64),
           batch["fidelity"].T.astype(jnp.float64), batch["feedback"].T, batch["observed"].T)
-    (_, ll), path = jax.lax.scan(step, (alpha0, jnp.zeros_like(alpha0)), xs)
+    carry = (alpha0, jnp.zeros_like(alpha0), jnp.zeros(B))
+    (_, ll, _), path = jax.lax.scan(step, carry, xs)
     return log_w, ll, path
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from .model import TrustDynamics, simulate_path, to_natural, to_unconstrained
-from .parameters import branch_rates
+from .parameters import rule_values
 
 __all__ = ["whatif"]
 
@@ -166,7 +166,7 @@ def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidel
         feedback = b["feedback"][:nb] if rate is None else (rng.random((nb, T)) < rate)
         feedback = feedback & valid
         paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
-                              np.repeat(feedback, Q, axis=0), *branch_rates(params, rule),
+                              np.repeat(feedback, Q, axis=0), *rule_values(params, rule),
                               rule).reshape(nb, Q, T)
         trust = np.einsum("bqt,bq->bt", paths, post)
         if kind == "continuous":
