@@ -104,6 +104,13 @@ def register(sub):
     _logs_args(c)
     c.add_argument("--rules", default=",".join(RULES), metavar="A,B",
                    help=f"comma-separated rules (default: {','.join(RULES)})")
+    c.add_argument("--folds", type=_in_range(2, 100, "--folds", whole=True), metavar="K",
+                   help="also cross-validate by seller with K folds (e.g. 5); the best rule is then the one "
+                        "that predicts held-out sellers best (default: no cross-validation, best by BIC)")
+    c.add_argument("--cv-sellers", type=_in_range(10, 1e9, "--cv-sellers", whole=True), default=20_000,
+                   help="cross-validate on a sample of about this many sellers (the first in the packed logs; "
+                        "all of them if fewer) (20000)")
+    c.add_argument("--cv-seed", type=int, default=0, help="which sellers fall in which fold (0)")
     c.add_argument("--engine", choices=("local", "spark"), default="local", help="where the passes run (local)")
     c.add_argument("--master", default="local[2]", help="Spark master (local[2]; a spark:// URL for a cluster)")
     c.add_argument("--json", metavar="OUT", nargs="?", const="-", help="write the comparison JSON (- for stdout)")
@@ -264,7 +271,8 @@ def run_compare(args) -> int:
     try:
         _check_strict(engine, args.strict)
         comparison = compare_rules(engine, rules, kind=args.adoption, n_nodes=args.nodes,
-                                   warm_start_sellers=args.warm_start_sellers, progress=progress)
+                                   warm_start_sellers=args.warm_start_sellers, progress=progress,
+                                   folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:
             from ..dynamics.model import TrustDynamics
             from ..dynamics.plots import plot_rules

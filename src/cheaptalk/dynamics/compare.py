@@ -12,7 +12,13 @@ same engine (the logs are read and packed once). The comparison reports, as the 
   and ``wsls`` against every other rule) on the
   sellers' log-likelihood contributions at each rule's estimate, Schwarz-corrected,
   computed in one extra pass over the logs that evaluates every rule on each batch, so the
-  contributions are paired seller by seller on either engine.
+  contributions are paired seller by seller on either engine;
+* with ``folds``, **k-fold cross-validation by seller** (:func:`cross_validate_rules`): each
+  rule refitted without one fold of sellers, the held-out sellers' log-likelihood at the
+  refitted parameters, ``cv_loglik`` per held-out decision; the best rule is then the one
+  that predicts held-out sellers best, and the lead over the runner-up has a standard error
+  from the sellers' paired differences. On large logs it runs on a sample of the sellers
+  (stated in the results), in the driver's memory on either engine.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..comparison.predictive import paired_cv_difference
 from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
-from .estimate import TrustFit, fit_trust
+from .estimate import TrustFit, TrustFitError, fit_trust
 from .model import TrustDynamics
 from .parameters import RATE_NAMES, RULES
 
-__all__ = ["RuleComparison", "compare_rules", "NESTED"]
+__all__ = ["RuleComparison", "compare_rules", "cross_validate_rules", "NESTED", "CV_SELLERS"]
+
+CV_SELLERS = 20_000   # default size of the seller sample that cross-validation runs on
 
 # (bigger rule, nested rule): the nested rule is the bigger one with its two rates equal
 NESTED = (("asymmetric", "symmetric"), ("confirmation", "symmetric"))
@@ -42,10 +51,27 @@ class RuleComparison:
     failed: dict = field(default_factory=dict)
     seconds: float = 0.0
     logs: str = ""
+    cv: dict = field(default_factory=dict)           # rule -> cross_validate_rules' result
+    cv_design: dict | None = None                    # folds, seed, sellers, the sample
+
+    @property
+    def best_by(self) -> str:
+        return "cv_loglik" if self.cv else "BIC"
 
     @property
     def best(self) -> str:
+        if self.cv:
+            return max(self.cv, key=lambda r: self.cv[r]["cv_loglik"])
         return min(self.fits, key=lambda r: self.fits[r].bic)
+
+    def cv_lead(self) -> dict | None:
+        """Held-out log-likelihood per decision of the best rule minus the runner-up's, with
+        its standard error from the sellers' paired differences."""
+        ranked = sorted(self.cv, key=lambda r: self.cv[r]["cv_loglik"], reverse=True)
+        if len(ranked) < 2:
+            return None
+        return {"best": ranked[0], "second": ranked[1],
+                **paired_cv_difference(self.cv[ranked[0]], self.cv[ranked[1]])}
 
     def table(self):
         import pandas as pd
@@ -53,6 +79,8 @@ class RuleComparison:
         for rule, f in self.fits.items():
             rows[rule] = {"loglik": f.loglik, "k": f.n_params, "AIC": f.aic, "BIC": f.bic,
                           "converged": f.converged,
+                          **({f"CV loglik/decision ({self.cv_design['folds']}-fold)":
+                              self.cv[rule]["cv_loglik"] if rule in self.cv else float("nan")} if self.cv else {}),
                           "rule's parameters (SE)": ", ".join(f"{n} {f.estimates[n]:.4g} ({f.se[n]:.2g})"
                                                               for n in RATE_NAMES[rule])}
         return pd.DataFrame(rows).T.fillna("")
@@ -63,11 +91,18 @@ class RuleComparison:
         for rule, f in self.fits.items():
             entry = f.to_dict()
             entry["label"] = rule
+            entry["cv_loglik"] = self.cv[rule]["cv_loglik"] if rule in self.cv else None
+            if rule in self.cv:
+                entry["cv"] = {k: v for k, v in self.cv[rule].items()
+                               if k not in ("cv_loglik", "by_subject", "decisions_by_subject")}
             models.append(entry)
+        cross_validation = None
+        if self.cv:
+            cross_validation = {**self.cv_design, "lead": self.cv_lead()}
         return {**json_header("comparison"), "data": self.logs, "models": models, "likelihood_ratio": self.likelihood_ratio,
-                "vuong": self.vuong, "best": self.best, "best_label": self.best, "best_by": "BIC",
+                "vuong": self.vuong, "best": self.best, "best_label": self.best, "best_by": self.best_by,
                 "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],
-                "cross_validation": None, "seconds": round(self.seconds, 2)}
+                "cross_validation": cross_validation, "seconds": round(self.seconds, 2)}
 
     def __str__(self) -> str:
         import pandas as pd
@@ -75,8 +110,18 @@ class RuleComparison:
         lines = [f"Learning rules of trust on {self.logs}: {first.n_sellers:,} sellers, "
                  f"{first.n_events:,} events, {first.n_decisions:,} decisions ({first.kind} adoption), "
                  f"{self.seconds:.1f} s", "",
-                 self.table().to_string(float_format=lambda v: f"{v:,.2f}"), "",
-                 f"best by BIC: {self.best}"]
+                 self.table().to_string(float_format=lambda v: f"{v:,.2f}" if abs(v) >= 10 else f"{v:.4f}"), "",
+                 f"best by {'held-out log-likelihood' if self.cv else 'BIC'}: {self.best}"]
+        if self.cv:
+            d, lead = self.cv_design, self.cv_lead()
+            lines.append(f"cross-validation: {d['folds']} folds of sellers (by a hash of the seller id, seed "
+                         f"{d['seed']}) on {d['sample']}")
+            if lead:
+                lines.append(f"lead of {lead['best']} over {lead['second']}: {lead['difference']:.4f} "
+                             f"({lead['se']:.4f}) per held-out decision")
+            for rule, r in self.cv.items():
+                if r["not_converged"]:
+                    lines.append(f"warning ({rule}): {r['not_converged']} of {d['folds']} fold fits did not converge")
         if self.likelihood_ratio:
             lines += ["", "Likelihood-ratio tests (nested rules)",
                       pd.DataFrame(self.likelihood_ratio).to_string(index=False, float_format=lambda v: f"{v:.4g}")]
@@ -104,16 +149,93 @@ def seller_logliks(engine, fits: dict, n_nodes: int = 20) -> dict:
     return {rule: np.concatenate(v) if v else np.zeros(0) for rule, v in out.items()}
 
 
+def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = CV_SELLERS,
+                         seed: int = 0, n_nodes: int = 20, maxiter: int = 300,
+                         progress: bool = False) -> tuple[dict, dict]:
+    """k-fold cross-validation by seller of every fitted rule in ``fits`` (rule -> TrustFit).
+
+    Runs on the packed batches of the first ``max_sellers`` sellers or so of ``engine`` (all
+    of them on smaller logs), in memory. A seller's fold is a 64-bit hash of its id and
+    ``seed`` modulo ``folds``, so that every rule is held out on the same sellers. For each
+    fold, each rule is refitted on the other folds (from its estimate on all logs) and the
+    held-out sellers' log-likelihoods are evaluated at the refitted parameters. Returns
+    ``({rule: result}, design)``; a result holds ``cv_loglik`` (held-out log-likelihood per
+    held-out decision), ``per_fold``, ``not_converged``, and per seller ``by_subject`` and
+    ``decisions_by_subject`` (for :func:`~cheaptalk.comparison.predictive.paired_cv_difference`).
+    """
+    import pyarrow as pa
+
+    from .engines.memory import MemoryEngine, take_sellers
+    from .logs.sampling import seller_hashes
+    if folds < 2:
+        raise InputError(f"--folds must be at least 2 (got {folds})")
+    sample = engine.sample(max_sellers)
+    n_sample = sum(int(b["n_sellers"]) for b in sample)
+    if n_sample < 2 * folds:
+        raise InputError(f"cross-validation needs at least {2 * folds} sellers for {folds} folds; the logs have "
+                         f"{n_sample}")
+    fold_of = [(seller_hashes(pa.array(b["seller"][:int(b["n_sellers"])]), seed) % np.uint64(folds)).astype(int)
+               for b in sample]
+    decisions = np.concatenate([b["observed"][:int(b["n_sellers"])].sum(axis=1) for b in sample])
+    n_all = engine.n_sellers()
+    design = {"folds": int(folds), "seed": int(seed), "sellers": n_sample, "sellers_in_logs": n_all,
+              "sample": (f"all {n_sample:,} sellers" if n_sample >= n_all else
+                         f"a sample of {n_sample:,} of the {n_all:,} sellers (the first in the packed logs)")}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=folds * len(fits), desc="cross-validation", unit="fit", file=__import__("sys").stderr)
+    out = {}
+    try:
+        for rule, fit in fits.items():
+            model = TrustDynamics(fit.kind, n_nodes, rule)
+            held_out = [np.full(int(b["n_sellers"]), np.nan) for b in sample]
+            per_fold, not_converged = [], 0
+            for k in range(folds):
+                train = [t for t in (take_sellers(b, f != k) for b, f in zip(sample, fold_of)) if t is not None]
+                try:
+                    fk = fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=n_nodes, rule=rule,
+                                   start=fit.estimates, maxiter=maxiter, warm_start_sellers=len(decisions))
+                except TrustFitError:
+                    fk = None
+                u = fk.u if fk is not None else fit.u
+                not_converged += fk is None or not fk.converged
+                fold_ll = fold_n = 0.0
+                for i, (b, f) in enumerate(zip(sample, fold_of)):
+                    test = take_sellers(b, f == k)
+                    if test is None:
+                        continue
+                    ll, _, _ = model.batch_pass(u, test)
+                    held_out[i][f == k] = ll[:int(test["n_sellers"])]
+                    fold_ll += float(ll[:int(test["n_sellers"])].sum())
+                    fold_n += float(test["observed"][:int(test["n_sellers"])].sum())
+                per_fold.append(fold_ll / max(fold_n, 1.0))
+                if bar is not None:
+                    bar.update(1)
+            by_seller = np.concatenate(held_out)
+            out[rule] = {"cv_loglik": float(by_seller.sum() / max(decisions.sum(), 1)), "folds": int(folds),
+                         "per_fold": per_fold, "not_converged": int(not_converged), "seed": int(seed),
+                         "by_subject": by_seller, "decisions_by_subject": decisions}
+    finally:
+        if bar is not None:
+            bar.close()
+    return out, design
+
+
 def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 20,
                   warm_start_sellers: int = 10_000, progress: bool = False,
-                  maxiter: int = 300) -> RuleComparison:
+                  maxiter: int = 300, folds: int | None = None, cv_sellers: int = CV_SELLERS,
+                  cv_seed: int = 0) -> RuleComparison:
     """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
 
     The confirmation rule's log-likelihood jumps wherever a trust path crosses 1/2 (the rate
     switches there while trust is away from the feedback), so Newton's steps stall and
     L-BFGS-B finishes its fits, slowly: at 1e7 events a comparison of the three rules takes
     about 19 times one fit (``benchmarks/README.md``). ``maxiter`` caps the L-BFGS-B
-    iterations per fit; a fit stopped there is reported as not converged."""
+    iterations per fit; a fit stopped there is reported as not converged. With ``folds``,
+    the rules are also cross-validated by seller (:func:`cross_validate_rules`, on at most
+    ``cv_sellers`` sellers) and the best rule is the one with the highest held-out
+    log-likelihood."""
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise InputError(f"unknown learning rule(s) {', '.join(map(repr, unknown))}; rules are {', '.join(RULES)}")
@@ -144,5 +266,8 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
         for a, b in pairs:
             comparison.vuong.append(vuong_test(contributions[a], contributions[b], fits[a].n_params,
                                                fits[b].n_params, a, b))
+    if folds:
+        comparison.cv, comparison.cv_design = cross_validate_rules(
+            engine, fits, folds, cv_sellers, cv_seed, n_nodes, maxiter, progress)
     comparison.seconds = time.perf_counter() - t0
     return comparison
