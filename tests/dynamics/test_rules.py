@@ -127,6 +127,7 @@ def test_trust_compare_cli_writes_the_comparison_json(rule_logs, tmp_path, capsy
                  "--quiet", "--out", str(out_dir)]) == 0
     assert json.loads((out_dir / "compare.json").read_text())["best"] == "confirmation"
     assert (out_dir / "rules.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out_dir / "adoption.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import pyarrow.parquet as pq
     for rule in ("symmetric", "confirmation"):
         assert pq.read_metadata(out_dir / rule / "seller_trust.parquet").num_rows == 3000
@@ -233,3 +234,27 @@ def test_take_sellers_keeps_each_sellers_events():
     u = np.zeros(5)
     np.testing.assert_allclose(model.batch_pass(u, sub)[0], model.batch_pass(u, batch)[0][keep])
     assert take_sellers(batch, np.zeros(6, bool)) is None
+
+
+def test_the_true_rule_forecasts_adoption_by_event_best(rule_logs, tmp_path):
+    """The adoption figure's numbers: on wsls logs, the wsls rule's prediction (from the
+    feedback alone) tracks observed adoption by event and segment closer than the asymmetric
+    rule's; the observed weight on the recommendation is the regression of a - own on m - own."""
+    from cheaptalk.dynamics.trajectories import write_trajectories
+    engine = LocalEngine(resolve_logs(rule_logs["wsls"]))
+    try:
+        errors = {}
+        for rule in ("asymmetric", "wsls"):
+            fit = fit_trust(engine, rule=rule, warm_start_sellers=1000)
+            agg = write_trajectories(engine.batches(event_values=True), TrustDynamics("continuous", 20, rule), fit.u,
+                                     tmp_path / rule)
+            assert set(agg["adoption"]) == {"high", "mid", "low"}
+            errors[rule] = np.mean([np.mean((a["observed"] - a["predicted"]) ** 2) for a in agg["adoption"].values()])
+        mean0 = fit.estimates["initial_trust_mean"]
+    finally:
+        engine.close()
+    assert errors["wsls"] < 0.25 * errors["asymmetric"], errors
+    # at the first event nobody has seen feedback: the prediction is the mean initial trust
+    # (the Beta mean, up to the quadrature), in every segment
+    for a in agg["adoption"].values():
+        assert a["event"][0] == 1 and a["predicted"][0] == pytest.approx(mean0, abs=2e-3)

@@ -37,7 +37,7 @@ def test_adjoint_equals_automatic_differentiation(temperature):
 def test_adjoint_inside_jit_and_with_a_convex_cost():
     """The gradient of a scalar through the cost exponent (the convex model's ``gamma``)."""
     rng = np.random.default_rng(8)
-    X, B, C = 4, 3, 25
+    X, C = 4, 25
     sales = jnp.asarray(np.cumsum(rng.uniform(0, 0.03, (X, C)), axis=1))
     distance = jnp.asarray(rng.uniform(0.01, 1.0, (X, C)))
     betas = jnp.asarray([0.1, 0.4, 0.9])

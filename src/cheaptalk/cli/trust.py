@@ -116,8 +116,9 @@ def register(sub):
     c.add_argument("--json", metavar="OUT", nargs="?", const="-", help="write the comparison JSON (- for stdout)")
     c.add_argument("--out", metavar="DIR",
                    help="also write DIR/compare.json, each rule's per-seller trust (DIR/RULE/) and the "
-                        "figure DIR/rules.png: mean trust by event and segment, and the response to "
-                        "feedback, under every rule")
+                        "figures DIR/rules.png (mean trust by event and segment, and the response to "
+                        "feedback, under every rule) and DIR/adoption.png (observed adoption against each "
+                        "rule's prediction by event and segment)")
     c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes of initial trust (20)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -243,12 +244,13 @@ def run_fit(args) -> int:
         result = fit.to_json()
         if args.out:
             from ..dynamics.model import TrustDynamics
-            from ..dynamics.plots import plot_gained_lost, plot_trajectories
+            from ..dynamics.plots import plot_adoption, plot_gained_lost, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             agg = write_trajectories(engine.batches(event_values=True), TrustDynamics(fit.kind, args.nodes, fit.rule),
                                      fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
+            plot_adoption({fit.rule: agg}, out / "adoption.png")
             if fit.rule == "asymmetric":
                 plot_gained_lost(result, agg, out / "trust_gained_lost.png")
             dump_json(result, str(out / "fit.json"))
@@ -275,7 +277,7 @@ def run_compare(args) -> int:
                                    folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:
             from ..dynamics.model import TrustDynamics
-            from ..dynamics.plots import plot_rules
+            from ..dynamics.plots import plot_adoption, plot_rules
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             aggregates = {rule: write_trajectories(engine.batches(event_values=True),
@@ -283,6 +285,7 @@ def run_compare(args) -> int:
                                                    progress=progress)
                           for rule, fit in comparison.fits.items()}
             plot_rules(aggregates, out / "rules.png")
+            plot_adoption(aggregates, out / "adoption.png")
             dump_json(comparison.to_dict(), str(out / "compare.json"))
     finally:
         engine.close()

@@ -128,11 +128,29 @@ class TrustDynamics:
         order = np.argsort(path, axis=2, kind="stable")
         values = np.take_along_axis(path, order, axis=2)
         cdf = np.cumsum(np.take_along_axis(np.broadcast_to(post[:, None, :], path.shape), order, axis=2), axis=2)
-        out = {"trust": mean, "initial_trust": post @ self.nodes()[0]}
+        out = {"trust": mean, "initial_trust": post @ self.nodes()[0],
+               "predicted_adoption": self._predicted_adoption(u, path)}
         for level in levels:
             q = np.minimum((cdf < level).sum(axis=2), path.shape[2] - 1)   # first node with cdf >= level
             out[f"q{level:g}"] = np.take_along_axis(values, q[:, :, None], axis=2)[:, :, 0]
         return out
+
+
+    def _predicted_adoption(self, u, path):
+        """What the rule predicts for each decision from the feedback alone, before seeing any
+        of the seller's decisions: the initial-trust nodes at their population weights (not
+        the seller's posterior), ``sum_q w_q alpha_t(q)`` (continuous: the expected weight on
+        the recommendation) or ``sum_q w_q P(follow | alpha_t(q))`` (binary). ``path`` is
+        (B, T, Q)."""
+        from .kernels import node_weight_derivatives
+        u_full = self.expansion @ np.asarray(u, float)
+        _, log_w, _, _ = node_weight_derivatives(float(u_full[2]), float(u_full[3]), self.n_nodes)
+        w = np.exp(log_w)
+        if self.kind == "continuous":
+            return path @ w
+        a = np.clip(path, 1e-9, 1 - 1e-9)
+        z = np.exp(u_full[4]) * (np.log(a) - np.log1p(-a))
+        return (1.0 / (1.0 + np.exp(-z))) @ w
 
 
 def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymmetric"):

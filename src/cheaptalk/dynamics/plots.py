@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif", "plot_rules"]
+__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif", "plot_rules", "plot_adoption"]
 
 
 def _plt():
@@ -16,6 +16,13 @@ def _plt():
     return plt
 
 
+def _segment_order(names) -> list:
+    """Segments from high to low fidelity where their names say so, the others after them
+    in alphabetical order."""
+    rank = {"high": 0, "mid": 1, "low": 2}
+    return sorted(names, key=lambda n: (rank.get(str(n).split()[0].lower(), 3), str(n)))
+
+
 def plot_trajectories(aggregates: dict, path: str | Path):
     """Mean filtered trust at each event index, one line per fidelity segment, with a band
     from the mean lower to the mean upper bound of the sellers' own intervals (how well one
@@ -23,7 +30,8 @@ def plot_trajectories(aggregates: dict, path: str | Path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     intervals = aggregates.get("segment_intervals", {})
-    for seg, mean in sorted(aggregates["segments"].items()):
+    for seg in _segment_order(aggregates["segments"]):
+        mean = aggregates["segments"][seg]
         n = aggregates["segment_sellers"].get(seg, 0)
         x = np.arange(1, len(mean) + 1)
         line, = ax.plot(x, mean, label=f"{seg} (n={n:,})")
@@ -116,7 +124,7 @@ def plot_rules(aggregates: dict, path: str | Path):
     against the fidelity gap ``f_t - alpha_t``."""
     plt = _plt()
     rules = list(aggregates)
-    segments = sorted(set().union(*(a["segments"] for a in aggregates.values())))
+    segments = _segment_order(set().union(*(a["segments"] for a in aggregates.values())))
     fig, axes = plt.subplots(1, len(segments) + 1, figsize=(3.4 * (len(segments) + 1) + 1.2, 3.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, seg in enumerate(segments):
@@ -143,4 +151,41 @@ def plot_rules(aggregates: dict, path: str | Path):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_adoption(aggregates: dict, path: str | Path):
+    """Observed adoption against each rule's prediction, by event index, one panel per
+    segment (``aggregates``: rule -> the output of
+    :func:`cheaptalk.dynamics.trajectories.write_trajectories`; one entry for a single fit).
+    The predictions use the feedback each seller saw but none of its decisions, so a rule
+    that tracks the observed points is one that forecasts how adoption evolves."""
+    plt = _plt()
+    rules = list(aggregates)
+    first = aggregates[rules[0]]
+    segments = _segment_order(first.get("adoption", {}))
+    if not segments:
+        return
+    fig, axes = plt.subplots(1, len(segments), figsize=(3.4 * len(segments) + 1.6, 3.4), squeeze=False,
+                             sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, seg in enumerate(segments):
+        ax = axes[0, j]
+        obs = first["adoption"][seg]
+        ax.plot(obs["event"], obs["observed"], "o", ms=2.5, color="black", alpha=0.6,
+                label="observed" if j == 0 else None)
+        for k, rule in enumerate(rules):
+            pred = aggregates[rule]["adoption"].get(seg)
+            if pred is not None:
+                ax.plot(pred["event"], pred["predicted"], color=colors[k % len(colors)], lw=1.6,
+                        label=(rule if len(rules) > 1 else "predicted") if j == 0 else None)
+        n = first["segment_sellers"].get(seg, 0)
+        ax.set_title(f"{seg} (n={n:,})", fontsize=9)
+        ax.set_xlabel("event")
+        if j == 0:
+            ax.set_ylabel(first.get("adoption_measure", "adoption"))
+    fig.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Adoption: observed and predicted from the feedback seen", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)

@@ -32,12 +32,21 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
     """Write ``trust_trajectories.parquet`` (one row per event: trust at the decision with a
     ``level`` interval) and ``seller_trust.parquet`` (one row per seller); return the
     aggregates for the figures (mean trust by event index and segment; trust changes
-    against the fidelity gap ``f_t - alpha_t``)."""
+    against the fidelity gap ``f_t - alpha_t``; observed and predicted adoption by event
+    index and segment).
+
+    Adoption, observed and predicted, by segment and event index over observed decisions:
+    binary, the share of follow decisions and the mean predicted ``P(follow)``; continuous,
+    the weight on the recommendation, ``sum (a - own)(m - own) / sum (m - own)^2`` and its
+    prediction ``sum pred (m - own)^2 / sum (m - own)^2``. The prediction uses the feedback
+    the seller saw but none of its decisions (the population's initial trust, not the
+    seller's posterior), so it is the rule's forecast, not a fit to each seller."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     w_events = w_sellers = None
     by_segment: dict[str, list] = {}
+    adoption: dict[str, list] = {}       # segment -> observed, predicted, weight sums by event
     gap_bins = np.linspace(-1, 1, 41)
     change_sum = np.zeros(len(gap_bins) - 1)
     change_n = np.zeros(len(gap_bins) - 1)
@@ -85,6 +94,20 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
             n[:tmax] += ok.sum(axis=0)
             s_lo[:tmax] += np.where(ok, lower[m, :tmax], 0).sum(axis=0)
             s_hi[:tmax] += np.where(ok, upper[m, :tmax], 0).sum(axis=0)
+        obs = batch["observed"][:nb, :tmax] & valid[:, :tmax]
+        if model.kind == "continuous":
+            gap = batch["gap"][:nb, :tmax].astype(float)
+            weight = gap * gap
+            seen = batch["act"][:nb, :tmax].astype(float) * gap
+        else:
+            weight = np.ones(obs.shape)
+            seen = batch["act"][:nb, :tmax].astype(float)
+        predicted = f["predicted_adoption"][:nb, :tmax] * weight
+        for seg in np.unique(segment):
+            m = (segment == seg)[:, None] & obs
+            sums = adoption.setdefault(str(seg), [np.zeros(MAX_PLOT_EVENTS) for _ in range(3)])
+            for acc, v in zip(sums, (seen, predicted, weight)):
+                acc[:tmax] += np.where(m, v, 0).sum(axis=0)
         fb = batch["feedback"][:nb, :-1] & valid[:, 1:]
         gap = (batch["fidelity"][:nb, :-1] - trust[:, :-1])[fb]
         change = (trust[:, 1:] - trust[:, :-1])[fb]
@@ -107,7 +130,10 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
             "segment_intervals": {k: (mean(k, 2), mean(k, 3)) for k in by_segment},
             "interval_level": level,
             "segment_sellers": {k: int(v[1][0]) for k, v in by_segment.items()},
-            "gap": mids[change_n > 0], "change": (change_sum / np.maximum(change_n, 1))[change_n > 0]}
+            "gap": mids[change_n > 0], "change": (change_sum / np.maximum(change_n, 1))[change_n > 0],
+            "adoption": {k: {"event": np.flatnonzero(v[2] > 0) + 1, "observed": v[0][v[2] > 0] / v[2][v[2] > 0],
+                             "predicted": v[1][v[2] > 0] / v[2][v[2] > 0]} for k, v in adoption.items()},
+            "adoption_measure": "share followed" if model.kind == "binary" else "weight on the recommendation"}
 
 
 def pd_isna(a):
