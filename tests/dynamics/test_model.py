@@ -31,7 +31,7 @@ PARAMS = {"continuous": {"eta_up": 0.2, "eta_down": 0.4, "initial_trust_mean": 0
 def test_update_rule_asymmetric_and_no_update_without_feedback():
     fid = np.array([[0.9, 0.1, 0.1, 0.9]])
     feedback = np.array([[True, True, False, True]])
-    path = simulate_path(np.array([0.5]), fid, feedback, eta_up=0.2, eta_down=0.5)[0]
+    path = simulate_path(np.array([0.5]), fid, feedback, 0.2, 0.5)[0]
     assert path[0] == 0.5
     assert path[1] == pytest.approx(0.5 + 0.2 * 0.4)          # gained with eta_up
     assert path[2] == pytest.approx(path[1] + 0.5 * (0.1 - path[1]))   # lost with eta_down
@@ -56,19 +56,18 @@ def test_initial_trust_nodes_integrate_beta_moments():
 def test_forward_scores_equal_automatic_differentiation(kind):
     """The compiled passes carry the scores forward along the paths; they must equal
     reverse-mode automatic differentiation and a finite difference."""
-    from cheaptalk.dynamics.kernels import batch_pass
     model = TrustDynamics(kind)
     batch = _batch(kind)
     u = to_unconstrained(PARAMS[kind], kind)
-    ll, s, _ = batch_pass(kind, u, batch)
+    ll, s, _ = model.batch_pass(u, batch)
     ll_ad, s_ad = model.loglik_and_scores(u, batch)
     np.testing.assert_allclose(ll, ll_ad, rtol=1e-12)
     np.testing.assert_allclose(s, s_ad, rtol=1e-8, atol=1e-9)
     # and a finite difference of the total log-likelihood, for one direction
     d = np.linspace(-1, 1, len(u))
     h = 1e-6
-    fd = (batch_pass(kind, u + h * d, batch)[0].sum()
-          - batch_pass(kind, u - h * d, batch)[0].sum()) / (2 * h)
+    fd = (model.batch_pass(u + h * d, batch)[0].sum()
+          - model.batch_pass(u - h * d, batch)[0].sum()) / (2 * h)
     assert fd == pytest.approx(s.sum(axis=0) @ d, rel=1e-5)
 
 
@@ -76,7 +75,6 @@ def test_forward_scores_equal_automatic_differentiation(kind):
 @pytest.mark.parametrize("hessian", [False, True])
 def test_compiled_pass_equals_automatic_differentiation(kind, hessian):
     """The compiled kernel's value, scores and Hessian against the jax reference."""
-    from cheaptalk.dynamics.kernels import batch_pass
     model = TrustDynamics(kind)
     batch = _batch(kind, seed=3)
     batch["length"] = np.random.default_rng(4).integers(0, 31, batch["n_sellers"])  # ragged sellers
@@ -85,7 +83,7 @@ def test_compiled_pass_equals_automatic_differentiation(kind, hessian):
     for key in ("feedback", "observed"):
         batch[key] = batch[key] & ~pad       # the packer leaves padding unobserved, no feedback
     u = to_unconstrained(PARAMS[kind], kind)
-    ll, s, H = batch_pass(kind, u, batch, hessian)
+    ll, s, H = model.batch_pass(u, batch, hessian)
     ll_ref, s_ref = model.loglik_and_scores(u, batch)
     np.testing.assert_allclose(ll, ll_ref, rtol=1e-12)
     np.testing.assert_allclose(s, s_ref, rtol=1e-9, atol=1e-9)
@@ -103,7 +101,6 @@ def test_compiled_pass_other_node_count_ignores_unobserved_values(kind):
     """The node count is a compile-time constant of the kernels: another count gives another
     kernel, still equal to the reference. Unobserved decisions add nothing, whatever is stored
     in their cells (here NaN)."""
-    from cheaptalk.dynamics.kernels import batch_pass
     model = TrustDynamics(kind, n_nodes=7)
     batch = _batch(kind, B=24, T=15, seed=7)
     u = to_unconstrained(PARAMS[kind], kind)
@@ -112,12 +109,12 @@ def test_compiled_pass_other_node_count_ignores_unobserved_values(kind):
     polluted = dict(batch, act=batch["act"].copy(), gap=batch["gap"].copy())
     polluted["act"][~batch["observed"]] = np.nan
     polluted["gap"][~batch["observed"]] = np.nan
-    ll, s, H = batch_pass(kind, u, polluted, hessian=True, n_nodes=7)
+    ll, s, H = model.batch_pass(u, polluted, hessian=True)
     np.testing.assert_allclose(ll, ll_ref, rtol=1e-12)
     np.testing.assert_allclose(s, s_ref, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(H, H_ref, rtol=1e-9, atol=1e-9 * np.abs(H_ref).max())
     # and the count matters: the default 20 nodes give another likelihood
-    assert not np.allclose(batch_pass(kind, u, batch)[0], ll, rtol=1e-6)
+    assert not np.allclose(TrustDynamics(kind).batch_pass(u, batch)[0], ll, rtol=1e-6)
 
 def test_filtered_intervals_are_ordered_and_cover_the_mean():
     model = TrustDynamics("continuous")

@@ -30,7 +30,7 @@ def _batch(kind, rng, B=7, T=12):
 
 
 @pytest.mark.parametrize("kind", ["continuous", "binary"])
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", RULES + tuple(r + "+decay" for r in RULES))
 def test_compiled_passes_match_automatic_differentiation(kind, rule):
     rng = np.random.default_rng(len(rule) + len(kind))
     batch = _batch(kind, rng)
@@ -258,3 +258,33 @@ def test_the_true_rule_forecasts_adoption_by_event_best(rule_logs, tmp_path):
     # (the Beta mean, up to the quadrature), in every segment
     for a in agg["adoption"].values():
         assert a["event"][0] == 1 and a["predicted"][0] == pytest.approx(mean0, abs=2e-3)
+
+
+def test_decay_option_recovered_and_tested_on_the_boundary(rule_logs, tmp_path):
+    """RULE+decay: on logs with decay, the rate is recovered and the likelihood-ratio test
+    against the rule without decay rejects; on logs without decay, it does not (the test's
+    p-value is the boundary one, half of chi2(1)'s)."""
+    from scipy import stats
+    d = tmp_path / "decay"
+    generate_logs(d, 3000, 40, seed=5, world=SyntheticWorld(rule="asymmetric+decay", decay=0.15, feedback_rate=0.5))
+    path = simulate_path(np.array([0.8]), np.array([[0.1, 0.5, 0.5]]), np.array([[True, False, False]]), 0.2, 0.5,
+                         "asymmetric+decay", decay=0.25)[0]
+    after = 0.8 + 0.5 * (0.1 - 0.8)
+    np.testing.assert_allclose(path, [0.8, after, after + 0.25 * (0.8 - after)])
+    for logs, has_decay in ((d, True), (rule_logs["asymmetric"], False)):
+        engine = LocalEngine(resolve_logs(logs))
+        try:
+            comparison = compare_rules(engine, ["asymmetric", "asymmetric+decay"], warm_start_sellers=1000)
+        finally:
+            engine.close()
+        (lr,) = comparison.likelihood_ratio
+        assert lr["boundary"] and lr["model_big"] == "asymmetric+decay"
+        assert lr["p_value"] == pytest.approx(0.5 * stats.chi2.sf(lr["statistic"], 1))
+        fit = comparison.fits["asymmetric+decay"]
+        if has_decay:
+            assert lr["p_value"] < 1e-10 and comparison.best == "asymmetric+decay"
+            for name, value in json.loads((d / "truth.json").read_text())["params"].items():
+                assert abs(fit.estimates[name] - value) < 4 * fit.se[name], (name, fit.estimates[name], value)
+        else:
+            assert lr["p_value"] > 1e-3 and comparison.best == "asymmetric"
+            assert fit.estimates["decay"] < 0.01

@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..dynamics.parameters import RULES
+from ..dynamics.parameters import DECAY, RULES, split_rule
 from ..errors import InputError
 from .common import dump_json
 
@@ -21,7 +21,18 @@ RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "symmetric: one rate eta",
              "confirmation: eta_confirm when feedback confirms the current leaning, eta_disconfirm otherwise",
              "bayes: trust is the posterior mean of fidelity under a Beta prior of strength prior_strength",
-             "wsls: win-stay / lose-shift, trust_after_win after fidelity >= 1/2, trust_after_loss below")
+             "wsls: win-stay / lose-shift, trust_after_win after fidelity >= 1/2, trust_after_loss below",
+             f"RULE{DECAY} (any rule, e.g. bayes{DECAY}): trust also drifts back toward its initial value "
+             "after each event without feedback, at the rate decay")
+
+
+def _rule(text: str) -> str:
+    """An argparse type: a learning rule, with or without the decay option."""
+    try:
+        split_rule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def register(sub):
@@ -39,10 +50,11 @@ def register(sub):
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
                    help="continuous action or binary follow decision (default continuous)")
-    g.add_argument("--rule", choices=RULES, default="asymmetric",
+    g.add_argument("--rule", type=_rule, default="asymmetric",
                    help="learning rule of trust (default: asymmetric); --eta-up and --eta-down are its "
                         "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up); "
-                        "bayes takes --prior-strength, wsls --trust-after-win and --trust-after-loss")
+                        "bayes takes --prior-strength, wsls --trust-after-win and --trust-after-loss; "
+                        f"RULE{DECAY} takes --decay")
     g.add_argument("--eta-up", type=_in_range(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
     g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
                    help="true rate of trust lost (0.35)")
@@ -52,6 +64,8 @@ def register(sub):
                    help="wsls rule: trust after feedback of fidelity >= 1/2 (0.8)")
     g.add_argument("--trust-after-loss", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-loss"), default=0.3,
                    help="wsls rule: trust after feedback of fidelity < 1/2 (0.3)")
+    g.add_argument("--decay", type=_in_range(0, 1, "--decay"), default=0.1,
+                   help=f"RULE{DECAY}: share of the way back to initial trust after an event without feedback (0.1)")
     g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
                    help="(0.5)")
     g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
@@ -77,7 +91,7 @@ def register(sub):
                    help="write the fit as JSON to OUT (stdout without OUT or with '-')")
     f.add_argument("--out", metavar="DIR",
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
-    f.add_argument("--rule", choices=RULES, default="asymmetric",
+    f.add_argument("--rule", type=_rule, default="asymmetric",
                    help="learning rule of trust: " + "; ".join(RULE_HELP))
     f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
@@ -103,7 +117,8 @@ def register(sub):
                                     "on the sellers' contributions for the others, the best rule by BIC.")
     _logs_args(c)
     c.add_argument("--rules", default=",".join(RULES), metavar="A,B",
-                   help=f"comma-separated rules (default: {','.join(RULES)})")
+                   help=f"comma-separated rules, each may take the decay option, e.g. asymmetric,asymmetric{DECAY} "
+                        f"(default: {','.join(RULES)})")
     c.add_argument("--folds", type=_in_range(2, 100, "--folds", whole=True), metavar="K",
                    help="also cross-validate by seller with K folds (e.g. 5); the best rule is then the one "
                         "that predicts held-out sellers best (default: no cross-validation, best by BIC)")
@@ -219,7 +234,7 @@ def run_generate(args) -> int:
         raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down, rule=args.rule,
                            prior_strength=args.prior_strength, trust_after_win=args.trust_after_win,
-                           trust_after_loss=args.trust_after_loss,
+                           trust_after_loss=args.trust_after_loss, decay=args.decay,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)

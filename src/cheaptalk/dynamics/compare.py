@@ -33,14 +33,28 @@ from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
 from .estimate import TrustFit, TrustFitError, fit_trust
 from .model import TrustDynamics
-from .parameters import RATE_NAMES, RULES
+from .parameters import DECAY, RULES, rate_names, split_rule
 
 __all__ = ["RuleComparison", "compare_rules", "cross_validate_rules", "NESTED", "CV_SELLERS"]
 
 CV_SELLERS = 20_000   # default size of the seller sample that cross-validation runs on
 
-# (bigger rule, nested rule): the nested rule is the bigger one with its two rates equal
+# (bigger rule, nested rule): the nested rule is the bigger one with its two rates equal; each
+# rule is also nested in its decay option (decay 0)
 NESTED = (("asymmetric", "symmetric"), ("confirmation", "symmetric"))
+
+
+def nested_pairs(rules) -> list[tuple[str, str, bool]]:
+    """(bigger, nested, on the boundary) for the pairs among ``rules`` where one contains the
+    other: the equal-rates pairs of :data:`NESTED`, with or without decay, and each rule in
+    its decay option. Decay 0 is at the edge of its range, so that test's statistic is a
+    50:50 mixture of chi2(0) and chi2(1) (Self and Liang, 1987): its p-value is half the
+    chi2(1) one."""
+    present = set(rules)
+    out = [(big + d, small + d, False) for d in ("", DECAY) for big, small in NESTED
+           if big + d in present and small + d in present]
+    out += [(r + DECAY, r, True) for r in RULES if r in present and r + DECAY in present]
+    return out
 
 
 @dataclass
@@ -82,7 +96,7 @@ class RuleComparison:
                           **({f"CV loglik/decision ({self.cv_design['folds']}-fold)":
                               self.cv[rule]["cv_loglik"] if rule in self.cv else float("nan")} if self.cv else {}),
                           "rule's parameters (SE)": ", ".join(f"{n} {f.estimates[n]:.4g} ({f.se[n]:.2g})"
-                                                              for n in RATE_NAMES[rule])}
+                                                              for n in rate_names(rule) + (("decay",) if rule.endswith(DECAY) else ()))}
         return pd.DataFrame(rows).T.fillna("")
 
     def to_dict(self) -> dict:
@@ -236,9 +250,15 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
     the rules are also cross-validated by seller (:func:`cross_validate_rules`, on at most
     ``cv_sellers`` sellers) and the best rule is the one with the highest held-out
     log-likelihood."""
-    unknown = [r for r in rules if r not in RULES]
+    unknown = []
+    for r in rules:
+        try:
+            split_rule(r)
+        except ValueError:
+            unknown.append(r)
     if unknown:
-        raise InputError(f"unknown learning rule(s) {', '.join(map(repr, unknown))}; rules are {', '.join(RULES)}")
+        raise InputError(f"unknown learning rule(s) {', '.join(map(repr, unknown))}; rules are {', '.join(RULES)}, "
+                         f"each also with the decay option (e.g. {RULES[0]}{DECAY})")
     if len(set(rules)) < 2:
         raise InputError("a comparison needs at least two different rules")
     t0 = time.perf_counter()
@@ -255,11 +275,15 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
         raise InputError("fewer than two rules could be fitted: " + "; ".join(f"{k}: {v}" for k, v in
                                                                              comparison.failed.items()))
     fits = comparison.fits
-    for big, small in NESTED:
-        if big in fits and small in fits:
-            comparison.likelihood_ratio.append(likelihood_ratio_test(
-                fits[big].loglik, fits[small].loglik, fits[big].n_params, fits[small].n_params, big, small))
-    nested = {frozenset(p) for p in NESTED}
+    pairs_nested = nested_pairs(fits)
+    for big, small, boundary in pairs_nested:
+        test = likelihood_ratio_test(fits[big].loglik, fits[small].loglik, fits[big].n_params, fits[small].n_params,
+                                     big, small)
+        if boundary:
+            test["p_value"] = 0.5 * test["p_value"]
+        test["boundary"] = boundary
+        comparison.likelihood_ratio.append(test)
+    nested = {frozenset(p[:2]) for p in pairs_nested}
     pairs = [(a, b) for i, a in enumerate(fits) for b in list(fits)[i + 1:] if frozenset((a, b)) not in nested]
     if pairs:
         contributions = seller_logliks(engine, fits, n_nodes)

@@ -39,8 +39,8 @@ from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batch
 from .model import TrustDynamics
-from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, to_natural,
-                         to_unconstrained)
+from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, rate_names,
+                         to_natural, to_unconstrained)
 
 __all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS"]
 
@@ -53,7 +53,8 @@ class TrustFitError(EstimationFailure, ValueError):
 # [0.05, 1e4], noise scale / slope within wide limits
 U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
             "eta_disconfirm": (-9.0, 9.0), "prior_strength": (np.log(1e-2), np.log(1e5)),
-            "trust_after_win": (-9.0, 9.0), "trust_after_loss": (-9.0, 9.0), "initial_trust_mean": (-9.0, 9.0),
+            "trust_after_win": (-9.0, 9.0), "trust_after_loss": (-9.0, 9.0), "decay": (-12.0, 9.0),
+            "initial_trust_mean": (-9.0, 9.0),
             "initial_trust_concentration": (np.log(0.05), np.log(1e4)),
             "sd_action": (-12.0, 12.0), "follow_slope": (np.log(1e-3), np.log(50.0))}
 
@@ -183,7 +184,7 @@ def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
     start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "prior_strength": 4.0,
-             "trust_after_win": 0.7, "trust_after_loss": 0.3, "initial_trust_mean": 0.5,
+             "trust_after_win": 0.7, "trust_after_loss": 0.3, "decay": 0.05, "initial_trust_mean": 0.5,
              "initial_trust_concentration": 4.0, "sd_action": 1.0, "follow_slope": 1.0}
     if kind == "continuous":
         sxy = sxx = syy = n = 0.0
@@ -561,7 +562,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     if ex["rows_excluded"] or any(ex["counts"].values()):
         warn.append("some log rows were excluded or partly used: " + "; ".join(engine.exclusions.report_lines()))
     if not any(b["feedback"].any() for b in sample):
-        warn.append(f"no feedback in the sampled logs: {' and '.join(RATE_NAMES[rule])} not identified")
+        warn.append(f"no feedback in the sampled logs: {' and '.join(rate_names(rule))} not identified")
     if final.n_decisions == 0:
         raise TrustFitError(f"no usable decision in the logs: {final.n_events:,} events of {final.n_sellers:,} sellers "
                             f"but none with a valid {'action and own estimate' if kind == 'continuous' else 'followed flag'}"

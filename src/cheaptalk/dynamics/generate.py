@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError
 from .model import simulate_path
-from .parameters import RATE_NAMES, parameter_names, rule_values
+from .parameters import parameter_names, rate_names, rule_values, split_rule
 
 __all__ = ["SyntheticWorld", "generate_logs", "SEGMENTS"]
 
@@ -36,7 +36,7 @@ class SyntheticWorld:
     """A synthetic platform. ``eta_up`` and ``eta_down`` are the learning ``rule``'s first and
     second rates (asymmetric: gained, lost; confirmation: confirming, disconfirming;
     symmetric: ``eta_up`` for both); ``prior_strength`` is the bayes rule's, ``trust_after_win``
-    and ``trust_after_loss`` the wsls rule's."""
+    and ``trust_after_loss`` the wsls rule's; ``decay`` is the rate of a ``RULE+decay`` rule."""
     adoption: str = "continuous"
     eta_up: float = 0.15
     eta_down: float = 0.35
@@ -44,6 +44,7 @@ class SyntheticWorld:
     prior_strength: float = 4.0
     trust_after_win: float = 0.8
     trust_after_loss: float = 0.3
+    decay: float = 0.0              # used by a RULE+decay rule
     initial_trust_mean: float = 0.5
     initial_trust_concentration: float = 6.0
     sd_action: float = 5.0
@@ -58,8 +59,8 @@ class SyntheticWorld:
 
     def truth(self) -> dict:
         """True population parameters under the names ``trust fit --json`` reports."""
-        rates = {} if self.rule in ("bayes", "wsls") else \
-            dict(zip(RATE_NAMES[self.rule], (self.eta_up, self.eta_down)))
+        rates = {} if split_rule(self.rule)[0] in ("bayes", "wsls") else \
+            dict(zip(rate_names(self.rule), (self.eta_up, self.eta_down)))
         return {name: rates.get(name, getattr(self, name, None)) for name in parameter_names(self.adoption, self.rule)}
 
 
@@ -76,7 +77,8 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
     alpha0 = rng.beta(a, b, S)
-    trust = simulate_path(alpha0, fidelity, feedback, *rule_values(world.truth(), world.rule), world.rule)
+    trust = simulate_path(alpha0, fidelity, feedback, *rule_values(world.truth(), world.rule), world.rule,
+                          decay=world.decay)
     seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
     cols = {
         "seller": np.repeat(seller, T),

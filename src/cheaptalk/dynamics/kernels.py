@@ -60,11 +60,11 @@ import math
 import numba
 import numpy as np
 
-from .parameters import initial_trust_nodes
+from .parameters import initial_trust_nodes, split_rule
 
 __all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
 
-N_PARAMS = 5
+N_PARAMS = 6
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _EPS_TRUST = 1e-9          # as in the model: keeps logit(alpha) finite for the binary link
 _TRIU = np.triu_indices(N_PARAMS)
@@ -78,7 +78,12 @@ _ALPHA, _S_U, _S_D, _S_UU, _S_UD, _S_DD = range(6)
 _SUM_RR, _SUM_U, _SUM_D, _SUM_UU, _SUM_UD, _SUM_DD = range(6, 12)
 _Z, _Z_A, _Z_AA, _LOG1P_E, _P_POS, _P_NEG = range(6, 12)
 _LL, _G_U, _G_D, _G_P, _H_UU, _H_UD, _H_DD, _H_UP, _H_DP, _H_PP = range(12, 22)
-_N_ROWS = 22
+# the decay option: the path's derivatives in the decay coordinate x (and mixed), the
+# continuous kernel's sums, the node log-likelihood's derivatives
+_S_X, _S_UX, _S_DX, _S_XX = range(22, 26)
+_SUM_X, _SUM_UX, _SUM_DX, _SUM_XX = range(26, 30)
+_G_X, _H_UX, _H_DX, _H_XX, _H_XP = range(30, 35)
+_N_ROWS = 35
 # the update's form (compile-time constants of the kernels); symmetric is _BRANCH with
 # equal rates
 _BRANCH, _CONFIRMATION, _BAYES, _WSLS = range(4)
@@ -122,11 +127,11 @@ def _node_weights(u2: float, u3: float, n_nodes: int):
 @numba.njit(**_JIT)
 def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hessian, st, post,
                    out_ll, out_score, out_hess):
-    """Mix seller ``b``'s node terms (rows _LL.._H_PP of ``st``: derivatives in the two rule
-    coordinates and psi) into its log-likelihood, score and Hessian in the unconstrained
-    parameters (u0, u1, u2, u3, psi). ``j``, ``c``: first and second derivatives of the rule
-    coordinates in u0, u1 (sigmoid for the branch rates; 1 and 0 where the paths carry
-    derivatives in u already)."""
+    """Mix seller ``b``'s node terms (rows _LL.._H_PP and _G_X.._H_XP of ``st``: derivatives in
+    the two rule coordinates, psi and the decay coordinate) into its log-likelihood, score
+    and Hessian in the unconstrained parameters (u0, u1, u2, u3, psi, x). ``j``, ``c``: first
+    and second derivatives of the rule coordinates in u0, u1 (sigmoid for the branch rates; 1
+    and 0 where the paths carry derivatives in u already, as they do for x)."""
     Q = log_w.shape[0]
     # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
     top = -np.inf
@@ -138,9 +143,9 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
         total += post[q]
     out_ll[b] = top + math.log(total)
     # posterior means of dg (score) and of d2g + dg dg' (accumulated in registers)
-    s0 = s1 = s2 = s3 = s4 = 0.0
-    a00 = a01 = a02 = a03 = a04 = a11 = a12 = a13 = a14 = 0.0
-    a22 = a23 = a24 = a33 = a34 = a44 = 0.0
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+    a00 = a01 = a02 = a03 = a04 = a05 = a11 = a12 = a13 = a14 = a15 = 0.0
+    a22 = a23 = a24 = a25 = a33 = a34 = a35 = a44 = a45 = a55 = 0.0
     for q in range(Q):
         p = post[q] / total
         x0 = st[_G_U, q] * j_up
@@ -148,36 +153,46 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
         x2 = d_log_w[q, 0]
         x3 = d_log_w[q, 1]
         x4 = st[_G_P, q]
+        x5 = st[_G_X, q]
         s0 += p * x0
         s1 += p * x1
         s2 += p * x2
         s3 += p * x3
         s4 += p * x4
+        s5 += p * x5
         if hessian:
             p0 = p * x0
             p1 = p * x1
             p2 = p * x2
             p3 = p * x3
+            p4 = p * x4
             a00 += p0 * x0 + p * (st[_H_UU, q] * j_up * j_up + st[_G_U, q] * c_up)
             a01 += p0 * x1 + p * st[_H_UD, q] * j_up * j_down
             a02 += p0 * x2
             a03 += p0 * x3
             a04 += p0 * x4 + p * st[_H_UP, q] * j_up
+            a05 += p0 * x5 + p * st[_H_UX, q] * j_up
             a11 += p1 * x1 + p * (st[_H_DD, q] * j_down * j_down + st[_G_D, q] * c_down)
             a12 += p1 * x2
             a13 += p1 * x3
             a14 += p1 * x4 + p * st[_H_DP, q] * j_down
+            a15 += p1 * x5 + p * st[_H_DX, q] * j_down
             a22 += p2 * x2 + p * d2_log_w[q, 0]
             a23 += p2 * x3 + p * d2_log_w[q, 1]
             a24 += p2 * x4
+            a25 += p2 * x5
             a33 += p3 * x3 + p * d2_log_w[q, 2]
             a34 += p3 * x4
-            a44 += p * x4 * x4 + p * st[_H_PP, q]
+            a35 += p3 * x5
+            a44 += p4 * x4 + p * st[_H_PP, q]
+            a45 += p4 * x5 + p * st[_H_XP, q]
+            a55 += p * x5 * x5 + p * st[_H_XX, q]
     out_score[b, 0] = s0
     out_score[b, 1] = s1
     out_score[b, 2] = s2
     out_score[b, 3] = s3
     out_score[b, 4] = s4
+    out_score[b, 5] = s5
     if hessian:
         # d2L = E_p[d2g + dg dg'] - dL dL', upper triangle row by row
         h = out_hess[b]
@@ -186,33 +201,39 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
         h[2] = a02 - s0 * s2
         h[3] = a03 - s0 * s3
         h[4] = a04 - s0 * s4
-        h[5] = a11 - s1 * s1
-        h[6] = a12 - s1 * s2
-        h[7] = a13 - s1 * s3
-        h[8] = a14 - s1 * s4
-        h[9] = a22 - s2 * s2
-        h[10] = a23 - s2 * s3
-        h[11] = a24 - s2 * s4
-        h[12] = a33 - s3 * s3
-        h[13] = a34 - s3 * s4
-        h[14] = a44 - s4 * s4
+        h[5] = a05 - s0 * s5
+        h[6] = a11 - s1 * s1
+        h[7] = a12 - s1 * s2
+        h[8] = a13 - s1 * s3
+        h[9] = a14 - s1 * s4
+        h[10] = a15 - s1 * s5
+        h[11] = a22 - s2 * s2
+        h[12] = a23 - s2 * s3
+        h[13] = a24 - s2 * s4
+        h[14] = a25 - s2 * s5
+        h[15] = a33 - s3 * s3
+        h[16] = a34 - s3 * s4
+        h[17] = a35 - s3 * s5
+        h[18] = a44 - s4 * s4
+        h[19] = a45 - s4 * s5
+        h[20] = a55 - s5 * s5
 
 
 @numba.njit(inline="always", **_JIT)
-def _start_seller(st, nodes, n_rows):
-    """A new seller: every node's trust at its initial value, rows 1 .. n_rows - 1 (path
-    derivatives and sums) at zero."""
+def _start_seller(st, nodes):
+    """A new seller: every node's trust at its initial value, every other row (path
+    derivatives, sums, the node log-likelihood and its derivatives) at zero."""
     for q in range(st.shape[1]):
         st[_ALPHA, q] = nodes[q]
-    for k in range(_S_U, n_rows):
+    for k in range(_S_U, _N_ROWS):
         for q in range(st.shape[1]):
             st[k, q] = 0.0
 
 
 @numba.njit(inline="always", **_JIT)
-def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
+def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
     """One step of every node's trust path and its derivatives in the rule's coordinates
-    after feedback ``f`` (``fb = 1``). ``rule`` is a compile-time constant:
+    after feedback ``f`` (``fb = 1``). ``rule`` and ``decay`` are compile-time constants:
 
     * ``_BRANCH`` / ``_CONFIRMATION``: rates ``r0``, ``r1`` (module docstring, derivatives in the
       rates). The first rate applies when ``f >= alpha``, or, under the confirmation rule,
@@ -225,6 +246,12 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
     * ``_WSLS``: ``alpha' = r0`` if ``f >= 1/2`` else ``r1``, whatever ``alpha`` was; the
       derivatives in ``u = logit r`` are the sigmoid's, ``r (1 - r)`` and
       ``r (1 - r)(1 - 2 r)``, and everything before is forgotten.
+
+    With ``decay``, the path's derivative in the decay coordinate ``x`` goes through the
+    update like trust itself: ``s_x' = (1 - s) s_x``, ``s_xx' = (1 - s) s_xx`` and
+    ``s_ix' = (1 - s) s_ix - s_i,rate s_x`` with ``s_i,rate`` the rate's derivative in
+    coordinate ``i`` (1 on the branch taken for the branch rules, ``s_u`` for bayes); wsls
+    forgets it.
 
     Inlined into the kernels (numba IR), where it vectorizes."""
     if rule == _BAYES:
@@ -240,6 +267,12 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
                 st[_S_UU, q] = st[_S_UU, q] * keep - 2.0 * s_u * su + s_uu * d
             st[_S_U, q] = su * keep + s_u * d
             st[_ALPHA, q] = a + step * d
+            if decay:
+                sx = st[_S_X, q]
+                if hessian:
+                    st[_S_UX, q] = st[_S_UX, q] * keep - s_u * sx
+                    st[_S_XX, q] = st[_S_XX, q] * keep
+                st[_S_X, q] = sx * keep
         return
     if rule == _WSLS:
         win = f >= 0.5
@@ -254,6 +287,12 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
                 st[_S_UU, q] = c if win else 0.0
                 st[_S_UD, q] = 0.0
                 st[_S_DD, q] = 0.0 if win else c
+            if decay:
+                st[_S_X, q] = 0.0
+                if hessian:
+                    st[_S_UX, q] = 0.0
+                    st[_S_DX, q] = 0.0
+                    st[_S_XX, q] = 0.0
         return
     for q in range(st.shape[1]):
         a = st[_ALPHA, q]
@@ -270,16 +309,54 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen):
         st[_S_U, q] = su * keep + (d if up else 0.0)
         st[_S_D, q] = sd * keep + (0.0 if up else d)
         st[_ALPHA, q] = a + step * d
+        if decay:
+            sx = st[_S_X, q]
+            if hessian:
+                st[_S_UX, q] = st[_S_UX, q] * keep - (sx if up else 0.0)
+                st[_S_DX, q] = st[_S_DX, q] * keep - (0.0 if up else sx)
+                st[_S_XX, q] = st[_S_XX, q] * keep
+            st[_S_X, q] = sx * keep
 
 
-def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
-    """Continuous adoption; ``hessian``, the node count and the rule's code are compile-time
-    constants."""
+@numba.njit(inline="always", **_JIT)
+def _decay_paths(st, nodes, delta, j, c, hessian):
+    """One event without feedback under the decay option: every node's trust drifts back
+    toward its initial value ``x_q``, ``alpha' = alpha + delta (x_q - alpha)``. With ``e = x_q -
+    alpha`` and ``x = logit delta`` (``j``, ``c``: first and second derivatives of delta in x)::
+
+        s_i'  = (1 - delta) s_i,          s_ij' = (1 - delta) s_ij        (i, j rule coordinates)
+        s_x'  = (1 - delta) s_x + j e,    s_ix' = (1 - delta) s_ix - j s_i
+        s_xx' = (1 - delta) s_xx - 2 j s_x + c e
+    """
+    keep = 1.0 - delta
+    for q in range(st.shape[1]):
+        a = st[_ALPHA, q]
+        e = nodes[q] - a
+        su = st[_S_U, q]
+        sd = st[_S_D, q]
+        sx = st[_S_X, q]
+        if hessian:
+            st[_S_UU, q] *= keep
+            st[_S_UD, q] *= keep
+            st[_S_DD, q] *= keep
+            st[_S_UX, q] = st[_S_UX, q] * keep - j * su
+            st[_S_DX, q] = st[_S_DX, q] * keep - j * sd
+            st[_S_XX, q] = st[_S_XX, q] * keep - 2.0 * j * sx + c * e
+        st[_S_U, q] = su * keep
+        st[_S_D, q] = sd * keep
+        st[_S_X, q] = sx * keep + j * e
+        st[_ALPHA, q] = a + delta * e
+
+
+def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
+    """Continuous adoption; ``hessian``, the node count, the rule's code and the decay option
+    are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               r0, r1, j0, j1, c0, c1, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
+               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w,
+               out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         inv_var = math.exp(-2.0 * psi)
         for chunk in numba.prange(n_chunks):
@@ -288,7 +365,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
             st = np.empty((_N_ROWS, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
-                _start_seller(st, nodes, _SUM_DD + 1)
+                _start_seller(st, nodes)
                 n_obs = 0
                 n_seen = 0
                 for t in range(length[b]):
@@ -310,9 +387,18 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
                                 st[_SUM_UU, q] += rg * st[_S_UU, q] - gg * su * su
                                 st[_SUM_UD, q] += rg * st[_S_UD, q] - gg * su * sd
                                 st[_SUM_DD, q] += rg * st[_S_DD, q] - gg * sd * sd
+                            if decay:
+                                sx = st[_S_X, q]
+                                st[_SUM_X, q] += rg * sx
+                                if hessian:
+                                    st[_SUM_UX, q] += rg * st[_S_UX, q] - gg * su * sx
+                                    st[_SUM_DX, q] += rg * st[_S_DX, q] - gg * sd * sx
+                                    st[_SUM_XX, q] += rg * st[_S_XX, q] - gg * sx * sx
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay)
                         n_seen += 1
+                    elif decay:
+                        _decay_paths(st, nodes, delta, j_x, c_x, hessian)
                 const = n_obs * (psi + _HALF_LOG_2PI)
                 for q in range(Q):
                     z2 = st[_SUM_RR, q] * inv_var
@@ -326,6 +412,12 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
                     st[_H_UP, q] = -2.0 * st[_G_U, q]
                     st[_H_DP, q] = -2.0 * st[_G_D, q]
                     st[_H_PP, q] = -2.0 * z2
+                    if decay:
+                        st[_G_X, q] = st[_SUM_X, q] * inv_var
+                        st[_H_UX, q] = st[_SUM_UX, q] * inv_var
+                        st[_H_DX, q] = st[_SUM_DX, q] * inv_var
+                        st[_H_XX, q] = st[_SUM_XX, q] * inv_var
+                        st[_H_XP, q] = -2.0 * st[_G_X, q]
                 _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
                                out_ll, out_score, out_hess)
 
@@ -352,21 +444,22 @@ def _cache_link(st, scale):
         st[_P_NEG, q] = e / (1.0 + e)            # sigmoid(-|z|)
 
 
-def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
-    """Binary adoption (follow / ignore); ``hessian``, the node count and the rule's code
-    are compile-time constants."""
+def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
+    """Binary adoption (follow / ignore); ``hessian``, the node count, the rule's code and the
+    decay option are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               r0, r1, j0, j1, c0, c1, psi, nodes, log_w, d_log_w, d2_log_w, out_ll, out_score, out_hess):
+               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w,
+               out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
             st = np.empty((_N_ROWS, Q))
             post = np.empty(Q)
             for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
-                _start_seller(st, nodes, _N_ROWS)
+                _start_seller(st, nodes)
                 _cache_link(st, scale)
                 n_seen = 0
                 for t in range(length[b]):
@@ -397,10 +490,21 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
                                 st[_H_UP, q] += lp_ap * su
                                 st[_H_DP, q] += lp_ap * sd
                                 st[_H_PP, q] += -v * z * z + resid * z
-                    # the update, only with feedback
+                            if decay:
+                                sx = st[_S_X, q]
+                                st[_G_X, q] += lp_a * sx
+                                if hessian:
+                                    st[_H_UX, q] += lp_aa * su * sx + lp_a * st[_S_UX, q]
+                                    st[_H_DX, q] += lp_aa * sd * sx + lp_a * st[_S_DX, q]
+                                    st[_H_XX, q] += lp_aa * sx * sx + lp_a * st[_S_XX, q]
+                                    st[_H_XP, q] += lp_ap * sx
+                    # the update, only with feedback (and the drift back without, with decay)
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay)
                         n_seen += 1
+                        _cache_link(st, scale)
+                    elif decay:
+                        _decay_paths(st, nodes, delta, j_x, c_x, hessian)
                         _cache_link(st, scale)
                 _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
                                out_ll, out_score, out_hess)
@@ -411,13 +515,13 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH):
 _KERNELS: dict = {}
 
 
-def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH):
-    """The kernel for one adoption kind and rule code, with or without the Hessian, for
-    ``n_nodes`` nodes (compiled, or loaded from numba's cache, on first use)."""
-    key = (kind, hessian, n_nodes, rule)
+def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
+    """The kernel for one adoption kind, rule code and decay option, with or without the
+    Hessian, for ``n_nodes`` nodes (compiled, or loaded from numba's cache, on first use)."""
+    key = (kind, hessian, n_nodes, rule, decay)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
-        _KERNELS[key] = make(hessian, n_nodes, rule)
+        _KERNELS[key] = make(hessian, n_nodes, rule, decay)
     return _KERNELS[key]
 
 
@@ -436,24 +540,29 @@ def _rule_terms(rule: str, u0: float, u1: float):
 
 def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 20,
                rule: str = "asymmetric"):
-    """One compiled pass over a packed batch (see :mod:`cheaptalk.dynamics.logs`).
+    """One compiled pass over a packed batch (see :mod:`cheaptalk.dynamics.logs`) in the six
+    coordinates ``u`` (the rule's two, initial-trust mean and concentration, noise, decay;
+    the decay coordinate is read only for a ``RULE+decay`` rule).
 
-    Returns per-seller log-likelihoods (nb,), per-seller scores (nb, 5) with respect to the
-    unconstrained vector ``u`` and, with ``hessian=True``, the Hessian of the batch's summed
-    log-likelihood (5, 5); otherwise ``None``.
+    Returns per-seller log-likelihoods (nb,), per-seller scores (nb, 6) with respect to
+    ``u`` and, with ``hessian=True``, the Hessian of the batch's summed log-likelihood (6, 6);
+    otherwise ``None``.
     """
     u = np.asarray(u, float)
+    base, decay = split_rule(rule)
     nb = int(batch["n_sellers"])
     n_nodes = int(n_nodes)
     nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
-    terms = _rule_terms(rule, float(u[0]), float(u[1]))
+    terms = _rule_terms(base, float(u[0]), float(u[1]))
+    delta = 1.0 / (1.0 + math.exp(-u[5])) if decay else 0.0
+    j_x = delta * (1.0 - delta)
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    kernel = _kernel(kind, bool(hessian), n_nodes, _RULE_CODES[rule])
+    kernel = _kernel(kind, bool(hessian), n_nodes, _RULE_CODES[base], decay)
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
-           batch["length"], nb, *terms, float(u[4]), nodes, log_w, d_log_w, d2_log_w,
-           out_ll, out_score, out_hess)
+           batch["length"], nb, *terms, delta, j_x, j_x * (1.0 - 2.0 * delta), float(u[4]), nodes, log_w,
+           d_log_w, d2_log_w, out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None
     H = np.zeros((N_PARAMS, N_PARAMS))

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
-                         check_rule, expansion_matrix, initial_trust_nodes, natural_jacobian,
+                         check_rule, expansion_matrix, initial_trust_nodes, natural_jacobian, split_rule,
                          parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
@@ -75,7 +75,7 @@ class TrustDynamics:
 
     @property
     def expansion(self) -> np.ndarray:
-        """``A``: the rule's vector ``w`` to the passes' five coordinates, ``u = A w``."""
+        """``A``: the rule's vector ``w`` to the passes' six coordinates, ``u = A w``."""
         return expansion_matrix(self.rule)
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -85,14 +85,12 @@ class TrustDynamics:
     def batch_pass(self, u, batch: dict, hessian: bool = False):
         """Per-seller log-likelihoods and scores (and the batch's Hessian) of one packed
         batch at the rule's vector ``u``, from the compiled pass
-        (:func:`cheaptalk.dynamics.kernels.batch_pass`, in its five coordinates ``A u``;
+        (:func:`cheaptalk.dynamics.kernels.batch_pass`, in its six coordinates ``A u``;
         scores ``S A`` and Hessian ``A' H A`` by the chain rule)."""
         from .kernels import batch_pass
         A = self.expansion
         ll, scores, H = batch_pass(self.kind, A @ np.asarray(u, float), batch, hessian, self.n_nodes,
                                    rule=self.rule)
-        if A.shape[1] == A.shape[0]:
-            return ll, scores, H
         return ll, scores @ A, (A.T @ H @ A if H is not None else None)
 
     @property
@@ -153,14 +151,19 @@ class TrustDynamics:
         return (1.0 / (1.0 + np.exp(-z))) @ w
 
 
-def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymmetric"):
+def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymmetric", decay: float = 0.0):
     """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T).
     ``first``, ``second``: the rule's two values (:func:`~cheaptalk.dynamics.parameters.rule_values`):
     the branch rates (gained and lost; confirming and disconfirming; equal under
-    ``symmetric``), bayes' prior strength, or wsls' trust after a win and after a loss."""
+    ``symmetric``), bayes' prior strength, or wsls' trust after a win and after a loss.
+    ``decay`` (a ``RULE+decay`` rule): after each event without feedback, trust moves that
+    share of the way back to its initial value."""
     alpha = np.array(alpha0, float)
+    start = alpha.copy()
     out = np.empty(fidelity.shape)
-    check_rule(rule)
+    rule, with_decay = split_rule(rule)
+    if not with_decay:
+        decay = 0.0
     seen = np.zeros(alpha.shape)           # feedback events so far (bayes)
     for t in range(fidelity.shape[1]):
         out[:, t] = alpha
@@ -174,5 +177,5 @@ def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymme
         else:
             branch = ((f >= alpha) == (alpha >= 0.5)) if rule == "confirmation" else (f >= alpha)
             new = alpha + np.where(branch, first, second) * (f - alpha)
-        alpha = np.where(fb, new, alpha)
+        alpha = np.where(fb, new, alpha + decay * (start - alpha))
     return out

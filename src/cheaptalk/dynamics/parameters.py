@@ -13,7 +13,8 @@ from ..errors import ModelError
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
-           "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule"]
+           "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule", "split_rule",
+           "rate_names", "DECAY", "N_COORDINATES"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
@@ -33,8 +34,13 @@ RULES = ("asymmetric", "symmetric", "confirmation", "bayes", "wsls")
 RATE_NAMES = {"asymmetric": ("eta_up", "eta_down"), "symmetric": ("eta",),
               "confirmation": ("eta_confirm", "eta_disconfirm"), "bayes": ("prior_strength",),
               "wsls": ("trust_after_win", "trust_after_loss")}
-# rules whose single parameter fills only the first of the passes' two rule coordinates
-_FIRST_ONLY = ("bayes",)
+# The decay option of every rule, written RULE+decay: between feedback events trust drifts back
+# toward the seller's initial trust, alpha' = alpha + decay (alpha_1 - alpha) after each event
+# without feedback; the rule's update applies after each event with feedback.
+DECAY = "+decay"
+# coordinates of the compiled passes: the rule's two, the initial-trust mean and
+# concentration, the noise scale, the decay rate
+N_COORDINATES = 6
 
 PARAMETER_NAMES = {
     "continuous": ("eta_up", "eta_down", "initial_trust_mean", "initial_trust_concentration",
@@ -52,6 +58,7 @@ DESCRIPTIONS = {
     "prior_strength": "weight of the prior in fidelity observations (Bayesian learner: n0)",
     "trust_after_win": "trust after feedback of fidelity at least 1/2 (win-stay / lose-shift)",
     "trust_after_loss": "trust after feedback of fidelity below 1/2 (win-stay / lose-shift)",
+    "decay": "share of the distance back to initial trust covered after each event without feedback",
     "initial_trust_mean": "mean of the Beta distribution of initial trust across sellers",
     "initial_trust_concentration": "a + b of the Beta distribution of initial trust",
     "sd_action": "sd of the normal error of the continuous action",
@@ -61,47 +68,69 @@ DESCRIPTIONS = {
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
 _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_confirm": "logit",
                "eta_disconfirm": "logit", "prior_strength": "log", "trust_after_win": "logit",
-               "trust_after_loss": "logit", "initial_trust_mean": "logit",
+               "trust_after_loss": "logit", "decay": "logit", "initial_trust_mean": "logit",
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
 
 
 TRANSFORMS = _TRANSFORMS
 
 
+def split_rule(rule: str) -> tuple[str, bool]:
+    """``"bayes+decay"`` -> ``("bayes", True)``; an unknown rule is a :class:`ModelError`."""
+    base, decay = (rule[:-len(DECAY)], True) if rule.endswith(DECAY) else (rule, False)
+    if base not in RULES:
+        raise ModelError(f"unknown learning rule {rule!r}; rules are {', '.join(RULES)}, each also with "
+                         f"the decay option ({RULES[0]}{DECAY})")
+    return base, decay
+
+
 def check_rule(rule: str) -> str:
-    if rule not in RULES:
-        raise ModelError(f"unknown learning rule {rule!r}; rules are {', '.join(RULES)}")
+    split_rule(rule)
     return rule
+
+
+def rate_names(rule: str) -> tuple[str, ...]:
+    """The parameters of the rule itself (its update), without the decay rate."""
+    return RATE_NAMES[split_rule(rule)[0]]
 
 
 def parameter_names(kind: str, rule: str = "asymmetric") -> tuple[str, ...]:
     """The parameters of ``rule`` with adoption ``kind``: its rates, then initial trust and
-    the adoption noise."""
-    return RATE_NAMES[check_rule(rule)] + PARAMETER_NAMES[kind][2:]
+    the adoption noise, then the decay rate (``RULE+decay``)."""
+    base, decay = split_rule(rule)
+    return RATE_NAMES[base] + PARAMETER_NAMES[kind][2:] + (("decay",) if decay else ())
 
 
 def expansion_matrix(rule: str) -> np.ndarray:
-    """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the five
-    coordinates the compiled passes take (two rule coordinates, mean, concentration, noise).
-    ``symmetric`` puts its one rate in both; ``bayes`` its prior strength in the first (the
-    second is unused)."""
-    if check_rule(rule) in ("symmetric",) + _FIRST_ONLY:
-        A = np.zeros((5, 4))
-        A[0, 0] = 1.0
-        A[1, 0] = 1.0 if rule == "symmetric" else 0.0
-        A[2:, 1:] = np.eye(3)
-        return A
-    return np.eye(5)
+    """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the six
+    coordinates the compiled passes take (two rule coordinates, mean, concentration, noise,
+    decay). ``symmetric`` puts its one rate in both rule coordinates; ``bayes`` its prior
+    strength in the first (the second is unused); without the decay option the decay
+    coordinate is unused."""
+    base, decay = split_rule(rule)
+    names = parameter_names("continuous", rule)
+    A = np.zeros((N_COORDINATES, len(names)))
+    n_rates = len(RATE_NAMES[base])
+    A[0, 0] = 1.0
+    if n_rates == 2:
+        A[1, 1] = 1.0
+    elif base == "symmetric":
+        A[1, 0] = 1.0
+    A[2:5, n_rates:n_rates + 3] = np.eye(3)
+    if decay:
+        A[5, -1] = 1.0
+    return A
 
 
 def rule_values(params: dict, rule: str) -> tuple[float, float]:
     """The rule's two values in natural units, as the passes and :func:`simulate_path` take
     them: the branch rates (symmetric: its rate twice), or bayes' prior strength (and 0), or
     wsls' trust after a win and after a loss."""
-    names = RATE_NAMES[check_rule(rule)]
+    base, _ = split_rule(rule)
+    names = RATE_NAMES[base]
     if len(names) == 2:
         return params[names[0]], params[names[1]]
-    return (params[names[0]], params[names[0]] if rule == "symmetric" else 0.0)
+    return (params[names[0]], params[names[0]] if base == "symmetric" else 0.0)
 
 
 def to_natural(u, kind: str, rule: str = "asymmetric") -> dict:

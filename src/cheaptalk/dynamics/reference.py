@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .parameters import expansion_matrix, initial_trust_nodes
+from .parameters import expansion_matrix, initial_trust_nodes, split_rule
 
 __all__ = ["AutodiffReference"]
 
@@ -31,12 +31,12 @@ def _beta_log_weights(mean, conc, nodes, log_gl):
 
 def _unpack(u_b, kind, rule):
     """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P) in
-    the five coordinates: the rule's two values (bayes: the prior strength, log scale), the
-    initial-trust mean and concentration, the noise scale."""
+    the six coordinates: the rule's two values (bayes: the prior strength, log scale), the
+    initial-trust mean and concentration, the noise scale, the decay rate."""
     sig = jax.nn.sigmoid
     first = jnp.exp(u_b[:, 0]) if rule == "bayes" else sig(u_b[:, 0])
     return (first[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
-            jnp.exp(u_b[:, 4])[:, None])
+            jnp.exp(u_b[:, 4])[:, None], sig(u_b[:, 5])[:, None])
 
 
 def _decision_logpdf(alpha, gap, act, scale, kind):
@@ -52,9 +52,10 @@ def _decision_logpdf(alpha, gap, act, scale, kind):
 
 def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
     """Scan over time. Returns (log w (B,Q), loglik per node (B,Q), alpha path (T,B,Q) or None)."""
-    kind, rule = spec
-    u_b = u_b @ jnp.asarray(expansion_matrix(rule)).T      # the rule's vector -> the five coordinates
-    first, second, mean, conc, scale = _unpack(u_b, kind, rule)
+    kind, full_rule = spec
+    rule, decay = split_rule(full_rule)
+    u_b = u_b @ jnp.asarray(expansion_matrix(full_rule)).T      # the rule's vector -> the six coordinates
+    first, second, mean, conc, scale, delta = _unpack(u_b, kind, rule)
     log_w = _beta_log_weights(mean, conc, nodes, log_gl)
     B = u_b.shape[0]
     alpha0 = jnp.broadcast_to(nodes[None, :], (B, nodes.shape[0]))
@@ -75,7 +76,9 @@ def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
         gap, act, fid, feedback, observed = inp
         lp = _decision_logpdf(alpha, gap[:, None], act[:, None], scale, kind)
         ll = ll + jnp.where(observed[:, None], lp, 0.0)
-        new_alpha = jnp.where(feedback[:, None], updated(alpha, fid[:, None], seen), alpha)
+        # without feedback trust stays, or drifts back toward its initial value (decay)
+        idle = alpha + delta * (alpha0 - alpha) if decay else alpha
+        new_alpha = jnp.where(feedback[:, None], updated(alpha, fid[:, None], seen), idle)
         return (new_alpha, ll, seen + feedback), (alpha if keep_path else None)
 
     # time-major inputs (T, B); compute in float64 whatever the storage type

@@ -167,7 +167,7 @@ def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidel
         feedback = feedback & valid
         paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
                               np.repeat(feedback, Q, axis=0), *rule_values(params, rule),
-                              rule).reshape(nb, Q, T)
+                              rule, decay=params.get("decay", 0.0)).reshape(nb, Q, T)
         trust = np.einsum("bqt,bq->bt", paths, post)
         if kind == "continuous":
             adoption = trust
