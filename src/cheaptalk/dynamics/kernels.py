@@ -10,7 +10,9 @@ the compiler can see that its rows never overlap and vectorizes the node loops w
 run-time checks.
 
 Derivatives. Along node ``q``'s path the first and second derivatives of ``alpha_t`` with
-respect to the two rates are carried forward with the path. With ``b`` the branch taken
+respect to the rule's coordinates are carried forward with the path; for the asymmetric,
+symmetric and confirmation rules these are the two rates, as below (the bayes and wsls
+rules and the decay option: :func:`_update_paths` and :func:`_decay_paths`). With ``b`` the branch taken
 (up if ``f_t >= alpha_t``), ``fb`` the feedback indicator and ``d = f_t - alpha_t``::
 
     alpha'   = alpha + fb eta_b d

@@ -9,6 +9,12 @@ and trust lost::
     alpha_{t+1} = alpha_t + eta_down (f_t - alpha_t)   if feedback_t and f_t <  alpha_t
     alpha_{t+1} = alpha_t                              without feedback
 
+That is the default, ``asymmetric`` learning rule; the others (``symmetric``,
+``confirmation``, ``bayes``, ``wsls``, and the decay option ``RULE+decay`` that lets trust
+drift back toward ``alpha_1`` after events without feedback) are defined in
+:mod:`cheaptalk.dynamics.parameters` and docs/dynamics.md, and :func:`simulate_path`
+implements each.
+
 Adoption at decision ``t`` uses ``alpha_t`` (trust before that event's feedback):
 
 * continuous: ``a_t = alpha_t m_t + (1 - alpha_t) own_t + sd_action * e``, ``e ~ N(0, 1)``,
