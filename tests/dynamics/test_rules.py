@@ -44,12 +44,19 @@ def test_compiled_passes_match_automatic_differentiation(kind, rule):
 
 
 def test_confirmation_rule_uses_the_confirming_rate_on_the_leaning_side():
-    alpha0 = np.array([0.8, 0.8, 0.2, 0.2])
-    fidelity = np.array([[1.0], [0.0], [1.0], [0.0]])
-    path = simulate_path(alpha0, np.hstack([fidelity, fidelity]), np.ones((4, 2), bool), 0.1, 0.5, "confirmation")
+    alpha0 = np.array([0.8, 0.8, 0.2, 0.2, 0.5])
+    fidelity = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]])
+    path = simulate_path(alpha0, np.hstack([fidelity, fidelity]), np.ones((5, 2), bool), 0.1, 0.5, "confirmation")
     after = path[:, 1]
-    # high trust meeting good feedback, low trust meeting bad feedback: confirming (0.1)
-    np.testing.assert_allclose(after, [0.8 + 0.1 * 0.2, 0.8 - 0.5 * 0.8, 0.2 + 0.5 * 0.8, 0.2 - 0.1 * 0.2])
+    lean = 1 / (1 + np.exp(-(alpha0 - 0.5) / 0.05))       # weight of a high leaning
+    w = np.where(fidelity[:, 0] >= alpha0, lean, 1 - lean)  # weight of the confirming rate
+    np.testing.assert_allclose(after, alpha0 + (0.1 * w + 0.5 * (1 - w)) * (fidelity[:, 0] - alpha0))
+    # far from 1/2 the leaning is all but certain: high trust meeting good news and low trust
+    # meeting bad news move at the confirming rate (0.1), the others at the disconfirming (0.5)
+    np.testing.assert_allclose(after[:4], [0.8 + 0.1 * 0.2, 0.8 - 0.5 * 0.8, 0.2 + 0.5 * 0.8, 0.2 - 0.1 * 0.2],
+                               atol=2e-3)
+    # at trust 1/2 the leaning is even: the mean of the two rates
+    assert after[4] == pytest.approx(0.5 + 0.3 * 0.5)
 
 
 def test_bayes_rule_is_the_posterior_mean_and_wsls_forgets():
@@ -149,11 +156,12 @@ def test_fit_and_whatif_under_a_rule(rule_logs, tmp_path, capsys):
     assert better["adoption_change"] > 0
 
 
-def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark):
+def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark, tmp_path):
     from cheaptalk.dynamics.engines.spark import SparkEngine
-    for rule in ("symmetric", "confirmation"):
-        local = fit_trust(LocalEngine(resolve_logs(rule_logs[rule])), rule=rule, warm_start_sellers=500)
-        engine = SparkEngine(resolve_logs(rule_logs[rule]), spark=spark, partitions=3)
+    for rule in RULES[1:] + ("bayes+decay",):
+        logs = rule_logs[rule.split("+")[0]]
+        local = fit_trust(LocalEngine(resolve_logs(logs)), rule=rule, warm_start_sellers=500)
+        engine = SparkEngine(resolve_logs(logs), spark=spark, partitions=3)
         try:
             remote = fit_trust(engine, rule=rule, warm_start_sellers=500)
         finally:
@@ -162,6 +170,28 @@ def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark):
         for name in local.estimates:
             assert remote.estimates[name] == pytest.approx(local.estimates[name], rel=1e-5), (rule, name)
         assert remote.loglik == pytest.approx(local.loglik, rel=1e-9)
+    # a task that fails on its first attempt is retried: the pass is unchanged (bayes+decay)
+    marker_dir = str(tmp_path)
+
+    def fail_first_attempt():
+        from pathlib import Path
+
+        from pyspark import TaskContext
+        ctx = TaskContext.get()
+        if ctx.partitionId() == 1 and ctx.attemptNumber() == 0:
+            Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
+            raise RuntimeError("injected task failure")
+
+    model = TrustDynamics("continuous", 20, "bayes+decay")
+    faulty = SparkEngine(resolve_logs(rule_logs["bayes"]), spark=spark, partitions=3, task_hook=fail_first_attempt)
+    try:
+        a = LocalEngine(resolve_logs(rule_logs["bayes"])).evaluate(model, remote.u, hessian=True)
+        b = faulty.evaluate(model, remote.u, hessian=True)
+    finally:
+        faulty.close()
+    assert list(tmp_path.glob("failed-stage-*")), "no task failed: the injection did not run"
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-12) and b.n_sellers == a.n_sellers == 3000
+    np.testing.assert_allclose(b.hessian, a.hessian, rtol=1e-9)
 
 
 def test_whatif_under_every_rule_of_a_comparison(rule_logs, tmp_path, capsys):

@@ -62,7 +62,7 @@ import math
 import numba
 import numpy as np
 
-from .parameters import initial_trust_nodes, split_rule
+from .parameters import LEANING_WIDTH, initial_trust_nodes, split_rule
 
 __all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
 
@@ -237,10 +237,9 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
     """One step of every node's trust path and its derivatives in the rule's coordinates
     after feedback ``f`` (``fb = 1``). ``rule`` and ``decay`` are compile-time constants:
 
-    * ``_BRANCH`` / ``_CONFIRMATION``: rates ``r0``, ``r1`` (module docstring, derivatives in the
-      rates). The first rate applies when ``f >= alpha``, or, under the confirmation rule,
-      when the feedback confirms the node's leaning (``f >= alpha`` with ``alpha >= 1/2``, or
-      ``f < alpha`` with ``alpha < 1/2``).
+    * ``_BRANCH``: rates ``r0``, ``r1`` (module docstring, derivatives in the rates); the first
+      applies when ``f >= alpha``.
+    * ``_CONFIRMATION``: :func:`_update_confirmation`.
     * ``_BAYES``: ``alpha' = alpha + s (f - alpha)`` with ``s = 1 / (n0 + k + 1)``, ``n0 = r0``
       and ``k = n_seen`` feedback events before; with ``u = log n0``, ``s_u = -n0 s^2`` and
       ``s_uu = s_u + 2 n0^2 s^3``, so ``s_0' = (1 - s) s_0 + s_u d`` and
@@ -276,6 +275,9 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
                     st[_S_XX, q] = st[_S_XX, q] * keep
                 st[_S_X, q] = sx * keep
         return
+    if rule == _CONFIRMATION:
+        _update_confirmation(st, f, r0, r1, hessian, decay)
+        return
     if rule == _WSLS:
         win = f >= 0.5
         level = r0 if win else r1
@@ -301,7 +303,7 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
         su = st[_S_U, q]
         sd = st[_S_D, q]
         d = f - a
-        up = ((f >= a) == (a >= 0.5)) if rule == _CONFIRMATION else (f >= a)
+        up = f >= a
         step = r0 if up else r1
         keep = 1.0 - step
         if hessian:
@@ -318,6 +320,55 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
                 st[_S_DX, q] = st[_S_DX, q] * keep - (0.0 if up else sx)
                 st[_S_XX, q] = st[_S_XX, q] * keep
             st[_S_X, q] = sx * keep
+
+
+_INV_WIDTH = 1.0 / LEANING_WIDTH
+
+
+@numba.njit(inline="always", **_JIT)
+def _update_confirmation(st, f, eta_c, eta_d, hessian, decay):
+    """The confirmation rule's step: ``alpha' = alpha + r (f - alpha)`` with the rate
+    ``r = w eta_c + (1 - w) eta_d`` and ``w = lambda(alpha)`` after good news (``f >= alpha``),
+    ``1 - lambda(alpha)`` after bad, ``lambda = sigmoid((alpha - 1/2) / width)``. The rate now
+    depends on trust, so with ``d = f - alpha``, ``r_a = (eta_c - eta_d) w'``,
+    ``r_aa = (eta_c - eta_d) w''``, ``m = 1 - r + r_a d`` and ``k = r_aa d - 2 r_a``
+    (``r_i = dr/d eta_i``: ``w``, ``1 - w``; ``r_ai``: ``w'``, ``-w'``)::
+
+        s_i'  = m s_i + r_i d
+        s_ij' = m s_ij + k s_i s_j + d (s_i r_aj + s_j r_ai) - s_i r_j - s_j r_i
+
+    and for the decay coordinate ``x`` (which ``r`` does not contain)
+    ``s_x' = m s_x``, ``s_ix' = m s_ix + k s_i s_x + d s_x r_ai - s_x r_i``, ``s_xx' = m s_xx + k s_x^2``."""
+    diff = eta_c - eta_d
+    for q in range(st.shape[1]):
+        a = st[_ALPHA, q]
+        su = st[_S_U, q]
+        sd = st[_S_D, q]
+        d = f - a
+        lam = 1.0 / (1.0 + math.exp(-(a - 0.5) * _INV_WIDTH))
+        lam1 = lam * (1.0 - lam) * _INV_WIDTH               # lambda'
+        good = f >= a
+        w = lam if good else 1.0 - lam
+        w1 = lam1 if good else -lam1
+        r = eta_d + diff * w
+        r_a = diff * w1
+        m = 1.0 - r + r_a * d
+        if hessian:
+            w2 = lam1 * (1.0 - 2.0 * lam) * _INV_WIDTH       # lambda''
+            k = diff * (w2 if good else -w2) * d - 2.0 * r_a
+            st[_S_UU, q] = st[_S_UU, q] * m + k * su * su + 2.0 * d * su * w1 - 2.0 * su * w
+            st[_S_UD, q] = st[_S_UD, q] * m + k * su * sd + d * (sd - su) * w1 - su * (1.0 - w) - sd * w
+            st[_S_DD, q] = st[_S_DD, q] * m + k * sd * sd - 2.0 * d * sd * w1 - 2.0 * sd * (1.0 - w)
+            if decay:
+                sx = st[_S_X, q]
+                st[_S_UX, q] = st[_S_UX, q] * m + k * su * sx + d * sx * w1 - sx * w
+                st[_S_DX, q] = st[_S_DX, q] * m + k * sd * sx - d * sx * w1 - sx * (1.0 - w)
+                st[_S_XX, q] = st[_S_XX, q] * m + k * sx * sx
+        if decay:
+            st[_S_X, q] = st[_S_X, q] * m
+        st[_S_U, q] = su * m + w * d
+        st[_S_D, q] = sd * m + (1.0 - w) * d
+        st[_ALPHA, q] = a + r * d
 
 
 @numba.njit(inline="always", **_JIT)

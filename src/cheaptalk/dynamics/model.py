@@ -50,7 +50,8 @@ import numpy as np
 
 from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
-                         check_rule, expansion_matrix, initial_trust_nodes, natural_jacobian, split_rule,
+                         check_rule, expansion_matrix, initial_trust_nodes, leaning, natural_jacobian,
+                         split_rule,
                          parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
@@ -180,8 +181,12 @@ def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymme
             seen = seen + fb
         elif rule == "wsls":
             new = np.where(f >= 0.5, first, second)
+        elif rule == "confirmation":
+            # weight of the confirming rate: the leaning's, toward high trust after good news
+            lam = leaning(alpha)
+            w = np.where(f >= alpha, lam, 1.0 - lam)
+            new = alpha + (w * first + (1.0 - w) * second) * (f - alpha)
         else:
-            branch = ((f >= alpha) == (alpha >= 0.5)) if rule == "confirmation" else (f >= alpha)
-            new = alpha + np.where(branch, first, second) * (f - alpha)
+            new = alpha + np.where(f >= alpha, first, second) * (f - alpha)
         alpha = np.where(fb, new, alpha + decay * (start - alpha))
     return out

@@ -14,7 +14,7 @@ from ..errors import ModelError
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
            "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule", "split_rule",
-           "rate_names", "DECAY", "N_COORDINATES"]
+           "rate_names", "DECAY", "N_COORDINATES", "LEANING_WIDTH", "leaning"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
@@ -23,14 +23,22 @@ DEFAULT_NODES = 20
 #   asymmetric:   alpha' = alpha + eta_b (f - alpha), eta_up if f >= alpha (trust gained),
 #                 eta_down if f < alpha (trust lost)
 #   symmetric:    one rate eta for both (asymmetric with eta_up = eta_down: nested in it)
-#   confirmation: eta_confirm when the feedback confirms the current leaning (f >= alpha with
-#                 alpha >= 1/2, or f < alpha with alpha < 1/2), eta_disconfirm otherwise
+#   confirmation: eta_confirm when the feedback confirms the current leaning, eta_disconfirm
+#                 when it contradicts it; the leaning is smooth: a trust alpha leans high with
+#                 weight lambda(alpha) = sigmoid((alpha - 1/2) / LEANING_WIDTH), so the rate is
+#                 w eta_confirm + (1 - w) eta_disconfirm with w = lambda(alpha) after good news
+#                 (f >= alpha) and w = 1 - lambda(alpha) after bad news
 #   bayes:        trust is the posterior mean of the fidelity under a Beta prior of mean
 #                 alpha_1 and strength n0 (prior_strength): after the k-th feedback,
 #                 alpha' = alpha + (f - alpha) / (n0 + k), a rate that falls as evidence grows
 #   wsls:         win-stay / lose-shift: trust after feedback is trust_after_win if f >= 1/2,
 #                 trust_after_loss otherwise, whatever it was before (a memoryless baseline)
 RULES = ("asymmetric", "symmetric", "confirmation", "bayes", "wsls")
+# how sharply the confirmation rule's leaning turns at trust 1/2: lambda = 0.12 at trust 0.4
+# and 0.88 at 0.6. A sharp switch would make the log-likelihood jump wherever a trust path
+# crosses 1/2 (a staircase on which no optimizer finds a maximum to better than whole
+# log-likelihood units); this width keeps it smooth.
+LEANING_WIDTH = 0.05
 RATE_NAMES = {"asymmetric": ("eta_up", "eta_down"), "symmetric": ("eta",),
               "confirmation": ("eta_confirm", "eta_disconfirm"), "bayes": ("prior_strength",),
               "wsls": ("trust_after_win", "trust_after_loss")}
@@ -73,6 +81,11 @@ _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_conf
 
 
 TRANSFORMS = _TRANSFORMS
+
+
+def leaning(alpha):
+    """The confirmation rule's weight of a high leaning, ``sigmoid((alpha - 1/2) / LEANING_WIDTH)``."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(alpha, float) - 0.5) / LEANING_WIDTH))
 
 
 def split_rule(rule: str) -> tuple[str, bool]:

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .parameters import expansion_matrix, initial_trust_nodes, split_rule
+from .parameters import LEANING_WIDTH, expansion_matrix, initial_trust_nodes, split_rule
 
 __all__ = ["AutodiffReference"]
 
@@ -68,8 +68,12 @@ def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
             return alpha + (fid - alpha) / (first + seen[:, None] + 1.0)
         if rule == "wsls":
             return jnp.broadcast_to(jnp.where(fid >= 0.5, first, second), alpha.shape)
-        branch = ((fid >= alpha) == (alpha >= 0.5)) if rule == "confirmation" else (fid >= alpha)
-        return alpha + jnp.where(branch, first, second) * (fid - alpha)
+        if rule == "confirmation":
+            # the confirming rate's weight: how strongly trust leans high, after good news
+            lean = jax.nn.sigmoid((alpha - 0.5) / LEANING_WIDTH)
+            w = jnp.where(fid >= alpha, lean, 1.0 - lean)
+            return alpha + (w * first + (1.0 - w) * second) * (fid - alpha)
+        return alpha + jnp.where(fid >= alpha, first, second) * (fid - alpha)
 
     def step(carry, inp):
         alpha, ll, seen = carry
