@@ -47,7 +47,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'events':>10} {'engine':>7} {'trust fit':>18} {'trust compare (3 rules)':>26} {'ratio':>7}  best")
+    print(f"{'events':>10} {'engine':>7} {'trust fit':>18} {'trust compare (5 rules)':>26} {'ratio':>7}  best")
     for r in rows:
         print(f"{r['events']:>10,} {r['engine']:>7} {r['fit_s']:>7.1f} s ({r['fit_range'][0]:.1f}-{r['fit_range'][1]:.1f})"
               f" {r['compare_s']:>12.1f} s ({r['compare_range'][0]:.1f}-{r['compare_range'][1]:.1f})"

@@ -242,11 +242,8 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
                   cv_seed: int = 0) -> RuleComparison:
     """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
 
-    The confirmation rule's log-likelihood jumps wherever a trust path crosses 1/2 (the rate
-    switches there while trust is away from the feedback), so Newton's steps stall and
-    L-BFGS-B finishes its fits, slowly: at 1e7 events a comparison of the three rules takes
-    about 19 times one fit (``benchmarks/README.md``). ``maxiter`` caps the L-BFGS-B
-    iterations per fit; a fit stopped there is reported as not converged. With ``folds``,
+    ``maxiter`` caps the L-BFGS-B iterations of a fit that Newton's method could not finish;
+    a fit stopped there is reported as not converged. With ``folds``,
     the rules are also cross-validated by seller (:func:`cross_validate_rules`, on at most
     ``cv_sellers`` sellers) and the best rule is the one with the highest held-out
     log-likelihood."""
