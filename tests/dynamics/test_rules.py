@@ -66,8 +66,9 @@ def test_bayes_rule_is_the_posterior_mean_and_wsls_forgets():
     f = rng.uniform(size=(3, 9))
     fb = rng.uniform(size=(3, 9)) < 0.6
     alpha0 = np.array([0.2, 0.5, 0.9])
-    path = simulate_path(alpha0, np.hstack([f, f[:, :1]]), np.hstack([fb, fb[:, :1]]), 3.0, 0.0, "bayes")
-    expected = (3.0 * alpha0 + (f * fb).sum(axis=1)) / (3.0 + fb.sum(axis=1))
+    n0 = np.array([3.0, 0.5, 12.0])             # each path's own prior strength
+    path = simulate_path(alpha0, np.hstack([f, f[:, :1]]), np.hstack([fb, fb[:, :1]]), n0, 0.0, "bayes")
+    expected = (n0 * alpha0 + (f * fb).sum(axis=1)) / (n0 + fb.sum(axis=1))
     np.testing.assert_allclose(path[:, -1], expected, rtol=1e-12)
     path = simulate_path(alpha0, np.array([[0.9, 0.1]] * 3), np.ones((3, 2), bool), 0.7, 0.25, "wsls")
     np.testing.assert_allclose(path[:, 1], 0.7)

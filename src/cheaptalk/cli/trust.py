@@ -20,7 +20,8 @@ from .common import dump_json
 RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "symmetric: one rate eta",
              "confirmation: eta_confirm when feedback confirms the current leaning, eta_disconfirm otherwise",
-             "bayes: trust is the posterior mean of fidelity under a Beta prior of strength prior_strength",
+             "bayes: trust is the posterior mean of fidelity under a Beta prior whose strength varies "
+             "across sellers (median prior_strength, sd of its log prior_strength_sd)",
              "wsls: win-stay / lose-shift, trust_after_win after fidelity >= 1/2, trust_after_loss below",
              f"RULE{DECAY} (any rule, e.g. bayes{DECAY}): trust also drifts back toward its initial value "
              "after each event without feedback, at the rate decay")
@@ -59,7 +60,9 @@ def register(sub):
     g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
                    help="true rate of trust lost (0.35)")
     g.add_argument("--prior-strength", type=_in_range(1e-3, 1e6, "--prior-strength"), default=4.0,
-                   help="bayes rule: weight of the prior in fidelity observations (4)")
+                   help="bayes rule: median weight of the prior across sellers, in fidelity observations (4)")
+    g.add_argument("--prior-strength-sd", type=_in_range(0, 5, "--prior-strength-sd"), default=0.5,
+                   help="bayes rule: sd of the log prior strength across sellers (0.5)")
     g.add_argument("--trust-after-win", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-win"), default=0.8,
                    help="wsls rule: trust after feedback of fidelity >= 1/2 (0.8)")
     g.add_argument("--trust-after-loss", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-loss"), default=0.3,
@@ -233,7 +236,8 @@ def run_generate(args) -> int:
     if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
         raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down, rule=args.rule,
-                           prior_strength=args.prior_strength, trust_after_win=args.trust_after_win,
+                           prior_strength=args.prior_strength, prior_strength_sd=args.prior_strength_sd,
+                           trust_after_win=args.trust_after_win,
                            trust_after_loss=args.trust_after_loss, decay=args.decay,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,

@@ -80,12 +80,15 @@ class RuleComparison:
 
     def cv_lead(self) -> dict | None:
         """Held-out log-likelihood per decision of the best rule minus the runner-up's, with
-        its standard error from the sellers' paired differences."""
+        its standard error from the sellers' paired differences. The runner-up is the best
+        of the other rules (a rule and its decay option count as one)."""
         ranked = sorted(self.cv, key=lambda r: self.cv[r]["cv_loglik"], reverse=True)
-        if len(ranked) < 2:
+        base = split_rule(ranked[0])[0]
+        second = next((r for r in ranked[1:] if split_rule(r)[0] != base), None)
+        if second is None:
             return None
-        return {"best": ranked[0], "second": ranked[1],
-                **paired_cv_difference(self.cv[ranked[0]], self.cv[ranked[1]])}
+        return {"best": ranked[0], "second": second,
+                **paired_cv_difference(self.cv[ranked[0]], self.cv[second])}
 
     def table(self):
         import pandas as pd

@@ -53,6 +53,7 @@ class TrustFitError(EstimationFailure, ValueError):
 # [0.05, 1e4], noise scale / slope within wide limits
 U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
             "eta_disconfirm": (-9.0, 9.0), "prior_strength": (np.log(1e-2), np.log(1e5)),
+            "prior_strength_sd": (np.log(1e-3), np.log(5.0)),
             "trust_after_win": (-9.0, 9.0), "trust_after_loss": (-9.0, 9.0), "decay": (-12.0, 9.0),
             "initial_trust_mean": (-9.0, 9.0),
             "initial_trust_concentration": (np.log(0.05), np.log(1e4)),
@@ -184,7 +185,7 @@ def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
     start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "prior_strength": 4.0,
-             "trust_after_win": 0.7, "trust_after_loss": 0.3, "decay": 0.05, "initial_trust_mean": 0.5,
+             "prior_strength_sd": 0.5, "trust_after_win": 0.7, "trust_after_loss": 0.3, "decay": 0.05, "initial_trust_mean": 0.5,
              "initial_trust_concentration": 4.0, "sd_action": 1.0, "follow_slope": 1.0}
     if kind == "continuous":
         sxy = sxx = syy = n = 0.0
@@ -261,9 +262,19 @@ def _minimize(evaluate, u0, kind, maxiter, gtol, progress_desc=None, progress=Fa
     return res, obj.passes
 
 
-def _on_box(u, lo, hi) -> bool:
-    """Whether a parameter of ``u`` is on the edge of the box (where Newton hands over)."""
-    return bool(np.any(u <= lo + 1e-9) or np.any(u >= hi - 1e-9))
+def _on_box(u, lo, hi, held=None) -> bool:
+    """Whether a parameter of ``u`` (other than those ``held`` on the box) is on its edge."""
+    at = (u <= lo + 1e-9) | (u >= hi - 1e-9)
+    if held is not None:
+        at &= ~held
+    return bool(np.any(at))
+
+
+def _held_on_box(u, score, lo, hi) -> np.ndarray:
+    """Parameters on the edge of the box whose score points out of it: Newton holds them
+    there and steps in the others (an active set), so a parameter running to the edge of its
+    range (a flagged estimate) does not hand the whole fit to L-BFGS-B."""
+    return ((u <= lo + 1e-9) & (score < 0)) | ((u >= hi - 1e-9) & (score > 0))
 
 
 def _guessed_first_step(evaluate, u, hessian_guess, lo, hi, bar):
@@ -325,7 +336,7 @@ class _ShortStep:
         self.point, self.result, self.length, self.passes, self.message = point, result, length, passes, message
 
 
-def _short_step(evaluate, u, r, step, lo, hi) -> _ShortStep:
+def _short_step(evaluate, u, r, step, lo, hi, held=None) -> _ShortStep:
     """A Newton step of less than ``sqrt(FINAL_STEP_DECREMENT)`` standard errors, with passes
     without the Hessian: taken if it raises the log-likelihood, else halved; the new point's
     result carries ``r``'s Hessian. Once the step is shorter than ``KINK_STEP`` standard
@@ -343,7 +354,7 @@ def _short_step(evaluate, u, r, step, lo, hi) -> _ShortStep:
         length = float(np.sqrt(max((cand - u) @ neg_h @ (cand - u), 0.0)))
         rc = evaluate(cand, hessian=False)
         passes += 1
-        if np.isfinite(rc.loglik) and rc.loglik > r.loglik and not _on_box(cand, lo, hi):
+        if np.isfinite(rc.loglik) and rc.loglik > r.loglik and not _on_box(cand, lo, hi, held):
             rc.hessian = r.hessian
             return _ShortStep(cand, rc, length, passes)
         if length < KINK_STEP:
@@ -385,8 +396,10 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
     standard errors that still gains nothing ends the iterations at the point before it:
     the optimum is within the step. (The log-likelihood has many tiny kinks, and with a few
     thousand sellers or fewer the scores at that scale no longer point to the optimum.)
-    Steps are capped at ``MAX_STEP`` on the unconstrained scale. Reports failure (the
-    caller falls back to L-BFGS-B) if the steps stall or an iterate reaches the box.
+    Steps are capped at ``MAX_STEP`` on the unconstrained scale. A parameter on the edge of
+    the box whose score points out of it is held there, and the step is taken in the others
+    (an active set; the fit then flags the parameter at its bound). Reports failure (the
+    caller falls back to L-BFGS-B) if the steps stall.
     """
     names = _names(kind)
     lo = np.array([U_BOUNDS[n][0] for n in names])
@@ -407,10 +420,13 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
         for it in range(1, max_iter + 1):
             if not np.isfinite(r.loglik) or not np.all(np.isfinite(r.hessian)):
                 return _NewtonResult(u, False, "log-likelihood or Hessian not finite", it, passes, r)
-            neg_h = -r.hessian
+            held = _held_on_box(u, r.score, lo, hi)
+            free = ~held
+            neg_h = -r.hessian[np.ix_(free, free)]
             eig = np.linalg.eigvalsh(neg_h)
             shift = 0.0 if eig[0] > 1e-10 * max(eig[-1], 1e-300) else -eig[0] + 1e-6 * max(abs(eig[-1]), 1.0)
-            step = np.linalg.solve(neg_h + shift * np.eye(len(u)), r.score)
+            step = np.zeros(len(u))
+            step[free] = np.linalg.solve(neg_h + shift * np.eye(int(free.sum())), r.score[free])
             decrement = float(r.score @ step) / max(r.n_sellers, 1)
             if bar is not None:
                 bar.update(1)
@@ -428,7 +444,7 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 # a small fraction of a standard error: the Hessian barely moves over such a
                 # step, so its passes need only the value and the scores, and the next step is
                 # taken with the Hessian just computed
-                ended = _short_step(evaluate, u, r, step, lo, hi)
+                ended = _short_step(evaluate, u, r, step, lo, hi, held)
                 passes += ended.passes
                 if ended.point is None:
                     return _NewtonResult(u, True, ended.message, it, passes, r, hessian_moved=moved > 0)
@@ -446,8 +462,8 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 return _NewtonResult(u, False, "Newton step could not increase the log-likelihood",
                                      it, passes, r, hessian_moved=moved > 0)
             u, r, moved = cand, rc, 0.0
-            if _on_box(u, lo, hi):
-                return _NewtonResult(u, False, "Newton iterate reached a bound", it, passes, r)
+            if _on_box(u, lo, hi, held) and len(u) - int(_held_on_box(u, r.score, lo, hi).sum()) == 0:
+                return _NewtonResult(u, False, "every parameter is on the edge of its range", it, passes, r)
         return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r,
                              hessian_moved=moved > 0)
     finally:

@@ -35,13 +35,15 @@ SEGMENTS = ("high", "mid", "low")
 class SyntheticWorld:
     """A synthetic platform. ``eta_up`` and ``eta_down`` are the learning ``rule``'s first and
     second rates (asymmetric: gained, lost; confirmation: confirming, disconfirming;
-    symmetric: ``eta_up`` for both); ``prior_strength`` is the bayes rule's, ``trust_after_win``
+    symmetric: ``eta_up`` for both); ``prior_strength`` (median) and ``prior_strength_sd``
+    (of its log, across sellers) are the bayes rule's, ``trust_after_win``
     and ``trust_after_loss`` the wsls rule's; ``decay`` is the rate of a ``RULE+decay`` rule."""
     adoption: str = "continuous"
     eta_up: float = 0.15
     eta_down: float = 0.35
     rule: str = "asymmetric"
-    prior_strength: float = 4.0
+    prior_strength: float = 4.0     # bayes: median n0 across sellers
+    prior_strength_sd: float = 0.5  # bayes: sd of log n0 across sellers
     trust_after_win: float = 0.8
     trust_after_loss: float = 0.3
     decay: float = 0.0              # used by a RULE+decay rule
@@ -77,8 +79,12 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
     alpha0 = rng.beta(a, b, S)
-    trust = simulate_path(alpha0, fidelity, feedback, *rule_values(world.truth(), world.rule), world.rule,
-                          decay=world.decay)
+    values = rule_values(world.truth(), world.rule)
+    if split_rule(world.rule)[0] == "bayes":
+        # each seller's own prior strength (drawn only under bayes: the other rules' logs
+        # keep their random stream)
+        values = (world.prior_strength * np.exp(world.prior_strength_sd * rng.standard_normal(S)), 0.0)
+    trust = simulate_path(alpha0, fidelity, feedback, *values, world.rule, decay=world.decay)
     seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
     cols = {
         "seller": np.repeat(seller, T),

@@ -62,7 +62,7 @@ import math
 import numba
 import numpy as np
 
-from .parameters import LEANING_WIDTH, initial_trust_nodes, split_rule
+from .parameters import LEANING_WIDTH, initial_trust_nodes, node_grid, split_rule
 
 __all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
 
@@ -233,17 +233,22 @@ def _start_seller(st, nodes):
 
 
 @numba.njit(inline="always", **_JIT)
-def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
+def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay, n0s, szs):
     """One step of every node's trust path and its derivatives in the rule's coordinates
     after feedback ``f`` (``fb = 1``). ``rule`` and ``decay`` are compile-time constants:
 
     * ``_BRANCH``: rates ``r0``, ``r1`` (module docstring, derivatives in the rates); the first
       applies when ``f >= alpha``.
     * ``_CONFIRMATION``: :func:`_update_confirmation`.
-    * ``_BAYES``: ``alpha' = alpha + s (f - alpha)`` with ``s = 1 / (n0 + k + 1)``, ``n0 = r0``
-      and ``k = n_seen`` feedback events before; with ``u = log n0``, ``s_u = -n0 s^2`` and
-      ``s_uu = s_u + 2 n0^2 s^3``, so ``s_0' = (1 - s) s_0 + s_u d`` and
-      ``s_00' = (1 - s) s_00 - 2 s_u s_0 + s_uu d`` (derivatives in u).
+    * ``_BAYES``: ``alpha' = alpha + s (f - alpha)`` with ``s = 1 / (n0 + k + 1)``, node ``q``'s
+      prior strength ``n0 = n0s[q] = exp(u0 + e^u1 z_q)`` and ``k = n_seen`` feedback events
+      before. With ``g = ds / dlog n0 = -n0 s^2``, ``h = d2s / dlog n0^2 = g + 2 n0^2 s^3`` and
+      ``sz = e^u1 z_q = dlog n0 / du1`` (derivatives in u0, u1 directly)::
+
+          s_0'  = (1 - s) s_0 + g d,           s_1'  = (1 - s) s_1 + g sz d
+          s_00' = (1 - s) s_00 - 2 g s_0 + h d
+          s_01' = (1 - s) s_01 - g sz s_0 - g s_1 + h sz d
+          s_11' = (1 - s) s_11 - 2 g sz s_1 + (h sz^2 + g sz) d
     * ``_WSLS``: ``alpha' = r0`` if ``f >= 1/2`` else ``r1``, whatever ``alpha`` was; the
       derivatives in ``u = logit r`` are the sigmoid's, ``r (1 - r)`` and
       ``r (1 - r)(1 - 2 r)``, and everything before is forgotten.
@@ -256,22 +261,30 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay):
 
     Inlined into the kernels (numba IR), where it vectorizes."""
     if rule == _BAYES:
-        step = 1.0 / (r0 + n_seen + 1.0)
-        s_u = -r0 * step * step
-        s_uu = s_u + 2.0 * r0 * r0 * step * step * step
-        keep = 1.0 - step
+        # per node: n0 = n0s[q], sz = szs[q] = prior_strength_sd * z_q (d log n0 / d u1)
         for q in range(st.shape[1]):
+            n0 = n0s[q]
+            sz = szs[q]
+            step = 1.0 / (n0 + n_seen + 1.0)
+            g = -n0 * step * step                       # d step / d log n0
+            h = g + 2.0 * n0 * n0 * step * step * step  # d2 step / d (log n0)^2
+            keep = 1.0 - step
             a = st[_ALPHA, q]
-            su = st[_S_U, q]
+            s0 = st[_S_U, q]
+            s1 = st[_S_D, q]
             d = f - a
             if hessian:
-                st[_S_UU, q] = st[_S_UU, q] * keep - 2.0 * s_u * su + s_uu * d
-            st[_S_U, q] = su * keep + s_u * d
+                st[_S_UU, q] = st[_S_UU, q] * keep - 2.0 * g * s0 + h * d
+                st[_S_UD, q] = st[_S_UD, q] * keep - g * sz * s0 - g * s1 + h * sz * d
+                st[_S_DD, q] = st[_S_DD, q] * keep - 2.0 * g * sz * s1 + (h * sz * sz + g * sz) * d
+            st[_S_U, q] = s0 * keep + g * d
+            st[_S_D, q] = s1 * keep + g * sz * d
             st[_ALPHA, q] = a + step * d
             if decay:
                 sx = st[_S_X, q]
                 if hessian:
-                    st[_S_UX, q] = st[_S_UX, q] * keep - s_u * sx
+                    st[_S_UX, q] = st[_S_UX, q] * keep - g * sx
+                    st[_S_DX, q] = st[_S_DX, q] * keep - g * sz * sx
                     st[_S_XX, q] = st[_S_XX, q] * keep
                 st[_S_X, q] = sx * keep
         return
@@ -408,7 +421,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w,
+               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
                out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         inv_var = math.exp(-2.0 * psi)
@@ -448,7 +461,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
                                     st[_SUM_DX, q] += rg * st[_S_DX, q] - gg * sd * sx
                                     st[_SUM_XX, q] += rg * st[_S_XX, q] - gg * sx * sx
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay, n0s, szs)
                         n_seen += 1
                     elif decay:
                         _decay_paths(st, nodes, delta, j_x, c_x, hessian)
@@ -504,7 +517,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
-               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w,
+               r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
                out_ll, out_score, out_hess):
         n_chunks = max(1, min(n_sellers, 64))
         scale = math.exp(psi)
@@ -553,7 +566,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
                                     st[_H_XP, q] += lp_ap * sx
                     # the update, only with feedback (and the drift back without, with decay)
                     if feedback[b, t]:
-                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay)
+                        _update_paths(st, np.float64(fidelity[b, t]), r0, r1, hessian, rule, n_seen, decay, n0s, szs)
                         n_seen += 1
                         _cache_link(st, scale)
                     elif decay:
@@ -584,7 +597,7 @@ def _rule_terms(rule: str, u0: float, u1: float):
     rules; 1 and 0 for bayes and wsls, whose paths carry derivatives in u already."""
     sig0, sig1 = 1.0 / (1.0 + math.exp(-u0)), 1.0 / (1.0 + math.exp(-u1))
     if rule == "bayes":
-        return math.exp(u0), 0.0, 1.0, 1.0, 0.0, 0.0
+        return u0, math.exp(u1), 1.0, 1.0, 0.0, 0.0
     if rule == "wsls":
         return sig0, sig1, 1.0, 1.0, 0.0, 0.0
     j0, j1 = sig0 * (1.0 - sig0), sig1 * (1.0 - sig1)
@@ -607,15 +620,22 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     n_nodes = int(n_nodes)
     nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
     terms = _rule_terms(base, float(u[0]), float(u[1]))
+    n0s = szs = np.zeros(len(nodes))
+    if base == "bayes":
+        # the nodes of the prior strength times those of initial trust (parameters.node_grid)
+        nodes, trust_index, z, log_wz = node_grid(n_nodes, rule)
+        log_w, d_log_w, d2_log_w = log_w[trust_index] + log_wz, d_log_w[trust_index], d2_log_w[trust_index]
+        szs = terms[1] * z
+        n0s = np.exp(terms[0] + szs)
     delta = 1.0 / (1.0 + math.exp(-u[5])) if decay else 0.0
     j_x = delta * (1.0 - delta)
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    kernel = _kernel(kind, bool(hessian), n_nodes, _RULE_CODES[base], decay)
+    kernel = _kernel(kind, bool(hessian), len(nodes), _RULE_CODES[base], decay)
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
            batch["length"], nb, *terms, delta, j_x, j_x * (1.0 - 2.0 * delta), float(u[4]), nodes, log_w,
-           d_log_w, d2_log_w, out_ll, out_score, out_hess)
+           d_log_w, d2_log_w, n0s, szs, out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None
     H = np.zeros((N_PARAMS, N_PARAMS))

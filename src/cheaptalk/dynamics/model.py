@@ -51,7 +51,7 @@ import numpy as np
 from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
                          check_rule, expansion_matrix, initial_trust_nodes, leaning, natural_jacobian,
-                         split_rule,
+                         node_grid, split_rule,
                          parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
@@ -88,6 +88,17 @@ class TrustDynamics:
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Initial-trust nodes in (0, 1) and their log Gauss-Legendre weights."""
         return initial_trust_nodes(self.n_nodes)
+
+    def grid(self, u) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The nodes a seller's likelihood mixes over at the rule's vector ``u``
+        (:func:`~cheaptalk.dynamics.parameters.node_grid`): each node's initial trust, its
+        population log weight and, under ``bayes``, its prior strength ``n0`` (else None)."""
+        from .kernels import node_weight_derivatives
+        u_full = self.expansion @ np.asarray(u, float)
+        _, log_w, _, _ = node_weight_derivatives(float(u_full[2]), float(u_full[3]), self.n_nodes)
+        alpha0, trust_index, z, log_wz = node_grid(self.n_nodes, self.rule)
+        n0 = np.exp(u_full[0] + np.exp(u_full[1]) * z) if split_rule(self.rule)[0] == "bayes" else None
+        return alpha0, log_w[trust_index] + log_wz, n0
 
     def batch_pass(self, u, batch: dict, hessian: bool = False):
         """Per-seller log-likelihoods and scores (and the batch's Hessian) of one packed
@@ -133,7 +144,7 @@ class TrustDynamics:
         order = np.argsort(path, axis=2, kind="stable")
         values = np.take_along_axis(path, order, axis=2)
         cdf = np.cumsum(np.take_along_axis(np.broadcast_to(post[:, None, :], path.shape), order, axis=2), axis=2)
-        out = {"trust": mean, "initial_trust": post @ self.nodes()[0],
+        out = {"trust": mean, "initial_trust": post @ self.grid(u)[0],
                "predicted_adoption": self._predicted_adoption(u, path)}
         for level in levels:
             q = np.minimum((cdf < level).sum(axis=2), path.shape[2] - 1)   # first node with cdf >= level
@@ -147,10 +158,8 @@ class TrustDynamics:
         the seller's posterior), ``sum_q w_q alpha_t(q)`` (continuous: the expected weight on
         the recommendation) or ``sum_q w_q P(follow | alpha_t(q))`` (binary). ``path`` is
         (B, T, Q)."""
-        from .kernels import node_weight_derivatives
         u_full = self.expansion @ np.asarray(u, float)
-        _, log_w, _, _ = node_weight_derivatives(float(u_full[2]), float(u_full[3]), self.n_nodes)
-        w = np.exp(log_w)
+        w = np.exp(self.grid(u)[1])
         if self.kind == "continuous":
             return path @ w
         a = np.clip(path, 1e-9, 1 - 1e-9)
@@ -160,9 +169,10 @@ class TrustDynamics:
 
 def simulate_path(alpha0, fidelity, feedback, first, second, rule: str = "asymmetric", decay: float = 0.0):
     """Trust path for arrays (S, T) in numpy: trust at each decision, shape (S, T).
-    ``first``, ``second``: the rule's two values (:func:`~cheaptalk.dynamics.parameters.rule_values`):
-    the branch rates (gained and lost; confirming and disconfirming; equal under
-    ``symmetric``), bayes' prior strength, or wsls' trust after a win and after a loss.
+    ``first``, ``second``: the rule's two values: the branch rates (gained and lost; confirming
+    and disconfirming; equal under ``symmetric``), or wsls' trust after a win and after a loss;
+    under ``bayes``, ``first`` is each path's prior strength ``n0`` (a scalar or one per row)
+    and ``second`` is unused.
     ``decay`` (a ``RULE+decay`` rule): after each event without feedback, trust moves that
     share of the way back to its initial value."""
     alpha = np.array(alpha0, float)

@@ -14,7 +14,8 @@ from ..errors import ModelError
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
            "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule", "split_rule",
-           "rate_names", "DECAY", "N_COORDINATES", "LEANING_WIDTH", "leaning"]
+           "rate_names", "DECAY", "N_COORDINATES", "LEANING_WIDTH", "leaning", "node_grid", "strength_nodes",
+           "STRENGTH_NODES"]
 
 ADOPTION_KINDS = ("continuous", "binary")
 DEFAULT_NODES = 20
@@ -29,8 +30,9 @@ DEFAULT_NODES = 20
 #                 w eta_confirm + (1 - w) eta_disconfirm with w = lambda(alpha) after good news
 #                 (f >= alpha) and w = 1 - lambda(alpha) after bad news
 #   bayes:        trust is the posterior mean of the fidelity under a Beta prior of mean
-#                 alpha_1 and strength n0 (prior_strength): after the k-th feedback,
-#                 alpha' = alpha + (f - alpha) / (n0 + k), a rate that falls as evidence grows
+#                 alpha_1 and strength n0: after the k-th feedback,
+#                 alpha' = alpha + (f - alpha) / (n0 + k), a rate that falls as evidence grows;
+#                 n0 varies across sellers, log n0 ~ N(log prior_strength, prior_strength_sd^2)
 #   wsls:         win-stay / lose-shift: trust after feedback is trust_after_win if f >= 1/2,
 #                 trust_after_loss otherwise, whatever it was before (a memoryless baseline)
 RULES = ("asymmetric", "symmetric", "confirmation", "bayes", "wsls")
@@ -40,7 +42,7 @@ RULES = ("asymmetric", "symmetric", "confirmation", "bayes", "wsls")
 # log-likelihood units); this width keeps it smooth.
 LEANING_WIDTH = 0.05
 RATE_NAMES = {"asymmetric": ("eta_up", "eta_down"), "symmetric": ("eta",),
-              "confirmation": ("eta_confirm", "eta_disconfirm"), "bayes": ("prior_strength",),
+              "confirmation": ("eta_confirm", "eta_disconfirm"), "bayes": ("prior_strength", "prior_strength_sd"),
               "wsls": ("trust_after_win", "trust_after_loss")}
 # The decay option of every rule, written RULE+decay: between feedback events trust drifts back
 # toward the seller's initial trust, alpha' = alpha + decay (alpha_1 - alpha) after each event
@@ -63,7 +65,8 @@ DESCRIPTIONS = {
     "eta": "rate at which trust moves towards the fidelity seen (both directions)",
     "eta_confirm": "rate at which trust moves towards a fidelity that confirms its leaning",
     "eta_disconfirm": "rate at which trust moves towards a fidelity that contradicts its leaning",
-    "prior_strength": "weight of the prior in fidelity observations (Bayesian learner: n0)",
+    "prior_strength": "median weight n0 of the prior, in fidelity observations (Bayesian learner)",
+    "prior_strength_sd": "sd of log n0 across sellers (Bayesian learner)",
     "trust_after_win": "trust after feedback of fidelity at least 1/2 (win-stay / lose-shift)",
     "trust_after_loss": "trust after feedback of fidelity below 1/2 (win-stay / lose-shift)",
     "decay": "share of the distance back to initial trust covered after each event without feedback",
@@ -75,7 +78,8 @@ DESCRIPTIONS = {
 
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
 _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_confirm": "logit",
-               "eta_disconfirm": "logit", "prior_strength": "log", "trust_after_win": "logit",
+               "eta_disconfirm": "logit", "prior_strength": "log", "prior_strength_sd": "log",
+               "trust_after_win": "logit",
                "trust_after_loss": "logit", "decay": "logit", "initial_trust_mean": "logit",
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
 
@@ -117,9 +121,8 @@ def parameter_names(kind: str, rule: str = "asymmetric") -> tuple[str, ...]:
 def expansion_matrix(rule: str) -> np.ndarray:
     """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the six
     coordinates the compiled passes take (two rule coordinates, mean, concentration, noise,
-    decay). ``symmetric`` puts its one rate in both rule coordinates; ``bayes`` its prior
-    strength in the first (the second is unused); without the decay option the decay
-    coordinate is unused."""
+    decay). ``symmetric`` puts its one rate in both rule coordinates; without the decay
+    option the decay coordinate is unused."""
     base, decay = split_rule(rule)
     names = parameter_names("continuous", rule)
     A = np.zeros((N_COORDINATES, len(names)))
@@ -136,9 +139,9 @@ def expansion_matrix(rule: str) -> np.ndarray:
 
 
 def rule_values(params: dict, rule: str) -> tuple[float, float]:
-    """The rule's two values in natural units, as the passes and :func:`simulate_path` take
-    them: the branch rates (symmetric: its rate twice), or bayes' prior strength (and 0), or
-    wsls' trust after a win and after a loss."""
+    """The rule's two values in natural units: the branch rates (symmetric: its rate twice),
+    bayes' median prior strength and the sd of its log, or wsls' trust after a win and after
+    a loss."""
     base, _ = split_rule(rule)
     names = RATE_NAMES[base]
     if len(names) == 2:
@@ -180,3 +183,27 @@ def initial_trust_nodes(n: int = DEFAULT_NODES):
     """Gauss-Legendre nodes mapped to (0, 1) and their log weights."""
     x, w = np.polynomial.legendre.leggauss(n)
     return (x + 1) / 2, np.log(w / 2)
+
+
+# nodes of the bayes rule's prior strength across sellers: Gauss-Hermite for a standard normal
+STRENGTH_NODES = 3
+
+
+def strength_nodes(n: int = STRENGTH_NODES):
+    """Gauss-Hermite nodes ``z_k`` and log weights of a standard normal (the weights sum to 1)."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    return z, np.log(w / w.sum())
+
+
+def node_grid(n_nodes: int, rule: str):
+    """The nodes a seller's likelihood mixes over, ``q = k n_nodes + i``: initial trust
+    ``x_i`` (Gauss-Legendre) and, under ``bayes``, the prior strength's standard-normal
+    ``z_k`` (Gauss-Hermite), ``log n0 = log prior_strength + prior_strength_sd z_k``. Returns
+    the initial trust of each node, the index of its trust node, its ``z`` (0 without
+    ``bayes``) and the log weight of its ``z`` (0 without ``bayes``)."""
+    x, _ = initial_trust_nodes(n_nodes)
+    if split_rule(rule)[0] != "bayes":
+        return x, np.arange(n_nodes), np.zeros(n_nodes), np.zeros(n_nodes)
+    z, log_wz = strength_nodes()
+    K = len(z)
+    return np.tile(x, K), np.tile(np.arange(n_nodes), K), np.repeat(z, n_nodes), np.repeat(log_wz, n_nodes)

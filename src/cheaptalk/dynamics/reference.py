@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .._jax import jax, jnp
-from .parameters import LEANING_WIDTH, expansion_matrix, initial_trust_nodes, split_rule
+from .parameters import LEANING_WIDTH, STRENGTH_NODES, expansion_matrix, initial_trust_nodes, split_rule
 
 __all__ = ["AutodiffReference"]
 
@@ -31,11 +31,15 @@ def _beta_log_weights(mean, conc, nodes, log_gl):
 
 def _unpack(u_b, kind, rule):
     """Per-seller natural parameters from per-seller unconstrained copies ``u_b`` (B, P) in
-    the six coordinates: the rule's two values (bayes: the prior strength, log scale), the
+    the six coordinates: the rule's two values (bayes: the log median prior strength and
+    the sd of log prior strength), the
     initial-trust mean and concentration, the noise scale, the decay rate."""
     sig = jax.nn.sigmoid
-    first = jnp.exp(u_b[:, 0]) if rule == "bayes" else sig(u_b[:, 0])
-    return (first[:, None], sig(u_b[:, 1])[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
+    if rule == "bayes":      # log of the median prior strength, sd of log prior strength
+        first, second = u_b[:, 0], jnp.exp(u_b[:, 1])
+    else:
+        first, second = sig(u_b[:, 0]), sig(u_b[:, 1])
+    return (first[:, None], second[:, None], sig(u_b[:, 2]), jnp.exp(u_b[:, 3]),
             jnp.exp(u_b[:, 4])[:, None], sig(u_b[:, 5])[:, None])
 
 
@@ -59,13 +63,22 @@ def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
     log_w = _beta_log_weights(mean, conc, nodes, log_gl)
     B = u_b.shape[0]
     alpha0 = jnp.broadcast_to(nodes[None, :], (B, nodes.shape[0]))
+    if rule == "bayes":
+        # every initial trust with every prior strength n0 = exp(mu + sd z_k), z_k the
+        # Gauss-Hermite nodes of a standard normal
+        z, log_wz = np.polynomial.hermite_e.hermegauss(STRENGTH_NODES)
+        log_wz = np.log(log_wz / log_wz.sum())
+        K, n = len(z), nodes.shape[0]
+        alpha0 = jnp.tile(alpha0, (1, K))
+        log_w = jnp.tile(log_w, (1, K)) + jnp.repeat(jnp.asarray(log_wz), n)[None, :]
+        prior_n0 = jnp.exp(first + second * jnp.repeat(jnp.asarray(z), n)[None, :])
 
     def updated(alpha, fid, seen):
         """Trust after feedback ``fid`` (B, 1), by the rule's definition."""
         if rule == "bayes":
             # posterior mean of the fidelity: prior Beta of mean alpha_1 and strength n0, the
             # (seen + 1)-th observation
-            return alpha + (fid - alpha) / (first + seen[:, None] + 1.0)
+            return alpha + (fid - alpha) / (prior_n0 + seen[:, None] + 1.0)
         if rule == "wsls":
             return jnp.broadcast_to(jnp.where(fid >= 0.5, first, second), alpha.shape)
         if rule == "confirmation":

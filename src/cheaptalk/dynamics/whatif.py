@@ -53,15 +53,15 @@ def whatif(batches: list[dict], params: dict, kind: str, error_scales=(1.0, 0.75
     errors (and, with ``parameter_draws``, the parameters' share), and the mean trust at
     each event index (``trust_by_event``). ``rule``: the learning rule of the fit."""
     model = TrustDynamics(kind, n_nodes, rule)
-    nodes = model.nodes()[0]
     scenarios = [(k, rate) for k in error_scales for rate in feedback_rates]
     base_i = next((i for i, (k, rate) in enumerate(scenarios) if k == 1 and rate is None), 0)
 
     def replay(p):
         u = to_unconstrained(p, kind, rule)
         posteriors = [_posterior(model, u, b)[:int(b["n_sellers"])] for b in batches]   # (nb, Q) each
+        nodes, _, n0 = model.grid(u)          # each node's initial trust (and bayes' n0)
         return [_run_scenario(batches, posteriors, nodes, p, kind, rule, k, rate, fidelity_scale, price,
-                              unit_cost, seed) for k, rate in scenarios]
+                              unit_cost, seed, n0) for k, rate in scenarios]
 
     runs = replay(params)
     base = runs[base_i]
@@ -142,7 +142,7 @@ def _paired_change(totals, base_totals, events):
 
 
 def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidelity_scale, price,
-                  unit_cost, seed) -> dict:
+                  unit_cost, seed, n0=None) -> dict:
     """Per-seller totals (trust, adoption, profit, absolute error, events) under one scenario,
     and trust summed by event index."""
     rng = np.random.default_rng(seed)      # the same feedback draws in every scenario
@@ -165,8 +165,9 @@ def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidel
         fid = np.clip(fid, 0, 1)
         feedback = b["feedback"][:nb] if rate is None else (rng.random((nb, T)) < rate)
         feedback = feedback & valid
+        values = rule_values(params, rule) if n0 is None else (np.tile(n0, nb), 0.0)
         paths = simulate_path(np.tile(nodes, nb), np.repeat(fid, Q, axis=0),
-                              np.repeat(feedback, Q, axis=0), *rule_values(params, rule),
+                              np.repeat(feedback, Q, axis=0), *values,
                               rule, decay=params.get("decay", 0.0)).reshape(nb, Q, T)
         trust = np.einsum("bqt,bq->bt", paths, post)
         if kind == "continuous":
