@@ -319,3 +319,28 @@ def test_decay_option_recovered_and_tested_on_the_boundary(rule_logs, tmp_path):
         else:
             assert lr["p_value"] > 1e-3 and comparison.best == "asymmetric"
             assert fit.estimates["decay"] < 0.01
+
+
+@pytest.mark.parametrize("kind", ["continuous", "binary"])
+@pytest.mark.parametrize("rule", ["asymmetric", "bayes+decay"])
+def test_shared_initial_trust_passes_match_automatic_differentiation(kind, rule):
+    """Groups of sellers sharing one initial trust (a subject's advisors): the compiled
+    passes against automatic differentiation of the grouped likelihood, and groups of one
+    seller each give the ungrouped likelihood."""
+    rng = np.random.default_rng(11)
+    batch = _batch(kind, rng, B=9, T=10)
+    model = TrustDynamics(kind, 20, rule)
+    u = rng.normal(0, 0.5, len(parameter_names(kind, rule)))
+    alone = model.batch_pass(u, batch, hessian=True)
+    singles = dict(batch, group_end=np.ones(9, bool))
+    for got, want in zip(model.batch_pass(u, singles, hessian=True), alone):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    grouped = dict(batch, group_end=np.array([0, 0, 1, 1, 0, 1, 0, 0, 1], bool))   # groups of 3, 1, 2, 3
+    ll, scores, H = model.batch_pass(u, grouped, hessian=True)
+    ll_ad, scores_ad = model.loglik_and_scores(u, grouped)
+    np.testing.assert_allclose(ll, ll_ad, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(scores, scores_ad, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(H, model.hessian(u, grouped), rtol=1e-9, atol=1e-9)
+    assert (ll[~grouped["group_end"]] == 0).all()
+    # sharing the initial trust is another model: the likelihood differs from the ungrouped one
+    assert abs(ll.sum() - alone[0].sum()) > 1e-3

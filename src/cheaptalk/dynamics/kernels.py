@@ -222,6 +222,45 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
 
 
 @numba.njit(inline="always", **_JIT)
+def _add_node_terms(acc, st):
+    """Add a seller's node log-likelihoods and their derivatives (rows _LL.._H_PP and
+    _G_X.._H_XP) to those of its group: sellers that share their initial trust (one
+    subject's advisors) multiply their likelihoods given each node before the mixture."""
+    for k in range(_LL, _H_PP + 1):
+        for q in range(st.shape[1]):
+            acc[k, q] += st[k, q]
+    for k in range(_G_X, _H_XP + 1):
+        for q in range(st.shape[1]):
+            acc[k, q] += st[k, q]
+
+
+@numba.njit(inline="always", **_JIT)
+def _group_totals(b, grouped, group_end, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, acc,
+                  post, out_ll, out_score, out_hess):
+    """Seller ``b``'s contribution: its own mixture over the nodes, or, ``grouped``, nothing
+    until the last seller of its group, which carries the group's mixture (the other rows
+    hold zeros, so sums over sellers are sums over groups)."""
+    if not grouped:
+        _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
+                       out_ll, out_score, out_hess)
+        return
+    _add_node_terms(acc, st)
+    if group_end[b]:
+        _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, acc, post,
+                       out_ll, out_score, out_hess)
+        for k in range(acc.shape[0]):
+            for q in range(acc.shape[1]):
+                acc[k, q] = 0.0
+    else:
+        out_ll[b] = 0.0
+        for k in range(out_score.shape[1]):
+            out_score[b, k] = 0.0
+        if hessian:
+            for k in range(out_hess.shape[1]):
+                out_hess[b, k] = 0.0
+
+
+@numba.njit(inline="always", **_JIT)
 def _start_seller(st, nodes):
     """A new seller: every node's trust at its initial value, every other row (path
     derivatives, sums, the node log-likelihood and its derivatives) at zero."""
@@ -414,7 +453,8 @@ def _decay_paths(st, nodes, delta, j, c, hessian):
         st[_ALPHA, q] = a + delta * e
 
 
-def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
+def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
+                            grouped: bool = False):
     """Continuous adoption; ``hessian``, the node count, the rule's code and the decay option
     are compile-time constants."""
     Q = n_nodes
@@ -422,15 +462,16 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
                r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
-               out_ll, out_score, out_hess):
-        n_chunks = max(1, min(n_sellers, 64))
+               group_end, bounds, out_ll, out_score, out_hess):
+        n_chunks = bounds.shape[0] - 1
         inv_var = math.exp(-2.0 * psi)
         for chunk in numba.prange(n_chunks):
             # one block of known shape: LLVM sees that its rows cannot overlap and vectorizes
             # the node loops without run-time checks
             st = np.empty((_N_ROWS, Q))
+            acc = np.zeros((_N_ROWS, Q))
             post = np.empty(Q)
-            for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
+            for b in range(bounds[chunk], bounds[chunk + 1]):
                 _start_seller(st, nodes)
                 n_obs = 0
                 n_seen = 0
@@ -484,8 +525,8 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
                         st[_H_DX, q] = st[_SUM_DX, q] * inv_var
                         st[_H_XX, q] = st[_SUM_XX, q] * inv_var
                         st[_H_XP, q] = -2.0 * st[_G_X, q]
-                _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
-                               out_ll, out_score, out_hess)
+                _group_totals(b, grouped, group_end, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, acc,
+                              post, out_ll, out_score, out_hess)
 
     return kernel
 
@@ -510,7 +551,8 @@ def _cache_link(st, scale):
         st[_P_NEG, q] = e / (1.0 + e)            # sigmoid(-|z|)
 
 
-def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
+def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
+                        grouped: bool = False):
     """Binary adoption (follow / ignore); ``hessian``, the node count, the rule's code and the
     decay option are compile-time constants."""
     Q = n_nodes
@@ -518,13 +560,14 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
                r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
-               out_ll, out_score, out_hess):
-        n_chunks = max(1, min(n_sellers, 64))
+               group_end, bounds, out_ll, out_score, out_hess):
+        n_chunks = bounds.shape[0] - 1
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
             st = np.empty((_N_ROWS, Q))
+            acc = np.zeros((_N_ROWS, Q))
             post = np.empty(Q)
-            for b in range(chunk * n_sellers // n_chunks, (chunk + 1) * n_sellers // n_chunks):
+            for b in range(bounds[chunk], bounds[chunk + 1]):
                 _start_seller(st, nodes)
                 _cache_link(st, scale)
                 n_seen = 0
@@ -572,8 +615,8 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
                     elif decay:
                         _decay_paths(st, nodes, delta, j_x, c_x, hessian)
                         _cache_link(st, scale)
-                _seller_totals(b, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, post,
-                               out_ll, out_score, out_hess)
+                _group_totals(b, grouped, group_end, log_w, d_log_w, d2_log_w, j0, j1, c0, c1, hessian, st, acc,
+                              post, out_ll, out_score, out_hess)
 
     return kernel
 
@@ -581,14 +624,28 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
 _KERNELS: dict = {}
 
 
-def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False):
-    """The kernel for one adoption kind, rule code and decay option, with or without the
-    Hessian, for ``n_nodes`` nodes (compiled, or loaded from numba's cache, on first use)."""
-    key = (kind, hessian, n_nodes, rule, decay)
+def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
+            grouped: bool = False):
+    """The kernel for one adoption kind, rule code, decay option and grouping, with or
+    without the Hessian, for ``n_nodes`` nodes (compiled, or loaded from numba's cache, on
+    first use)."""
+    key = (kind, hessian, n_nodes, rule, decay, grouped)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel
-        _KERNELS[key] = make(hessian, n_nodes, rule, decay)
+        _KERNELS[key] = make(hessian, n_nodes, rule, decay, grouped)
     return _KERNELS[key]
+
+
+def _chunk_bounds(n_sellers: int, group_end=None) -> np.ndarray:
+    """Where the parallel chunks of sellers start and end: up to 64 chunks of equal size, each
+    moved to the end of a group when sellers are grouped (a group is never split)."""
+    n_chunks = max(1, min(n_sellers, 64))
+    bounds = np.array([c * n_sellers // n_chunks for c in range(n_chunks + 1)], np.int64)
+    if group_end is not None and n_sellers:
+        ends = np.flatnonzero(group_end[:n_sellers]) + 1          # sellers after each group
+        inner = ends[np.minimum(np.searchsorted(ends, bounds[1:-1]), len(ends) - 1)]
+        bounds = np.unique(np.r_[0, inner, n_sellers]).astype(np.int64)
+    return bounds
 
 
 def _rule_terms(rule: str, u0: float, u1: float):
@@ -612,7 +669,9 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
 
     Returns per-seller log-likelihoods (nb,), per-seller scores (nb, 6) with respect to
     ``u`` and, with ``hessian=True``, the Hessian of the batch's summed log-likelihood (6, 6);
-    otherwise ``None``.
+    otherwise ``None``. With ``batch["group_end"]`` (a shared initial trust: consecutive
+    sellers up to one marked as a group's end share their initial-trust node), the group's
+    log-likelihood and scores are in its last seller's row and the others' rows are 0.
     """
     u = np.asarray(u, float)
     base, decay = split_rule(rule)
@@ -632,10 +691,19 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     out_ll = np.empty(nb)
     out_score = np.empty((nb, N_PARAMS))
     out_hess = np.empty((nb if hessian else 0, len(_TRIU[0])))
-    kernel = _kernel(kind, bool(hessian), len(nodes), _RULE_CODES[base], decay)
+    group_end = batch.get("group_end")
+    grouped = group_end is not None
+    if grouped:
+        group_end = np.asarray(group_end, bool)
+        if nb and not group_end[nb - 1]:
+            raise ValueError("a batch of grouped sellers must end with the end of a group")
+    else:
+        group_end = np.ones(max(nb, 1), bool)
+    bounds = _chunk_bounds(nb, group_end if grouped else None)
+    kernel = _kernel(kind, bool(hessian), len(nodes), _RULE_CODES[base], decay, grouped)
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
            batch["length"], nb, *terms, delta, j_x, j_x * (1.0 - 2.0 * delta), float(u[4]), nodes, log_w,
-           d_log_w, d2_log_w, n0s, szs, out_ll, out_score, out_hess)
+           d_log_w, d2_log_w, n0s, szs, group_end, bounds, out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None
     H = np.zeros((N_PARAMS, N_PARAMS))

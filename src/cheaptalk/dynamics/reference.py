@@ -108,7 +108,15 @@ def _paths(u_b, batch, nodes, log_gl, spec, keep_path):
 
 def _seller_loglik(u_b, batch, nodes, log_gl, spec):
     log_w, ll, _ = _paths(u_b, batch, nodes, log_gl, spec, keep_path=False)
-    return jax.scipy.special.logsumexp(log_w + ll, axis=1)
+    if "group_end" not in batch:
+        return jax.scipy.special.logsumexp(log_w + ll, axis=1)
+    # a shared initial trust: a group's sellers multiply their likelihoods given each node
+    # before the mixture; the group's log-likelihood sits in its last seller's row
+    end = batch["group_end"]
+    group = jnp.cumsum(jnp.concatenate([jnp.zeros(1, end.dtype), end[:-1]]).astype(jnp.int32))
+    ll_group = jax.ops.segment_sum(ll, group, num_segments=ll.shape[0])
+    total = jax.scipy.special.logsumexp(log_w + ll_group[group], axis=1)
+    return jnp.where(end, total, 0.0)
 
 
 @partial(jax.jit, static_argnames=("spec",))
@@ -161,13 +169,24 @@ class AutodiffReference:
 
     @staticmethod
     def _jax_batch(batch):
-        return {k: jnp.asarray(batch[k]) for k in ("gap", "act", "fidelity", "feedback", "observed")}
+        keys = ("gap", "act", "fidelity", "feedback", "observed") + (("group_end",) if "group_end" in batch else ())
+        return {k: jnp.asarray(batch[k]) for k in keys}
 
     def loglik_and_scores(self, u, batch):
-        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays."""
+        """(per-seller log-likelihood (B,), per-seller scores (B, P)) as numpy arrays (with
+        ``group_end``: per group, in the row of its last seller, zeros elsewhere)."""
         ll, s = _loglik_and_scores(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
                                    self.log_gl, self.spec)
-        return np.asarray(ll), np.asarray(s)
+        ll, s = np.asarray(ll), np.asarray(s)
+        if "group_end" in batch:
+            # the gradients of a group's members' copies of u add up to the group's score
+            end = np.asarray(batch["group_end"], bool)
+            group = np.r_[0, np.cumsum(end[:-1])]
+            totals = np.zeros((int(end.sum()), s.shape[1]))
+            np.add.at(totals, group, s)
+            s = np.zeros_like(s)
+            s[end] = totals
+        return ll, s
 
     def hessian(self, u, batch):
         return np.asarray(_hessian(jnp.asarray(u, jnp.float64), self._jax_batch(batch), self.nodes,
