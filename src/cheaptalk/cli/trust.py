@@ -69,6 +69,9 @@ def register(sub):
                    help="wsls rule: trust after feedback of fidelity < 1/2 (0.3)")
     g.add_argument("--decay", type=_in_range(0, 1, "--decay"), default=0.1,
                    help=f"RULE{DECAY}: share of the way back to initial trust after an event without feedback (0.1)")
+    g.add_argument("--advisors-per-subject", type=_in_range(1, 1000, "--advisors-per-subject", whole=True),
+                   default=1, help="subjects of this many sellers (advisors) sharing one initial trust, listed "
+                                   "in OUT/sellers.parquet (seller, subject) (default 1: none)")
     g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
                    help="(0.5)")
     g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
@@ -96,6 +99,11 @@ def register(sub):
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
     f.add_argument("--rule", type=_rule, default="asymmetric",
                    help="learning rule of trust: " + "; ".join(RULE_HELP))
+    f.add_argument("--shared-initial-trust", action="store_true",
+                   help="each subject's sellers (e.g. one subject's advisors in a lab design) share one initial "
+                        "trust; the subjects come from the seller table's subject column (--sellers-table, or "
+                        "sellers.parquet beside events/); the logs are held in memory, standard errors "
+                        "cluster by subject; per-seller trust with --out uses each seller's own decisions")
     f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -137,6 +145,11 @@ def register(sub):
                         "figures DIR/rules.png (mean trust by event and segment, and the response to "
                         "feedback, under every rule) and DIR/adoption.png (observed adoption against each "
                         "rule's prediction by event and segment)")
+    c.add_argument("--shared-initial-trust", action="store_true",
+                   help="each subject's sellers (e.g. one subject's advisors in a lab design) share one initial "
+                        "trust; the subjects come from the seller table's subject column (--sellers-table, or "
+                        "sellers.parquet beside events/); the logs are held in memory, standard errors "
+                        "cluster by subject; per-seller trust with --out uses each seller's own decisions")
     c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes of initial trust (20)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -214,6 +227,15 @@ def _engine(args, progress):
     return get_engine("local", source, progress=progress, cache_mb=getattr(args, "cache_mb", 1024))
 
 
+def _fit_engine(engine, args):
+    """The engine the fit runs on: ``engine``, or, with ``--shared-initial-trust``, its logs
+    regrouped in memory so that each subject's sellers share one initial trust."""
+    if not getattr(args, "shared_initial_trust", False):
+        return engine
+    from ..dynamics.engines.memory import SharedTrustEngine, subjects_from_sellers_table
+    return SharedTrustEngine(engine, subjects_from_sellers_table(engine.source.sellers_table))
+
+
 def _check_strict(engine, strict):
     engine.prepare()
     ex = engine.exclusions
@@ -239,6 +261,7 @@ def run_generate(args) -> int:
                            prior_strength=args.prior_strength, prior_strength_sd=args.prior_strength_sd,
                            trust_after_win=args.trust_after_win,
                            trust_after_loss=args.trust_after_loss, decay=args.decay,
+                           advisors_per_subject=args.advisors_per_subject,
                            initial_trust_mean=args.initial_trust_mean,
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)
@@ -258,7 +281,7 @@ def run_fit(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
-        fit = fit_trust(engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
+        fit = fit_trust(_fit_engine(engine, args), kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
                         warm_start_sellers=args.warm_start_sellers, progress=progress)
         result = fit.to_json()
         if args.out:
@@ -291,7 +314,7 @@ def run_compare(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
-        comparison = compare_rules(engine, rules, kind=args.adoption, n_nodes=args.nodes,
+        comparison = compare_rules(_fit_engine(engine, args), rules, kind=args.adoption, n_nodes=args.nodes,
                                    warm_start_sellers=args.warm_start_sellers, progress=progress,
                                    folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:

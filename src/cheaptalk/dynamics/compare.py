@@ -154,15 +154,18 @@ class RuleComparison:
 
 
 def seller_logliks(engine, fits: dict, n_nodes: int = 20) -> dict:
-    """Each seller's log-likelihood under every fitted rule, in one pass over the packed
-    batches (the same sellers in the same order for every rule)."""
+    """Each seller's (or, with a shared initial trust, each subject's) log-likelihood under
+    every fitted rule, in one pass over the packed batches (the same sellers in the same order
+    for every rule)."""
     models = {rule: TrustDynamics(f.kind, n_nodes, rule) for rule, f in fits.items()}
     out = {rule: [] for rule in fits}
     for batch in engine.batches():
         nb = int(batch["n_sellers"])
+        # with a shared initial trust, one contribution per subject (in its last seller's row)
+        keep = batch["group_end"][:nb] if "group_end" in batch else slice(None)
         for rule, f in fits.items():
             ll, _, _ = models[rule].batch_pass(f.u, batch)
-            out[rule].append(np.asarray(ll)[:nb])
+            out[rule].append(np.asarray(ll)[:nb][keep])
     return {rule: np.concatenate(v) if v else np.zeros(0) for rule, v in out.items()}
 
 
@@ -191,11 +194,18 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     if n_sample < 2 * folds:
         raise InputError(f"cross-validation needs at least {2 * folds} sellers for {folds} folds; the logs have "
                          f"{n_sample}")
-    fold_of = [(seller_hashes(pa.array(b["seller"][:int(b["n_sellers"])]), seed) % np.uint64(folds)).astype(int)
+    # folds of sellers, or of subjects when sellers share their initial trust (whole groups)
+    unit = "subject" if "group_end" in sample[0] else "seller"
+    fold_of = [(seller_hashes(pa.array(list(b[unit][:int(b["n_sellers"])])), seed) % np.uint64(folds)).astype(int)
                for b in sample]
     decisions = np.concatenate([b["observed"][:int(b["n_sellers"])].sum(axis=1) for b in sample])
+    ends = np.concatenate([b["group_end"][:int(b["n_sellers"])] if unit == "subject"
+                           else np.ones(int(b["n_sellers"]), bool) for b in sample])
+    # decisions of each unit, in the row of its last seller
+    decisions = np.add.reduceat(decisions, np.r_[0, np.flatnonzero(ends)[:-1] + 1]) if unit == "subject" \
+        else decisions
     n_all = engine.n_sellers()
-    design = {"folds": int(folds), "seed": int(seed), "sellers": n_sample, "sellers_in_logs": n_all,
+    design = {"folds": int(folds), "seed": int(seed), "sellers": n_sample, "sellers_in_logs": n_all, "by": unit,
               "sample": (f"all {n_sample:,} sellers" if n_sample >= n_all else
                          f"a sample of {n_sample:,} of the {n_all:,} sellers (the first in the packed logs)")}
     bar = None
@@ -229,7 +239,7 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
                 per_fold.append(fold_ll / max(fold_n, 1.0))
                 if bar is not None:
                     bar.update(1)
-            by_seller = np.concatenate(held_out)
+            by_seller = np.concatenate(held_out)[ends]
             out[rule] = {"cv_loglik": float(by_seller.sum() / max(decisions.sum(), 1)), "folds": int(folds),
                          "per_fold": per_fold, "not_converged": int(not_converged), "seed": int(seed),
                          "by_subject": by_seller, "decisions_by_subject": decisions}

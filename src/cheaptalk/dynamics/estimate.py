@@ -117,9 +117,11 @@ class TrustFit(EstimationResult):
     def n_obs(self) -> int:
         return self.n_decisions
 
+    n_groups: int | None = None    # subjects sharing initial trust (None: each seller its own)
+
     @property
     def n_subjects(self) -> int:
-        return self.n_sellers
+        return self.n_groups if self.n_groups is not None else self.n_sellers
 
     def to_json(self) -> dict:
         """The fit JSON (same fields as ``cheaptalk fit --json``, ``docs/results.md``)."""
@@ -158,7 +160,8 @@ class TrustFit(EstimationResult):
 
     def summary(self) -> str:
         lines = [f"Dynamic trust model ({self.rule} learning rule, {self.kind} adoption), engine {self.engine}",
-                 f"  sellers {self.n_sellers:,}  events {self.n_events:,}  decisions {self.n_decisions:,}",
+                 f"  sellers {self.n_sellers:,}  events {self.n_events:,}  decisions {self.n_decisions:,}"
+                 + (f"  subjects {self.n_groups:,} (each sharing one initial trust)" if self.n_groups else ""),
                  *([f"  a random sample of sellers: each kept with probability "
                     f"{self.seller_sample['fraction']:g} (seed {self.seller_sample['seed']}); "
                     f"{self.seller_sample['rows_of_other_sellers']:,} events of other sellers not used"]
@@ -172,7 +175,7 @@ class TrustFit(EstimationResult):
                  f"  {self.prepare_seconds:.1f} s reading and packing the logs, "
                  f"{self.seconds:.1f} s estimating",
                  "",
-                 f"  {'parameter':<28}{'estimate':>12}{'se (seller)':>14}",
+                 f"  {'parameter':<28}{'estimate':>12}{f'se ({self.cluster_unit})':>14}",
                  ]
         for k, v in self.estimates.items():
             lines.append(f"  {k:<28}{v:>12.5g}{self.se[k]:>14.4g}")
@@ -547,7 +550,8 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         passes += extra + 1
     u = np.asarray(res.x, float)
     H = final.hessian
-    G = final.n_sellers
+    G = final.n_clusters or final.n_sellers       # sellers, or subjects sharing initial trust
+    unit = getattr(engine, "grouped_by", "seller")
     warn = []
     # the sandwich on the unconstrained scale (where the likelihood is close to quadratic),
     # mapped to the reported parameters by the delta method
@@ -569,7 +573,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         if inference.not_concave(eig):
             model_se = np.full(len(u), np.nan)
         se_model = {n: (float(v) if np.isfinite(v) else None) for n, v in zip(names, model_se)}
-        warn.append(inference.few_clusters_warning(G, "seller", se_model)
+        warn.append(inference.few_clusters_warning(G, unit, se_model)
                     + ("" if all(v is not None for v in se_model.values())
                        else " (n/a: the log-likelihood is not concave at the estimate)"))
     se_nat = inference.standard_errors(cov)
@@ -595,7 +599,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
         raise TrustFitError(f"the log-likelihood is not finite at the estimate ({final.loglik}): the fit has not "
                             f"converged; look for extreme values in the logs")
     est = to_natural(u, kind, rule)
-    return TrustFit(
+    fit = TrustFit(
         kind=kind, u=u, estimates=est, se={n: float(se_nat[i]) for i, n in enumerate(names)},
         cov=cov, cov_unconstrained=V, loglik=final.loglik, n_sellers=final.n_sellers, n_events=final.n_events,
         n_decisions=final.n_decisions, converged=bool(res.success), message=str(res.message),
@@ -613,3 +617,8 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
                                  "falls below fraction x 2^64",
                        "rows_of_other_sellers": engine.exclusions.outside_sample}
         if opts.sampled else None)
+    if unit != "seller":
+        fit.cluster_unit = unit            # (the class says seller)
+        fit.n_groups = G
+        fit.se_method = f"cluster-robust by {unit} (sandwich), delta method from the unconstrained scale"
+    return fit

@@ -47,6 +47,9 @@ class SyntheticWorld:
     trust_after_win: float = 0.8
     trust_after_loss: float = 0.3
     decay: float = 0.0              # used by a RULE+decay rule
+    # > 1: subjects of this many sellers (advisors) that share one initial trust, listed in
+    # sellers.parquet (seller, subject) for `--shared-initial-trust`
+    advisors_per_subject: int = 1
     initial_trust_mean: float = 0.5
     initial_trust_concentration: float = 6.0
     sd_action: float = 5.0
@@ -78,7 +81,14 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     fidelity = 1.0 - np.minimum(1.0, np.abs(rec - truth) / world.fidelity_scale)
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
-    alpha0 = rng.beta(a, b, S)
+    k = max(1, int(world.advisors_per_subject))
+    if k > 1:
+        # one initial trust per subject, shared by its advisors (chunks hold whole subjects)
+        subject = (first_seller + np.arange(S)) // k
+        first_subject = subject[0]
+        alpha0 = rng.beta(a, b, subject[-1] - first_subject + 1)[subject - first_subject]
+    else:
+        alpha0 = rng.beta(a, b, S)
     values = rule_values(world.truth(), world.rule)
     if split_rule(world.rule)[0] == "bayes":
         # each seller's own prior strength (drawn only under bayes: the other rules' logs
@@ -107,6 +117,8 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     table = table.append_column("segment", segment)
     sellers = pa.table({"seller": seller, "segment": pa.array(np.asarray(SEGMENTS)[seg]),
                         "initial_trust": alpha0})
+    if k > 1:
+        sellers = sellers.append_column("subject", pa.array(seller // k))
     return table, sellers
 
 
@@ -124,6 +136,8 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
         old.unlink()
     rng = np.random.default_rng(seed)
     per_file = max(1, events_per_file // events_per_seller)
+    advisors = max(1, int(world.advisors_per_subject))
+    per_file = max(advisors, per_file // advisors * advisors)       # whole subjects in each file
     n_files = -(-sellers // per_file)
     writer_truth = None
     bar = None
@@ -152,6 +166,12 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
              "n_events": sellers * events_per_seller, "params": world.truth(),
              "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(world).items()}}
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    if advisors > 1:
+        # the seller table `trust fit --shared-initial-trust` reads (found beside events/)
+        pq.write_table(pq.read_table(out / "sellers_truth.parquet", columns=["seller", "subject"]),
+                       out / "sellers.parquet")
+    elif (out / "sellers.parquet").exists():
+        (out / "sellers.parquet").unlink()
     (out / "schema.json").write_text(json.dumps(
         {"adoption": world.adoption, "fidelity_scale": world.fidelity_scale,
          "fidelity": "1 - min(1, |recommendation - truth| / fidelity_scale)"}, indent=2) + "\n")

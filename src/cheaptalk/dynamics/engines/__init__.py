@@ -59,7 +59,7 @@ class PassResult:
     """Sums over sellers of one pass: log-likelihood, score, outer products of scores,
     and (optionally) the Hessian."""
 
-    __slots__ = ("loglik", "score", "meat", "hessian", "n_sellers", "n_events", "n_decisions")
+    __slots__ = ("loglik", "score", "meat", "hessian", "n_sellers", "n_events", "n_decisions", "n_clusters")
 
     def __init__(self, p: int, hessian: bool = False):
         self.loglik = 0.0
@@ -67,6 +67,7 @@ class PassResult:
         self.meat = np.zeros((p, p))
         self.hessian = np.zeros((p, p)) if hessian else None
         self.n_sellers = self.n_events = self.n_decisions = 0
+        self.n_clusters = 0     # independent units: sellers, or groups sharing initial trust
 
     def __iadd__(self, other: "PassResult"):
         self.loglik += other.loglik
@@ -75,6 +76,7 @@ class PassResult:
         if other.hessian is not None:
             self.hessian = other.hessian if self.hessian is None else self.hessian + other.hessian
         self.n_sellers += other.n_sellers
+        self.n_clusters += other.n_clusters
         self.n_events += other.n_events
         self.n_decisions += other.n_decisions
         return self
@@ -99,6 +101,7 @@ def evaluate_batch(model, u, batch: dict, hessian: bool = False) -> PassResult:
     if hessian:
         r.hessian = H
     r.n_sellers = nb
+    r.n_clusters = int(np.count_nonzero(batch["group_end"][:nb])) if "group_end" in batch else nb
     r.n_events = int(batch["length"].sum())
     r.n_decisions = int(batch["observed"].sum())
     return r

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import PassResult, evaluate_batch, first_sellers
 
-__all__ = ["MemoryEngine", "take_sellers"]
+__all__ = ["MemoryEngine", "take_sellers", "group_by_subject", "SharedTrustEngine", "subjects_from_sellers_table"]
 
 
 def take_sellers(batch: dict, keep: np.ndarray) -> dict | None:
@@ -59,3 +59,94 @@ class MemoryEngine:
 
     def close(self) -> None:
         self._batches = []
+
+
+# sellers per regrouped batch (whole subjects: a batch may hold more to keep one together)
+GROUPED_BATCH_SELLERS = 4096
+
+
+def _stack_sellers(batches: list[dict]) -> dict:
+    """The sellers of ``batches`` in one packed batch (events padded to the longest)."""
+    rows = [int(b["n_sellers"]) for b in batches]
+    T = max(b["gap"].shape[1] for b in batches)
+    out = {}
+    for key, value in batches[0].items():
+        if not (isinstance(value, np.ndarray) and value.ndim >= 1
+                and value.shape[0] == batches[0]["length"].shape[0]):
+            continue
+        parts = []
+        for b, n in zip(batches, rows):
+            v = b[key][:n]
+            if v.ndim == 2 and v.shape[1] < T:
+                v = np.concatenate([v, np.zeros((n, T - v.shape[1]), v.dtype)], axis=1)
+            parts.append(v)
+        out[key] = np.concatenate(parts)
+    out["n_sellers"] = sum(rows)
+    return out
+
+
+def group_by_subject(batches: list[dict], subject_of) -> list[dict]:
+    """Packed batches with each subject's sellers next to each other and a ``group_end``
+    flag on the last seller of each subject, for the passes with a shared initial trust.
+    ``subject_of`` maps a seller id to its subject."""
+    batches = [b for b in batches if int(b["n_sellers"])]
+    if not batches:
+        return []
+    every = _stack_sellers(batches)
+    subjects = np.array([str(subject_of[s]) for s in every["seller"]], dtype=object)
+    order = np.argsort(subjects, kind="stable")
+    subjects = subjects[order]
+    ends = np.r_[subjects[1:] != subjects[:-1], True]
+    out, start = [], 0
+    n = len(order)
+    while start < n:
+        stop = min(start + GROUPED_BATCH_SELLERS, n)
+        while stop < n and not ends[stop - 1]:
+            stop += 1                      # keep a subject in one batch
+        keep = order[start:stop]
+        batch = {k: (v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                 for k, v in every.items()}
+        batch["n_sellers"] = int(stop - start)
+        batch["group_end"] = ends[start:stop].copy()
+        batch["subject"] = subjects[start:stop]
+        out.append(batch)
+        start = stop
+    return out
+
+
+class SharedTrustEngine(MemoryEngine):
+    """``parent``'s logs with a shared initial trust per subject: its packed batches, read
+    once into memory, regrouped so that each subject's sellers (say, one subject's advisors)
+    are together and share one draw of initial trust (:func:`group_by_subject`). The passes
+    then mix over the initial-trust nodes once per subject, and the standard errors cluster
+    by subject."""
+
+    grouped_by = "subject"
+
+    def __init__(self, parent, subject_of):
+        parent.prepare()
+        super().__init__(parent, group_by_subject(list(parent.batches()), subject_of))
+        self.name = parent.name
+        self.parent = parent
+
+    def n_subjects(self) -> int:
+        return sum(int(np.count_nonzero(b["group_end"])) for b in self._batches)
+
+
+def subjects_from_sellers_table(path) -> dict:
+    """``seller -> subject`` from the seller table's ``subject`` column (Parquet)."""
+    import pyarrow.parquet as pq
+
+    from ...errors import InputError
+    if path is None:
+        raise InputError("a shared initial trust needs the subject of every seller: give a seller table "
+                         "(--sellers-table FILE, Parquet) with the columns seller and subject")
+    names = pq.read_schema(path).names
+    if "subject" not in names:
+        raise InputError(f"{path}: no column 'subject' in the seller table (it has {', '.join(names)}); a shared "
+                         "initial trust needs each seller's subject")
+    table = pq.read_table(path, columns=["seller", "subject"])
+    missing = table.column("subject").null_count
+    if missing:
+        raise InputError(f"{path}: column 'subject' is empty for {missing:,} of {table.num_rows:,} sellers")
+    return dict(zip(table.column("seller").to_pylist(), table.column("subject").to_pylist()))
