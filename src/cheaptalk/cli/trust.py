@@ -308,8 +308,9 @@ def run_fit(args) -> int:
 
 
 def run_compare(args) -> int:
-    from ..dynamics.compare import compare_rules
+    from ..dynamics.compare import check_rules, compare_rules
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    check_rules(rules)              # before the logs are read
     progress = not args.quiet
     engine = _engine(args, progress)
     try:

@@ -35,7 +35,7 @@ from .estimate import TrustFit, TrustFitError, fit_trust
 from .model import TrustDynamics
 from .parameters import DECAY, RULES, rate_names, split_rule
 
-__all__ = ["RuleComparison", "compare_rules", "cross_validate_rules", "NESTED", "CV_SELLERS"]
+__all__ = ["RuleComparison", "compare_rules", "check_rules", "cross_validate_rules", "NESTED", "CV_SELLERS"]
 
 CV_SELLERS = 20_000   # default size of the seller sample that cross-validation runs on
 
@@ -249,17 +249,9 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     return out, design
 
 
-def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 20,
-                  warm_start_sellers: int = 10_000, progress: bool = False,
-                  maxiter: int = 300, folds: int | None = None, cv_sellers: int = CV_SELLERS,
-                  cv_seed: int = 0) -> RuleComparison:
-    """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
-
-    ``maxiter`` caps the L-BFGS-B iterations of a fit that Newton's method could not finish;
-    a fit stopped there is reported as not converged. With ``folds``,
-    the rules are also cross-validated by seller (:func:`cross_validate_rules`, on at most
-    ``cv_sellers`` sellers) and the best rule is the one with the highest held-out
-    log-likelihood."""
+def check_rules(rules) -> None:
+    """At least two different known rules (each may carry the decay option), or an
+    :class:`InputError` that names the unknown ones."""
     unknown = []
     for r in rules:
         try:
@@ -271,6 +263,20 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
                          f"each also with the decay option (e.g. {RULES[0]}{DECAY})")
     if len(set(rules)) < 2:
         raise InputError("a comparison needs at least two different rules")
+
+
+def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 20,
+                  warm_start_sellers: int = 10_000, progress: bool = False,
+                  maxiter: int = 300, folds: int | None = None, cv_sellers: int = CV_SELLERS,
+                  cv_seed: int = 0) -> RuleComparison:
+    """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
+
+    ``maxiter`` caps the L-BFGS-B iterations of a fit that Newton's method could not finish;
+    a fit stopped there is reported as not converged. With ``folds``,
+    the rules are also cross-validated by seller (:func:`cross_validate_rules`, on at most
+    ``cv_sellers`` sellers) and the best rule is the one with the highest held-out
+    log-likelihood."""
+    check_rules(rules)
     t0 = time.perf_counter()
     comparison = RuleComparison(fits={}, logs=str(engine.source.events))
     for rule in dict.fromkeys(rules):
