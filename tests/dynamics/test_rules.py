@@ -179,7 +179,7 @@ def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark, tmp_
 
         from pyspark import TaskContext
         ctx = TaskContext.get()
-        if ctx.partitionId() == 1 and ctx.attemptNumber() == 0:
+        if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
             Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
             raise RuntimeError("injected task failure")
 
