@@ -38,3 +38,19 @@ def local_fit(continuous_logs):
     fit = fit_trust(engine, warm_start_sellers=400)
     yield engine, fit
     engine.close()
+
+
+def failing_first_attempt(marker_dir: str):
+    """A Spark task hook: partition 0 fails on its first attempt of every stage (leaving a
+    marker file in ``marker_dir``), so that a test sees Spark retry it."""
+    def hook():
+        # runs on the executor
+        from pathlib import Path
+
+        from pyspark import TaskContext
+        ctx = TaskContext.get()
+        if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
+            Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
+            raise RuntimeError("injected task failure")
+
+    return hook

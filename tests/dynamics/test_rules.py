@@ -1,6 +1,8 @@
-"""Learning rules of trust: each rule's compiled passes against automatic differentiation,
-each rule's synthetic logs best explained by that rule with its rates recovered, local and
-Spark giving the same estimates, and the comparison's tests (synthetic logs throughout)."""
+"""Learning rules of trust: each rule's compiled passes (with the decay option, with a shared
+initial trust) against automatic differentiation, each rule's synthetic logs best explained
+by that rule with its parameters recovered, local and Spark giving the same estimates, the
+comparison's tests, cross-validation by seller and the adoption forecast (synthetic logs
+throughout)."""
 
 import json
 
@@ -11,9 +13,12 @@ from cheaptalk.cli.main import main
 from cheaptalk.dynamics import fit_trust, resolve_logs
 from cheaptalk.dynamics.compare import compare_rules
 from cheaptalk.dynamics.engines.local import LocalEngine
+from cheaptalk.dynamics.engines.memory import SharedTrustEngine, subjects_from_sellers_table
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
 from cheaptalk.dynamics.model import TrustDynamics, simulate_path
 from cheaptalk.dynamics.parameters import RULES, parameter_names
+
+from .conftest import failing_first_attempt
 
 
 def _batch(kind, rng, B=7, T=12):
@@ -172,16 +177,7 @@ def test_spark_gives_the_local_estimates_under_every_rule(rule_logs, spark, tmp_
             assert remote.estimates[name] == pytest.approx(local.estimates[name], rel=1e-5), (rule, name)
         assert remote.loglik == pytest.approx(local.loglik, rel=1e-9)
     # a task that fails on its first attempt is retried: the pass is unchanged (bayes+decay)
-    marker_dir = str(tmp_path)
-
-    def fail_first_attempt():
-        from pathlib import Path
-
-        from pyspark import TaskContext
-        ctx = TaskContext.get()
-        if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
-            Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
-            raise RuntimeError("injected task failure")
+    fail_first_attempt = failing_first_attempt(str(tmp_path))
 
     model = TrustDynamics("continuous", 20, "bayes+decay")
     faulty = SparkEngine(resolve_logs(rule_logs["bayes"]), spark=spark, partitions=3, task_hook=fail_first_attempt)
@@ -354,7 +350,6 @@ def test_shared_initial_trust_per_subject(tmp_path, capsys):
     d = tmp_path / "lab"
     world = SyntheticWorld(adoption="binary", advisors_per_subject=3, initial_trust_concentration=3.0)
     generate_logs(d, 1800, 20, seed=2, world=world)
-    from cheaptalk.dynamics.engines.memory import SharedTrustEngine, subjects_from_sellers_table
     engine = LocalEngine(resolve_logs(d))
     try:
         separate = fit_trust(engine, warm_start_sellers=500)

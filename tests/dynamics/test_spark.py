@@ -12,6 +12,8 @@ from cheaptalk.dynamics.engines.local import LocalEngine
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
 from cheaptalk.dynamics.model import TrustDynamics
 
+from .conftest import failing_first_attempt
+
 pytest.importorskip("pyspark")
 
 
@@ -114,17 +116,7 @@ def test_failed_task_is_retried_and_result_unchanged(which, small_logs, ordered_
     from cheaptalk.dynamics.engines.spark import SparkEngine
     logs = small_logs if which == "shuffled" else ordered_logs
     n_sellers = 300 if which == "shuffled" else 200
-    marker_dir = str(tmp_path)
-
-    def fail_first_attempt():
-        # runs on the executor: partition 0 fails on its first attempt of every stage
-        from pathlib import Path
-
-        from pyspark import TaskContext
-        ctx = TaskContext.get()
-        if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
-            Path(marker_dir, f"failed-stage-{ctx.stageId()}").touch()
-            raise RuntimeError("injected task failure")
+    fail_first_attempt = failing_first_attempt(str(tmp_path))
 
     model = TrustDynamics("continuous")
     u = np.array([-1.5, -0.6, 0.0, 1.8, 1.6])
