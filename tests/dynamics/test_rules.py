@@ -365,8 +365,16 @@ def test_shared_initial_trust_per_subject(tmp_path, capsys):
         assert abs(shared.estimates[name] - value) < 4 * shared.se[name], (name, shared.estimates[name], value)
     # the CLI, and a clear error without subjects
     out = tmp_path / "fit.json"
-    assert main(["trust", "fit", "--logs", str(d), "--shared-initial-trust", "--quiet", "--json", str(out)]) == 0
+    assert main(["trust", "fit", "--logs", str(d), "--shared-initial-trust", "--quiet", "--json", str(out),
+                 "--out", str(tmp_path / "out")]) == 0
     assert json.loads(out.read_text())["n_subjects"] == 600
+    # per-seller trust: a subject's sellers share the posterior of their initial trust
+    import pyarrow.parquet as pq
+    sellers = pq.read_table(tmp_path / "out" / "seller_trust.parquet").to_pandas()
+    assert len(sellers) == 1800
+    spread = sellers.groupby(sellers["seller"] // 3)["initial_trust"].agg(lambda x: x.max() - x.min())
+    assert spread.max() < 1e-12
+    assert sellers["initial_trust"].nunique() > 500
     assert main(["trust", "compare", "--logs", str(d), "--shared-initial-trust", "--rules", "asymmetric,wsls",
                  "--folds", "2", "--quiet", "--json", str(tmp_path / "cmp.json")]) == 0
     cmp = json.loads((tmp_path / "cmp.json").read_text())

@@ -103,7 +103,7 @@ def register(sub):
                    help="each subject's sellers (e.g. one subject's advisors in a lab design) share one initial "
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
-                        "cluster by subject; per-seller trust with --out uses each seller's own decisions")
+                        "cluster by subject")
     f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -149,7 +149,7 @@ def register(sub):
                    help="each subject's sellers (e.g. one subject's advisors in a lab design) share one initial "
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
-                        "cluster by subject; per-seller trust with --out uses each seller's own decisions")
+                        "cluster by subject")
     c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes of initial trust (20)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
@@ -236,6 +236,17 @@ def _fit_engine(engine, args):
     return SharedTrustEngine(engine, subjects_from_sellers_table(engine.source.sellers_table))
 
 
+def _trajectory_batches(engine, args):
+    """The packed batches with every column for the per-seller trust of ``--out``; with
+    ``--shared-initial-trust`` regrouped by subject, so that each seller's filtered trust uses
+    the decisions of all of its subject's sellers."""
+    if not getattr(args, "shared_initial_trust", False):
+        return engine.batches(event_values=True)
+    from ..dynamics.engines.memory import group_by_subject, subjects_from_sellers_table
+    return group_by_subject(list(engine.batches(event_values=True)),
+                            subjects_from_sellers_table(engine.source.sellers_table))
+
+
 def _check_strict(engine, strict):
     engine.prepare()
     ex = engine.exclusions
@@ -289,7 +300,7 @@ def run_fit(args) -> int:
             from ..dynamics.plots import plot_adoption, plot_gained_lost, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            agg = write_trajectories(engine.batches(event_values=True), TrustDynamics(fit.kind, args.nodes, fit.rule),
+            agg = write_trajectories(_trajectory_batches(engine, args), TrustDynamics(fit.kind, args.nodes, fit.rule),
                                      fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
             plot_adoption({fit.rule: agg}, out / "adoption.png")
@@ -323,7 +334,7 @@ def run_compare(args) -> int:
             from ..dynamics.plots import plot_adoption, plot_rules
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            aggregates = {rule: write_trajectories(engine.batches(event_values=True),
+            aggregates = {rule: write_trajectories(_trajectory_batches(engine, args),
                                                    TrustDynamics(fit.kind, args.nodes, rule), fit.u, out / rule,
                                                    progress=progress)
                           for rule, fit in comparison.fits.items()}

@@ -112,11 +112,15 @@ def _seller_loglik(u_b, batch, nodes, log_gl, spec):
         return jax.scipy.special.logsumexp(log_w + ll, axis=1)
     # a shared initial trust: a group's sellers multiply their likelihoods given each node
     # before the mixture; the group's log-likelihood sits in its last seller's row
-    end = batch["group_end"]
-    group = jnp.cumsum(jnp.concatenate([jnp.zeros(1, end.dtype), end[:-1]]).astype(jnp.int32))
-    ll_group = jax.ops.segment_sum(ll, group, num_segments=ll.shape[0])
-    total = jax.scipy.special.logsumexp(log_w + ll_group[group], axis=1)
-    return jnp.where(end, total, 0.0)
+    total = jax.scipy.special.logsumexp(log_w + _group_sums(ll, batch["group_end"]), axis=1)
+    return jnp.where(batch["group_end"], total, 0.0)
+
+
+def _group_sums(ll, end):
+    """Each seller's row replaced by the sum over its group's sellers (consecutive rows up
+    to one where ``end`` is true)."""
+    group = jnp.cumsum(jnp.concatenate([jnp.zeros(1, jnp.int32), end[:-1].astype(jnp.int32)]))
+    return jax.ops.segment_sum(ll, group, num_segments=ll.shape[0])[group]
 
 
 @partial(jax.jit, static_argnames=("spec",))
@@ -148,6 +152,9 @@ def _filtered(u, batch, nodes, log_gl, spec):
     B = batch["gap"].shape[0]
     u_b = jnp.broadcast_to(u[None, :], (B, u.shape[0]))
     log_w, ll, path = _paths(u_b, batch, nodes, log_gl, spec, keep_path=True)
+    if "group_end" in batch:
+        # a shared initial trust: every seller of a group has the group's posterior
+        ll = _group_sums(ll, batch["group_end"])
     post = jax.nn.softmax(log_w + ll, axis=1)
     return post, path
 
