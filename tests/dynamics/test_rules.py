@@ -375,6 +375,12 @@ def test_shared_initial_trust_per_subject(tmp_path, capsys):
     spread = sellers.groupby(sellers["seller"] // 3)["initial_trust"].agg(lambda x: x.max() - x.min())
     assert spread.max() < 1e-12
     assert sellers["initial_trust"].nunique() > 500
+    # the what-if replays the subjects with their shared initial trust
+    capsys.readouterr()
+    assert main(["trust", "whatif", "--logs", str(d), "--fit", str(out), "--sample-sellers", "300",
+                 "--error-scale", "1,0.5", "--json"]) == 0
+    better = json.loads(capsys.readouterr().out)["scenarios"][1]
+    assert better["adoption_change"] > 0 and better["sellers"] >= 300
     assert main(["trust", "compare", "--logs", str(d), "--shared-initial-trust", "--rules", "asymmetric,wsls",
                  "--folds", "2", "--quiet", "--json", str(tmp_path / "cmp.json")]) == 0
     cmp = json.loads((tmp_path / "cmp.json").read_text())

@@ -387,13 +387,17 @@ def _in_range(low: float, high: float, what: str, whole: bool = False):
 
 
 @contextmanager
-def _replay_inputs(args):
-    """What a what-if replays: the packed batches of the sampled sellers, the error scales and
-    feedback rates asked for, and the logs' fidelity scale (the engine open meanwhile)."""
+def _replay_inputs(args, shared: bool = False):
+    """What a what-if replays: the packed batches of the sampled sellers (``shared``: grouped
+    by subject, for a fit with a shared initial trust), the error scales and feedback rates
+    asked for, and the logs' fidelity scale (the engine open meanwhile)."""
     engine = _engine(args, progress=False)
     try:
         _check_strict(engine, args.strict)
         batches = engine.sample(args.sample_sellers, event_values=True)
+        if shared:
+            from ..dynamics.engines.memory import group_by_subject, subjects_from_sellers_table
+            batches = group_by_subject(batches, subjects_from_sellers_table(engine.source.sellers_table))
         rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
         scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
         if not batches:
@@ -413,7 +417,8 @@ def _whatif_by_rule(args, fits: list) -> int:
     if args.parameter_draws:
         raise InputError("--parameter-draws applies to one fit; give a `trust fit --json` file")
     args.adoption = args.adoption or kinds.pop()
-    with _replay_inputs(args) as (batches, scales, rates, fidelity_scale):
+    shared = any(m.get("cluster") == "subject" for m in fits)
+    with _replay_inputs(args, shared) as (batches, scales, rates, fidelity_scale):
         by_rule = {}
         for m in fits:
             rule = m.get("rule", m.get("label", "asymmetric"))
@@ -460,7 +465,8 @@ def run_whatif(args) -> int:
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
     rule = fitj.get("rule", "asymmetric")
     args.adoption = args.adoption or kind
-    with _replay_inputs(args) as (batches, scales, rates, fidelity_scale):
+    # a fit with a shared initial trust per subject replays subjects, not lone sellers
+    with _replay_inputs(args, fitj.get("cluster") == "subject") as (batches, scales, rates, fidelity_scale):
         cov = None
         if args.parameter_draws:
             cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
