@@ -13,7 +13,7 @@ from cheaptalk.cli.main import main
 from cheaptalk.dynamics import fit_trust, resolve_logs
 from cheaptalk.dynamics.compare import compare_rules
 from cheaptalk.dynamics.engines.local import LocalEngine
-from cheaptalk.dynamics.engines.memory import SharedTrustEngine, subjects_from_sellers_table
+from cheaptalk.dynamics.engines.memory import SharedTrustEngine
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
 from cheaptalk.dynamics.model import TrustDynamics, simulate_path
 from cheaptalk.dynamics.parameters import RULES, parameter_names
@@ -353,7 +353,7 @@ def test_shared_initial_trust_per_subject(tmp_path, capsys):
     engine = LocalEngine(resolve_logs(d))
     try:
         separate = fit_trust(engine, warm_start_sellers=500)
-        shared_engine = SharedTrustEngine(engine, subjects_from_sellers_table(engine.source.sellers_table))
+        shared_engine = SharedTrustEngine(engine)
         assert shared_engine.n_subjects() == 600 and shared_engine.n_sellers() == 1800
         shared = fit_trust(shared_engine, warm_start_sellers=500)
     finally:

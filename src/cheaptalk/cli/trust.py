@@ -232,8 +232,8 @@ def _fit_engine(engine, args):
     regrouped in memory so that each subject's sellers share one initial trust."""
     if not getattr(args, "shared_initial_trust", False):
         return engine
-    from ..dynamics.engines.memory import SharedTrustEngine, subjects_from_sellers_table
-    return SharedTrustEngine(engine, subjects_from_sellers_table(engine.source.sellers_table))
+    from ..dynamics.engines.memory import SharedTrustEngine
+    return SharedTrustEngine(engine)
 
 
 def _trajectory_batches(engine, args):
@@ -242,9 +242,8 @@ def _trajectory_batches(engine, args):
     the decisions of all of its subject's sellers."""
     if not getattr(args, "shared_initial_trust", False):
         return engine.batches(event_values=True)
-    from ..dynamics.engines.memory import group_by_subject, subjects_from_sellers_table
-    return group_by_subject(list(engine.batches(event_values=True)),
-                            subjects_from_sellers_table(engine.source.sellers_table))
+    from ..dynamics.engines.memory import regroup_by_subject
+    return regroup_by_subject(engine, engine.batches(event_values=True))
 
 
 def _check_strict(engine, strict):
@@ -396,8 +395,8 @@ def _replay_inputs(args, shared: bool = False):
         _check_strict(engine, args.strict)
         batches = engine.sample(args.sample_sellers, event_values=True)
         if shared:
-            from ..dynamics.engines.memory import group_by_subject, subjects_from_sellers_table
-            batches = group_by_subject(batches, subjects_from_sellers_table(engine.source.sellers_table))
+            from ..dynamics.engines.memory import regroup_by_subject
+            batches = regroup_by_subject(engine, batches)
         rates = _floats(args.feedback_rate, "--feedback-rate", 0.0, 1.0, words=("logged",))
         scales = _floats(args.error_scale, "--error-scale", 0.0, 1e6)
         if not batches:

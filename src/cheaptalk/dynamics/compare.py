@@ -198,12 +198,11 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     unit = "subject" if "group_end" in sample[0] else "seller"
     fold_of = [(seller_hashes(pa.array(list(b[unit][:int(b["n_sellers"])])), seed) % np.uint64(folds)).astype(int)
                for b in sample]
-    decisions = np.concatenate([b["observed"][:int(b["n_sellers"])].sum(axis=1) for b in sample])
     ends = np.concatenate([b["group_end"][:int(b["n_sellers"])] if unit == "subject"
                            else np.ones(int(b["n_sellers"]), bool) for b in sample])
-    # decisions of each unit, in the row of its last seller
-    decisions = np.add.reduceat(decisions, np.r_[0, np.flatnonzero(ends)[:-1] + 1]) if unit == "subject" \
-        else decisions
+    # decisions of each unit (in the row of its last seller)
+    per_seller = np.concatenate([b["observed"][:int(b["n_sellers"])].sum(axis=1) for b in sample])
+    decisions = np.add.reduceat(per_seller, np.r_[0, np.flatnonzero(ends)[:-1] + 1])
     n_all = engine.n_sellers()
     design = {"folds": int(folds), "seed": int(seed), "sellers": n_sample, "sellers_in_logs": n_all, "by": unit,
               "sample": (f"all {n_sample:,} sellers" if n_sample >= n_all else
@@ -212,40 +211,43 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=folds * len(fits), desc="cross-validation", unit="fit", file=__import__("sys").stderr)
-    out = {}
+    models = {rule: TrustDynamics(fit.kind, n_nodes, rule) for rule, fit in fits.items()}
+    held_out = {rule: [np.full(int(b["n_sellers"]), np.nan) for b in sample] for rule in fits}
+    per_fold = {rule: [] for rule in fits}
+    not_converged = dict.fromkeys(fits, 0)
     try:
-        for rule, fit in fits.items():
-            model = TrustDynamics(fit.kind, n_nodes, rule)
-            held_out = [np.full(int(b["n_sellers"]), np.nan) for b in sample]
-            per_fold, not_converged = [], 0
-            for k in range(folds):
-                train = [t for t in (take_sellers(b, f != k) for b, f in zip(sample, fold_of)) if t is not None]
+        for k in range(folds):
+            # the fold's split, made once for every rule
+            train = [t for t in (take_sellers(b, f != k) for b, f in zip(sample, fold_of)) if t is not None]
+            tests = [(i, f == k, t) for i, (b, f) in enumerate(zip(sample, fold_of))
+                     if (t := take_sellers(b, f == k)) is not None]
+            for rule, fit in fits.items():
                 try:
                     fk = fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=n_nodes, rule=rule,
-                                   start=fit.estimates, maxiter=maxiter, warm_start_sellers=len(decisions))
+                                   start=fit.estimates, maxiter=maxiter, warm_start_sellers=n_sample)
                 except TrustFitError:
                     fk = None
                 u = fk.u if fk is not None else fit.u
-                not_converged += fk is None or not fk.converged
+                not_converged[rule] += fk is None or not fk.converged
                 fold_ll = fold_n = 0.0
-                for i, (b, f) in enumerate(zip(sample, fold_of)):
-                    test = take_sellers(b, f == k)
-                    if test is None:
-                        continue
-                    ll, _, _ = model.batch_pass(u, test)
-                    held_out[i][f == k] = ll[:int(test["n_sellers"])]
-                    fold_ll += float(ll[:int(test["n_sellers"])].sum())
-                    fold_n += float(test["observed"][:int(test["n_sellers"])].sum())
-                per_fold.append(fold_ll / max(fold_n, 1.0))
+                for i, in_fold, test in tests:
+                    n = int(test["n_sellers"])
+                    ll = models[rule].batch_pass(u, test)[0][:n]
+                    held_out[rule][i][in_fold] = ll
+                    fold_ll += float(ll.sum())
+                    fold_n += float(test["observed"][:n].sum())
+                per_fold[rule].append(fold_ll / max(fold_n, 1.0))
                 if bar is not None:
                     bar.update(1)
-            by_seller = np.concatenate(held_out)[ends]
-            out[rule] = {"cv_loglik": float(by_seller.sum() / max(decisions.sum(), 1)), "folds": int(folds),
-                         "per_fold": per_fold, "not_converged": int(not_converged), "seed": int(seed),
-                         "by_subject": by_seller, "decisions_by_subject": decisions}
     finally:
         if bar is not None:
             bar.close()
+    out = {}
+    for rule in fits:
+        by_unit = np.concatenate(held_out[rule])[ends]
+        out[rule] = {"cv_loglik": float(by_unit.sum() / max(decisions.sum(), 1)), "folds": int(folds),
+                     "per_fold": per_fold[rule], "not_converged": int(not_converged[rule]), "seed": int(seed),
+                     "by_subject": by_unit, "decisions_by_subject": decisions}
     return out, design
 
 

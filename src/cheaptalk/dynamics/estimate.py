@@ -37,7 +37,7 @@ from scipy import optimize
 from ..errors import EstimationFailure, LogsError
 from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
-from .engines import PassResult, evaluate_batch
+from .engines import PassResult, evaluate_batches
 from .model import TrustDynamics
 from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, rate_names,
                          to_natural, to_unconstrained)
@@ -187,9 +187,10 @@ class TrustFit(EstimationResult):
 def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
-    start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names}, "prior_strength": 4.0,
-             "prior_strength_sd": 0.5, "trust_after_win": 0.7, "trust_after_loss": 0.3, "decay": 0.05, "initial_trust_mean": 0.5,
-             "initial_trust_concentration": 4.0, "sd_action": 1.0, "follow_slope": 1.0}
+    start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names},
+             "prior_strength": 4.0, "prior_strength_sd": 0.5, "trust_after_win": 0.7, "trust_after_loss": 0.3,
+             "decay": 0.05, "initial_trust_mean": 0.5, "initial_trust_concentration": 4.0, "sd_action": 1.0,
+             "follow_slope": 1.0}
     if kind == "continuous":
         sxy = sxx = syy = n = 0.0
         for b in batches:
@@ -425,6 +426,8 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 return _NewtonResult(u, False, "log-likelihood or Hessian not finite", it, passes, r)
             held = _held_on_box(u, r.score, lo, hi)
             free = ~held
+            if not free.any():
+                return _NewtonResult(u, False, "every parameter is on the edge of its range", it, passes, r)
             neg_h = -r.hessian[np.ix_(free, free)]
             eig = np.linalg.eigvalsh(neg_h)
             shift = 0.0 if eig[0] > 1e-10 * max(eig[-1], 1e-300) else -eig[0] + 1e-6 * max(abs(eig[-1]), 1.0)
@@ -465,8 +468,6 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
                 return _NewtonResult(u, False, "Newton step could not increase the log-likelihood",
                                      it, passes, r, hessian_moved=moved > 0)
             u, r, moved = cand, rc, 0.0
-            if _on_box(u, lo, hi, held) and len(u) - int(_held_on_box(u, r.score, lo, hi).sum()) == 0:
-                return _NewtonResult(u, False, "every parameter is on the edge of its range", it, passes, r)
         return _NewtonResult(u, False, "Newton iterations exhausted", max_iter, passes, r,
                              hessian_moved=moved > 0)
     finally:
@@ -502,12 +503,7 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
     def evaluator(batches):
-        def evaluate(u, hessian=True):
-            total = PassResult(len(u), hessian)
-            for b in batches:
-                total += evaluate_batch(model, u, b, hessian)
-            return total
-        return evaluate
+        return lambda u, hessian=True: evaluate_batches(model, u, batches, hessian)
 
     eval_sample = evaluator(sample)
     passes_sample = 0

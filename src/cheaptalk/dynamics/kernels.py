@@ -64,7 +64,7 @@ import numpy as np
 
 from .parameters import LEANING_WIDTH, initial_trust_nodes, node_grid, split_rule
 
-__all__ = ["node_weight_derivatives", "batch_pass", "warm_up", "N_PARAMS"]
+__all__ = ["node_weight_derivatives", "grid_weights", "batch_pass", "warm_up", "N_PARAMS"]
 
 N_PARAMS = 6
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -295,8 +295,8 @@ def _update_paths(st, f, r0, r1, hessian, rule, n_seen, decay, n0s, szs):
     With ``decay``, the path's derivative in the decay coordinate ``x`` goes through the
     update like trust itself: ``s_x' = (1 - s) s_x``, ``s_xx' = (1 - s) s_xx`` and
     ``s_ix' = (1 - s) s_ix - s_i,rate s_x`` with ``s_i,rate`` the rate's derivative in
-    coordinate ``i`` (1 on the branch taken for the branch rules, ``s_u`` for bayes); wsls
-    forgets it.
+    coordinate ``i`` (1 on the branch taken for the branch rules, ``g`` and ``g sz`` for
+    bayes); wsls forgets it.
 
     Inlined into the kernels (numba IR), where it vectorizes."""
     if rule == _BAYES:
@@ -455,12 +455,12 @@ def _decay_paths(st, nodes, delta, j, c, hessian):
 
 def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
                             grouped: bool = False):
-    """Continuous adoption; ``hessian``, the node count, the rule's code and the decay option
-    are compile-time constants."""
+    """Continuous adoption; ``hessian``, the node count, the rule's code, the decay option and
+    the grouping of sellers (a shared initial trust) are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
-    def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
+    def kernel(gap, act, fidelity, feedback, observed, length,
                r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
                group_end, bounds, out_ll, out_score, out_hess):
         n_chunks = bounds.shape[0] - 1
@@ -553,12 +553,12 @@ def _cache_link(st, scale):
 
 def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
                         grouped: bool = False):
-    """Binary adoption (follow / ignore); ``hessian``, the node count, the rule's code and the
-    decay option are compile-time constants."""
+    """Binary adoption (follow / ignore); ``hessian``, the node count, the rule's code, the
+    decay option and the grouping of sellers are compile-time constants."""
     Q = n_nodes
 
     @numba.njit(parallel=True, **_JIT)
-    def kernel(gap, act, fidelity, feedback, observed, length, n_sellers,
+    def kernel(gap, act, fidelity, feedback, observed, length,
                r0, r1, j0, j1, c0, c1, delta, j_x, c_x, psi, nodes, log_w, d_log_w, d2_log_w, n0s, szs,
                group_end, bounds, out_ll, out_score, out_hess):
         n_chunks = bounds.shape[0] - 1
@@ -648,6 +648,22 @@ def _chunk_bounds(n_sellers: int, group_end=None) -> np.ndarray:
     return bounds
 
 
+def grid_weights(u, n_nodes: int, rule: str):
+    """The nodes a seller's likelihood mixes over (:func:`~cheaptalk.dynamics.parameters.node_grid`)
+    at the six coordinates ``u``: each node's initial trust, its log weight and the weight's
+    derivatives in (u2, u3), and, under ``bayes``, its prior strength ``n0 = exp(u0 + e^u1 z)``
+    and ``e^u1 z`` (zeros for the other rules)."""
+    nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
+    if split_rule(rule)[0] != "bayes":
+        zeros = np.zeros(len(nodes))
+        return nodes, log_w, d_log_w, d2_log_w, zeros, zeros
+    # the nodes of the prior strength times those of initial trust
+    nodes, trust_index, z, log_wz = node_grid(n_nodes, rule)
+    szs = math.exp(float(u[1])) * z
+    return (nodes, log_w[trust_index] + log_wz, d_log_w[trust_index], d2_log_w[trust_index],
+            np.exp(float(u[0]) + szs), szs)
+
+
 def _rule_terms(rule: str, u0: float, u1: float):
     """The rule's two values in natural units and the first and second derivatives that
     :func:`_seller_totals` applies to the path derivatives: the rates' sigmoid for the branch
@@ -677,15 +693,8 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     base, decay = split_rule(rule)
     nb = int(batch["n_sellers"])
     n_nodes = int(n_nodes)
-    nodes, log_w, d_log_w, d2_log_w = _node_weights(float(u[2]), float(u[3]), n_nodes)
     terms = _rule_terms(base, float(u[0]), float(u[1]))
-    n0s = szs = np.zeros(len(nodes))
-    if base == "bayes":
-        # the nodes of the prior strength times those of initial trust (parameters.node_grid)
-        nodes, trust_index, z, log_wz = node_grid(n_nodes, rule)
-        log_w, d_log_w, d2_log_w = log_w[trust_index] + log_wz, d_log_w[trust_index], d2_log_w[trust_index]
-        szs = terms[1] * z
-        n0s = np.exp(terms[0] + szs)
+    nodes, log_w, d_log_w, d2_log_w, n0s, szs = grid_weights(u, n_nodes, rule)
     delta = 1.0 / (1.0 + math.exp(-u[5])) if decay else 0.0
     j_x = delta * (1.0 - delta)
     out_ll = np.empty(nb)
@@ -702,7 +711,7 @@ def batch_pass(kind: str, u, batch: dict, hessian: bool = False, n_nodes: int = 
     bounds = _chunk_bounds(nb, group_end if grouped else None)
     kernel = _kernel(kind, bool(hessian), len(nodes), _RULE_CODES[base], decay, grouped)
     kernel(batch["gap"], batch["act"], batch["fidelity"], batch["feedback"], batch["observed"],
-           batch["length"], nb, *terms, delta, j_x, j_x * (1.0 - 2.0 * delta), float(u[4]), nodes, log_w,
+           batch["length"], *terms, delta, j_x, j_x * (1.0 - 2.0 * delta), float(u[4]), nodes, log_w,
            d_log_w, d2_log_w, n0s, szs, group_end, bounds, out_ll, out_score, out_hess)
     if not hessian:
         return out_ll, out_score, None

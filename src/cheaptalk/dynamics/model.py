@@ -51,7 +51,7 @@ import numpy as np
 from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
                          check_rule, expansion_matrix, initial_trust_nodes, leaning, natural_jacobian,
-                         node_grid, split_rule,
+                         split_rule,
                          parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
@@ -93,12 +93,9 @@ class TrustDynamics:
         """The nodes a seller's likelihood mixes over at the rule's vector ``u``
         (:func:`~cheaptalk.dynamics.parameters.node_grid`): each node's initial trust, its
         population log weight and, under ``bayes``, its prior strength ``n0`` (else None)."""
-        from .kernels import node_weight_derivatives
-        u_full = self.expansion @ np.asarray(u, float)
-        _, log_w, _, _ = node_weight_derivatives(float(u_full[2]), float(u_full[3]), self.n_nodes)
-        alpha0, trust_index, z, log_wz = node_grid(self.n_nodes, self.rule)
-        n0 = np.exp(u_full[0] + np.exp(u_full[1]) * z) if split_rule(self.rule)[0] == "bayes" else None
-        return alpha0, log_w[trust_index] + log_wz, n0
+        from .kernels import grid_weights
+        alpha0, log_w, _, _, n0, _ = grid_weights(self.expansion @ np.asarray(u, float), self.n_nodes, self.rule)
+        return alpha0, log_w, (n0 if split_rule(self.rule)[0] == "bayes" else None)
 
     def batch_pass(self, u, batch: dict, hessian: bool = False):
         """Per-seller log-likelihoods and scores (and the batch's Hessian) of one packed
@@ -144,26 +141,25 @@ class TrustDynamics:
         order = np.argsort(path, axis=2, kind="stable")
         values = np.take_along_axis(path, order, axis=2)
         cdf = np.cumsum(np.take_along_axis(np.broadcast_to(post[:, None, :], path.shape), order, axis=2), axis=2)
-        out = {"trust": mean, "initial_trust": post @ self.grid(u)[0],
-               "predicted_adoption": self._predicted_adoption(u, path)}
+        alpha0, log_w, _ = self.grid(u)
+        out = {"trust": mean, "initial_trust": post @ alpha0,
+               "predicted_adoption": self._predicted_adoption(u, path, np.exp(log_w))}
         for level in levels:
             q = np.minimum((cdf < level).sum(axis=2), path.shape[2] - 1)   # first node with cdf >= level
             out[f"q{level:g}"] = np.take_along_axis(values, q[:, :, None], axis=2)[:, :, 0]
         return out
 
 
-    def _predicted_adoption(self, u, path):
+    def _predicted_adoption(self, u, path, w):
         """What the rule predicts for each decision from the feedback alone, before seeing any
-        of the seller's decisions: the initial-trust nodes at their population weights (not
-        the seller's posterior), ``sum_q w_q alpha_t(q)`` (continuous: the expected weight on
-        the recommendation) or ``sum_q w_q P(follow | alpha_t(q))`` (binary). ``path`` is
+        of the seller's decisions: the nodes at their population weights ``w`` (not the
+        seller's posterior), ``sum_q w_q alpha_t(q)`` (continuous: the expected weight on the
+        recommendation) or ``sum_q w_q P(follow | alpha_t(q))`` (binary). ``path`` is
         (B, T, Q)."""
-        u_full = self.expansion @ np.asarray(u, float)
-        w = np.exp(self.grid(u)[1])
         if self.kind == "continuous":
             return path @ w
         a = np.clip(path, 1e-9, 1 - 1e-9)
-        z = np.exp(u_full[4]) * (np.log(a) - np.log1p(-a))
+        z = np.exp((self.expansion @ np.asarray(u, float))[4]) * (np.log(a) - np.log1p(-a))
         return (1.0 / (1.0 + np.exp(-z))) @ w
 
 

@@ -107,6 +107,15 @@ def evaluate_batch(model, u, batch: dict, hessian: bool = False) -> PassResult:
     return r
 
 
+def evaluate_batches(model, u, batches, hessian: bool = False) -> PassResult:
+    """:func:`evaluate_batch` summed over ``batches`` (in memory), one after the other."""
+    total = PassResult(len(u), hessian)
+    u = np.asarray(u, float)
+    for b in batches:
+        total += evaluate_batch(model, u, b, hessian)
+    return total
+
+
 def first_sellers(batches, max_sellers: int) -> list[dict]:
     """The leading batches of ``batches`` up to the one that brings the sellers to
     ``max_sellers`` (all of them if there are fewer); the rest of the iterable is not read."""

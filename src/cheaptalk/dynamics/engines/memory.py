@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import PassResult, evaluate_batch, first_sellers
+from . import PassResult, evaluate_batches, first_sellers
 
-__all__ = ["MemoryEngine", "take_sellers", "group_by_subject", "SharedTrustEngine", "subjects_from_sellers_table"]
+__all__ = ["MemoryEngine", "take_sellers", "group_by_subject", "regroup_by_subject", "SharedTrustEngine",
+           "subjects_from_sellers_table"]
+
+
+def _per_seller(batch: dict, value) -> bool:
+    """Whether ``value`` of ``batch`` holds one row per seller (padding included)."""
+    return isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == batch["length"].shape[0]
 
 
 def take_sellers(batch: dict, keep: np.ndarray) -> dict | None:
@@ -18,12 +24,7 @@ def take_sellers(batch: dict, keep: np.ndarray) -> dict | None:
     rows = np.flatnonzero(np.asarray(keep, bool)[:nb])
     if rows.size == 0:
         return None
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == batch["length"].shape[0]:
-            out[key] = value[rows]
-        else:
-            out[key] = value
+    out = {key: value[rows] if _per_seller(batch, value) else value for key, value in batch.items()}
     out["n_sellers"] = int(rows.size)
     return out
 
@@ -52,10 +53,7 @@ class MemoryEngine:
         yield from self._batches
 
     def evaluate(self, model, u, hessian: bool = False) -> PassResult:
-        total = PassResult(len(u), hessian)
-        for b in self._batches:
-            total += evaluate_batch(model, np.asarray(u, float), b, hessian)
-        return total
+        return evaluate_batches(model, u, self._batches, hessian)
 
     def close(self) -> None:
         self._batches = []
@@ -71,8 +69,7 @@ def _stack_sellers(batches: list[dict]) -> dict:
     T = max(b["gap"].shape[1] for b in batches)
     out = {}
     for key, value in batches[0].items():
-        if not (isinstance(value, np.ndarray) and value.ndim >= 1
-                and value.shape[0] == batches[0]["length"].shape[0]):
+        if not _per_seller(batches[0], value):
             continue
         parts = []
         for b, n in zip(batches, rows):
@@ -104,8 +101,7 @@ def group_by_subject(batches: list[dict], subject_of) -> list[dict]:
         while stop < n and not ends[stop - 1]:
             stop += 1                      # keep a subject in one batch
         keep = order[start:stop]
-        batch = {k: (v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
-                 for k, v in every.items()}
+        batch = {k: (v[keep] if _per_seller(every, v) else v) for k, v in every.items()}
         batch["n_sellers"] = int(stop - start)
         batch["group_end"] = ends[start:stop].copy()
         batch["subject"] = subjects[start:stop]
@@ -123,14 +119,19 @@ class SharedTrustEngine(MemoryEngine):
 
     grouped_by = "subject"
 
-    def __init__(self, parent, subject_of):
+    def __init__(self, parent):
         parent.prepare()
-        super().__init__(parent, group_by_subject(list(parent.batches()), subject_of))
+        super().__init__(parent, regroup_by_subject(parent, parent.batches()))
         self.name = parent.name
-        self.parent = parent
 
     def n_subjects(self) -> int:
         return sum(int(np.count_nonzero(b["group_end"])) for b in self._batches)
+
+
+def regroup_by_subject(engine, batches) -> list[dict]:
+    """``batches`` of ``engine``'s logs grouped by subject (:func:`group_by_subject`), the
+    subjects read from the engine's seller table (:func:`subjects_from_sellers_table`)."""
+    return group_by_subject(list(batches), subjects_from_sellers_table(engine.source.sellers_table))
 
 
 def subjects_from_sellers_table(path) -> dict:
