@@ -81,5 +81,7 @@ def test_compare_json_and_table(toy_comparison):
         assert {"loglik", "n_params", "aic", "bic", "converged", "params", "cv_loglik"} <= set(m)
     assert set(out["vuong"][0]) >= {"model_a", "model_b", "z", "p_value"}
     table = toy_comparison.table()
-    assert "CV log-lik/decision (4-fold)" in table.index and "share_inflating" in table.index
-    assert "best by cross-validated log-likelihood: twotype" in str(toy_comparison)
+    assert "held-out log-lik/decision (4-fold CV)" in table.index and "share inflating" in table.index
+    assert "highest held-out log-likelihood: twotype" in str(toy_comparison)
+    # one held-out score, one name
+    assert all("cv_loglik_decision" not in m["cv"] for m in out["models"])

@@ -114,6 +114,11 @@ def fitted_model_from_args(args):
         raise InputError(f"{args.fit}: the fit of {name} on {fit.get('game')} does not apply to "
                          f"{game.name}: {exc}") from None
     fitted = {k: v["estimate"] for k, v in fit["params"].items()}
+    missing = [k for k, v in fit["params"].items()
+               if (v.get("identified") is False or v["estimate"] is None) and k not in params]
+    if missing:
+        raise InputError(f"{args.fit}: the fit did not identify {', '.join(missing)}, so it has no value to use; "
+                         f"give {' '.join(f'--param {k}=VALUE' for k in missing)}")
     if set(fitted) != set(model.param_names):
         raise InputError(f"{args.fit}: its parameters ({', '.join(fitted)}) are not those of {name} on "
                          f"{game.name} ({', '.join(model.param_names)})")

@@ -24,6 +24,11 @@ def register(sub):
     add_option_argument(p, per_model=True)
     p.add_argument("--folds", type=int, default=5, metavar="K",
                    help="k-fold cross-validation by subject (default 5; 0 to skip)")
+    p.add_argument("--level", type=float, default=0.90, metavar="P",
+                   help="level of the model confidence sets behind the verdict (default 0.90)")
+    p.add_argument("--bootstrap-lr", type=int, default=0, metavar="B",
+                   help="parametric bootstrap (B simulated data sets) of each likelihood-ratio test of a mixture "
+                        "against one of its families, whose null puts a share on its bound (default 0: no p-value)")
     p.add_argument("--no-holdout", action="store_true", help="skip predicting each treatment from the others")
     p.add_argument("--no-regularities", action="store_true",
                    help="skip simulating each model for the regularities table")
@@ -42,6 +47,8 @@ def run(args) -> int:
                              "the forecast-sharing game")
         from ..datasets import default_data_path
         args.data = str(default_data_path())
+    if args.bootstrap_lr < 0 or args.bootstrap_lr > 10_000:
+        raise InputError(f"--bootstrap-lr must be between 0 and 10000, got {args.bootstrap_lr}")
     data, cleaning, game, path = data_and_game(args, args.quiet)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     errors = [e.strip() for e in args.errors.split(",") if e.strip()] if args.errors else None
@@ -51,7 +58,8 @@ def run(args) -> int:
     comparison = compare_models(game, data, models, folds=args.folds, starts=args.starts, seed=args.seed,
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
                                 data_path=str(path), cleaning=cleaning, progress=show_progress(args),
-                                model_options=model_options, errors=errors)
+                                model_options=model_options, errors=errors, level=args.level,
+                                bootstrap_lr=args.bootstrap_lr)
     if args.report:
         from ..reports import write_report
         page = write_report(comparison, args.report)

@@ -21,6 +21,8 @@ def register(sub):
     p.add_argument("--models", metavar="A,B", help="comma-separated model labels to show (e.g. trust/mixed,levelk/mixed)")
     p.add_argument("--stars", action="store_true", help="significance stars against zero (p < 0.1, 0.05, 0.01)")
     p.add_argument("--ci", action="store_true", help="95%% intervals instead of standard errors")
+    p.add_argument("--names", metavar="A,B", help="comma-separated column headers (default: family, error model "
+                                                   "or learning rule)")
     p.add_argument("--caption", help="table caption")
     p.add_argument("--label", help="LaTeX label (\\label{...})")
     p.add_argument("--digits", type=int, default=3, help="digits after the decimal point (default: 3)")
@@ -34,8 +36,9 @@ def run(args) -> int:
     if not 0 <= args.digits <= 10:
         raise InputError(f"--digits must be between 0 and 10, got {args.digits}")
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
     text = estimation_table(*args.results, models=models, fmt=args.format, stars=args.stars, ci=args.ci,
-                            caption=args.caption, label=args.label, digits=args.digits)
+                            caption=args.caption, label=args.label, digits=args.digits, names=names)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text)

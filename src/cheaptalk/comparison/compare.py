@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +23,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..labels import parameter_words
 from ..estimation import EstimationWarning, Likelihood, fit
 from ..estimation.mle import same_maximum
 from ..models import MODEL_NAMES, get_model, model_class
 from ..models.noise import ERROR_MODELS
 from ..models.forecast_common import DEFAULT_EXACT_TOLERANCE
+from .confidence_set import DEFAULT_LEVEL, MCS_REPLICATIONS, model_confidence_set, set_statement
 from .predictive import cross_validate, holdout_treatments, paired_cv_difference
 from .regularities import model_regularities, regularities, regularity_table
-from .vuong import is_nested, likelihood_ratio_test, vuong_test
+from .vuong import bootstrap_likelihood_ratio, is_nested, likelihood_ratio_test, vuong_test
 
 __all__ = ["compare_models", "Comparison", "available_models"]
 
@@ -84,14 +87,29 @@ class Comparison:
     errors: list = field(default_factory=list)   # the error models compared
     label_errors: dict = field(default_factory=dict)  # label -> its error model
     same_as: dict = field(default_factory=dict)  # label -> the label of the identical model fitted once
+    level: float = DEFAULT_LEVEL                 # of the model confidence sets
+    mcs_replications: int = MCS_REPLICATIONS
+    seed: int = 0
+    _verdict: dict | None = field(default=None, repr=False)   # computed once (the MCS bootstraps)
 
     def _score(self, label) -> float:
-        return self.cv[label]["cv_loglik"] if self.cv else -self.fits[label].bic
+        """Held-out log-likelihood per decision (with CV; None-scored models rank last),
+        else minus BIC."""
+        if self.cv:
+            value = self.cv.get(label, {}).get("cv_loglik")
+            return value if value is not None else -np.inf
+        return -self.fits[label].bic
+
+    def scored(self, label) -> bool:
+        """Whether the model takes part in the verdict: it has a CV score (every fold
+        converged), or there is no cross-validation."""
+        return not self.cv or self.cv.get(label, {}).get("cv_loglik") is not None
 
     @property
     def best(self) -> str:
         """Highest cross-validated log-likelihood per decision (lowest BIC without CV)."""
-        return max(self.fits, key=self._score)
+        candidates = [lab for lab in self.fits if self.scored(lab)] or list(self.fits)
+        return max(candidates, key=self._score)
 
     def _family(self, label) -> str:
         return self.fits[label].name
@@ -99,42 +117,119 @@ class Comparison:
     def errors_of(self, label) -> str:
         return self.label_errors.get(label) or getattr(self.fits[label].model, "errors", "logit")
 
+    def _labels_under(self, errors) -> list:
+        """The scored fits under ``errors``, best first, one per family (copies fitted once
+        under another label left out)."""
+        labels = sorted((lab for lab in self.fits if self.errors_of(lab) == errors and self.scored(lab)),
+                        key=self._score, reverse=True)
+        seen, out = set(), []
+        for lab in labels:
+            if self._family(lab) not in seen:
+                seen.add(self._family(lab))
+                out.append(lab)
+        return out
+
+    def _confidence_set(self, labels) -> dict | None:
+        """The model confidence set of ``labels`` on the subjects' held-out losses."""
+        if not self.cv or not labels:
+            return None
+        losses = {lab: -np.asarray(self.cv[lab]["by_subject"], float) for lab in labels}
+        return model_confidence_set(losses, level=self.level, reps=self.mcs_replications, seed=self.seed)
+
     @property
     def verdict(self) -> dict:
-        """The best family under each error model, the best (family, errors) pair over all,
-        and whether the best family is the same under every error model (``robust``); with
-        cross-validation, also the held-out difference between the two leading families
-        under each error model, with its standard error paired by subject."""
-        by_errors, leads = {}, {}
+        """What the evidence says, under each error model and over all fits.
+
+        With cross-validation: under each error model, the model confidence set
+        (:mod:`.confidence_set`, ``level``) of the families on the subjects' held-out losses:
+        the families the held-out data cannot tell apart from the best. ``by_errors`` names
+        the family with the highest held-out score (the point estimate), ``confidence_sets``
+        what the data support; ``statement`` is the sentence printed, naming one family only
+        where its set has one member. ``robust``: the same set under every error model (and
+        no model failed or lost its CV score). ``lead``: the held-out difference per decision
+        between the two leading families, with its standard error paired by subject.
+        Without cross-validation the ranking is by BIC, and no set is formed (the statement
+        says so)."""
+        if self._verdict is not None:
+            return self._verdict
+        by_errors, leads, sets, excluded, p_values = {}, {}, {}, {}, {}
         for errors in self.errors:
-            labels = sorted((lab for lab in self.fits if self.errors_of(lab) == errors),
-                            key=self._score, reverse=True)
+            labels = self._labels_under(errors)
             if not labels:
                 continue
             by_errors[errors] = self._family(labels[0])
             if self.cv and len(labels) > 1:
-                # the runner-up is the best fit of another family
-                other = next((lab for lab in labels[1:] if self._family(lab) != self._family(labels[0])), None)
-                if other is not None:
-                    leads[errors] = {"best": self._family(labels[0]), "second": self._family(other),
-                                     **paired_cv_difference(self.cv[labels[0]], self.cv[other])}
+                other = labels[1]
+                leads[errors] = {"best": self._family(labels[0]), "second": self._family(other),
+                                 **paired_cv_difference(self.cv[labels[0]], self.cv[other])}
+            mcs = self._confidence_set(labels)
+            if mcs is not None:
+                sets[errors] = [self._family(lab) for lab in mcs["members"]]
+                excluded[errors] = [self._family(lab) for lab in mcs["excluded"]]
+                p_values[errors] = {self._family(lab): p for lab, p in mcs["p_values"].items()}
         best = self.best
+        unscored = sorted(lab for lab in self.fits if not self.scored(lab))
         out = {"by_errors": by_errors,
                "best": {"model": self._family(best), "errors": self.errors_of(best)},
-               "robust": len(set(by_errors.values())) == 1 and not self.failed,
-               "by": self.best_by}
+               "by": self.best_by, "level": self.level}
+        if sets:
+            overall = self._confidence_set([lab for lab in self.fits if self.scored(lab)
+                                            and lab not in self.same_as])
+            out["confidence_sets"] = sets
+            out["excluded"] = excluded
+            out["mcs_p_values"] = p_values
+            out["confidence_set"] = [{"model": self._family(lab), "errors": self.errors_of(lab)}
+                                     for lab in overall["members"]]
+            out["method"] = overall["method"]
+            out["same_set_under_every_error_model"] = (len({tuple(sorted(v)) for v in sets.values()}) == 1
+                                                       and len(sets) == len(self.errors))
+            out["robust"] = out["same_set_under_every_error_model"] and not self.failed and not unscored
+        else:
+            out["confidence_sets"] = None
+            out["robust"] = len(set(by_errors.values())) == 1 and not self.failed
+        if unscored:
+            out["unscored"] = {lab: f"{self.cv[lab]['not_converged']} of {self.cv[lab]['folds']} fold refits "
+                                    "did not converge: no CV score" for lab in unscored}
         if leads:
             out["lead"] = leads
+        out["statement"] = self._statement(out)
+        self._verdict = out
         return out
 
+    def _statement(self, v) -> str:
+        """The verdict in sentences, resting on the confidence sets alone."""
+        if not v.get("confidence_sets"):
+            ranking = "; ".join(f"under {e}: {f}" for e, f in v["by_errors"].items())
+            return (f"Lowest BIC {ranking}. Without cross-validation (--folds 0) no confidence set is formed: "
+                    "the ranking's uncertainty is not assessed.")
+        parts = [f"Under {e} errors: " + set_statement(v["confidence_sets"][e], v["excluded"][e], self.level) + "."
+                 for e in v["confidence_sets"]]
+        if len(self.errors) > 1:
+            if v["same_set_under_every_error_model"]:
+                parts.append("The same set under every error model" + (": the verdict is robust to the noise."
+                             if v["robust"] else ", among the families that could be scored."))
+            else:
+                parts.append("The sets differ between error models: the verdict depends on the noise.")
+        if v.get("unscored"):
+            parts.append("Not in the verdict (a cross-validation refit did not converge, so no CV score): "
+                         + ", ".join(v["unscored"]) + ".")
+        if self.failed:
+            parts.append("Not in the verdict (could not be fitted): " + ", ".join(self.failed) + ".")
+        return " ".join(parts)
+
     def verdict_table(self) -> pd.DataFrame:
-        """One row per error model: the best family, the runner-up and the held-out difference."""
+        """One row per error model: the confidence set, the best family, the runner-up and
+        the held-out difference."""
         v = self.verdict
         rows = []
         for errors, family in v["by_errors"].items():
             lead = v.get("lead", {}).get(errors, {})
-            rows.append({"errors": errors, "best family": family, "runner-up": lead.get("second", ""),
-                         "CV difference/decision": lead.get("difference", np.nan), "se": lead.get("se", np.nan)})
+            row = {"errors": errors}
+            if v.get("confidence_sets"):
+                row[f"{100 * self.level:.0f}% confidence set"] = ", ".join(v["confidence_sets"].get(errors, []))
+            row.update({"highest CV": family, "runner-up": lead.get("second", ""),
+                        "CV difference/decision": lead.get("difference", np.nan), "se": lead.get("se", np.nan)})
+            rows.append(row)
         return pd.DataFrame(rows)
 
     @property
@@ -152,26 +247,33 @@ class Comparison:
                 f = self.fits[n]
                 if p in f.param_names:
                     j = f.param_names.index(p)
+                    if p in f.not_identified():
+                        est.append("not identified")
+                        se.append("")
+                        continue
                     est.append(f"{f.theta[j]:.4g}")
                     se.append(f"({f.se[j]:.3g})" if np.isfinite(f.se[j]) else
                               ("(bound)" if p in f.at_bound else "(--)"))
                 else:
                     est.append("")
                     se.append("")
-            rows[p] = est
-            rows[f"{p} "] = se        # the se line under the estimate, as papers print it
+            label = parameter_words(p)
+            rows[label] = est
+            rows[f"{label} "] = se        # the se line under the estimate, as papers print it
         stats = {
-            "log-likelihood": [f"{self.fits[n].loglik:.2f}" for n in names],
+            "log-likelihood": [f"{self.fits[n].loglik:,.1f}" for n in names],
             "parameters": [str(self.fits[n].n_params) for n in names],
-            "AIC": [f"{self.fits[n].aic:.1f}" for n in names],
-            "BIC": [f"{self.fits[n].bic:.1f}" for n in names],
+            "AIC": [f"{self.fits[n].aic:,.1f}" for n in names],
+            "BIC": [f"{self.fits[n].bic:,.1f}" for n in names],
             "converged": ["yes" if self.fits[n].converged else "NO" for n in names],
         }
         if any(getattr(self.fits[n], "degenerate", None) for n in names):
             stats["degenerate"] = [getattr(self.fits[n], "degenerate", None) or "" for n in names]
         if self.cv:
             k = next(iter(self.cv.values()))["folds"]
-            stats[f"CV log-lik/decision ({k}-fold)"] = [f"{self.cv[n]['cv_loglik']:.4f}" for n in names]
+            stats[f"held-out log-lik/decision ({k}-fold CV)"] = [
+                f"{self.cv[n]['cv_loglik']:.4f}" if self.cv.get(n, {}).get("cv_loglik") is not None else "none"
+                for n in names]
         for t in (next(iter(self.holdout.values())) if self.holdout else {}):
             stats[f"held-out {t} log-lik/decision"] = [f"{self.holdout[n][t]['loglik_per_decision']:.4f}"
                                                        for n in names]
@@ -190,6 +292,9 @@ class Comparison:
             if name in self.cv:
                 entry["cv"] = {k: v for k, v in self.cv[name].items()
                                if k not in ("cv_loglik", "by_subject", "decisions_by_subject")}
+                if self.cv[name]["cv_loglik"] is None:
+                    entry["cv"]["why_no_score"] = (f"{self.cv[name]['not_converged']} of {self.cv[name]['folds']} "
+                                                   "fold refits did not converge")
             if name in self.holdout:
                 entry["holdout_treatments"] = self.holdout[name]
             if name in self.welfare:
@@ -214,15 +319,21 @@ class Comparison:
                  f"  {len(self.data)} decisions, {next(iter(self.fits.values())).n_subjects} subjects, "
                  f"{len(self.fits)} models, {self.seconds:.1f} s", ""]
         v = self.verdict
-        if len(self.errors) > 1:
-            lines.append(f"Verdict by error model (best by {'cross-validated log-likelihood' if self.cv else 'BIC'})")
-            lines.append(self.verdict_table().to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-            lines.append(f"the verdict {'holds' if v['robust'] else 'does NOT hold'} under every error model"
-                         + (" (some models failed)" if self.failed else ""))
-            lines.append("")
+        lines.append("Verdict" + (f" ({100 * self.level:.0f}% model confidence sets of the families on the subjects' "
+                                  "held-out log-likelihoods)" if v.get("confidence_sets") else " (by BIC)"))
+        lines.append(self.verdict_table().to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        lines.extend(textwrap.wrap(v["statement"], width=100))
+        if self.failed:
+            lines.append("(some models could not be fitted: see FAILED below)")
+        lines.append("")
         lines.append(self.table().to_string())
         lines.append("")
-        lines.append(f"best by {'cross-validated log-likelihood' if self.cv else 'BIC'}: {self.best}")
+        if v.get("confidence_set"):
+            lines.append(f"highest held-out log-likelihood: {self.best}; {100 * self.level:.0f}% model confidence set "
+                         "over all fits: " + ", ".join(f"{m['model']}/{m['errors']}" if len(self.errors) > 1
+                                                       else m["model"] for m in v["confidence_set"]))
+        else:
+            lines.append(f"best by {'cross-validated log-likelihood' if self.cv else 'BIC'}: {self.best}")
         for label, reason in self.failed.items():
             lines.append(f"FAILED {label}: {reason}")
         for label, reason in self.skipped.items():
@@ -233,7 +344,11 @@ class Comparison:
                          .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if self.lr_tests:
             lines.append("\nLikelihood-ratio tests (nested pairs)")
-            lines.append(pd.DataFrame(self.lr_tests).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            frame = pd.DataFrame(self.lr_tests)
+            lines.append(frame[["model_big", "model_small", "statistic", "df", "p_value", "method"]]
+                         .to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="--"))
+            for why in dict.fromkeys(frame["why"]):
+                lines.append(f"  {why}")
         if self.regularities is not None:
             lines.append("\nBehavioural regularities: data and each fitted model (simulated)")
             lines.append(self.regularities.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -257,7 +372,8 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                    seed: int = 0, holdout: bool = True, with_regularities: bool = True,
                    data_path: str = "", cleaning=None, progress: bool = True,
                    model_options: dict | None = None, workers: int | None = None,
-                   errors: list[str] | None = None) -> Comparison:
+                   errors: list[str] | None = None, level: float = DEFAULT_LEVEL,
+                   mcs_replications: int = MCS_REPLICATIONS, bootstrap_lr: int = 0) -> Comparison:
     """Fit ``models`` (registry names or :class:`~cheaptalk.models.Model` instances; default
     all registered models for this game kind) to clean ``data`` and compare.
 
@@ -273,7 +389,10 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     ``workers``: models processed at the same time (threads; default: the number of CPU
     cores, at most 4). ``errors``: the error models every family is fitted under (default:
     all that the families are defined under; see :mod:`cheaptalk.models.noise`). Models
-    that cannot be fitted are reported in ``failed`` and the comparison goes on. Compiling and evaluating a likelihood runs in XLA outside Python's
+    that cannot be fitted are reported in ``failed`` and the comparison goes on. ``level``:
+    of the model confidence sets behind the verdict (``mcs_replications`` bootstrap draws).
+    ``bootstrap_lr``: data sets of the parametric bootstrap of each mixture-against-family
+    likelihood-ratio test (0: the test row gives the statistic and says why no p-value). Compiling and evaluating a likelihood runs in XLA outside Python's
     lock, so two models on two cores take about the time of one.
     """
     from tqdm.auto import tqdm
@@ -290,8 +409,11 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     if unknown:
         raise InputError(f"unknown error model(s) {unknown}; error models are {', '.join(ERROR_MODELS)}")
     data_path = data_path or data.attrs.get("source") or "a DataFrame given from Python"
+    if not 0 < level < 1:
+        raise InputError(f"the confidence level must lie strictly between 0 and 1, got {level}")
     comparison = Comparison(game=game_spec, data=data, data_path=str(data_path), fits={}, cleaning=cleaning,
-                            errors=list(errors))
+                            errors=list(errors), level=float(level), mcs_replications=int(mcs_replications),
+                            seed=int(seed))
     # a name from the registry (fitted under each error model), or a ready Model instance
     instances = []
     for item in items:
@@ -347,11 +469,13 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                                 f"the best, {max(values):.2f}, is used")
         if folds >= 2:
             out["cv"] = cv = cross_validate(lik, result.theta, folds, seed=seed, progress=bar,
-                                         curvature=result.curvature)
+                                            curvature=result.curvature, starts=starts or FIT_STARTS)
             if cv["not_converged"]:
-                out["notes"].append(f"{name}: {cv['not_converged']} of {folds} cross-validation fits did not converge")
+                out["notes"].append(f"{name}: {cv['not_converged']} of {folds} cross-validation refits did not "
+                                    "converge (each from several starts, retried): no CV score, not in the verdict")
         if holdout and n_treat > 1:
-            out["holdout"] = holdout_treatments(lik, result.theta, progress=bar, curvature=result.curvature)
+            out["holdout"] = holdout_treatments(lik, result.theta, progress=bar, curvature=result.curvature,
+                                                seed=seed)
         try:
             out["welfare"] = model.predict(result.params).summary
         except Exception as exc:     # welfare is a report, not a reason to lose the fits
@@ -405,8 +529,19 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                                                fa.n_params, fb.n_params, a, b))
         else:
             big, small = (fa, fb) if nested[0] is fa.model else (fb, fa)
-            comparison.lr_tests.append(likelihood_ratio_test(big.loglik, small.loglik, big.n_params,
-                                                             small.n_params, big.name, small.name))
+            (big_label, small_label) = (a, b) if big is fa else (b, a)
+            test = likelihood_ratio_test(big.loglik, small.loglik, big.n_params, small.n_params,
+                                         big_label, small_label, method=None)
+            if bootstrap_lr:
+                if progress:
+                    print(f"bootstrap of the LR test {big_label} against {small_label} ({bootstrap_lr} data sets)",
+                          file=sys.stderr)
+                boot = bootstrap_likelihood_ratio(big.model, small.model, small.params, data, test["statistic"],
+                                                  bootstrap_lr, seed=seed)
+                test.update(p_value=boot["p_value"], method="bootstrap", replications=boot["replications"],
+                            why=test["why"].split("; give")[0] + ": parametric bootstrap of the LR under the "
+                                "smaller model", not_converged=boot["not_converged"])
+            comparison.lr_tests.append(test)
     if with_regularities:
         data_table = regularities(data, game_spec)
         model_tables = {n: regularities(sim, game_spec) for n, sim in comparison.simulations.items()}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..comparison.predictive import paired_cv_difference
+from ..comparison.confidence_set import DEFAULT_LEVEL, model_confidence_set, set_statement
 from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
 from .estimate import TrustFit, TrustFitError, fit_trust
@@ -67,22 +68,54 @@ class RuleComparison:
     logs: str = ""
     cv: dict = field(default_factory=dict)           # rule -> cross_validate_rules' result
     cv_design: dict | None = None                    # folds, seed, sellers, the sample
+    _verdict: dict | None = field(default=None, repr=False)
 
     @property
     def best_by(self) -> str:
         return "cv_loglik" if self.cv else "BIC"
 
+    def _scored(self) -> list:
+        """The rules with a CV score (every fold converged), best first."""
+        return sorted((r for r in self.cv if self.cv[r]["cv_loglik"] is not None),
+                      key=lambda r: self.cv[r]["cv_loglik"], reverse=True)
+
     @property
     def best(self) -> str:
-        if self.cv:
-            return max(self.cv, key=lambda r: self.cv[r]["cv_loglik"])
+        if self.cv and self._scored():
+            return self._scored()[0]
         return min(self.fits, key=lambda r: self.fits[r].bic)
+
+    @property
+    def verdict(self) -> dict | None:
+        """With cross-validation: the model confidence set (level :data:`DEFAULT_LEVEL`) of
+        the scored rules on the held-out log-likelihoods of the sellers (or subjects), and
+        the sentence that states it."""
+        if not self.cv:
+            return None
+        if self._verdict is None:
+            ranked = self._scored()
+            unscored = [r for r in self.cv if r not in ranked]
+            if not ranked:
+                self._verdict = {"confidence_set": [], "excluded": [], "level": DEFAULT_LEVEL, "unscored": unscored,
+                                 "statement": "No rule has a CV score: every rule had a fold that did not converge."}
+                return self._verdict
+            mcs = model_confidence_set({r: -np.asarray(self.cv[r]["by_subject"], float) for r in ranked},
+                                       level=DEFAULT_LEVEL, seed=self.cv_design.get("seed", 0))
+            statement = set_statement(mcs["members"], mcs["excluded"], DEFAULT_LEVEL) + "."
+            if unscored:
+                statement += " Not in the verdict (a fold did not converge): " + ", ".join(unscored) + "."
+            self._verdict = {"confidence_set": mcs["members"], "excluded": mcs["excluded"],
+                             "p_values": mcs["p_values"], "level": DEFAULT_LEVEL, "method": mcs["method"],
+                             "unscored": unscored, "statement": statement}
+        return self._verdict
 
     def cv_lead(self) -> dict | None:
         """Held-out log-likelihood per decision of the best rule minus the runner-up's, with
         its standard error from the sellers' paired differences. The runner-up is the best
         of the other rules (a rule and its decay option count as one)."""
-        ranked = sorted(self.cv, key=lambda r: self.cv[r]["cv_loglik"], reverse=True)
+        ranked = self._scored()
+        if not ranked:
+            return None
         base = split_rule(ranked[0])[0]
         second = next((r for r in ranked[1:] if split_rule(r)[0] != base), None)
         if second is None:
@@ -97,7 +130,8 @@ class RuleComparison:
             rows[rule] = {"loglik": f.loglik, "k": f.n_params, "AIC": f.aic, "BIC": f.bic,
                           "converged": f.converged,
                           **({f"CV loglik/decision ({self.cv_design['folds']}-fold)":
-                              self.cv[rule]["cv_loglik"] if rule in self.cv else float("nan")} if self.cv else {}),
+                                            (self.cv.get(rule, {}).get("cv_loglik") if self.cv.get(rule, {}).get("cv_loglik")
+                               is not None else "none")} if self.cv else {}),
                           "rule's parameters (SE)": ", ".join(f"{n} {f.estimates[n]:.4g} ({f.se[n]:.2g})"
                                                               for n in rate_names(rule) + (("decay",) if rule.endswith(DECAY) else ()))}
         return pd.DataFrame(rows).T.fillna("")
@@ -116,6 +150,8 @@ class RuleComparison:
         cross_validation = None
         if self.cv:
             cross_validation = {**self.cv_design, "lead": self.cv_lead()}
+            if self.verdict is not None:
+                cross_validation["verdict"] = self.verdict
         return {**json_header("comparison"), "data": self.logs, "models": models, "likelihood_ratio": self.likelihood_ratio,
                 "vuong": self.vuong, "best": self.best, "best_label": self.best, "best_by": self.best_by,
                 "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],
@@ -136,12 +172,15 @@ class RuleComparison:
             if lead:
                 lines.append(f"lead of {lead['best']} over {lead['second']}: {lead['difference']:.4f} "
                              f"({lead['se']:.4f}) per held-out decision")
+            lines.append("verdict: " + self.verdict["statement"])
             for rule, r in self.cv.items():
                 if r["not_converged"]:
                     lines.append(f"warning ({rule}): {r['not_converged']} of {d['folds']} fold fits did not converge")
         if self.likelihood_ratio:
+            frame = pd.DataFrame(self.likelihood_ratio)
             lines += ["", "Likelihood-ratio tests (nested rules)",
-                      pd.DataFrame(self.likelihood_ratio).to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+                      frame.drop(columns=["why"]).to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+            lines += [f"  {m}: {why}" for m, why in dict.fromkeys(zip(frame["method"], frame["why"]))]
         if self.vuong:
             lines += ["", "Vuong tests (seller-level contributions; z > 0 favours rule A)",
                       pd.DataFrame(self.vuong)[["model_a", "model_b", "z", "p_value", "favours"]]
@@ -177,8 +216,11 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     Runs on the packed batches of the first ``max_sellers`` sellers or so of ``engine`` (all
     of them on smaller logs), in memory. A seller's fold is a 64-bit hash of its id and
     ``seed`` modulo ``folds``, so that every rule is held out on the same sellers. For each
-    fold, each rule is refitted on the other folds (from its estimate on all logs) and the
-    held-out sellers' log-likelihoods are evaluated at the refitted parameters. Returns
+    fold, each rule is refitted on the other folds from two starts, its estimate on all logs and
+    its default start, and the better by the training log-likelihood is kept (so the held-out
+    sellers never choose the basin); the held-out sellers' log-likelihoods are evaluated at the
+    refitted parameters. A rule with a fold that did not converge gets no score
+    (``cv_loglik`` None). Returns
     ``({rule: result}, design)``; a result holds ``cv_loglik`` (held-out log-likelihood per
     held-out decision), ``per_fold``, ``not_converged``, and per seller ``by_subject`` and
     ``decisions_by_subject`` (for :func:`~cheaptalk.comparison.predictive.paired_cv_difference`).
@@ -222,11 +264,16 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
             tests = [(i, f == k, t) for i, (b, f) in enumerate(zip(sample, fold_of))
                      if (t := take_sellers(b, f == k)) is not None]
             for rule, fit in fits.items():
-                try:
-                    fk = fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=n_nodes, rule=rule,
-                                   start=fit.estimates, maxiter=maxiter, warm_start_sellers=n_sample)
-                except TrustFitError:
-                    fk = None
+                # two starts, the better by the training likelihood alone: the full-sample
+                # estimate (which saw the held-out sellers) and the rule's default start
+                runs = []
+                for start in (fit.estimates, None):
+                    try:
+                        runs.append(fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=n_nodes,
+                                              rule=rule, start=start, maxiter=maxiter, warm_start_sellers=n_sample))
+                    except TrustFitError:
+                        pass
+                fk = max(runs, key=lambda r: r.loglik if np.isfinite(r.loglik) else -np.inf) if runs else None
                 u = fk.u if fk is not None else fit.u
                 not_converged[rule] += fk is None or not fk.converged
                 fold_ll = fold_n = 0.0
@@ -245,7 +292,8 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     out = {}
     for rule in fits:
         by_unit = np.concatenate(held_out[rule])[ends]
-        out[rule] = {"cv_loglik": float(by_unit.sum() / max(decisions.sum(), 1)), "folds": int(folds),
+        score = float(by_unit.sum() / max(decisions.sum(), 1)) if not not_converged[rule] else None
+        out[rule] = {"cv_loglik": score, "folds": int(folds),
                      "per_fold": per_fold[rule], "not_converged": int(not_converged[rule]), "seed": int(seed),
                      "by_subject": by_unit, "decisions_by_subject": decisions}
     return out, design
@@ -296,9 +344,7 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
     pairs_nested = nested_pairs(fits)
     for big, small, boundary in pairs_nested:
         test = likelihood_ratio_test(fits[big].loglik, fits[small].loglik, fits[big].n_params, fits[small].n_params,
-                                     big, small)
-        if boundary:
-            test["p_value"] = 0.5 * test["p_value"]
+                                     big, small, method="chi-bar-square" if boundary else "chi2")
         test["boundary"] = boundary
         comparison.likelihood_ratio.append(test)
     nested = {frozenset(p[:2]) for p in pairs_nested}

@@ -123,6 +123,13 @@ class TrustFit(EstimationResult):
     def n_subjects(self) -> int:
         return self.n_groups if self.n_groups is not None else self.n_sellers
 
+    def bounds(self) -> np.ndarray:
+        """(0, 1) for the parameters on a logit scale, (0, inf) for those on a log scale;
+        none for the others."""
+        limits = {"logit": (0.0, 1.0), "log": (0.0, np.inf)}
+        return np.array([limits.get(TRANSFORMS.get(n), (-np.inf, np.inf)) for n in self.param_names],
+                        float).reshape(-1, 2)
+
     def to_json(self) -> dict:
         """The fit JSON (same fields as ``cheaptalk fit --json``, ``docs/results.md``)."""
         return self.to_dict()
@@ -175,10 +182,16 @@ class TrustFit(EstimationResult):
                  f"  {self.prepare_seconds:.1f} s reading and packing the logs, "
                  f"{self.seconds:.1f} s estimating",
                  "",
-                 f"  {'parameter':<28}{'estimate':>12}{f'se ({self.cluster_unit})':>14}",
+                 f"  {'parameter':<28}{'estimate':>12}{f'se ({self.cluster_unit})':>14}  95% interval",
                  ]
-        for k, v in self.estimates.items():
-            lines.append(f"  {k:<28}{v:>12.5g}{self.se[k]:>14.4g}")
+        missing = self.not_identified()
+        ci = self.ci()
+        for i, (k, v) in enumerate(self.estimates.items()):
+            if k in missing:
+                lines.append(f"  {k:<28}{'not identified':>26}")
+                continue
+            interval = f"[{ci[i, 0]:.4g}, {ci[i, 1]:.4g}]" if np.isfinite(ci[i, 0]) else ""
+            lines.append(f"  {k:<28}{v:>12.5g}{self.se[k]:>14.4g}  {interval:<22}")
         if self.warnings:
             lines += [""] + [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)

@@ -7,12 +7,14 @@ JSON (:meth:`FitResult.to_dict`, the fields in ``docs/results.md``), saves and l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..models.likelihood import type_posteriors
+from ..labels import parameter_words
 from .result import EstimationResult, json_number
 
 __all__ = ["FitResult", "subject_posteriors"]
@@ -73,17 +75,23 @@ class FitResult(EstimationResult):
     def n_subjects(self) -> int:
         return self.likelihood.n_clusters
 
-    def ci(self, level: float = 0.95) -> np.ndarray:
-        """Wald intervals from the cluster-robust standard errors, clipped to the bounds."""
-        bounds = np.array(self.model.bounds(), float)
-        raw = super().ci(level)
-        return np.column_stack([np.clip(raw[:, 0], bounds[:, 0], bounds[:, 1]),
-                                np.clip(raw[:, 1], bounds[:, 0], bounds[:, 1])])
+    def bounds(self) -> np.ndarray:
+        return np.array(self.model.bounds(), float).reshape(-1, 2)
 
     def subject_loglik(self) -> pd.Series:
         """Each subject's log-likelihood contribution (what Vuong tests compare)."""
         return pd.Series(self.likelihood.cluster_loglik(self.theta), index=self.likelihood.clusters,
                          name=self.name)
+
+    def implied_type_shares(self) -> dict:
+        """The share of each level type implied by the continuation shares (level-k).
+
+        The parameters ``ROLE_level{k}_share`` are continuation shares,
+        ``q_k = P(level >= k | level >= previous k)``; the types' shares are
+        ``(1 - q_1, q_1 (1 - q_2), ..., q_1 q_2 ... q_n)``, with delta-method standard errors
+        from the cluster-robust covariance. ``{role: [{"type", "share", "se"}]}``; empty
+        for models without such parameters."""
+        return implied_type_shares(self.param_names, self.theta, self.cov)
 
     # --- conversions -------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -102,6 +110,11 @@ class FitResult(EstimationResult):
 
     def _after_loglik(self) -> dict:
         return {"loglik_by_role": {r: _num(v) for r, v in self.likelihood.role_loglik(self.theta).items()}}
+
+    def _trailer(self) -> dict:
+        shares = self.implied_type_shares()
+        return {"implied_type_shares": {r: [{**row, "share": _num(row["share"]), "se": _num(row["se"])}
+                                            for row in rows] for r, rows in shares.items()}} if shares else {}
 
     def _param_extras(self, i: int, name: str) -> dict:
         extra = {"se_model": _num(self.se_model[i])}
@@ -142,15 +155,27 @@ class FitResult(EstimationResult):
         if self.bootstrap is not None:
             head += f"  {'(boot se)':>10}"
         lines.append(head)
+        missing = self.not_identified()
         for name, row in frame.iterrows():
+            if name in missing:
+                lines.append(f"  {name:<{width}}  {'not identified':>21}  {'':>23}  {parameter_words(name)}")
+                continue
             se = f"({row['se']:.4g})" if np.isfinite(row["se"]) else "(--)"
-            ci = f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]" if np.isfinite(row["se"]) else ""
-            line = f"  {name:<{width}}  {row['estimate']:>10.4g}  {se:>10}  {ci:>23}"
+            ci = f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]" if np.isfinite(row["ci_low"]) else ""
+            line = f"  {name:<{width}}  {row['estimate']:>10.4g}  {se:>10}  {ci:>23}  {parameter_words(name)}"
             if self.bootstrap is not None:
                 line += f"  {'(' + format(row['se_bootstrap'], '.4g') + ')':>10}"
             if row["at_bound"]:
                 line += f"  at {row['at_bound']} bound"
             lines.append(line)
+        shares = self.implied_type_shares()
+        if shares:
+            lines.append("")
+            lines.append("  implied shares of the level types (delta-method se)")
+            for role, rows in shares.items():
+                lines.append(f"    {role}s: " + ", ".join(
+                    f"{r['type']} {r['share']:.3f}" + (f" ({r['se']:.3f})" if np.isfinite(r["se"]) else " (--)")
+                    for r in rows))
         if self.warnings:
             lines.append("")
             lines.extend(f"  warning: {w}" for w in self.warnings)
@@ -162,6 +187,47 @@ class FitResult(EstimationResult):
 
     def type_membership(self) -> pd.DataFrame:
         return type_membership(self)
+
+
+_CONTINUATION = re.compile(r"^(sender|receiver)_level(\d+)_share$")
+
+
+def implied_type_shares(names, theta, cov) -> dict:
+    """See :meth:`FitResult.implied_type_shares`."""
+    theta, cov = np.asarray(theta, float), np.asarray(cov, float)
+    out = {}
+    for role in ("sender", "receiver"):
+        found = sorted((int(m.group(2)), i) for i, n in enumerate(names) if (m := _CONTINUATION.match(n))
+                       and m.group(1) == role)
+        if not found:
+            continue
+        levels = [k for k, _ in found]
+        idx = [i for _, i in found]
+        q = theta[idx]
+        n = len(q)
+        # share_j = prod_{i<j} q_i * (1 - q_j) for j < n; share_n = prod q
+        shares, jac = np.zeros(n + 1), np.zeros((n + 1, len(theta)))
+        for j in range(n + 1):
+            head = np.prod(q[:j])
+            shares[j] = head * (1 - q[j]) if j < n else head
+            for i in range(min(j + 1, n)):
+                if i < j:
+                    others = np.prod(np.delete(q[:j], i))
+                    jac[j, idx[i]] = others * (1 - q[j]) if j < n else others
+                else:
+                    jac[j, idx[i]] = -head
+        se = np.sqrt(np.clip(np.diag(jac @ np.where(np.isfinite(cov), cov, np.nan) @ jac.T), 0, None))
+        bounds = [0] + levels
+        labels = []
+        for j in range(n + 1):
+            lo = bounds[j]
+            if j == n:
+                labels.append(f"level {lo}+")
+            else:
+                hi = bounds[j + 1] - 1
+                labels.append(f"level {lo}" if hi == lo else f"levels {lo}-{hi}")
+        out[role] = [{"type": lab, "share": float(v), "se": float(e)} for lab, v, e in zip(labels, shares, se)]
+    return out
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -21,6 +21,13 @@ inverse is taken over the other directions only (a pseudo-inverse), and paramete
 load on a flat direction (absolute loading above 0.3) get no standard error: the data do not
 identify them.
 
+**Intervals inside the range.** A bounded parameter's Wald interval is formed where the
+parameter is unbounded and mapped back (:func:`wald_intervals`): with bounds ``(l, u)``,
+``psi = logit((theta - l) / (u - l))``; with a lower bound only, ``psi = log(theta - l)``;
+``se(psi) = se(theta) |d psi / d theta|`` (the delta method) and the interval
+``g^-1(psi -/+ z se(psi))``. It lies inside the bounds, contains the estimate and, for a
+parameter far from its bounds, equals ``theta -/+ z se``. Nothing is clipped.
+
 **Delta method.** For reported parameters ``psi = g(theta)``, ``Var(psi) = J V J'`` with
 ``J = d psi / d theta`` (a vector: the diagonal of an element-wise transformation).
 """
@@ -33,7 +40,7 @@ import numpy as np
 
 __all__ = ["FLAT_TOL", "FEW_CLUSTERS", "Covariance", "cluster_robust", "score_outer_products",
            "delta_method", "standard_errors", "parameters_at_bounds", "few_clusters_warning",
-           "flat_warning", "not_concave"]
+           "flat_warning", "not_concave", "wald_intervals"]
 
 FLAT_TOL = 1e-7       # Hessian eigenvalue relative to the largest, in comparable units
 FEW_CLUSTERS = 30     # below this, model-based standard errors are reported beside the sandwich
@@ -139,3 +146,39 @@ def few_clusters_warning(n_clusters: int, unit: str, model_se: dict) -> str:
     return (f"only {G} {unit}{'s' if G != 1 else ''}: the {unit}-clustered standard errors rest on "
             f"{G} cluster{'s' if G != 1 else ''} and tend to be too small; model-based (inverse "
             f"Hessian) standard errors: {shown}")
+
+
+def wald_intervals(estimates, se, lower=None, upper=None, level: float = 0.95) -> np.ndarray:
+    """``(P, 2)`` Wald intervals formed on each parameter's unbounded scale (logit between
+    two finite bounds, log above a lower or below an upper bound, the identity otherwise) and
+    mapped back; NaN where there is no standard error or the estimate sits on a bound."""
+    from scipy import stats
+
+    est = np.asarray(estimates, float)
+    s = np.asarray(se, float)
+    P = est.size
+    lo = np.full(P, -np.inf) if lower is None else np.asarray(lower, float)
+    hi = np.full(P, np.inf) if upper is None else np.asarray(upper, float)
+    z = stats.norm.ppf(0.5 + level / 2)
+    out = np.full((P, 2), np.nan)
+    for i in range(P):
+        x, e, a, b = est[i], s[i], lo[i], hi[i]
+        if not (np.isfinite(x) and np.isfinite(e) and e >= 0):
+            continue
+        if np.isfinite(a) and np.isfinite(b):
+            p = (x - a) / (b - a)
+            if not 0 < p < 1:
+                continue
+            psi, d = np.log(p / (1 - p)), e / ((b - a) * p * (1 - p))
+            out[i] = a + (b - a) / (1 + np.exp(-(psi + np.array([-z, z]) * d)))
+        elif np.isfinite(a):
+            if not x > a:
+                continue
+            out[i] = a + np.exp(np.log(x - a) + np.array([-z, z]) * e / (x - a))
+        elif np.isfinite(b):
+            if not x < b:
+                continue
+            out[i] = b - np.exp(np.log(b - x) + np.array([z, -z]) * e / (b - x))
+        else:
+            out[i] = x + np.array([-z, z]) * e
+    return out

@@ -19,6 +19,8 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
+from ..labels import parameter_words
+from . import inference
 
 __all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "read_json", "json_number",
            "json_header", "comparison_models"]
@@ -74,11 +76,29 @@ class EstimationResult:
         """``k log N - 2 log L`` with ``N`` the number of decisions."""
         return self.n_params * np.log(max(self.n_obs, 1)) - 2 * self.loglik
 
+    def bounds(self) -> np.ndarray:
+        """``(P, 2)`` lower and upper bounds of the reported parameters (infinite: none)."""
+        return np.column_stack([np.full(self.n_params, -np.inf), np.full(self.n_params, np.inf)])
+
     def ci(self, level: float = 0.95) -> np.ndarray:
-        """Wald intervals ``estimate -/+ z se`` (subclasses clip them to the bounds)."""
-        z = stats.norm.ppf(0.5 + level / 2)
-        est, se = np.asarray(self.estimate_vector, float), np.asarray(self.se_vector, float)
-        return np.column_stack([est - z * se, est + z * se])
+        """Wald intervals formed on each parameter's unbounded scale and mapped back
+        (:func:`.inference.wald_intervals`): inside the bounds, never clipped; NaN for a
+        parameter without a standard error or not identified."""
+        b = np.asarray(self.bounds(), float)
+        out = inference.wald_intervals(self.estimate_vector, self.se_vector, b[:, 0], b[:, 1], level)
+        out[~self.identified_mask()] = np.nan
+        return out
+
+    def not_identified(self) -> dict:
+        """``{name: reason}`` for the parameters the fit finds not identified: they load on a
+        direction in which the likelihood is flat. Their values are where the optimizer
+        stopped, not estimates: they are reported as "not identified", never as numbers."""
+        return {n: "the likelihood is flat in a direction loading on it (Hessian eigenvalue ~0): "
+                   "the data do not identify it" for n in getattr(self, "flat", []) or []}
+
+    def identified_mask(self) -> np.ndarray:
+        missing = self.not_identified()
+        return np.array([n not in missing for n in self.param_names], bool)
 
     def z_values(self) -> np.ndarray:
         """``estimate / se`` (against zero; NaN without a standard error)."""
@@ -105,10 +125,17 @@ class EstimationResult:
         """The fit JSON (``docs/results.md``): the same fields for every model."""
         ci = self.ci()
         names = list(self.param_names)
+        missing = self.not_identified()
+        bounds = np.asarray(self.bounds(), float)
         params = {}
         for i, name in enumerate(names):
-            params[name] = {"estimate": json_number(self.estimate_vector[i]), "se": json_number(self.se_vector[i]),
-                            **self._param_extras(i, name)}
+            entry = {"estimate": json_number(self.estimate_vector[i]), "se": json_number(self.se_vector[i]),
+                     "identified": name not in missing, "words": parameter_words(name),
+                     "bounds": [json_number(bounds[i, 0]), json_number(bounds[i, 1])],
+                     **self._param_extras(i, name)}
+            if name in missing:
+                entry.update(estimate=None, se=None, reason=missing[name])
+            params[name] = entry
         cov = np.asarray(self.cov, float)
         out = {**json_header("fit"), "model": self.name, **self._header(),
                "loglik": json_number(self.loglik), **self._after_loglik(),
@@ -120,6 +147,7 @@ class EstimationResult:
                "diagnostics": {"se_method": self.se_method,
                                "ci95": {n: [json_number(ci[i, 0]), json_number(ci[i, 1])]
                                         for i, n in enumerate(names)},
+                               "ci_method": "wald on the unbounded scale (logit / log), mapped back",
                                **self._diagnostics()},
                "warnings": list(self.warnings)}
         out.update(self._trailer())
@@ -139,11 +167,16 @@ class EstimationResult:
                  f"converged: {'yes' if self.converged else 'NO'}",
                  f"  standard errors: {self.se_method}", "",
                  f"  {'parameter':<{width}}  {'estimate':>10}  {'(se)':>10}  {'95% CI':>23}"]
+        missing = self.not_identified()
         for name, row in frame.iterrows():
-            ok = np.isfinite(row["se"])
+            if name in missing:
+                lines.append(f"  {name:<{width}}  {'not identified':>23}")
+                continue
+            ok = np.isfinite(row["se"]) and np.isfinite(row["ci_low"])
             lines.append(f"  {name:<{width}}  {row['estimate']:>10.4g}  "
                          f"{'(' + format(row['se'], '.4g') + ')' if ok else '(--)':>10}  "
-                         f"{'[' + format(row['ci_low'], '.4g') + ', ' + format(row['ci_high'], '.4g') + ']' if ok else '':>23}")
+                         f"{'[' + format(row['ci_low'], '.4g') + ', ' + format(row['ci_high'], '.4g') + ']' if ok else '':>23}"
+                         f"  {parameter_words(name)}")
         if self.warnings:
             lines += [""] + [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -196,6 +229,17 @@ class SavedResult(EstimationResult):
     @property
     def options(self) -> dict:
         return dict(self.data.get("options") or {})
+
+    def bounds(self) -> np.ndarray:
+        out = []
+        for p in self.data["params"].values():
+            b = p.get("bounds") if isinstance(p.get("bounds"), list) and len(p["bounds"]) == 2 else [None, None]
+            out.append([-np.inf if b[0] is None else float(b[0]), np.inf if b[1] is None else float(b[1])])
+        return np.array(out, float).reshape(-1, 2)
+
+    def not_identified(self) -> dict:
+        return {n: p.get("reason", "not identified") for n, p in self.data["params"].items()
+                if p.get("identified") is False}
 
     def ci(self, level: float = 0.95) -> np.ndarray:
         saved = self.data.get("diagnostics", {}).get("ci95")

@@ -81,6 +81,8 @@ def cv_figure(comparison) -> Figure | None:
     best = comparison.best
     rows = []
     for name, cv in comparison.cv.items():
+        if cv.get("cv_loglik") is None:
+            continue        # a fold did not converge: no CV score
         if name == best:
             rows.append((name, 0.0, 0.0))
         elif "by_subject" in cv and "by_subject" in comparison.cv[best]:

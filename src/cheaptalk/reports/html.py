@@ -107,16 +107,16 @@ def render_report(comparison, posteriors: dict | None = None, figures: list | No
              + (" &mdash; <b>the bundled synthetic data set</b> (simulated, not real lab data)" if synthetic else "")
              + f". {len(comparison.data)} decisions; {len(comparison.fits)} models; "
              f"generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in {comparison.seconds:.1f} s.</p>"]
-    if len(comparison.errors) > 1:
-        verdict = comparison.verdict
-        parts.append("<h2>Verdict under each error model</h2>")
-        parts.append("<p class='note'>Every family fitted under each error model (docs/models.md, section 4); "
-                     "the best family by " + ("cross-validated log-likelihood" if comparison.cv else "BIC")
-                     + " under each, and the held-out difference per decision between the two leading families "
-                     "with its standard error paired by subject. The verdict "
-                     + ("<b>holds under every error model</b>" if verdict["robust"]
-                        else "<b class='warn'>depends on the error model</b>") + ".</p>")
-        parts.append(_table(comparison.verdict_table(), index=False))
+    verdict = comparison.verdict
+    parts.append("<h2>Verdict</h2>")
+    parts.append("<p class='note'>" + ("Under each error model (docs/models.md, section 4), the "
+                 f"{100 * comparison.level:.0f}% model confidence set of the families on the subjects' held-out "
+                 "log-likelihoods: the families the held-out data cannot tell apart from the best. Beside it, the "
+                 "family with the highest held-out score and its difference per decision to the runner-up, with "
+                 "its standard error paired by subject." if verdict.get("confidence_sets") else
+                 "By BIC; without cross-validation the ranking's uncertainty is not assessed.") + "</p>")
+    parts.append(f"<p><b>{html.escape(verdict['statement'])}</b></p>")
+    parts.append(_table(comparison.verdict_table(), index=False))
     if comparison.failed or comparison.skipped:
         parts.append("<ul>" + "".join(f"<li class='warn'><b>{html.escape(k)}</b> failed: {html.escape(v)}</li>"
                                       for k, v in comparison.failed.items())
@@ -128,8 +128,8 @@ def render_report(comparison, posteriors: dict | None = None, figures: list | No
     parts.append("<h2>Estimates and fit</h2>")
     parts.append("<p class='note'>Maximum likelihood; standard errors (in parentheses) cluster-robust by "
                  "subject; <i>(bound)</i>: estimate at a bound, no standard error; <i>(--)</i>: not identified "
-                 f"(flat likelihood). Best by {'cross-validated log-likelihood' if comparison.cv else 'BIC'}: "
-                 f"<b>{html.escape(comparison.best)}</b>.</p>")
+                 f"(flat likelihood). Highest {'cross-validated log-likelihood' if comparison.cv else 'BIC'}: "
+                 f"<b>{html.escape(comparison.best)}</b> (what the data support is the verdict above).</p>")
     parts.append(_table(comparison.table()))
     if "cv_differences" in by_name:
         parts.append(_figure(by_name["cv_differences"]))

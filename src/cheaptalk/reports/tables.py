@@ -24,77 +24,32 @@ from scipy import stats
 
 from ..errors import InputError
 from ..estimation.result import comparison_models, read_json
+from ..labels import escape as _escape, parameter_label
 
 __all__ = ["estimation_table", "FORMATS", "table_columns", "parameter_label"]
 
 FORMATS = ("latex", "markdown", "html")
 
-# short labels: (words, LaTeX); the symbols are those of docs/models.md
-_LABELS = {
-    "trust_at_0": ("P(trust = 0)", r"$P(\alpha = 0)$"),
-    "trust_at_1": ("P(trust = 1 | trust > 0)", r"$P(\alpha = 1 \mid \alpha > 0)$"),
-    "trust_mean": ("Mean trust (Beta part)", r"Mean trust $\alpha$ (Beta part)"),
-    "trust_concentration": ("Trust concentration (Beta part)", r"Concentration of $\alpha$"),
-    "trustworthiness_at_0": ("P(trustworthiness = 0)", r"$P(\beta = 0)$"),
-    "trustworthiness_at_1": ("P(trustworthiness = 1 | > 0)", r"$P(\beta = 1 \mid \beta > 0)$"),
-    "trustworthiness_mean": ("Mean trustworthiness (Beta part)", r"Mean trustworthiness $\beta$ (Beta part)"),
-    "trustworthiness_concentration": ("Trustworthiness concentration (Beta part)", r"Concentration of $\beta$"),
-    "lying_cost_exponent": ("Lying-cost exponent", r"Lying-cost exponent $\gamma$"),
-    "precision_sender": ("Sender precision", r"Sender precision $\lambda_S$"),
-    "precision_receiver": ("Receiver precision", r"Receiver precision $\lambda_R$"),
-    "precision": ("Precision", r"Precision $\lambda$"),
-    "tremble_sender": ("Sender tremble", r"Sender tremble $e_S$"),
-    "tremble_receiver": ("Receiver tremble", r"Receiver tremble $e_R$"),
-    "tau_sender": ("Senders' mean level (Poisson)", r"Senders' mean level $\tau_S$"),
-    "tau_receiver": ("Receivers' mean level (Poisson)", r"Receivers' mean level $\tau_R$"),
-    "sender_level1_share": ("Share of senders of level >= 1", r"Share of senders of level $\geq 1$"),
-    "sender_level3_share": ("Share of level >= 3 among level >= 1 senders",
-                            r"Share of level $\geq 3$ among level $\geq 1$ senders"),
-    "receiver_level2_share": ("Share of receivers of level >= 2", r"Share of receivers of level $\geq 2$"),
-    "sender_share_trust": ("Share of trust-family senders", "Share of trust-family senders"),
-    "receiver_share_trust": ("Share of trust-family receivers", "Share of trust-family receivers"),
-    "babbling_report": ("Babbling report", "Babbling report"),
-    "sd_report": ("SD of report errors", r"SD of report errors $\sigma_m$"),
-    "sd_capacity": ("SD of capacity errors", r"SD of capacity errors $\sigma_K$"),
-    "eta_up": ("Rate of trust gained", r"Rate of trust gained $\eta_{\uparrow}$"),
-    "eta_down": ("Rate of trust lost", r"Rate of trust lost $\eta_{\downarrow}$"),
-    "initial_trust_mean": ("Mean initial trust", r"Mean initial trust $\alpha_1$"),
-    "initial_trust_concentration": ("Initial-trust concentration", r"Concentration of $\alpha_1$"),
-    "sd_action": ("SD of the action", r"SD of the action $\sigma_a$"),
-    "follow_slope": ("Slope of the follow decision", r"Slope of the follow decision $k$"),
-}
-
 _MODEL_NAMES = {"equilibrium": "Equilibrium", "qre": "QRE", "levelk": "Level-k", "ch": "Cognitive hierarchy",
-                "trust": "Trust", "mixture": "Trust + level-k", "trust-dynamics-continuous": "Trust dynamics",
-                "trust-dynamics-binary": "Trust dynamics (binary)"}
-_ERRORS = {"logit": "logit", "tremble": "tremble", "mixed": "mixed"}
-
-
-def parameter_label(name: str, fmt: str = "markdown") -> str:
-    """A parameter's label in words (LaTeX: with its symbol); unknown names as they are."""
-    m = re.match(r"^(precision_sender|precision_receiver|precision)_(\w+)$", name)   # per-type precisions
-    if m and name not in _LABELS:
-        words, tex = _LABELS[m.group(1)]
-        return f"{tex} ({_escape(m.group(2), 'latex')})" if fmt == "latex" else \
-            _escape(f"{words} ({m.group(2)})", fmt)
-    if name in _LABELS:
-        words, tex = _LABELS[name]
-        return tex if fmt == "latex" else _escape(words, fmt)
-    return _escape(name.replace("_", " "), fmt)
-
-
-def _escape(text: str, fmt: str) -> str:
-    if fmt == "latex":
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                     ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
-            text = text.replace(a, b)
-        return text
-    if fmt == "html":
-        return html.escape(text)
-    return text.replace("|", r"\|")
+                "trust": "Trust", "mixture": "Mixture", "trust-dynamics-continuous": "Trust dynamics",
+                "trust-dynamics-binary": "Trust dynamics"}
 
 
 # --- collecting the columns -----------------------------------------------------------
+
+def _sources(sources) -> list:
+    """Flatten lists and tuples of results; a dict of results ``{column name: result}`` (one
+    that is not itself a fit or comparison JSON) becomes ``(name, result)`` pairs."""
+    out = []
+    for source in sources:
+        if isinstance(source, (list, tuple)):
+            out.extend(_sources(source))
+        elif isinstance(source, dict) and not ({"model", "params", "models"} & set(source)):
+            out.extend((str(name), value) for name, value in source.items())
+        else:
+            out.append(source)
+    return out
+
 
 def _as_dict(source):
     if isinstance(source, (str, Path)):
@@ -106,11 +61,16 @@ def _as_dict(source):
     raise InputError(f"cannot make a table of a {type(source).__name__}: give fits, comparisons or their JSON")
 
 
-def table_columns(*sources, models=None) -> list[dict]:
-    """One entry per column: ``{"header", "fit" (fit JSON), "cv_loglik" or None}``."""
+def table_columns(*sources, models=None, names=None) -> list[dict]:
+    """One entry per column: ``{"header", "fit" (fit JSON), "cv_loglik" or None}``.
+    ``sources``: results, JSON dicts or files, lists of them, or a dict ``{name: result}``
+    (its keys name the columns). ``names``: column headers, overriding the generated ones."""
     wanted = list(models) if models else None
     columns = []
-    for source in sources:
+    for source in _sources(sources):
+        given_name = None
+        if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
+            given_name, source = source
         data, where = _as_dict(source)
         if not isinstance(data, dict):
             raise InputError(f"{where}: neither a fit JSON nor a comparison JSON")
@@ -126,13 +86,12 @@ def table_columns(*sources, models=None) -> list[dict]:
             else:
                 chosen = entries
             for m in chosen:
-                columns.append({"header": _header(m, several_errors=len(errors) > 1), "fit": m,
-                                "cv_loglik": m.get("cv_loglik")})
+                columns.append({"header": given_name or _header(m), "fit": m, "cv_loglik": m.get("cv_loglik")})
         elif isinstance(data.get("params"), dict) and "model" in data:
             label = data.get("label", data["model"])
             if wanted and label not in wanted and data["model"] not in wanted:
                 continue
-            columns.append({"header": _header(data, several_errors=False), "fit": data,
+            columns.append({"header": given_name or _header(data), "fit": data,
                             "cv_loglik": data.get("cv_loglik")})
         else:
             raise InputError(f"{where}: neither a fit JSON nor a comparison JSON")
@@ -143,24 +102,56 @@ def table_columns(*sources, models=None) -> list[dict]:
             raise InputError(f"no model {', '.join(map(repr, missing))} in the given results")
     if not columns:
         raise InputError("no models to put in the table")
+    if names is not None:
+        names = list(names)
+        if len(names) != len(columns):
+            raise InputError(f"{len(names)} column names for {len(columns)} columns")
+        for c, n in zip(columns, names):
+            c["header"] = n
     return columns
 
 
-def _header(fit: dict, several_errors: bool) -> str:
-    name = _MODEL_NAMES.get(fit["model"], fit["model"])
-    errors = fit.get("errors")
-    if several_errors and errors:
-        name += f" ({_ERRORS.get(errors, errors)})"
-    return name
+def _header(fit: dict) -> str:
+    """A column's name: the family (a mixture's own families), then its error model or its
+    learning rule and adoption (trust over time), so that two different fits never share one."""
+    model = fit["model"]
+    name = _MODEL_NAMES.get(model, model)
+    options = fit.get("options") or {}
+    if model == "mixture" and isinstance(options.get("families"), list):
+        name = " + ".join(_MODEL_NAMES.get(f, f) for f in options["families"])
+    details = []
+    if model.startswith("trust-dynamics"):
+        details += [str(fit.get("rule", "asymmetric")), str(fit.get("adoption", model.rsplit("-", 1)[-1]))]
+    elif fit.get("errors"):
+        details.append(f"{fit['errors']} errors")
+    return name + (f" ({', '.join(details)})" if details else "")
 
 
 # --- the table ------------------------------------------------------------------------
+
+def _zero_inside(p: dict) -> bool:
+    """Whether zero lies strictly inside the parameter's range (what a star tests against);
+    not for shares, precisions and standard deviations, whose zero is a bound."""
+    b = p.get("bounds")
+    if not (isinstance(b, list) and len(b) == 2):
+        return False
+    lo = -np.inf if b[0] is None else b[0]
+    hi = np.inf if b[1] is None else b[1]
+    return lo < 0 < hi
+
 
 def _stars(estimate, se) -> str:
     if estimate is None or se is None or not se > 0:
         return ""
     p = 2 * stats.norm.sf(abs(estimate / se))
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def _statistic(x) -> str:
+    """A log-likelihood or information criterion in full: thousands separators, one decimal."""
+    if x is None or not np.isfinite(x):
+        return ""
+    return f"{x:,.1f}"
 
 
 def _number(x, digits: int = 3) -> str:
@@ -173,22 +164,26 @@ def _number(x, digits: int = 3) -> str:
 
 
 def estimation_table(*sources, models=None, fmt: str = "markdown", stars: bool = False, ci: bool = False,
-                     caption: str | None = None, label: str | None = None, digits: int = 3) -> str:
+                     caption: str | None = None, label: str | None = None, digits: int = 3,
+                     names=None) -> str:
     """The table as text in ``fmt`` (``latex``, ``markdown`` or ``html``).
 
-    ``stars``: ``*``, ``**``, ``***`` for two-sided p < 0.1, 0.05, 0.01 of ``estimate / se``
-    against zero (noted under the table: meaningful for slopes and differences, not for
-    shares, precisions or standard deviations, whose zero is a bound). ``ci``: the 95%
-    interval instead of the standard error. Parameters without a standard error (at a
-    bound, not identified) show a dash and a note.
+    ``sources``: fits, comparisons, their JSON (dicts or files), lists of them, or a dict
+    ``{column name: result}``. ``names``: the column headers (default: family, error model or
+    learning rule). ``stars``: ``*``, ``**``, ``***`` for two-sided p < 0.1, 0.05, 0.01 of
+    ``estimate / se`` against zero, only on parameters whose zero lies inside their range
+    (slopes, differences; never shares, precisions or standard deviations, whose zero is a
+    bound). ``ci``: the 95% interval instead of the standard error. Parameters without a
+    standard error (at a bound) show a dash; parameters the fit finds not identified say so
+    instead of a number. Log-likelihoods and information criteria are printed in full.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown table format {fmt!r}; formats are {', '.join(FORMATS)}")
-    columns = table_columns(*sources, models=models)
-    names = list(dict.fromkeys(p for c in columns for p in c["fit"]["params"]))
+    columns = table_columns(*sources, models=models, names=names)
+    params = list(dict.fromkeys(p for c in columns for p in c["fit"]["params"]))
     body = []             # (label, [cells], is_second_line)
-    no_se = False
-    for name in names:
+    no_se = not_identified = starred = False
+    for name in params:
         first, second = [], []
         for c in columns:
             p = c["fit"]["params"].get(name)
@@ -197,7 +192,14 @@ def estimation_table(*sources, models=None, fmt: str = "markdown", stars: bool =
                 second.append("")
                 continue
             est, se = p.get("estimate"), p.get("se")
-            first.append(_number(est, digits) + (_stars(est, se) if stars else ""))
+            if p.get("identified") is False:
+                not_identified = True
+                first.append("not identified")
+                second.append("")
+                continue
+            star = _stars(est, se) if stars and _zero_inside(p) else ""
+            starred = starred or bool(star)
+            first.append(_number(est, digits) + star)
             if se is None:
                 no_se = True
                 second.append("(--)")
@@ -208,21 +210,27 @@ def estimation_table(*sources, models=None, fmt: str = "markdown", stars: bool =
                 second.append(f"({_number(se, digits)})")
         body.append((parameter_label(name, fmt), first, False))
         body.append(("", second, True))
-    statistics = [("Log-likelihood", [_number(c["fit"].get("loglik"), 1) for c in columns]),
+    statistics = [("Log-likelihood", [_statistic(c["fit"].get("loglik")) for c in columns]),
                   ("Parameters", [str(c["fit"].get("n_params", "")) for c in columns]),
-                  ("AIC", [_number(c["fit"].get("aic"), 1) for c in columns]),
-                  ("BIC", [_number(c["fit"].get("bic"), 1) for c in columns])]
+                  ("AIC", [_statistic(c["fit"].get("aic")) for c in columns]),
+                  ("BIC", [_statistic(c["fit"].get("bic")) for c in columns])]
     if any(c["cv_loglik"] is not None for c in columns):
-        statistics.append(("CV log-likelihood per decision", [_number(c["cv_loglik"], 4) for c in columns]))
+        statistics.append(("Held-out log-likelihood per decision (CV)",
+                           [_number(c["cv_loglik"], 4) for c in columns]))
     statistics += [(_plural(columns), [f"{c['fit'].get('n_subjects', 0):,}" for c in columns]),
                    ("Decisions", [f"{c['fit'].get('n_obs', 0):,}" for c in columns])]
     notes = [("Standard errors" if not ci else "95% intervals") + " in " + ("brackets" if ci else "parentheses")
              + ", cluster-robust by " + _cluster(columns) + "."]
     if stars:
-        notes.append("* p < 0.1, ** p < 0.05, *** p < 0.01 (two-sided, against zero; not meaningful for "
-                     "shares, precisions and standard deviations, whose zero is a bound).")
+        notes.append("* p < 0.1, ** p < 0.05, *** p < 0.01 (two-sided, against zero), shown only for parameters "
+                     "whose zero lies inside their range" + ("" if starred else " (none here)") + ".")
     if no_se:
-        notes.append("(--): no standard error (a parameter at a bound of its range, or not identified by the data).")
+        notes.append("(--): no standard error (a parameter at a bound of its range).")
+    if not_identified:
+        notes.append("Not identified: the likelihood is flat in a direction loading on the parameter; "
+                     "its value is not an estimate.")
+    if ci:
+        notes.append("Intervals formed on each parameter's unbounded scale (logit or log) and mapped back.")
     degenerate = [c["header"] for c in columns if c["fit"].get("diagnostics", {}).get("degenerate")]
     if degenerate:
         notes.append("Degenerate fit (predicts uniform choice, explains nothing beyond chance): "
