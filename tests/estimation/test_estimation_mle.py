@@ -133,3 +133,32 @@ def test_fit_json_shape(linear_fit):
     assert list(out["params"]) == model.param_names
     text = str(res)
     assert "slope" in text and "cluster-robust" in text
+
+
+def test_profile_likelihood_interval_of_a_regression_slope_has_its_closed_form(linear_fit):
+    """The slope of capacity on the report, with the intercept and the sd re-maximized:
+    ``log L_p(b) - log L_max = -n/2 log(1 + (b - b_hat)^2 Sxx / SSR)``, so the 95% interval
+    is ``b_hat -/+ sqrt(SSR / Sxx (exp(chi2_1(0.95) / n) - 1))`` (an independent reference)."""
+    from scipy import stats
+    model, data, res = linear_fit
+    profiled = fit(model, data, starts=1, intervals="profile", warn=False)
+    receivers = data[data.role == "receiver"]
+    m, k = receivers.message.to_numpy(), receivers.action.to_numpy()
+    n = len(m)
+    b_hat = np.polyfit(m, k, 1)[0]
+    ssr = np.sum((k - np.polyval(np.polyfit(m, k, 1), m)) ** 2)
+    sxx = np.sum((m - m.mean()) ** 2)
+    half = np.sqrt(ssr / sxx * (np.exp(stats.chi2.ppf(0.95, 1) / n) - 1))
+    j = model.param_names.index("slope")
+    lo, hi = profiled.ci()[j]
+    assert lo == pytest.approx(b_hat - half, abs=2e-5) and hi == pytest.approx(b_hat + half, abs=2e-5)
+    out = profiled.to_dict()
+    assert out["diagnostics"]["ci_method"] == "profile likelihood"
+    assert out["diagnostics"]["ci95"]["slope"] == pytest.approx([lo, hi])
+    # every interval contains its estimate and stays inside the bounds
+    bounds = np.array(model.bounds())
+    ci = profiled.ci()
+    ok = np.isfinite(ci[:, 0])
+    assert ok.sum() >= 4
+    assert np.all(ci[ok, 0] <= profiled.theta[ok]) and np.all(profiled.theta[ok] <= ci[ok, 1])
+    assert np.all(ci[ok, 0] >= bounds[ok, 0]) and np.all(ci[ok, 1] <= bounds[ok, 1])

@@ -136,3 +136,26 @@ def test_the_layer_and_saved_results_import_without_jax(tmp_path, linear_fit):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_wald_intervals_stay_inside_the_bounds_and_contain_the_estimate():
+    from scipy import stats
+    est = np.array([0.449, 0.5, 200.0, 3.0, -2.0, 0.999])
+    se = np.array([0.310, 0.001, 290.0, 0.5, 0.3, 0.01])
+    lower = np.array([0.0, 0.0, 0.2, -np.inf, -np.inf, 0.0])
+    upper = np.array([1.0, 1.0, np.inf, np.inf, 0.0, 1.0])
+    ci = inference.wald_intervals(est, se, lower, upper)
+    assert np.all(ci[:, 0] > lower) and np.all(ci[:, 1] < upper)
+    assert np.all(ci[:, 0] < est) and np.all(est < ci[:, 1])
+    z = stats.norm.ppf(0.975)
+    # far from its bounds the interval is the ordinary one; without bounds exactly so
+    np.testing.assert_allclose(ci[1], [0.5 - z * 0.001, 0.5 + z * 0.001], rtol=1e-5)
+    np.testing.assert_allclose(ci[3], [3.0 - z * 0.5, 3.0 + z * 0.5], rtol=1e-12)
+    # a share with a large se: inside (0, 1), not [0, 1]
+    assert 0 < ci[0, 0] < 0.2 and 0.7 < ci[0, 1] < 1
+    # the logit scale: symmetric there
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert logit(ci[0, 1]) - logit(0.449) == pytest.approx(logit(0.449) - logit(ci[0, 0]))
+    # an estimate on its bound or without an se: no interval
+    none = inference.wald_intervals([0.0, 0.5], [0.1, np.nan], [0.0, 0.0], [1.0, 1.0])
+    assert np.isnan(none).all()

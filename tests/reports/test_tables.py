@@ -47,7 +47,9 @@ def test_cells_hold_the_estimates_and_standard_errors(fits):
     j = 0
     est, se = levelk.theta[j], levelk.se[j]
     p = 2 * stats.norm.sf(abs(est / se))
-    stars = "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+    lo, hi = levelk.model.bounds()[j]
+    # stars only where zero lies inside the parameter's range
+    stars = ("***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else "") if lo < 0 < hi else ""
     row = next(line for line in md.splitlines() if line.startswith(f"| {parameter_label(name)} |"))
     assert f"{est:.3f}{stars}" in row
     below = md.splitlines()[md.splitlines().index(row) + 1]
@@ -110,10 +112,10 @@ def test_comparison_gives_its_best_error_models_columns(comparison_json, capsys)
     assert main(["table", str(comparison_json)]) == 0
     out = capsys.readouterr().out
     head = out.splitlines()[0]
-    assert "Level-k (mixed)" in head and "Trust (mixed)" in head and "logit" not in head
-    assert "CV log-likelihood per decision" in out and "-1.0000" in out
+    assert "Level-k (mixed errors)" in head and "Trust (mixed errors)" in head and "logit" not in head
+    assert "Held-out log-likelihood per decision (CV)" in out and "-1.0000" in out
     assert main(["table", str(comparison_json), "--models", "trust/logit"]) == 0
-    assert "Trust (logit)" in capsys.readouterr().out.splitlines()[0]
+    assert "Trust (logit errors)" in capsys.readouterr().out.splitlines()[0]
 
 
 def test_table_errors_are_one_line(comparison_json, tmp_path, capsys):
@@ -125,3 +127,44 @@ def test_table_errors_are_one_line(comparison_json, tmp_path, capsys):
         assert main(["table", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_large_log_likelihoods_are_printed_in_full_and_rules_name_their_columns(fits):
+    a, b = fits[0].to_dict(), fits[1].to_dict()
+    a.update(model="trust-dynamics-binary", rule="bayes", adoption="binary", loglik=-3643791.04, aic=7287600.0,
+             bic=7287700.0)
+    b.update(model="trust-dynamics-binary", rule="asymmetric", adoption="binary", loglik=-364653.0)
+    md = estimation_table(a, b)
+    assert "-3,643,791.0" in md and "-364,653.0" in md and "e+" not in md
+    head = md.splitlines()[0]
+    assert "Trust dynamics (bayes, binary)" in head and "Trust dynamics (asymmetric, binary)" in head
+
+
+def test_a_list_or_a_dict_of_results_and_names_that_override(fits):
+    assert estimation_table(fits) == estimation_table(*fits)
+    named = estimation_table({"First": fits[0], "Second": fits[1]})
+    assert named.splitlines()[0] == "|  | First | Second |"
+    assert estimation_table(*fits, names=["A", "B"]).splitlines()[0] == "|  | A | B |"
+    with pytest.raises(ValueError, match="2 columns"):
+        estimation_table(*fits, names=["only one"])
+
+
+def test_stars_only_where_zero_is_inside_the_range(fits):
+    d = fits[0].to_dict()
+    name = next(iter(d["params"]))
+    d["params"][name].update(estimate=5.0, se=1.0, bounds=[0.0, None])       # a precision: zero is its bound
+    d["params"]["slope"] = {"estimate": 5.0, "se": 1.0, "bounds": [None, None], "identified": True}
+    md = estimation_table(d, stars=True)
+    row = next(line for line in md.splitlines() if line.startswith(f"| {parameter_label(name)} |"))
+    assert "*" not in row
+    slope = next(line for line in md.splitlines() if line.startswith("| slope |"))
+    assert "5.000***" in slope and "whose zero lies inside their range" in md
+
+
+def test_a_parameter_that_is_not_identified_is_not_printed_as_a_number(fits):
+    d = fits[1].to_dict()
+    name = next(iter(d["params"]))
+    d["params"][name].update(estimate=None, se=None, identified=False, reason="flat")
+    md = estimation_table(d)
+    row = next(line for line in md.splitlines() if line.startswith(f"| {parameter_label(name)} |"))
+    assert "not identified" in row and "Not identified: the likelihood is flat" in md

@@ -59,7 +59,7 @@ def run(args) -> int:
                                 holdout=not args.no_holdout, with_regularities=not args.no_regularities,
                                 data_path=str(path), cleaning=cleaning, progress=show_progress(args),
                                 model_options=model_options, errors=errors, level=args.level,
-                                bootstrap_lr=args.bootstrap_lr)
+                                bootstrap_lr=args.bootstrap_lr, intervals=args.intervals)
     if args.report:
         from ..reports import write_report
         page = write_report(comparison, args.report)

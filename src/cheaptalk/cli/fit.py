@@ -26,6 +26,9 @@ def add_data_arguments(parser, required: bool):
                              "(default: 3 for fit; compare runs two and a third when they disagree; "
                              "a number given here runs them all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of starts, folds, bootstrap (default 0)")
+    parser.add_argument("--intervals", choices=("wald", "profile"), default="wald",
+                        help="95%% intervals: wald (on each parameter's unbounded scale, mapped back; default) "
+                             "or profile (profile likelihood: slower, one refit per step)")
     parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
                         help="write JSON to OUT (or to standard output when OUT is omitted or '-')")
 
@@ -106,7 +109,8 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)    # printed with the table instead
         result = fit(model, data, starts=args.starts or 3, seed=args.seed,
-                     bootstrap_replications=args.bootstrap, progress=show_progress(args), warn=False)
+                     bootstrap_replications=args.bootstrap, progress=show_progress(args), warn=False,
+                     intervals=args.intervals)
     if args.subjects:
         post = result.subject_posteriors()
         post.to_csv(args.subjects, index=False)

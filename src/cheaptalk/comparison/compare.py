@@ -373,7 +373,8 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                    data_path: str = "", cleaning=None, progress: bool = True,
                    model_options: dict | None = None, workers: int | None = None,
                    errors: list[str] | None = None, level: float = DEFAULT_LEVEL,
-                   mcs_replications: int = MCS_REPLICATIONS, bootstrap_lr: int = 0) -> Comparison:
+                   mcs_replications: int = MCS_REPLICATIONS, bootstrap_lr: int = 0,
+                   intervals: str = "wald") -> Comparison:
     """Fit ``models`` (registry names or :class:`~cheaptalk.models.Model` instances; default
     all registered models for this game kind) to clean ``data`` and compare.
 
@@ -392,7 +393,8 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
     that cannot be fitted are reported in ``failed`` and the comparison goes on. ``level``:
     of the model confidence sets behind the verdict (``mcs_replications`` bootstrap draws).
     ``bootstrap_lr``: data sets of the parametric bootstrap of each mixture-against-family
-    likelihood-ratio test (0: the test row gives the statistic and says why no p-value). Compiling and evaluating a likelihood runs in XLA outside Python's
+    likelihood-ratio test (0: the test row gives the statistic and says why no p-value).
+    ``intervals``: ``"wald"`` or ``"profile"`` (profile-likelihood intervals of every fit). Compiling and evaluating a likelihood runs in XLA outside Python's
     lock, so two models on two cores take about the time of one.
     """
     from tqdm.auto import tqdm
@@ -456,7 +458,7 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EstimationWarning)   # kept in the result, printed once
                 out["fit"] = result = fit(model, likelihood=lik, starts=starts or FIT_STARTS, seed=seed, warn=False,
-                                          until_agree=starts is None)
+                                          until_agree=starts is None, intervals=intervals)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             # one model that cannot be fitted must not take the others with it
             out["failed"] = str(exc)

@@ -166,7 +166,7 @@ def starting_points(model, n: int, seed: int = 0, start: dict | None = None) -> 
 
 
 def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2000,
-             ftol: float = STRICT_FTOL, restarts: int = 5, curvature=None) -> dict:
+             ftol: float = STRICT_FTOL, restarts: int = 5, curvature=None, fixed: dict | None = None) -> dict:
     """One L-BFGS-B run from ``theta0``; returns theta, loglik, convergence information.
 
     ``ftol`` is L-BFGS-B's relative-reduction tolerance on the mean log-likelihood per
@@ -174,8 +174,18 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
     treatments, bootstrap) use a looser one (1e-10: the log-likelihood to ~1e-8 relative).
     ``restarts``: how often to restart after a failed line search. ``curvature``: diagonal
     of the information per decision at a previous estimate, to rescale the coordinates.
+    ``fixed``: ``{index: value}`` of parameters held at a value (a profile likelihood).
     """
     scaling = _Scaling(lik.model.bounds(), curvature, log_scale=True)
+    theta0 = np.array(theta0, float)
+    held = np.zeros(len(theta0), bool)
+    for j, value in (fixed or {}).items():
+        theta0[j] = value
+        held[j] = True
+    if held.any():
+        u_fixed = scaling.u(theta0)
+        scaling.u_bounds = [(float(u_fixed[j]), float(u_fixed[j])) if held[j] else b
+                            for j, b in enumerate(scaling.u_bounds)]
     n = max(lik.n_used(lik.unit_weights() if weights is None else weights,
                        lik.full_masks() if masks is None else masks), 1.0)
     evals = {"n": 0}
@@ -191,6 +201,8 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
         return -v / n, -g * scaling.dtheta_du(u) / n
 
     u0 = scaling.u(theta0)
+    if held.any():
+        u0 = np.where(held, [b[0] if b[0] is not None else 0.0 for b in scaling.u_bounds], u0)
     # 40 correction pairs: with the 3-15 parameters of these models the quasi-Newton memory
     # then spans most of a run, close to full BFGS, at no cost worth counting, and saves
     # likelihood evaluations (benchmarks/README.md)
@@ -223,7 +235,7 @@ def maximize(lik: Likelihood, theta0, weights=None, masks=None, maxiter: int = 2
         # pushing against an active bound do not count
         gu = g * _Scaling(lik.model.bounds(), curvature).scale / n
         at, side = _Scaling(lik.model.bounds()).at_bound(theta)
-        projected = np.where((side == "lower") & (gu <= 0) | (side == "upper") & (gu >= 0), 0.0, gu)
+        projected = np.where((side == "lower") & (gu <= 0) | (side == "upper") & (gu >= 0) | held, 0.0, gu)
         return theta, v, g, float(np.max(np.abs(projected))) if projected.size else 0.0
 
     theta, v, g, grad_norm = final_point(res)
@@ -334,6 +346,68 @@ def bootstrap(lik: Likelihood, theta_hat, replications: int, seed: int = 0, prog
             "replications": replications}
 
 
+def profile_intervals(lik: Likelihood, result, level: float = 0.95, progress: bool = False) -> dict:
+    """Profile-likelihood intervals of every parameter with a standard error.
+
+    The interval of ``theta_j`` is ``{x : 2 (log L(theta_hat) - max_{theta_-j} log L(x, theta_-j))
+    <= chi2_1(level)}``: the parameter held at ``x``, the others re-maximized (warm-started
+    at the previous point of the profile). Each end is found by stepping outward from the
+    estimate (first to the Wald end, then doubling the distance, never past the bound) until the profile has dropped by the critical value, then by Brent's method
+    between the last point inside and the first outside. An end that the profile does not
+    reach before the parameter's bound is that bound (``open_at``). Parameters at a bound or
+    not identified get no interval. Returns ``{"intervals": (P, 2), "open_at": {name:
+    side}, "evaluations": n}``.
+    """
+    from scipy import stats as _stats
+    from scipy.optimize import brentq
+
+    names = lik.model.param_names
+    theta_hat = np.asarray(result.theta, float)
+    crit = float(_stats.chi2.ppf(level, 1)) / 2
+    wald = result.ci(level)
+    bounds = np.array(lik.model.bounds(), float)
+    out = np.full((len(names), 2), np.nan)
+    open_at, evaluations = {}, 0
+    missing = result.not_identified()
+    for j, name in enumerate(names):
+        if name in missing or name in result.at_bound or not np.isfinite(result.se[j]):
+            continue
+        for side in (0, 1):
+            start = {"theta": theta_hat}
+
+            def drop(x):
+                nonlocal evaluations
+                evaluations += 1
+                run = maximize(lik, start["theta"], ftol=WARM_FTOL, restarts=1, fixed={j: x})
+                start["theta"] = run["theta"]
+                return result.loglik - run["loglik"] - crit
+
+            edge = bounds[j, side]
+            inside, x = theta_hat[j], wald[j, side]
+            if not np.isfinite(x):
+                x = theta_hat[j] + (1 if side else -1) * 2 * result.se[j]
+            found = False
+            for _ in range(12):
+                if np.isfinite(edge):
+                    x = min(x, edge) if side else max(x, edge)
+                value = drop(x)
+                if value >= 0:
+                    found = True
+                    break
+                inside = x
+                if np.isfinite(edge) and x == edge:
+                    break
+                x = theta_hat[j] + 2 * (x - theta_hat[j])     # clamped at the bound above
+            if found:
+                out[j, side] = brentq(drop, inside, x, xtol=1e-6 * max(1.0, abs(theta_hat[j])), maxiter=40)
+            elif np.isfinite(edge) and x == edge:
+                out[j, side] = edge
+                open_at[name] = open_at.get(name, "") + ("upper" if side else "lower")
+        if progress:
+            print(f"  profile of {name}: [{out[j, 0]:.4g}, {out[j, 1]:.4g}]", file=sys.stderr)
+    return {"intervals": out, "open_at": open_at, "evaluations": evaluations, "level": level}
+
+
 def uniform_loglik(lik: Likelihood) -> float | None:
     """The log-likelihood of choosing every option with equal probability (finite games:
     ``-sum_d log K_d``, ``K_d`` the messages or actions open to decision ``d``); None for a
@@ -366,9 +440,12 @@ def _two_agree(runs) -> bool:
     return len(values) >= 2 and same_maximum(values[0], values[1])
 
 
+INTERVALS = ("wald", "profile")
+
+
 def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int = 3, seed: int = 0,
         start: dict | None = None, bootstrap_replications: int = 0, progress: bool = False,
-        warn: bool = True, maxiter: int = 2000, until_agree: bool = False) -> FitResult:
+        warn: bool = True, maxiter: int = 2000, until_agree: bool = False, intervals: str = "wald") -> FitResult:
     """Fit ``model`` to clean long-format ``data`` by maximum likelihood.
 
     ``starts``: number of starting points (defaults first, then seeded random points).
@@ -377,10 +454,13 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
     (``compare`` fits this way: a model is not ranked on a local optimum, at the cost of
     one extra start where the starts agree).
     ``bootstrap_replications``: if positive, also bootstrap by subject (tqdm progress bar on
-    stderr when ``progress``). Diagnostics (non-convergence, parameters at bounds, flat
+    stderr when ``progress``). ``intervals``: ``"wald"`` (on each parameter's unbounded
+    scale) or ``"profile"`` (profile likelihood, :func:`profile_intervals`). Diagnostics (non-convergence, parameters at bounds, flat
     directions) are issued as :class:`EstimationWarning` when ``warn`` and always stored in
     the result's ``warnings``.
     """
+    if intervals not in INTERVALS:
+        raise ValueError(f"intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}")
     t0 = time.perf_counter()
     lik = likelihood or Likelihood(model, data)
     runs = []
@@ -454,7 +534,13 @@ def fit(model, data=None, *, likelihood: Likelihood | None = None, starts: int =
                        warnings=messages, bootstrap=boot, seconds=time.perf_counter() - t0,
                        smooth=ses["smooth"], curvature=_curvature(ses["hessian"], lik.n_obs),
                        degenerate=degenerate)
+    if intervals == "profile":
+        result.profile = profile_intervals(lik, result, progress=progress)
+        for name, side in result.profile["open_at"].items():
+            result.warnings.append(f"the 95% profile-likelihood interval of {name} reaches its {side} bound "
+                                   "(the data do not exclude it)")
+        result.seconds = time.perf_counter() - t0
     if warn:
-        for msg in messages:
+        for msg in result.warnings:
             warnings.warn(f"{model.name}: {msg}", EstimationWarning, stacklevel=2)
     return result

@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "
            "json_header", "comparison_models"]
 
 # the version of the JSON shape written by to_dict(); readers refuse newer versions
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def json_number(x):
@@ -75,6 +75,8 @@ class EstimationResult:
     def bic(self) -> float:
         """``k log N - 2 log L`` with ``N`` the number of decisions."""
         return self.n_params * np.log(max(self.n_obs, 1)) - 2 * self.loglik
+
+    interval_method = "wald on the unbounded scale (logit / log), mapped back"
 
     def bounds(self) -> np.ndarray:
         """``(P, 2)`` lower and upper bounds of the reported parameters (infinite: none)."""
@@ -147,7 +149,7 @@ class EstimationResult:
                "diagnostics": {"se_method": self.se_method,
                                "ci95": {n: [json_number(ci[i, 0]), json_number(ci[i, 1])]
                                         for i, n in enumerate(names)},
-                               "ci_method": "wald on the unbounded scale (logit / log), mapped back",
+                               "ci_method": self.interval_method,
                                **self._diagnostics()},
                "warnings": list(self.warnings)}
         out.update(self._trailer())
@@ -221,6 +223,7 @@ class SavedResult(EstimationResult):
         self.warnings = list(data.get("warnings", []))
         self.cluster_unit = data.get("cluster", "subject")
         self.se_method = data.get("diagnostics", {}).get("se_method", self.se_method)
+        self.interval_method = data.get("diagnostics", {}).get("ci_method", self.interval_method)
 
     @property
     def n_params(self) -> int:
