@@ -38,7 +38,7 @@ def test_generate_fit_whatif(tmp_path, capsys):
     for name, p in fit["params"].items():
         assert abs(p["estimate"] - truth["params"][name]) < 4 * p["se"], name
     assert (out / "trust_by_segment.png").stat().st_size > 1000
-    assert (out / "trust_gained_lost.png").stat().st_size > 1000
+    assert (out / "adoption_after_feedback.png").stat().st_size > 1000
     assert pq.read_metadata(out / "trust_trajectories.parquet").num_rows == 60_000
     assert pq.read_metadata(out / "seller_trust.parquet").num_rows == 1500
 

@@ -296,15 +296,14 @@ def run_fit(args) -> int:
         result = fit.to_json()
         if args.out:
             from ..dynamics.model import TrustDynamics
-            from ..dynamics.plots import plot_adoption, plot_gained_lost, plot_trajectories
+            from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             agg = write_trajectories(_trajectory_batches(engine, args), TrustDynamics(fit.kind, args.nodes, fit.rule),
                                      fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
             plot_adoption({fit.rule: agg}, out / "adoption.png")
-            if fit.rule == "asymmetric":
-                plot_gained_lost(result, agg, out / "trust_gained_lost.png")
+            plot_after_feedback({fit.rule: agg}, out / "adoption_after_feedback.png")
             dump_json(result, str(out / "fit.json"))
         if args.json:
             dump_json(result, args.json)
@@ -330,7 +329,7 @@ def run_compare(args) -> int:
                                    folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:
             from ..dynamics.model import TrustDynamics
-            from ..dynamics.plots import plot_adoption, plot_rules
+            from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_rules
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             aggregates = {rule: write_trajectories(_trajectory_batches(engine, args),
@@ -339,6 +338,7 @@ def run_compare(args) -> int:
                           for rule, fit in comparison.fits.items()}
             plot_rules(aggregates, out / "rules.png")
             plot_adoption(aggregates, out / "adoption.png")
+            plot_after_feedback(aggregates, out / "adoption_after_feedback.png")
             dump_json(comparison.to_dict(), str(out / "compare.json"))
     finally:
         engine.close()

@@ -31,7 +31,7 @@ from ..models.noise import ERROR_MODELS
 from ..models.forecast_common import DEFAULT_EXACT_TOLERANCE
 from .confidence_set import DEFAULT_LEVEL, MCS_REPLICATIONS, model_confidence_set, set_statement
 from .predictive import cross_validate, holdout_treatments, paired_cv_difference
-from .regularities import model_regularities, regularities, regularity_table
+from .regularities import data_welfare, model_regularities, regularities, regularity_table
 from .vuong import bootstrap_likelihood_ratio, is_nested, likelihood_ratio_test, vuong_test
 
 __all__ = ["compare_models", "Comparison", "available_models"]
@@ -79,6 +79,7 @@ class Comparison:
     regularities: pd.DataFrame | None = None     # long table: treatment, statistic, data, models...
     simulations: dict = field(default_factory=dict)
     welfare: dict = field(default_factory=dict)  # name -> {treatment: {quantity: value}}
+    data_welfare: dict = field(default_factory=dict)  # {treatment: {quantity: value}}: the data's own (finite games)
     cleaning: object = None
     seconds: float = 0.0
     notes: list = field(default_factory=list)
@@ -308,6 +309,8 @@ class Comparison:
                "failed": [{"label": k, "reason": v} for k, v in self.failed.items()],
                "skipped": [{"label": k, "reason": v} for k, v in self.skipped.items()],
                "n_obs": int(len(self.data)), "seconds": round(self.seconds, 2), "notes": list(self.notes)}
+        if self.data_welfare:
+            out["data_welfare"] = self.data_welfare
         if self.regularities is not None:
             out["regularities"] = _records(self.regularities)
         if self.cleaning is not None:
@@ -544,6 +547,10 @@ def compare_models(game_spec, data: pd.DataFrame, models=None, *, folds: int = 5
                             why=test["why"].split("; give")[0] + ": parametric bootstrap of the LR under the "
                                 "smaller model", not_converged=boot["not_converged"])
             comparison.lr_tests.append(test)
+    try:
+        comparison.data_welfare = data_welfare(game_spec, data)
+    except (ValueError, KeyError, IndexError) as exc:      # a report, not a reason to lose the fits
+        comparison.notes.append(f"the data's welfare could not be computed: {exc}")
     if with_regularities:
         data_table = regularities(data, game_spec)
         model_tables = {n: regularities(sim, game_spec) for n, sim in comparison.simulations.items()}

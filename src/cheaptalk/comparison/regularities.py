@@ -93,3 +93,35 @@ def regularity_table(data_table: pd.DataFrame, model_tables: dict) -> pd.DataFra
                 row[name] = table.loc[t, stat] if t in table.index and stat in table.columns else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def data_welfare(game_spec, data: pd.DataFrame) -> dict:
+    """Welfare of the data's own behaviour (finite games), as the models' welfare is computed:
+    the empirical sender strategy ``sigma(m | s)`` and receiver strategy ``rho(a | m)`` of each
+    treatment, a random sender meeting a random receiver under the game's prior, efficiency
+    their total payoff over the first best. A state or message never seen gets a uniform
+    row. ``{treatment: {...}}``; empty for continuous games."""
+    if getattr(game_spec, "kind", "") != "finite":
+        return {}
+    from ..models.finite_common import FiniteModel
+
+    out = {}
+    treatments = data["treatment"].astype(str).unique() if "treatment" in data else [None]
+    for t in treatments:
+        game = game_spec.game(t if t in game_spec.treatments else None)
+        part = data if t is None else data[data["treatment"].astype(str) == t]
+        senders, receivers = part[part["role"] == "sender"], part[part["role"] == "receiver"]
+        sig = np.zeros((game.n_states, game.n_messages))
+        rho = np.zeros((game.n_messages, game.n_actions))
+        if len(senders):
+            np.add.at(sig, (game.state_index(senders["state"].to_numpy(float)),
+                            game.message_index(senders["message"].to_numpy(float))), 1.0)
+        if len(receivers):
+            np.add.at(rho, (game.message_index(receivers["message"].to_numpy(float)),
+                            game.action_index(receivers["action"].to_numpy(float))), 1.0)
+        for table in (sig, rho):
+            empty = table.sum(axis=1) == 0
+            table[empty] = 1.0
+            table /= table.sum(axis=1, keepdims=True)
+        out[str(t)] = FiniteModel._welfare(game, sig, rho)
+    return out

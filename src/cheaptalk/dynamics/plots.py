@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trajectories", "plot_gained_lost", "plot_whatif", "plot_rules", "plot_adoption"]
+__all__ = ["plot_trajectories", "plot_after_feedback", "plot_whatif", "plot_rules", "plot_adoption"]
 
 
 def _plt():
@@ -52,31 +52,67 @@ def plot_trajectories(aggregates: dict, path: str | Path):
     plt.close(fig)
 
 
-def plot_gained_lost(fit_json: dict, aggregates: dict, path: str | Path):
-    """Trust change after feedback against the fidelity gap ``f_t - alpha_t``: the slope is
-    ``eta_up`` to the right of zero and ``eta_down`` to the left (95% bands from the
-    seller-clustered standard errors), with the binned filtered changes."""
+def plot_after_feedback(aggregates: dict, path: str | Path):
+    """What the data show without a model: adoption at the decision right after feedback that
+    the recommendation was right (fidelity >= 1/2) or wrong, by segment, with 95% intervals
+    clustered by seller; beside it each rule's forecast of the same quantity (from the
+    feedback seen, none of the seller's decisions). ``aggregates``: rule -> the output of
+    :func:`cheaptalk.dynamics.trajectories.write_trajectories`."""
     plt = _plt()
-    p = fit_json["params"]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    x_up, x_dn = np.linspace(0, 1, 50), np.linspace(-1, 0, 50)
-    for x, name, color in ((x_up, "eta_up", "tab:green"), (x_dn, "eta_down", "tab:red")):
-        est, se = p[name]["estimate"], p[name]["se"]
-        ax.plot(x, est * x, color=color, label=f"{name} = {est:.3f} (se {se:.2g})")
-        if np.isfinite(se):
-            ax.fill_between(x, (est - 1.96 * se) * x, (est + 1.96 * se) * x, color=color, alpha=0.2)
-    if len(aggregates.get("gap", [])):
-        ax.scatter(aggregates["gap"], aggregates["change"], s=10, color="k", alpha=0.6,
-                   label="filtered change (binned)")
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.axvline(0, color="grey", lw=0.5)
-    ax.set_xlabel("fidelity minus trust, f_t - alpha_t")
-    ax.set_ylabel("trust change after feedback")
-    ax.set_title("Trust gained vs trust lost")
-    ax.legend(fontsize=8)
+    rules = list(aggregates)
+    first = aggregates[rules[0]]
+    data = first.get("after_feedback", {})
+    segments = _segment_order(data)
+    if not segments:
+        return
+    fig, ax = plt.subplots(figsize=(1.9 * len(segments) + 3.2, 3.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    width = 0.8 / (1 + len(rules))
+    binary = first.get("adoption_measure") == "share followed"
+    for j, seg in enumerate(segments):
+        for side, (name, marker) in enumerate((("right", "o"), ("wrong", "s"))):
+            x0 = 2 * j + side
+            obs = data[seg].get(name, {})
+            if obs.get("observed") is None:
+                continue
+            lo, hi = _interval(obs["observed"], obs["se"], share=binary)
+            x = x0 - 0.4 + width / 2
+            ax.errorbar(x, obs["observed"], yerr=[[obs["observed"] - lo], [hi - obs["observed"]]], fmt=marker,
+                        color="black", capsize=3, ms=6,
+                        label=f"data after a {name} recommendation (95% CI)" if j == 0 else None)
+            ax.annotate(f"{obs['sellers']:,}", (x, lo), textcoords="offset points", xytext=(0, -10), ha="center",
+                        fontsize=6, color="0.4")
+            for k, rule in enumerate(rules):
+                pred = aggregates[rule].get("after_feedback", {}).get(seg, {}).get(name, {}).get("predicted")
+                if pred is not None:
+                    ax.plot(x0 - 0.4 + width * (k + 1.5), pred, marker, mfc="none", color=colors[k % len(colors)],
+                            ms=7, mew=1.6, label=(rule if j == 0 and side == 0 else None))
+    ax.set_xticks([2 * j + s for j in range(len(segments)) for s in (0, 1)],
+                  [f"{seg}\nafter right" if s == 0 else "after wrong" for seg in segments for s in (0, 1)],
+                  fontsize=8)
+    ax.set_ylabel(first.get("adoption_measure", "adoption") + " at the next decision")
+    if binary:
+        ax.set_ylim(-0.05, 1.05)
+    ax.text(1.01, 0.02, "small numbers: sellers\nwith such decisions", transform=ax.transAxes, fontsize=6,
+            color="0.4", va="bottom")
+    ax.set_title("Adoption after right and wrong recommendations: data and each rule's forecast", fontsize=9)
+    ax.grid(axis="y", color="0.9")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def _interval(value, se, share: bool) -> tuple[float, float]:
+    """A 95% interval; for a share formed on the logit scale (so it stays in [0, 1])."""
+    if se is None or not np.isfinite(se):
+        return value, value
+    if not share:
+        return value - 1.96 * se, value + 1.96 * se
+    p = min(max(value, 1e-6), 1 - 1e-6)
+    half = 1.96 * se / (p * (1 - p))
+    logit = np.log(p / (1 - p))
+    return float(1 / (1 + np.exp(-(logit - half)))), float(1 / (1 + np.exp(-(logit + half))))
 
 
 def _scenario_label(row) -> str:
@@ -117,13 +153,41 @@ def plot_whatif(rows: list[dict], path: str | Path):
     plt.close(fig)
 
 
+def _merge_identical(aggregates: dict, tol: float = 0.005) -> dict:
+    """``{shown rule: [rules drawn as it]}``: rules whose trust by event and response to
+    feedback lie within ``tol`` of an earlier rule's everywhere are drawn once, named together
+    in the legend, so that no line hides under another."""
+    def curves(a):
+        parts = [np.asarray(a["segments"][k], float) for k in sorted(a["segments"])]
+        parts.append(np.asarray(a.get("change", []), float))
+        return parts
+
+    groups: dict = {}
+    for rule, agg in aggregates.items():
+        mine = curves(agg)
+        for head in groups:
+            theirs = curves(aggregates[head])
+            if len(mine) == len(theirs) and all(x.shape == y.shape and (x.size == 0 or np.max(np.abs(x - y)) < tol)
+                                                for x, y in zip(mine, theirs)):
+                groups[head].append(rule)
+                break
+        else:
+            groups[rule] = [rule]
+    return groups
+
+
+def _group_label(members) -> str:
+    return members[0] if len(members) == 1 else " = ".join(members) + " (identical here)"
+
+
 def plot_rules(aggregates: dict, path: str | Path):
     """Where the learning rules disagree: for each rule (``aggregates``: rule -> the output of
     :func:`cheaptalk.dynamics.trajectories.write_trajectories`), the mean filtered trust at
     each event index, one panel per segment, and the filtered trust change after feedback
     against the fidelity gap ``f_t - alpha_t``."""
     plt = _plt()
-    rules = list(aggregates)
+    groups = _merge_identical(aggregates)
+    rules = list(groups)
     segments = _segment_order(set().union(*(a["segments"] for a in aggregates.values())))
     fig, axes = plt.subplots(1, len(segments) + 1, figsize=(3.4 * (len(segments) + 1) + 1.2, 3.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -132,7 +196,8 @@ def plot_rules(aggregates: dict, path: str | Path):
         for k, rule in enumerate(rules):
             mean = aggregates[rule]["segments"].get(seg)
             if mean is not None:
-                ax.plot(np.arange(1, len(mean) + 1), mean, color=colors[k % len(colors)], label=rule)
+                ax.plot(np.arange(1, len(mean) + 1), mean, color=colors[k % len(colors)],
+                        label=_group_label(groups[rule]))
         ax.set_title(f"segment {seg}", fontsize=9)
         ax.set_xlabel("event")
         ax.set_ylim(0, 1)
@@ -142,7 +207,8 @@ def plot_rules(aggregates: dict, path: str | Path):
     for k, rule in enumerate(rules):
         a = aggregates[rule]
         if len(a.get("gap", [])):
-            ax.plot(a["gap"], a["change"], "o-", ms=3, color=colors[k % len(colors)], label=rule)
+            ax.plot(a["gap"], a["change"], "o-", ms=3, color=colors[k % len(colors)],
+                    label=_group_label(groups[rule]))
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     ax.set_xlabel("fidelity minus trust, f_t - alpha_t")

@@ -33,7 +33,8 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
     ``level`` interval) and ``seller_trust.parquet`` (one row per seller); return the
     aggregates for the figures (mean trust by event index and segment; trust changes
     against the fidelity gap ``f_t - alpha_t``; observed and predicted adoption by event
-    index and segment).
+    index and segment; observed and predicted adoption right after feedback that the
+    recommendation was right or wrong, by segment, with seller-clustered intervals).
 
     Adoption, observed and predicted, by segment and event index over observed decisions:
     binary, the share of follow decisions and the mean predicted ``P(follow)``; continuous,
@@ -47,6 +48,8 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
     w_events = w_sellers = None
     by_segment: dict[str, list] = {}
     adoption: dict[str, list] = {}       # segment -> observed, predicted, weight sums by event
+    # segment -> {after: [sum y, sum predicted, sum w, sum Y_i^2, sum Y_i W_i, sum W_i^2, sellers]}
+    after: dict[str, dict[str, np.ndarray]] = {}
     gap_bins = np.linspace(-1, 1, 41)
     change_sum = np.zeros(len(gap_bins) - 1)
     change_n = np.zeros(len(gap_bins) - 1)
@@ -108,6 +111,26 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
             sums = adoption.setdefault(str(seg), [np.zeros(MAX_PLOT_EVENTS) for _ in range(3)])
             for acc, v in zip(sums, (seen, predicted, weight)):
                 acc[:tmax] += np.where(m, v, 0).sum(axis=0)
+        # model-free: adoption at the decision right after feedback that the recommendation was
+        # right (fidelity >= 1/2) or wrong, with per-seller sums for a seller-clustered interval
+        fb_next = batch["feedback"][:nb, :-1] & valid[:, 1:] & batch["observed"][:nb, 1:]
+        right = batch["fidelity"][:nb, :-1] >= 0.5
+        if model.kind == "continuous":
+            w_next = batch["gap"][:nb, 1:].astype(float) ** 2
+            y_next = batch["act"][:nb, 1:].astype(float) * batch["gap"][:nb, 1:].astype(float)
+        else:
+            w_next = np.ones(fb_next.shape)
+            y_next = batch["act"][:nb, 1:].astype(float)
+        p_next = f["predicted_adoption"][:nb, 1:] * w_next
+        for seg in np.unique(segment):
+            rows = (segment == seg)[:, None]
+            for name, cls in (("right", right), ("wrong", ~right)):
+                m = rows & fb_next & cls
+                Y = np.where(m, y_next, 0).sum(axis=1)
+                P = np.where(m, p_next, 0).sum(axis=1)
+                W = np.where(m, w_next, 0).sum(axis=1)
+                acc = after.setdefault(str(seg), {}).setdefault(name, np.zeros(7))
+                acc += [Y.sum(), P.sum(), W.sum(), (Y * Y).sum(), (Y * W).sum(), (W * W).sum(), (W > 0).sum()]
         fb = batch["feedback"][:nb, :-1] & valid[:, 1:]
         gap = (batch["fidelity"][:nb, :-1] - trust[:, :-1])[fb]
         change = (trust[:, 1:] - trust[:, :-1])[fb]
@@ -133,7 +156,22 @@ def write_trajectories(batches, model: TrustDynamics, u, out: str | Path, level:
             "gap": mids[change_n > 0], "change": (change_sum / np.maximum(change_n, 1))[change_n > 0],
             "adoption": {k: {"event": np.flatnonzero(v[2] > 0) + 1, "observed": v[0][v[2] > 0] / v[2][v[2] > 0],
                              "predicted": v[1][v[2] > 0] / v[2][v[2] > 0]} for k, v in adoption.items()},
-            "adoption_measure": "share followed" if model.kind == "binary" else "weight on the recommendation"}
+            "adoption_measure": "share followed" if model.kind == "binary" else "weight on the recommendation",
+            "after_feedback": {seg: {name: _ratio_with_interval(v) for name, v in parts.items()}
+                               for seg, parts in after.items()}}
+
+
+def _ratio_with_interval(sums) -> dict:
+    """Observed adoption ``R = sum Y_i / sum W_i`` over sellers ``i`` with its seller-clustered
+    standard error, ``se^2 = G/(G-1) sum_i (Y_i - R W_i)^2 / (sum W_i)^2``, and the rule's
+    forecast ``sum P_i / sum W_i``."""
+    y, p, w, yy, yw, ww, g = (float(v) for v in sums)
+    if w <= 0:
+        return {"observed": None, "se": None, "predicted": None, "sellers": int(g)}
+    r = y / w
+    spread = max(yy - 2 * r * yw + r * r * ww, 0.0)
+    se = float(np.sqrt(g / (g - 1) * spread) / w) if g > 1 else float("nan")
+    return {"observed": r, "se": se, "predicted": p / w, "sellers": int(g)}
 
 
 def pd_isna(a):

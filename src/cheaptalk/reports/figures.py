@@ -193,41 +193,61 @@ def _frequencies(frame, role, xcol, ycol, xs, ys) -> np.ndarray:
     return np.divide(table, rows, out=np.full_like(table, np.nan), where=rows > 0)
 
 
+MAX_HEATMAP_MODELS = 3      # models beside the data when the heatmaps are split by treatment
+
+
 def choice_heatmaps(comparison, role_spec) -> Figure | None:
-    """Finite games: P(choice | what the player saw) in the data beside each model's."""
+    """Finite games: P(choice | what the player saw) in the data beside each model's, one row
+    per treatment: treatments can reverse the incentives (a lie that pays in one pays nothing
+    in another), and pooling them would cancel the direction of lies."""
     role, xcol, ycol, xname, yname = role_spec
     models = [m for m in _shown_models(comparison) if m in comparison.simulations]
     data = comparison.data
     part = data[data["role"] == role]
     if part.empty:
         return None
-    xs = sorted(set(part[xcol].to_numpy(float)) | set().union(*(set(comparison.simulations[m].loc[
-        comparison.simulations[m]["role"] == role, xcol].to_numpy(float)) for m in models)))
-    ys = sorted(set(part[ycol].to_numpy(float)) | set().union(*(set(comparison.simulations[m].loc[
-        comparison.simulations[m]["role"] == role, ycol].to_numpy(float)) for m in models)))
-    panels = [("data", _frequencies(data, role, xcol, ycol, xs, ys))]
-    panels += [(m, _frequencies(comparison.simulations[m], role, xcol, ycol, xs, ys)) for m in models]
-    n = len(panels)
-    cols = min(n, 4)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 1.2, 2.5 * rows + 0.6), squeeze=False)
+    treatments = list(dict.fromkeys(data["treatment"].astype(str))) if "treatment" in data else [None]
+    if len(treatments) > 1:
+        models = models[:MAX_HEATMAP_MODELS]
+    frames = {"data": data, **{m: comparison.simulations[m] for m in models}}
+    xs = sorted(set().union(*(set(f.loc[f["role"] == role, xcol].to_numpy(float)) for f in frames.values())))
+    ys = sorted(set().union(*(set(f.loc[f["role"] == role, ycol].to_numpy(float)) for f in frames.values())))
+
+    def rows_of(frame, t):
+        return frame if t is None else frame[frame["treatment"].astype(str) == t]
+
+    cols = len(frames)
+    fig, axes = plt.subplots(len(treatments), cols, figsize=(2.4 * cols + 1.4, 2.3 * len(treatments) + 0.6),
+                             squeeze=False)
     image = None
-    for ax, (name, freq) in zip(axes.ravel(), panels):
-        image = ax.imshow(freq, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
-        ax.set_title(name, fontsize=9, fontweight="bold" if name == "data" else "normal")
-        ax.set_xticks(range(len(ys)), [f"{v:g}" for v in ys], fontsize=7)
-        ax.set_yticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=7)
-        ax.set_xlabel(yname, fontsize=8)
-        ax.set_ylabel(xname, fontsize=8)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
+    for i, t in enumerate(treatments):
+        for j, (name, frame) in enumerate(frames.items()):
+            ax = axes[i, j]
+            freq = _frequencies(rows_of(frame, t), role, xcol, ycol, xs, ys)
+            image = ax.imshow(freq, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
+            if i == 0:
+                ax.set_title(name, fontsize=9, fontweight="bold" if name == "data" else "normal")
+            ax.set_xticks(range(len(ys)), [f"{v:g}" for v in ys], fontsize=6)
+            ax.set_yticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=6)
+            if i == len(treatments) - 1:
+                ax.set_xlabel(yname, fontsize=8)
+            if j == 0:
+                if len(treatments) == 1:
+                    ax.set_ylabel(xname, fontsize=8)
+                else:
+                    label = "\n".join(textwrap.wrap(_treatment_title(comparison.game, t), 28))
+                    ax.set_ylabel(f"{label}\n{xname}", fontsize=7)
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     cax = fig.add_axes((0.935, 0.15, 0.015, 0.7))
     fig.colorbar(image, cax=cax, label=f"P({yname} | {xname})")
+    split = len(treatments) > 1
     return Figure(f"{role}_{ycol}_given_{xcol}", f"{yname.capitalize()} given {xname}: data and models",
-                  f"Share of each {yname} (columns) given the {xname} (rows) the {role}s saw, pooled over "
-                  f"treatments: the data first, then data simulated from each fitted model "
-                  f"({'the best error model, ' if len(comparison.errors) > 1 else ''}the best first).", fig)
+                  f"Share of each {yname} (columns of a panel) given the {xname} (rows) the {role}s saw"
+                  + (", one row of panels per treatment (incentives differ between treatments, so they are not "
+                     "pooled)" if split else "")
+                  + f": the data first, then data simulated from each fitted model "
+                  f"({'the best error model, ' if len(comparison.errors) > 1 else ''}the best first"
+                  + (f", at most {MAX_HEATMAP_MODELS}" if split else "") + ").", fig)
 
 
 # --- individuals and welfare ------------------------------------------------------------------
@@ -280,23 +300,28 @@ def welfare_figure(comparison, frame: pd.DataFrame) -> Figure | None:
     if column is None:
         return None
     models = [m for m in _shown_models(comparison) if m in set(frame["model"])]
+    has_data = "data" in set(frame["model"])
+    models = (["data"] if has_data else []) + models
     pivot = frame.pivot(index="treatment", columns="model", values=column)[models]
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.5 * len(pivot.index) + 2.5), 3.8))
     x = np.arange(len(pivot.index))
     width = 0.8 / max(len(models), 1)
     for k, m in enumerate(models):
         ax.bar(x + (k - (len(models) - 1) / 2) * width, pivot[m].to_numpy(), width,
-               color=_color(comparison, m), label=m)
+               color="0.15" if m == "data" else _color(comparison, m),
+               label="data (its own strategies)" if m == "data" else m)
     words = getattr(comparison.game, "descriptions", {}) or {}
-    ax.set_xticks(x, ["\n".join([t] + textwrap.wrap(words.get(t, ""), 24)) for t in pivot.index], fontsize=7)
+    ax.set_xticks(x, ["\n".join([t] + textwrap.wrap(words.get(t, ""), 18)) for t in pivot.index], fontsize=7)
     ax.set_ylabel(column.replace("_", " "))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_ylim(0, None)
     fig.tight_layout()
-    return Figure("welfare", "Welfare under each fitted model",
-                  f"{column.replace('_', ' ').capitalize()} predicted by each fitted model in each treatment "
-                  "(efficiency: the two parties' expected total payoff over the first best, when a random "
-                  "sender meets a random receiver).", fig)
+    return Figure("welfare", "Welfare in the data and under each fitted model",
+                  f"{column.replace('_', ' ').capitalize()} in each treatment"
+                  + (": first (dark) the data's, from the senders' and receivers' observed choice frequencies, "
+                     "then " if has_data else ": ")
+                  + "predicted by each fitted model (efficiency: the two parties' expected total payoff over the "
+                  "first best, when a random sender meets a random receiver).", fig)
 
 
 def comparison_figures(comparison, posteriors: dict, welfare: pd.DataFrame) -> list[Figure]:

@@ -56,8 +56,11 @@ def _table(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
 
 
 def _welfare_frame(comparison) -> pd.DataFrame:
+    """Welfare by model and treatment, the data's own first (finite games)."""
     rows = []
-    for name, by_treatment in comparison.welfare.items():
+    sources = {**({"data": comparison.data_welfare} if getattr(comparison, "data_welfare", None) else {}),
+               **comparison.welfare}
+    for name, by_treatment in sources.items():
         for t, values in (by_treatment or {}).items():
             rows.append({"model": name, "treatment": t, **{k: v for k, v in values.items()
                                                            if isinstance(v, (int, float, np.floating))}})
