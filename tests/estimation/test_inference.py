@@ -159,3 +159,24 @@ def test_wald_intervals_stay_inside_the_bounds_and_contain_the_estimate():
     # an estimate on its bound or without an se: no interval
     none = inference.wald_intervals([0.0, 0.5], [0.1, np.nan], [0.0, 0.0], [1.0, 1.0])
     assert np.isnan(none).all()
+
+
+def test_implied_type_shares_and_their_delta_method_errors_against_numerical_derivatives():
+    from cheaptalk.estimation.fit_result import implied_type_shares
+    names = ["precision", "sender_level1_share", "sender_level3_share", "receiver_level2_share"]
+    theta = np.array([3.0, 0.03, 0.6, 0.5])
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 4)) * 0.05
+    cov = a @ a.T
+    cov[0, :] = cov[:, 0] = np.nan          # a parameter without a standard error does not spread
+    out = implied_type_shares(names, theta, cov)
+    assert [r["type"] for r in out["sender"]] == ["level 0", "levels 1-2", "level 3+"]
+    assert [r["type"] for r in out["receiver"]] == ["levels 0-1", "level 2+"]
+
+    def shares(t):
+        return np.array([1 - t[1], t[1] * (1 - t[2]), t[1] * t[2], 1 - t[3], t[3]])
+    J = np.array([(shares(theta + h) - shares(theta - h)) / 2e-7 for h in np.eye(4) * 1e-7]).T[:, 1:]
+    se = np.sqrt(np.diag(J @ cov[1:, 1:] @ J.T))
+    got = [r["se"] for r in out["sender"] + out["receiver"]]
+    np.testing.assert_allclose([r["share"] for r in out["sender"] + out["receiver"]], shares(theta), rtol=1e-12)
+    np.testing.assert_allclose(got, se, rtol=1e-6)

@@ -229,7 +229,10 @@ def implied_type_shares(names, theta, cov) -> dict:
                     jac[j, idx[i]] = others * (1 - q[j]) if j < n else others
                 else:
                     jac[j, idx[i]] = -head
-        se = np.sqrt(np.clip(np.diag(jac @ np.where(np.isfinite(cov), cov, np.nan) @ jac.T), 0, None))
+        # only the continuation shares enter: their block of the covariance (other
+        # parameters without a standard error must not spread NaN into these)
+        block = cov[np.ix_(idx, idx)]
+        se = np.sqrt(np.clip(np.diag(jac[:, idx] @ block @ jac[:, idx].T), 0, None))
         bounds = [0] + levels
         labels = []
         for j in range(n + 1):
