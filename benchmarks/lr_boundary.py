@@ -109,8 +109,8 @@ def main() -> None:
           f"({t1 - t0:.0f} s), data sets fitted in {t2 - t1:.0f} s")
     print(f"null distribution of LR: mean {reference.mean():.3f} (chi2(2): 2.000), 95th percentile "
           f"{np.quantile(reference, 0.95):.3f} (chi2(2): 5.991), share exactly 0: {np.mean(reference <= 1e-9):.3f}")
-    print(f"| reference | rejection rate at 5% | Monte Carlo SE | within 3 SE of 5% |")
-    print(f"|---|---:|---:|---|")
+    print("| reference | rejection rate at 5% | Monte Carlo SE | within 3 SE of 5% |")
+    print("|---|---:|---:|---|")
     for name, p in (("chi2(2) (before)", chi2_p), ("parametric bootstrap (now)", boot_p)):
         rate = float(np.mean(p < 0.05))
         print(f"| {name} | {rate:.4f} | {mc_se:.4f} | {'yes' if abs(rate - 0.05) <= 3 * mc_se else 'no'} |")

@@ -209,6 +209,16 @@ def test_predict_and_simulate_take_a_fitted_model(tmp_path, capsys):
     comp_json.write_text(json.dumps(comp))
     assert main(["predict", "--fit", str(comp_json), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "levelk"
+    # a parameter the fit did not identify has no value: one line says which to give
+    unidentified = json.loads(fit_json.read_text())
+    unidentified["params"][name].update(estimate=None, se=None, identified=False, reason="flat")
+    flat_json = tmp_path / "flat.json"
+    flat_json.write_text(json.dumps(unidentified))
+    assert main(["predict", "--fit", str(flat_json), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert f"did not identify {name}" in err and f"--param {name}=VALUE" in err and len(err.strip().splitlines()) == 1
+    assert main(["predict", "--fit", str(flat_json), "--param", f"{name}=0.3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"][name] == 0.3
     for argv, message in [(["--fit", str(comp_json), "--fit-model", "nope"], "no model 'nope'"),
                           (["--fit", str(comp_json), "--fit-model", "other"], "does not apply"),
                           (["--fit", str(fit_json), "--model", "trust"], "holds a fit of levelk"),

@@ -91,7 +91,7 @@ class Comparison:
     level: float = DEFAULT_LEVEL                 # of the model confidence sets
     mcs_replications: int = MCS_REPLICATIONS
     seed: int = 0
-    _verdict: dict | None = field(default=None, repr=False)   # computed once (the MCS bootstraps)
+    _verdicts: dict = field(default_factory=dict, repr=False)   # (level, replications) -> verdict, computed once
 
     def _score(self, label) -> float:
         """Held-out log-likelihood per decision (with CV; None-scored models rank last),
@@ -151,8 +151,9 @@ class Comparison:
         between the two leading families, with its standard error paired by subject.
         Without cross-validation the ranking is by BIC, and no set is formed (the statement
         says so)."""
-        if self._verdict is not None:
-            return self._verdict
+        key = (self.level, self.mcs_replications)
+        if key in self._verdicts:
+            return self._verdicts[key]
         by_errors, leads, sets, excluded, p_values = {}, {}, {}, {}, {}
         for errors in self.errors:
             labels = self._labels_under(errors)
@@ -194,7 +195,7 @@ class Comparison:
         if leads:
             out["lead"] = leads
         out["statement"] = self._statement(out)
-        self._verdict = out
+        self._verdicts[key] = out
         return out
 
     def _statement(self, v) -> str:

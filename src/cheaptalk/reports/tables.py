@@ -15,8 +15,6 @@ if it has one error model), or those named in ``models``.
 
 from __future__ import annotations
 
-import html
-import re
 from pathlib import Path
 
 import numpy as np
