@@ -52,13 +52,14 @@ def _treatment_title(game, t: str) -> str:
 
 def _shown_models(comparison) -> list[str]:
     """The models drawn in per-model panels: those of the best error model when there are
-    several, the best first, at most MAX_MODEL_ROWS."""
+    several, best first by held-out score, at most MAX_MODEL_ROWS."""
     names = list(comparison.fits)
     if len(comparison.errors) > 1 and comparison.verdict.get("best"):
         errors = comparison.verdict["best"]["errors"]
         names = [n for n in names if comparison.errors_of(n) == errors] or names
+    # the best first, then by held-out score (BIC without cross-validation), best to worst
     best = comparison.best
-    names = sorted(names, key=lambda n: n != best)
+    names = sorted(names, key=lambda n: (n != best, -comparison._score(n)))
     return names[:MAX_MODEL_ROWS]
 
 
@@ -97,19 +98,29 @@ def cv_figure(comparison) -> Figure | None:
     fig, ax = plt.subplots(figsize=(7.0, 0.38 * len(rows) + 1.4))
     y = np.arange(len(rows))
     ax.axvline(0.0, color="0.3", lw=0.8)
-    ax.errorbar(diff, y, xerr=np.where(np.isfinite(se), 1.96 * se, 0.0), fmt="o", color=_COLORS[0],
-                ecolor="0.45", capsize=3, ms=5)
+    verdict = comparison.verdict
+    members = {f"{m['model']}/{m['errors']}" if len(comparison.errors) > 1 else m["model"]
+               for m in verdict.get("confidence_set") or []}
+    inside = np.array([n in members or n == best for n in names])
+    for mask, color, label in ((inside, _COLORS[1], f"in the {100 * comparison.level:.0f}% model confidence set"),
+                               (~inside, _COLORS[0], "outside it")):
+        if mask.any():
+            ax.errorbar(diff[mask], y[mask], xerr=np.where(np.isfinite(se[mask]), 1.96 * se[mask], 0.0), fmt="o",
+                        color=color, ecolor="0.45", capsize=3, ms=5, label=label)
+    if members:
+        ax.legend(fontsize=8, loc="best", frameon=False)
     ax.set_yticks(y, names)
     ax.invert_yaxis()
-    ax.set_xlabel(f"CV log-likelihood per decision minus that of {best} (higher is better)")
+    ax.set_xlabel(f"held-out log-likelihood per decision minus that of {best} (higher is better)")
     ax.grid(axis="x", color="0.9")
     fig.tight_layout()
     k = next(iter(comparison.cv.values())).get("folds", "")
     return Figure("cv_differences", "Cross-validated fit against the best model",
                   f"Difference in {k}-fold cross-validated log-likelihood per held-out decision between each "
                   f"model and the best, {best}; bars are 95% intervals from the subjects' paired differences "
-                  "(same subjects, same folds). A model whose interval covers 0 predicts held-out subjects "
-                  "as well as the best.", fig)
+                  "(same subjects, same folds). Highlighted: the models of the model confidence set over all "
+                  "fits, those the held-out data cannot tell apart from the best (the verdict rests on these "
+                  "sets, not on single intervals).", fig)
 
 
 # --- behaviour: small multiples (continuous) or heatmaps (finite) -------------------------------
