@@ -91,11 +91,12 @@ def plot_after_feedback(aggregates: dict, path: str | Path):
                   [f"{seg}\nafter right" if s == 0 else "after wrong" for seg in segments for s in (0, 1)],
                   fontsize=8)
     ax.set_ylabel(first.get("adoption_measure", "adoption") + " at the next decision")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.08 * (high - low), high)          # room for the counts under the points
     if binary:
-        ax.set_ylim(-0.05, 1.05)
-    ax.text(1.01, 0.02, "small numbers: sellers\nwith such decisions", transform=ax.transAxes, fontsize=6,
-            color="0.4", va="bottom")
-    ax.set_title("Adoption after right and wrong recommendations: data and each rule's forecast", fontsize=9)
+        ax.set_ylim(-0.1, 1.05)
+    ax.set_title("Adoption after right and wrong recommendations: data and each rule's forecast\n"
+                 "(under each point: the sellers with such decisions)", fontsize=9)
     ax.grid(axis="y", color="0.9")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
