@@ -118,3 +118,17 @@ def test_likelihood_ratio_rows_say_which_distribution_and_why():
     assert edge["method"] == "chi-bar-square" and edge["p_value"] == pytest.approx(0.5 * stats.chi2.sf(6.0, 1))
     mixture = likelihood_ratio_test(-100.0, -103.0, 9, 5, "mixture", "trust", method=None)
     assert mixture["p_value"] is None and mixture["method"] is None and "--bootstrap-lr" in mixture["why"]
+
+
+def test_the_parametric_bootstrap_of_the_likelihood_ratio_refits_both_models_on_simulated_data(game, data):
+    from cheaptalk.comparison.vuong import bootstrap_likelihood_ratio
+    from cheaptalk.estimation import fit
+    small, big = LinearReports(game), TwoTypeSenders(game)
+    fs, fb = fit(small, data, starts=1, warn=False), fit(big, data, starts=2, warn=False)
+    observed = 2 * (fb.loglik - fs.loglik)
+    boot = bootstrap_likelihood_ratio(big, small, fs.params, data, observed, replications=3, seed=1)
+    assert boot["replications"] == 3 and len(boot["draws"]) == 3 and np.all(boot["draws"] >= 0)
+    assert boot["p_value"] == (1 + np.sum(boot["draws"] >= observed - 1e-9)) / 4
+    # a statistic beyond every draw gets the smallest p-value the draws allow
+    far = bootstrap_likelihood_ratio(big, small, fs.params, data, 1e9, replications=2, seed=1)
+    assert far["p_value"] == pytest.approx(1 / 3)

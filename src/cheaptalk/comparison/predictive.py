@@ -43,7 +43,7 @@ def refit(lik: Likelihood, theta_full, *, weights=None, masks=None, starts: int 
     full-sample estimate and from up to ``starts`` cold starts (the model's defaults, then
     seeded random points); stop once two runs reach the same training maximum. The best run
     by the training log-likelihood is returned, retried once from its end point when it did
-    not converge, with ``starts_run`` (how many runs) and ``starts_agree``."""
+    not converge, with ``starts_run`` (how many runs)."""
     runs = [maximize(lik, theta_full, weights=weights, masks=masks, ftol=WARM_FTOL, restarts=1,
                      curvature=curvature)]
     for theta0 in starting_points(lik.model, starts, seed=seed):
@@ -66,9 +66,7 @@ def refit(lik: Likelihood, theta_full, *, weights=None, masks=None, starts: int 
         again = maximize(lik, best["theta"], weights=weights, masks=masks, restarts=2)
         if again["loglik"] >= best["loglik"] - 1e-9 * max(1.0, abs(best["loglik"])):
             best = again
-    values = [r["loglik"] for r in runs if np.isfinite(r["loglik"])]
-    return {**best, "starts_run": len(runs),
-            "starts_agree": len(values) >= 2 and same_maximum(max(values), sorted(values)[-2])}
+    return {**best, "starts_run": len(runs)}
 
 
 def subject_folds(n_clusters: int, k: int, seed: int = 0) -> np.ndarray:
