@@ -41,3 +41,35 @@ def test_engines_follow_the_declared_protocol(local_fit):
     assert isinstance(engine, Engine)
     for name in ("prepare", "n_sellers", "sample", "batches", "evaluate", "close"):
         assert callable(getattr(SparkEngine, name)), name
+
+
+def test_profile_likelihood_intervals_of_a_trust_fit(local_fit):
+    """Each end is where the profile log-likelihood has dropped by chi2_1(0.95) / 2 (checked by
+    re-maximizing there), the interval contains the estimate, and on these logs (large,
+    well identified) it is close to the Wald interval on the unbounded scale."""
+    from scipy import stats
+    from cheaptalk.dynamics.estimate import U_BOUNDS, _profile_point, profile_intervals
+    from cheaptalk.dynamics.parameters import to_unconstrained
+    engine, fit = local_fit
+    profile = profile_intervals(engine, fit)
+    wald = fit.ci()
+    model = TrustDynamics(fit.kind)
+    names = list(fit.estimates)
+    lo = np.array([U_BOUNDS[n][0] for n in names])
+    hi = np.array([U_BOUNDS[n][1] for n in names])
+    crit = stats.chi2.ppf(0.95, 1) / 2
+    for j, name in enumerate(names):
+        low, high = profile["intervals"][j]
+        assert low < fit.estimates[name] < high, name
+        width = wald[j, 1] - wald[j, 0]
+        assert abs(low - wald[j, 0]) < 0.2 * width and abs(high - wald[j, 1]) < 0.2 * width, name
+        for end in (low, high):
+            u_end = to_unconstrained({**fit.estimates, name: end}, fit.kind, fit.rule)[j]
+            ll, _ = _profile_point(lambda u, hessian=True: engine.evaluate(model, u, hessian=hessian),
+                                   fit.u, j, u_end, lo, hi)
+            assert fit.loglik - ll == pytest.approx(crit, abs=0.01), (name, end)
+    fit.profile = profile
+    d = fit.to_dict()
+    assert d["diagnostics"]["ci_method"] == "profile likelihood"
+    assert d["diagnostics"]["ci95"][names[0]] == pytest.approx(list(profile["intervals"][0]))
+    fit.profile = None

@@ -106,6 +106,9 @@ def register(sub):
                         "cluster by subject")
     f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
                    help="quadrature nodes for initial trust (20; at most 200)")
+    f.add_argument("--intervals", choices=("wald", "profile"), default="wald",
+                   help="95%% intervals: wald (on each parameter's unbounded scale, mapped back; default) or "
+                        "profile (profile likelihood: a few passes over the logs per step)")
     f.add_argument("--warm-start-sellers", type=int, default=10_000,
                    help="sellers in the sample that gives the starting values (10000)")
     f.add_argument("--cache-mb", type=float, default=1024,
@@ -291,8 +294,14 @@ def run_fit(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
-        fit = fit_trust(_fit_engine(engine, args), kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
+        fit_engine = _fit_engine(engine, args)
+        fit = fit_trust(fit_engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
                         warm_start_sellers=args.warm_start_sellers, progress=progress)
+        if args.intervals == "profile":
+            from ..dynamics.estimate import profile_intervals
+            fit.profile = profile_intervals(fit_engine, fit, n_nodes=args.nodes, progress=progress)
+            fit.warnings.extend(f"the 95% profile-likelihood interval of {name} reaches the {side} edge of its "
+                                "range (the data do not exclude it)" for name, side in fit.profile["open_at"].items())
         result = fit.to_json()
         if args.out:
             from ..dynamics.model import TrustDynamics

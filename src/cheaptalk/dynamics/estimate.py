@@ -42,7 +42,7 @@ from .model import TrustDynamics
 from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, rate_names,
                          to_natural, to_unconstrained)
 
-__all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS"]
+__all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS", "profile_intervals"]
 
 
 class TrustFitError(EstimationFailure, ValueError):
@@ -123,6 +123,20 @@ class TrustFit(EstimationResult):
     def n_subjects(self) -> int:
         return self.n_groups if self.n_groups is not None else self.n_sellers
 
+    profile: dict | None = None            # profile-likelihood intervals (profile_intervals)
+
+    @property
+    def interval_method(self) -> str:
+        return ("profile likelihood" if self.profile is not None else
+                "wald on the unbounded scale (logit / log), mapped back")
+
+    def ci(self, level: float = 0.95) -> np.ndarray:
+        """Profile-likelihood intervals when computed at ``level``, else Wald intervals on each
+        parameter's unbounded scale."""
+        if self.profile is not None and abs(self.profile["level"] - level) < 1e-12:
+            return np.array(self.profile["intervals"], float)
+        return super().ci(level)
+
     def bounds(self) -> np.ndarray:
         """(0, 1) for the parameters on a logit scale, (0, inf) for those on a log scale;
         none for the others."""
@@ -195,6 +209,104 @@ class TrustFit(EstimationResult):
         if self.warnings:
             lines += [""] + [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def _profile_point(evaluate, u_start, j: int, value: float, lo, hi, tol: float = 1e-9):
+    """``max over u_-j`` of the log-likelihood with ``u_j = value``: Newton on the other
+    coordinates (the exact Hessian of every pass), halving steps that lower the
+    log-likelihood, from ``u_start``. Returns ``(loglik, u)``."""
+    u = np.clip(np.array(u_start, float), lo, hi)
+    u[j] = value
+    free = np.arange(len(u)) != j
+    r = evaluate(u, hessian=True)
+    for _ in range(40):
+        g, H = r.score[free], r.hessian[np.ix_(free, free)]
+        info = -0.5 * (H + H.T)
+        eig = np.linalg.eigvalsh(info)
+        shift = 0.0 if eig.min() > 1e-10 * max(eig.max(), 1e-300) else 1e-6 * max(eig.max(), 1.0) - eig.min()
+        step = np.linalg.solve(info + shift * np.eye(len(g)), g)
+        if g @ step < tol * max(r.n_clusters or r.n_sellers, 1):
+            break
+        t, moved = 1.0, False
+        while t > 1e-6:
+            cand = u.copy()
+            cand[free] = np.clip(u[free] + t * step, lo[free], hi[free])
+            rc = evaluate(cand, hessian=True)
+            if np.isfinite(rc.loglik) and rc.loglik >= r.loglik - 1e-12 * max(1.0, abs(r.loglik)):
+                moved = rc.loglik > r.loglik
+                u, r = cand, rc
+                break
+            t /= 2
+        if not moved:
+            break
+    return r.loglik, u
+
+
+def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float = 0.95,
+                      progress: bool = False) -> dict:
+    """Profile-likelihood intervals of a trust fit's parameters.
+
+    On each parameter's unconstrained scale ``u_j`` (where the reported parameter is a
+    monotone function of it alone), the interval is ``{x : 2 (log L_hat - max_{u_-j} log L(x,
+    u_-j)) <= chi2_1(level)}``; each end is bracketed by stepping out from the estimate (first
+    to the Wald end on that scale, then doubling) and found by Brent's method, every profile
+    point re-maximized by Newton over the other parameters (:func:`_profile_point`), warm-started
+    at the previous one. An end the profile does not reach before the box of the
+    unconstrained scale is that box's edge, mapped back (``open_at``). Parameters the fit
+    does not identify, or without a standard error, get none. Returns ``{"intervals"
+    (P, 2) on the reported scale, "open_at", "passes", "level"}``."""
+    from scipy import stats as _stats
+    from scipy.optimize import brentq
+
+    model = TrustDynamics(fit.kind, n_nodes, fit.rule)
+    names = list(fit.estimates)
+    lo = np.array([U_BOUNDS[n][0] for n in names])
+    hi = np.array([U_BOUNDS[n][1] for n in names])
+    counter = {"passes": 0}
+
+    def evaluate(u, hessian=True):
+        counter["passes"] += 1
+        return engine.evaluate(model, np.asarray(u, float), hessian=hessian)
+
+    crit = float(_stats.chi2.ppf(level, 1)) / 2
+    V = np.asarray(fit.cov_unconstrained, float) if fit.cov_unconstrained is not None else None
+    out = np.full((len(names), 2), np.nan)
+    open_at = {}
+    missing = fit.not_identified()
+    for j, name in enumerate(names):
+        se_u = float(np.sqrt(V[j, j])) if V is not None and np.isfinite(V[j, j]) and V[j, j] > 0 else np.nan
+        if name in missing or name in fit.at_bound or not np.isfinite(se_u):
+            continue
+        ends = []
+        for side in (-1.0, 1.0):
+            state = {"u": fit.u}
+            edge = lo[j] if side < 0 else hi[j]
+
+            def drop(x):
+                ll, state["u"] = _profile_point(evaluate, state["u"], j, x, lo, hi)
+                return fit.loglik - ll - crit
+
+            inside, x, found = fit.u[j], fit.u[j] + side * 1.96 * se_u, False
+            for _ in range(12):
+                x = max(x, edge) if side < 0 else min(x, edge)
+                if drop(x) >= 0:
+                    found = True
+                    break
+                inside = x
+                if x == edge:
+                    break
+                x = fit.u[j] + 2 * (x - fit.u[j])
+            if found:
+                ends.append(brentq(drop, inside, x, xtol=1e-6))
+            else:
+                ends.append(edge)
+                open_at[name] = "lower" if side < 0 else "upper"
+        natural = [to_natural(np.where(np.arange(len(names)) == j, e, fit.u), fit.kind, fit.rule)[name]
+                   for e in ends]
+        out[j] = sorted(natural)
+        if progress:
+            print(f"  profile of {name}: [{out[j, 0]:.4g}, {out[j, 1]:.4g}]", file=sys.stderr)
+    return {"intervals": out, "open_at": open_at, "passes": counter["passes"], "level": level}
 
 
 def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
