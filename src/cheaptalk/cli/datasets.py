@@ -17,7 +17,8 @@ def register(sub):
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=run_list)
     fetch = verbs.add_parser("fetch", help="download (or find in the cache or mirror) and print the local path")
-    fetch.add_argument("name", help="data set name (see `cheaptalk datasets list`)")
+    fetch.add_argument("name", help="data set name (see `cheaptalk datasets list`); NAME:PART for one file of "
+                                    "a data set with several")
     fetch.set_defaults(func=run_fetch)
 
 
@@ -29,7 +30,8 @@ def run_list(args) -> int:
         dump_json([d.to_dict() for d in entries])
         return 0
     for d in entries:
-        print(f"{d.name}: {d.title}\n  {d.description}\n  source:   {d.source}\n  sha256:   {d.sha256}\n"
+        sums = d.sha256 or "; ".join(f"{p['name']} ({p['file']}) {p['sha256']}" for p in d.files)
+        print(f"{d.name}: {d.title}\n  {d.description}\n  source:   {d.source}\n  sha256:   {sums}\n"
               f"  licence:  {d.licence}\n  cite:     {d.citation}\n")
     return 0
 

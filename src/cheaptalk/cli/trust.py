@@ -128,9 +128,19 @@ def register(sub):
                         description="Fit each learning rule (" + "; ".join(RULE_HELP) + ") to the same logs "
                                     "and compare: log-likelihood, AIC, BIC, likelihood-ratio tests for the "
                                     "nested pairs (symmetric in asymmetric and in confirmation), Vuong tests "
-                                    "on the sellers' contributions for the others, the best rule by BIC.")
-    _logs_args(c)
-    c.add_argument("--rules", default=",".join(RULES), metavar="A,B",
+                                    "on the sellers' contributions for the others, the best rule by BIC. "
+                                    "--per-subject fits the field's models (rl, wsls-choice, none) to each "
+                                    "subject of advice-taking data instead, as computational modellers do.")
+    _logs_args(c, required=False)
+    c.add_argument("--per-subject", action="store_true",
+                   help="fit each subject separately (maximum a posteriori; a subject's advisors pooled) with "
+                        "the rules rl, wsls-choice and none, and compare them by AICc (corrected likelihood per "
+                        "trial, best-fit counts) and Bayesian model selection; reads --dataset or --data")
+    c.add_argument("--dataset", metavar="NAME:PART",
+                   help="with --per-subject: a public advice-taking data set, e.g. advice-taking:gen1")
+    c.add_argument("--data", metavar="CSV", help="with --per-subject: an advice-taking export (SubID, trial_num, "
+                                                 "Advisor, choice, AdvisorCorrect)")
+    c.add_argument("--rules", default=None, metavar="A,B",
                    help=f"comma-separated rules, each may take the decay option, e.g. asymmetric,asymmetric{DECAY} "
                         f"(default: {','.join(RULES)})")
     c.add_argument("--folds", type=_in_range(2, 100, "--folds", whole=True), metavar="K",
@@ -192,8 +202,8 @@ def register(sub):
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _logs_args(p):
-    p.add_argument("--logs", required=True, metavar="DIR", help="directory of Parquet event logs")
+def _logs_args(p, required: bool = True):
+    p.add_argument("--logs", required=required, metavar="DIR", help="directory of Parquet event logs")
     p.add_argument("--adoption", choices=("continuous", "binary"),
                    help="adoption kind (default: from the columns present)")
     p.add_argument("--fidelity-scale", type=float,
@@ -325,8 +335,50 @@ def run_fit(args) -> int:
     return 0
 
 
+def run_per_subject(args) -> int:
+    """``trust compare --per-subject``: the field's models fitted subject by subject."""
+    from ..dynamics.per_subject import PER_SUBJECT_RULES, compare_per_subject, read_advice_taking
+    if args.logs:
+        raise InputError("--per-subject reads advice-taking trials from --dataset NAME:PART or --data CSV; "
+                         "per-subject fits of recommendation logs are not available yet")
+    if bool(args.dataset) == bool(args.data):
+        raise InputError("--per-subject needs one of --dataset NAME:PART (e.g. advice-taking:gen1) or --data CSV")
+    given = [r.strip() for r in args.rules.split(",") if r.strip()] if args.rules_given else list(PER_SUBJECT_RULES)
+    if args.dataset:
+        from ..datasets.public import fetch_dataset, get_dataset
+        ds = get_dataset(args.dataset.partition(":")[0])
+        if ds.kind != "advice-taking":
+            raise InputError(f"--per-subject needs advice-taking trials; {ds.name} holds {ds.kind}")
+        path, source = fetch_dataset(args.dataset), f"dataset {args.dataset}"
+    else:
+        path = source = args.data
+    trials = read_advice_taking(path)
+    comparison = compare_per_subject(trials, rules=given, source=source)
+    out = {"data": source, "per_subject": comparison.to_dict()}
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        comparison.fits.to_csv(folder / "per_subject_fits.csv", index=False)
+        dump_json(out, str(folder / "compare.json"))
+    if args.json:
+        dump_json(out, args.json)
+    if args.json != "-":
+        print(comparison)
+        if args.out:
+            print(f"\nper-subject fits (per_subject_fits.csv) and compare.json in {args.out}")
+    return 0
+
+
 def run_compare(args) -> int:
     from ..dynamics.compare import check_rules, compare_rules
+    args.rules_given = args.rules is not None
+    if args.per_subject:
+        return run_per_subject(args)
+    if args.dataset or args.data:
+        raise InputError("--dataset and --data go with --per-subject; a population comparison reads --logs")
+    if not args.logs:
+        raise InputError("give --logs DIR (or --per-subject with --dataset or --data)")
+    args.rules = args.rules or ",".join(RULES)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     check_rules(rules)              # before the logs are read
     progress = not args.quiet

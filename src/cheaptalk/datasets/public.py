@@ -35,14 +35,29 @@ class Dataset:
     citation: str
     licence: str
     source: str
-    url: str
-    file: str
-    sha256: str
-    map: str
-    game: str
+    url: str = ""
+    file: str = ""
+    sha256: str = ""
+    map: str = ""
+    game: str = ""
     description: str = ""
     rows: int | None = None
     subjects: int | None = None
+    kind: str = "decisions"    # "decisions" (long format, by its map) or "advice-taking" (trials of learning)
+    folder: str = ""           # the mirror's folder, when it is not the entry's name
+    files: tuple = ()          # several parts: ({name, file, sha256, url, rows, subjects}, ...)
+
+    def part(self, name: str | None) -> dict:
+        """One file of the entry: ``name`` among ``files`` (``NAME:PART``), or its only file."""
+        if not self.files:
+            if name:
+                raise DatasetError(f"data set {self.name!r} has one file; no part {name!r}")
+            return {"name": "", "file": self.file, "sha256": self.sha256, "url": self.url}
+        parts = {p["name"]: p for p in self.files}
+        if name not in parts:
+            raise DatasetError(f"data set {self.name!r} has parts {', '.join(parts)}: give {self.name}:PART"
+                               + (f" (not {name!r})" if name else ""))
+        return parts[name]
 
     def resource(self, filename: str) -> Path:
         """A file bundled with the entry (its map or game file)."""
@@ -57,8 +72,10 @@ class Dataset:
         return self.resource(self.game)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()} | {"map_path": str(self.map_path),
-                                                          "game_path": str(self.game_path)}
+        out = {k: v for k, v in self.__dict__.items()}
+        out["files"] = [dict(p) for p in self.files]
+        return out | {"map_path": str(self.map_path) if self.map else None,
+                      "game_path": str(self.game_path) if self.game else None}
 
 
 def _registry() -> dict:
@@ -76,7 +93,9 @@ def get_dataset(name: str) -> Dataset:
         raise DatasetError(f"unknown data set {name!r}; known: {', '.join(entries) or 'none'} "
                            f"(see `cheaptalk datasets list`)")
     fields = set(Dataset.__dataclass_fields__)
-    return Dataset(name=name, **{k: v for k, v in entries[name].items() if k in fields})
+    values = {k: v for k, v in entries[name].items() if k in fields}
+    values["files"] = tuple(values.get("files", ()))
+    return Dataset(name=name, **values)
 
 
 def cache_dir() -> Path:
@@ -94,30 +113,36 @@ def _sha256(path: Path) -> str:
 
 
 def fetch_dataset(name: str) -> Path:
-    """The local path of data set ``name``: from the mirror if ``CHEAPTALK_DATA_MIRROR`` is
-    set, else from the cache, downloading it first if needed; always checked by sha256."""
+    """The local path of data set ``name`` (``NAME:PART`` for one file of an entry with several):
+    from the mirror if ``CHEAPTALK_DATA_MIRROR`` is set, else from the cache, downloading it
+    first if needed; always checked by sha256."""
+    name, _, part_name = name.partition(":")
     ds = get_dataset(name)
+    part = ds.part(part_name or None)
+    folder = ds.folder or name
     mirror = os.environ.get("CHEAPTALK_DATA_MIRROR", "").strip()
     if mirror:
-        path = Path(mirror) / name / ds.file
+        path = Path(mirror) / folder / part["file"]
         if not path.is_file():
-            raise DatasetError(f"data set {name!r}: the mirror {mirror} has no file {name}/{ds.file} "
-                               f"(CHEAPTALK_DATA_MIRROR reads DIR/NAME/FILE)")
+            raise DatasetError(f"data set {name!r}: the mirror {mirror} has no file {folder}/{part['file']} "
+                               f"(CHEAPTALK_DATA_MIRROR reads DIR/{folder}/FILE)")
         digest = _sha256(path)
-        if digest != ds.sha256:
-            raise DatasetError(f"data set {name!r}: {path} has sha256 {digest}, expected {ds.sha256}; "
+        if digest != part["sha256"]:
+            raise DatasetError(f"data set {name!r}: {path} has sha256 {digest}, expected {part['sha256']}; "
                                f"the file is not the pinned version")
         return path
     import pooch
     target = cache_dir() / name
     try:
-        return Path(pooch.retrieve(ds.url, known_hash=f"sha256:{ds.sha256}", fname=ds.file, path=target,
-                                   progressbar=False))
+        return Path(pooch.retrieve(part["url"], known_hash=f"sha256:{part['sha256']}", fname=part["file"],
+                                   path=target, progressbar=False))
     except ValueError as exc:           # pooch's checksum mismatch
-        raise DatasetError(f"data set {name!r}: the download from {ds.url} does not match its sha256: {exc}") from None
+        raise DatasetError(f"data set {name!r}: the download from {part['url']} does not match its sha256: "
+                           f"{exc}") from None
     except Exception as exc:            # network errors come in many classes (requests, OSError)
-        raise DatasetError(f"data set {name!r}: cannot download {ds.url}: {type(exc).__name__}: {exc}. "
-                           f"With a local copy, set CHEAPTALK_DATA_MIRROR=DIR to read DIR/{name}/{ds.file}") from None
+        raise DatasetError(f"data set {name!r}: cannot download {part['url']}: {type(exc).__name__}: {exc}. "
+                           f"With a local copy, set CHEAPTALK_DATA_MIRROR=DIR to read "
+                           f"DIR/{folder}/{part['file']}") from None
 
 
 def load_dataset(name: str):
@@ -126,7 +151,10 @@ def load_dataset(name: str):
     from ..data.importing import import_table, load_map, read_source
     from ..games import load_game
 
-    ds = get_dataset(name)
+    ds = get_dataset(name.partition(":")[0])
+    if ds.kind != "decisions":
+        raise DatasetError(f"data set {ds.name!r} holds {ds.kind} trials, not decisions of a game: use it with "
+                           f"`cheaptalk trust compare --per-subject --dataset {ds.name}:PART`")
     path = fetch_dataset(name)
     spec = load_map(ds.map_path)
     frame, report = import_table(read_source(path, spec.fmt, spec.sheet), spec, source=str(path))

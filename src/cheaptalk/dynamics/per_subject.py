@@ -1,0 +1,255 @@
+"""Learning whom to trust, fitted person by person: the computational modeller's comparison.
+
+Each subject meets several advisors (sellers of one subject), follows or ignores each piece of
+advice (bets FOR or AGAINST it) and then learns whether the advisor was right. Three models of
+the field, as Leong & Zaki (2018) define them, are fitted to each subject separately, with the
+subject's advisors pooled (one set of parameters per subject):
+
+* ``none`` (no learning): ``P(follow) = p`` on every trial (1 parameter).
+* ``rl`` (Rescorla-Wagner): one value per advisor, ``V = 0`` at the first encounter, after each
+  answered trial ``V <- V + eta (r - V)`` with ``r = +1`` when the advisor was right and ``-1``
+  when wrong; ``P(follow) = 1 / (1 + exp(-beta V))`` (``eta``, ``beta``).
+* ``wsls-choice`` (win-stay / lose-shift on the person's own previous choice): per advisor,
+  after a win (the previous bet on that advisor was right) the same bet with probability
+  ``p_stay_win``, after a loss the other bet with probability ``p_shift_lose``; the first
+  encounter with an advisor is a coin flip (``p_stay_win``, ``p_shift_lose``).
+
+Missed trials (no choice) carry no likelihood and no feedback. Fits are maximum a posteriori
+with weak priors (probabilities and the learning rate Beta(1.1, 1.1), the inverse temperature
+Gamma(shape 1.2, scale 5)), from several starts. Each subject's fit is scored, as in the
+study, by
+
+    AICc = -2 log L + 2k + 2k(k + 1) / (N - k - 1),   corrected likelihood = exp(-AICc / (2N)),
+
+``N`` the subject's answered trials (``log L`` at the MAP estimate); also AIC and BIC. The
+comparison reports each model's mean corrected likelihood per trial with its standard error,
+how many subjects it fits best (by AICc), and random-effects Bayesian model selection
+(:func:`bayesian_model_selection`, with the log evidence approximated by ``-BIC / 2``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.special import digamma, expit, gammaln, softmax
+
+from ..errors import InputError
+
+__all__ = ["PER_SUBJECT_RULES", "fit_subject", "compare_per_subject", "bayesian_model_selection",
+           "read_advice_taking", "PerSubjectComparison"]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    params: tuple          # names
+    bounds: tuple          # (low, high) each
+    starts: tuple          # tuples of starting values
+    help: str
+
+
+PER_SUBJECT_RULES = {
+    "none": _Rule(("p_follow",), ((1e-6, 1 - 1e-6),), ((0.5,), (0.3,), (0.7,)),
+                  "no learning: a constant probability of following"),
+    "rl": _Rule(("eta", "beta"), ((1e-6, 1 - 1e-6), (1e-6, 100.0)),
+                ((0.1, 3.0), (0.5, 1.0), (0.05, 10.0), (0.3, 20.0)),
+                "Rescorla-Wagner value per advisor, logistic choice"),
+    "wsls-choice": _Rule(("p_stay_win", "p_shift_lose"), ((1e-6, 1 - 1e-6), (1e-6, 1 - 1e-6)),
+                         ((0.8, 0.5), (0.6, 0.3), (0.9, 0.8)),
+                         "win-stay / lose-shift on the person's own previous choice"),
+}
+BETA_PRIOR = (1.1, 1.1)          # probabilities and the learning rate
+GAMMA_PRIOR = (1.2, 5.0)         # the inverse temperature: shape, scale
+PRIORS = {"probabilities and eta": "Beta(1.1, 1.1)", "beta": "Gamma(shape 1.2, scale 5)"}
+
+
+def _log_prior(rule: str, x) -> float:
+    total = 0.0
+    for name, v in zip(PER_SUBJECT_RULES[rule].params, x):
+        if name == "beta":
+            total += stats.gamma.logpdf(v, GAMMA_PRIOR[0], scale=GAMMA_PRIOR[1])
+        else:
+            total += stats.beta.logpdf(v, *BETA_PRIOR)
+    return float(total)
+
+
+def choice_probabilities(rule: str, x, advisor, choice, correct) -> np.ndarray:
+    """P(follow) on each trial of one subject (NaN choices: missed trials, skipped)."""
+    n = len(choice)
+    p = np.full(n, np.nan)
+    if rule == "none":
+        p[:] = x[0]
+        return p
+    value, last = {}, {}
+    for t in range(n):
+        a = advisor[t]
+        if np.isnan(choice[t]):
+            continue
+        if rule == "rl":
+            v = value.get(a, 0.0)
+            p[t] = expit(x[1] * v)
+            value[a] = v + x[0] * ((1.0 if correct[t] == 1 else -1.0) - v)
+        else:   # wsls-choice
+            if a not in last:
+                p[t] = 0.5
+            else:
+                prev_choice, prev_win = last[a]
+                stay = x[0] if prev_win else 1 - x[1]
+                p[t] = stay if prev_choice == 1 else 1 - stay
+            last[a] = (choice[t], (choice[t] == 1) == (correct[t] == 1))
+    return p
+
+
+def _loglik(rule, x, advisor, choice, correct) -> float:
+    p = choice_probabilities(rule, x, advisor, choice, correct)
+    ok = ~np.isnan(choice)
+    q = np.clip(np.where(choice[ok] == 1, p[ok], 1 - p[ok]), 1e-12, 1.0)
+    return float(np.log(q).sum())
+
+
+def fit_subject(rule: str, advisor, choice, correct) -> dict:
+    """MAP fit of ``rule`` to one subject's trials, from every start of the rule; the
+    log-likelihood at the estimate, AIC, AICc, BIC and the corrected likelihood per trial."""
+    spec = PER_SUBJECT_RULES[rule]
+    advisor, choice, correct = (np.asarray(v) for v in (advisor, choice, correct))
+    choice = choice.astype(float)
+    n = int((~np.isnan(choice)).sum())
+    k = len(spec.params)
+    best = None
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # finite differences at the box's edge
+        for x0 in spec.starts:
+            res = optimize.minimize(lambda x: -(_loglik(rule, x, advisor, choice, correct) + _log_prior(rule, x)),
+                                    np.array(x0, float), method="L-BFGS-B", bounds=spec.bounds)
+            if best is None or res.fun < best.fun:
+                best = res
+    ll = _loglik(rule, best.x, advisor, choice, correct)
+    aic = 2 * k - 2 * ll
+    aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else np.inf)
+    return {"rule": rule, "params": dict(zip(spec.params, map(float, best.x))), "loglik": ll, "trials": n,
+            "k": k, "aic": aic, "aicc": aicc, "bic": k * np.log(max(n, 1)) - 2 * ll,
+            "corrected_likelihood": float(np.exp(-aicc / (2 * n))) if n else np.nan,
+            "converged": bool(best.success)}
+
+
+def bayesian_model_selection(log_evidence: np.ndarray, max_iter: int = 256, tol: float = 1e-8,
+                             samples: int = 200_000, seed: int = 0) -> dict:
+    """Random-effects Bayesian model selection (Stephan et al. 2009; Rigoux et al. 2014).
+
+    ``log_evidence``: ``(subjects, models)``. Model frequencies ``r ~ Dirichlet(alpha_0 = 1)``,
+    each subject's model ``m_n ~ Categorical(r)``; variational Bayes alternates
+    ``z_nk ∝ exp(L_nk + psi(alpha_k) - psi(sum alpha))`` and ``alpha = alpha_0 + sum_n z_n``.
+    Expected frequencies ``alpha / sum alpha``; exceedance probabilities ``P(r_k > r_j for all
+    j)`` under the posterior Dirichlet (Monte Carlo, ``samples`` draws, seeded); the Bayesian
+    omnibus risk ``BOR = 1 / (1 + exp(F1 - F0))`` (``F0``: the evidence that all models are
+    equally frequent, ``F1``: the free energy of the fitted posterior) and protected
+    exceedance probabilities ``(1 - BOR) EP + BOR / K``."""
+    L = np.asarray(log_evidence, float)
+    n, k = L.shape
+    alpha0 = np.ones(k)
+    alpha = alpha0.copy()
+    for _ in range(max_iter):
+        z = softmax(L + digamma(alpha) - digamma(alpha.sum()), axis=1)
+        new = alpha0 + z.sum(axis=0)
+        done = np.max(np.abs(new - alpha)) < tol
+        alpha = new
+        if done:
+            break
+    z = softmax(L + digamma(alpha) - digamma(alpha.sum()), axis=1)
+    e_log_r = digamma(alpha) - digamma(alpha.sum())
+    eps = 1e-300
+    f1 = ((z * (L + e_log_r)).sum() + ((alpha0 - 1) * e_log_r).sum() + gammaln(alpha0.sum())
+          - gammaln(alpha0).sum() - (z * np.log(z + eps)).sum()
+          + gammaln(alpha).sum() - gammaln(alpha.sum()) - ((alpha - 1) * e_log_r).sum())
+    w = softmax(L, axis=1)
+    f0 = (w * (L + np.log(1.0 / k) - np.log(w + eps))).sum()
+    bor = float(expit(f0 - f1))
+    draws = np.random.default_rng(seed).dirichlet(alpha, size=samples)
+    ep = np.bincount(np.argmax(draws, axis=1), minlength=k) / samples
+    return {"frequency": alpha / alpha.sum(), "alpha": alpha, "exceedance": ep,
+            "protected_exceedance": (1 - bor) * ep + bor / k, "bor": bor, "attribution": z}
+
+
+@dataclass
+class PerSubjectComparison:
+    fits: pd.DataFrame          # one row per subject and rule
+    rules: list
+    bms: dict
+    source: str = ""
+
+    def summary_by_rule(self) -> dict:
+        out = {}
+        best = self.best_rule_by_subject()
+        for rule in self.rules:
+            part = self.fits[self.fits.rule == rule]["corrected_likelihood"]
+            out[rule] = {"mean_corrected_likelihood": float(part.mean()),
+                         "se": float(part.std(ddof=1) / np.sqrt(len(part))) if len(part) > 1 else float("nan"),
+                         "best_fits": int((best == rule).sum())}
+        return out
+
+    def best_rule_by_subject(self) -> pd.Series:
+        wide = self.fits.pivot(index="subject", columns="rule", values="aicc")[self.rules]
+        return wide.idxmin(axis=1)
+
+    def to_dict(self) -> dict:
+        return {"rules": self.summary_by_rule(),
+                "bms": {rule: {"frequency": float(self.bms["frequency"][i]),
+                               "exceedance": float(self.bms["exceedance"][i]),
+                               "protected_exceedance": float(self.bms["protected_exceedance"][i])}
+                        for i, rule in enumerate(self.rules)} | {"bor": self.bms["bor"]},
+                "subjects": int(self.fits.subject.nunique()), "priors": PRIORS,
+                "log_evidence": "-BIC / 2", "best_fit_by": "AICc", "source": self.source}
+
+    def __str__(self) -> str:
+        rows = self.summary_by_rule()
+        lines = [f"Per-subject fits on {self.source}: {self.fits.subject.nunique()} subjects "
+                 "(maximum a posteriori; advisors of a subject pooled)", "",
+                 f"{'rule':<12}{'corrected likelihood/trial (se)':>34}{'best fits':>11}{'BMS frequency':>15}"
+                 f"{'exceedance':>12}{'protected':>11}"]
+        for i, rule in enumerate(self.rules):
+            r = rows[rule]
+            lines.append(f"{rule:<12}{r['mean_corrected_likelihood']:>25.3f} ({r['se']:.3f}){r['best_fits']:>11d}"
+                         f"{self.bms['frequency'][i]:>15.3f}{self.bms['exceedance'][i]:>12.3f}"
+                         f"{self.bms['protected_exceedance'][i]:>11.3f}")
+        lines.append(f"\nbest fits by AICc; Bayesian model selection with log evidence -BIC/2, Bayesian omnibus "
+                     f"risk {self.bms['bor']:.3g}")
+        return "\n".join(lines)
+
+
+def compare_per_subject(trials: pd.DataFrame, rules=("rl", "wsls-choice", "none"), source: str = "",
+                        seed: int = 0) -> PerSubjectComparison:
+    """Fit every rule to every subject of ``trials`` (columns ``subject, advisor, trial,
+    choice, correct``) and compare them."""
+    unknown = [r for r in rules if r not in PER_SUBJECT_RULES]
+    if unknown:
+        raise InputError(f"per-subject fits know the rules {', '.join(PER_SUBJECT_RULES)}; not {', '.join(unknown)}")
+    rows = []
+    for subject, part in trials.sort_values(["subject", "trial"]).groupby("subject", sort=True):
+        for rule in rules:
+            f = fit_subject(rule, part["advisor"].to_numpy(), part["choice"].to_numpy(float),
+                            part["correct"].to_numpy(float))
+            rows.append({"subject": subject, **{k: v for k, v in f.items() if k != "params"}, **f["params"]})
+    fits = pd.DataFrame(rows)
+    evidence = -0.5 * fits.pivot(index="subject", columns="rule", values="bic")[list(rules)].to_numpy()
+    return PerSubjectComparison(fits=fits, rules=list(rules), bms=bayesian_model_selection(evidence, seed=seed),
+                                source=source)
+
+
+def read_advice_taking(path) -> pd.DataFrame:
+    """The advice-taking export (``SubID, trial_num, Advisor, choice, AdvisorCorrect``; old Mac
+    line endings accepted) as ``subject, advisor, trial, choice, correct``."""
+    import io
+    from pathlib import Path
+
+    text = Path(path).read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    frame = pd.read_csv(io.StringIO(text))
+    needed = ["SubID", "trial_num", "Advisor", "choice", "AdvisorCorrect"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: not an advice-taking export: no column {', '.join(missing)}")
+    return pd.DataFrame({"subject": frame["SubID"], "advisor": frame["Advisor"], "trial": frame["trial_num"],
+                         "choice": pd.to_numeric(frame["choice"], errors="coerce"),
+                         "correct": pd.to_numeric(frame["AdvisorCorrect"], errors="coerce")})
