@@ -13,7 +13,7 @@ from scipy.special import expit
 
 from cheaptalk.cli.main import main
 from cheaptalk.dynamics.per_subject import (bayesian_model_selection, choice_probabilities, compare_per_subject,
-                                            fit_subject, read_advice_taking)
+                                            fit_subject, model_free_table, plot_model_free, read_advice_taking)
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "advice"
 
@@ -142,3 +142,21 @@ def test_the_advice_taking_entry_lists_each_part_with_its_checksum(monkeypatch, 
         (tmp_path / "advice" / "dSocial_gen1.csv").write_bytes((SHARED / "dSocial_gen1.csv").read_bytes()[:-5])
         assert main(["datasets", "fetch", "advice-taking:gen1"]) == 2
         assert "is not the pinned version" in capsys.readouterr().err
+
+
+def test_model_free_table_by_hand_and_each_rules_forecast(tmp_path):
+    trials = pd.DataFrame({"subject": [1] * 5, "advisor": [1, 1, 2, 1, 2], "trial": [1, 2, 3, 4, 5],
+                           "choice": [1.0, 1.0, 0.0, 0.0, 1.0], "correct": [1.0, 0.0, 1.0, 1.0, 0.0]})
+    table = model_free_table(trials).set_index(["advisor", "statistic"])
+    assert table.loc[(1, "follow at the first encounter"), "data"] == 1.0
+    assert table.loc[(1, "follow after a right recommendation"), "data"] == 1.0     # trial 2 after trial 1
+    assert table.loc[(1, "follow after a wrong recommendation"), "data"] == 0.0     # trial 4 after trial 2
+    assert table.loc[(1, "stay after a win"), "data"] == 1.0 and table.loc[(1, "stay after a loss"), "data"] == 0.0
+    assert table.loc[(2, "stay after a loss"), "data"] == 0.0                         # AGAINST and right: a loss
+    c = compare_per_subject(_simulate_wsls(6, 0.9, 0.8, np.random.default_rng(0)), source="synthetic")
+    with_rules = model_free_table(_simulate_wsls(6, 0.9, 0.8, np.random.default_rng(0)), c.fits, c.rules)
+    stay = with_rules[with_rules.statistic == "stay after a win"]
+    assert np.all(np.abs(stay["wsls-choice"] - stay["data"]) < 0.15)
+    assert np.allclose(with_rules[with_rules.statistic == "follow at the first encounter"]["wsls-choice"], 0.5)
+    plot_model_free(with_rules, c.rules, tmp_path / "model_free.png")
+    assert (tmp_path / "model_free.png").stat().st_size > 5000

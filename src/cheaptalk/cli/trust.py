@@ -359,13 +359,18 @@ def run_per_subject(args) -> int:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         comparison.fits.to_csv(folder / "per_subject_fits.csv", index=False)
+        from ..dynamics.per_subject import model_free_table, plot_model_free
+        table = model_free_table(trials, comparison.fits, comparison.rules)
+        table.to_csv(folder / "model_free.csv", index=False)
+        plot_model_free(table, comparison.rules, folder / "model_free.png")
         dump_json(out, str(folder / "compare.json"))
     if args.json:
         dump_json(out, args.json)
     if args.json != "-":
         print(comparison)
         if args.out:
-            print(f"\nper-subject fits (per_subject_fits.csv) and compare.json in {args.out}")
+            print(f"\nper-subject fits (per_subject_fits.csv), the model-free table and figure (model_free.csv, "
+                  f"model_free.png) and compare.json in {args.out}")
     return 0
 
 

@@ -40,7 +40,7 @@ from scipy.special import digamma, expit, gammaln, softmax
 from ..errors import InputError
 
 __all__ = ["PER_SUBJECT_RULES", "fit_subject", "compare_per_subject", "bayesian_model_selection",
-           "read_advice_taking", "PerSubjectComparison"]
+           "read_advice_taking", "PerSubjectComparison", "model_free_table", "plot_model_free"]
 
 
 @dataclass(frozen=True)
@@ -217,6 +217,80 @@ class PerSubjectComparison:
         lines.append(f"\nbest fits by AICc; Bayesian model selection with log evidence -BIC/2, Bayesian omnibus "
                      f"risk {self.bms['bor']:.3g}")
         return "\n".join(lines)
+
+
+def model_free_table(trials: pd.DataFrame, fits: pd.DataFrame | None = None, rules=()) -> pd.DataFrame:
+    """What the data show without a model, and each rule's forecast of it: by advisor, the
+    share following at the first encounter, after a right and after a wrong recommendation
+    (at the next answered trial with that advisor), and staying with one's previous bet after
+    a win and after a loss. With ``fits`` (per-subject fits), each rule's mean predicted
+    probability of the same events at the subjects' own estimates. One row per advisor and
+    statistic: ``advisor, statistic, data, se, trials, RULE...`` (``se`` across subjects)."""
+    records = []
+    for subject, part in trials.sort_values(["subject", "trial"]).groupby("subject", sort=True):
+        part = part[part["choice"].notna()]
+        advisor, choice, correct = (part[c].to_numpy() for c in ("advisor", "choice", "correct"))
+        predicted = {}
+        if fits is not None:
+            for rule in rules:
+                row = fits[(fits.subject == subject) & (fits.rule == rule)].iloc[0]
+                x = [row[name] for name in PER_SUBJECT_RULES[rule].params]
+                predicted[rule] = choice_probabilities(rule, x, advisor, choice.astype(float), correct)
+        seen = {}
+        for t in range(len(choice)):
+            a = advisor[t]
+            events = []
+            if a not in seen:
+                events.append(("follow at the first encounter", choice[t] == 1, lambda p: p))
+            else:
+                prev_choice, prev_correct = seen[a]
+                events.append((f"follow after a {'right' if prev_correct == 1 else 'wrong'} recommendation",
+                               choice[t] == 1, lambda p: p))
+                won = (prev_choice == 1) == (prev_correct == 1)
+                stay_prob = (lambda p, c=prev_choice: p if c == 1 else 1 - p)
+                events.append((f"stay after a {'win' if won else 'loss'}", choice[t] == prev_choice, stay_prob))
+            for name, value, transform in events:
+                records.append({"subject": subject, "advisor": a, "statistic": name, "data": float(value),
+                                **{rule: float(transform(predicted[rule][t])) for rule in predicted}})
+            seen[a] = (choice[t], correct[t])
+    frame = pd.DataFrame(records)
+    by_subject = frame.groupby(["advisor", "statistic", "subject"]).mean(numeric_only=True)
+    grouped = by_subject.groupby(level=[0, 1])
+    out = grouped.mean()
+    out["se"] = grouped["data"].std(ddof=1) / np.sqrt(grouped["data"].count())
+    out["trials"] = frame.groupby(["advisor", "statistic"]).size()
+    return out.reset_index()[["advisor", "statistic", "data", "se", "trials", *[r for r in rules if fits is not None]]]
+
+
+def plot_model_free(table: pd.DataFrame, rules, path) -> None:
+    """The model-free table as small multiples: one panel per statistic, advisors on the x
+    axis, the data with 95% intervals (across subjects) and each rule's forecast."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = ["follow at the first encounter", "follow after a right recommendation",
+             "follow after a wrong recommendation", "stay after a win", "stay after a loss"]
+    stats_order = [n for n in order if n in set(table["statistic"])]
+    fig, axes = plt.subplots(1, len(stats_order), figsize=(2.6 * len(stats_order) + 1.8, 3.2), sharey=True,
+                             squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes[0], stats_order):
+        part = table[table.statistic == name].sort_values("advisor")
+        x = np.arange(len(part))
+        ax.errorbar(x, part["data"], yerr=1.96 * part["se"].fillna(0), fmt="o", color="black", capsize=3,
+                    label="data (95% CI across subjects)")
+        for k, rule in enumerate(rules):
+            ax.plot(x + 0.15 * (k + 1), part[rule], "s", mfc="none", color=colors[k % len(colors)], label=rule)
+        ax.set_xticks(x, [f"advisor {a}" for a in part["advisor"]], fontsize=7)
+        ax.set_title(name, fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(axis="y", color="0.9")
+    axes[0, 0].set_ylabel("share of bets")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
 
 
 def compare_per_subject(trials: pd.DataFrame, rules=("rl", "wsls-choice", "none"), source: str = "",
