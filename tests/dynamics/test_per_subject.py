@@ -160,3 +160,17 @@ def test_model_free_table_by_hand_and_each_rules_forecast(tmp_path):
     assert np.allclose(with_rules[with_rules.statistic == "follow at the first encounter"]["wsls-choice"], 0.5)
     plot_model_free(with_rules, c.rules, tmp_path / "model_free.png")
     assert (tmp_path / "model_free.png").stat().st_size > 5000
+
+
+def test_closed_form_estimates_equal_the_numerical_maximum_a_posteriori():
+    from scipy import optimize
+    from cheaptalk.dynamics.per_subject import PER_SUBJECT_RULES, _log_prior, _loglik
+    trials = _simulate_wsls(1, 0.7, 0.4, np.random.default_rng(9))
+    args = (trials.advisor.to_numpy(), trials.choice.to_numpy(float), trials.correct.to_numpy(float))
+    for rule in ("none", "wsls-choice"):
+        closed = fit_subject(rule, *args)
+        spec = PER_SUBJECT_RULES[rule]
+        numeric = optimize.minimize(lambda x: -(_loglik(rule, x, *args) + _log_prior(rule, x)),
+                                    np.array(spec.starts[0], float), method="L-BFGS-B", bounds=spec.bounds,
+                                    options={"ftol": 1e-14, "gtol": 1e-10})
+        np.testing.assert_allclose(list(closed["params"].values()), numeric.x, atol=1e-4)

@@ -21,7 +21,9 @@ study, by
 
     AICc = -2 log L + 2k + 2k(k + 1) / (N - k - 1),   corrected likelihood = exp(-AICc / (2N)),
 
-``N`` the subject's answered trials (``log L`` at the MAP estimate); also AIC and BIC. The
+``N`` the subject's answered trials (``log L`` at the MAP estimate); also AIC and BIC. The MAP
+estimates of ``none`` and ``wsls-choice`` have closed forms (Bernoulli counts under Beta
+priors); ``rl`` is maximized numerically. The
 comparison reports each model's mean corrected likelihood per trial with its standard error,
 how many subjects it fits best (by AICc), and random-effects Bayesian model selection
 (:func:`bayesian_model_selection`, with the log evidence approximated by ``-BIC / 2``).
@@ -110,29 +112,62 @@ def _loglik(rule, x, advisor, choice, correct) -> float:
     return float(np.log(q).sum())
 
 
+def _closed_form_map(rule: str, advisor, choice, correct):
+    """The MAP estimate where it has a closed form (Beta(1.1, 1.1) priors on Bernoulli
+    probabilities: ``(successes + 0.1) / (trials + 0.2)``): ``none`` (follows among answered
+    trials) and ``wsls-choice`` (stays after wins, shifts after losses); else None."""
+    lo, hi = 1e-6, 1 - 1e-6
+    a = BETA_PRIOR[0] - 1
+
+    def mode(k, n):
+        return float(np.clip((k + a) / (n + 2 * a), lo, hi))
+
+    ok = ~np.isnan(choice)
+    if rule == "none":
+        return [mode(float(choice[ok].sum()), float(ok.sum()))]
+    if rule == "wsls-choice":
+        last, counts = {}, np.zeros(4)        # stays after wins, wins, shifts after losses, losses
+        for t in np.flatnonzero(ok):
+            if advisor[t] in last:
+                prev_choice, prev_win = last[advisor[t]]
+                if prev_win:
+                    counts[:2] += (choice[t] == prev_choice, 1)
+                else:
+                    counts[2:] += (choice[t] != prev_choice, 1)
+            last[advisor[t]] = (choice[t], (choice[t] == 1) == (correct[t] == 1))
+        return [mode(counts[0], counts[1]), mode(counts[2], counts[3])]
+    return None
+
+
 def fit_subject(rule: str, advisor, choice, correct) -> dict:
-    """MAP fit of ``rule`` to one subject's trials, from every start of the rule; the
-    log-likelihood at the estimate, AIC, AICc, BIC and the corrected likelihood per trial."""
+    """MAP fit of ``rule`` to one subject's trials (in closed form for ``none`` and
+    ``wsls-choice``, else from every start of the rule); the log-likelihood at the estimate,
+    AIC, AICc, BIC and the corrected likelihood per trial."""
     spec = PER_SUBJECT_RULES[rule]
     advisor, choice, correct = (np.asarray(v) for v in (advisor, choice, correct))
     choice = choice.astype(float)
     n = int((~np.isnan(choice)).sum())
     k = len(spec.params)
-    best = None
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)     # finite differences at the box's edge
-        for x0 in spec.starts:
-            res = optimize.minimize(lambda x: -(_loglik(rule, x, advisor, choice, correct) + _log_prior(rule, x)),
-                                    np.array(x0, float), method="L-BFGS-B", bounds=spec.bounds)
-            if best is None or res.fun < best.fun:
-                best = res
-    ll = _loglik(rule, best.x, advisor, choice, correct)
+    x = _closed_form_map(rule, advisor, choice, correct)
+    converged = True
+    if x is None:
+        best = None
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)     # finite differences at the box's edge
+            for x0 in spec.starts:
+                res = optimize.minimize(lambda v: -(_loglik(rule, v, advisor, choice, correct)
+                                                    + _log_prior(rule, v)),
+                                        np.array(x0, float), method="L-BFGS-B", bounds=spec.bounds)
+                if best is None or res.fun < best.fun:
+                    best = res
+        x, converged = list(best.x), bool(best.success)
+    ll = _loglik(rule, x, advisor, choice, correct)
     aic = 2 * k - 2 * ll
     aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else np.inf)
-    return {"rule": rule, "params": dict(zip(spec.params, map(float, best.x))), "loglik": ll, "trials": n,
+    return {"rule": rule, "params": dict(zip(spec.params, map(float, x))), "loglik": ll, "trials": n,
             "k": k, "aic": aic, "aicc": aicc, "bic": k * np.log(max(n, 1)) - 2 * ll,
             "corrected_likelihood": float(np.exp(-aicc / (2 * n))) if n else np.nan,
-            "converged": bool(best.success)}
+            "converged": converged}
 
 
 def bayesian_model_selection(log_evidence: np.ndarray, max_iter: int = 256, tol: float = 1e-8,
