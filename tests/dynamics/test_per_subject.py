@@ -174,3 +174,31 @@ def test_closed_form_estimates_equal_the_numerical_maximum_a_posteriori():
                                     np.array(spec.starts[0], float), method="L-BFGS-B", bounds=spec.bounds,
                                     options={"ftol": 1e-14, "gtol": 1e-10})
         np.testing.assert_allclose(list(closed["params"].values()), numeric.x, atol=1e-4)
+
+
+def test_model_recovery_reports_the_confusion_matrix_and_responds_to_noise(capsys):
+    from cheaptalk.dynamics.per_subject import recover_per_subject
+    trials = _simulate_wsls(30, 0.9, 0.8, np.random.default_rng(4))
+    c = compare_per_subject(trials, source="synthetic")
+    sharp = recover_per_subject(trials, c.fits, c.rules, datasets=3, seed=1)
+    noisy = recover_per_subject(trials, c.fits, c.rules, datasets=3, seed=1, noise=4.0)
+    for rec in (sharp, noisy):
+        for true, row in rec["confusion"].items():
+            assert sum(row.values()) == pytest.approx(1.0)
+        assert set(rec["mc_se"]["wsls-choice"]) == set(c.rules)
+    assert sharp["confusion"]["wsls-choice"]["wsls-choice"] > 0.6
+    # noisier choices (probabilities four times closer to 1/2) are told apart less often
+    for rule in ("rl", "wsls-choice"):
+        assert noisy["confusion"][rule][rule] < sharp["confusion"][rule][rule] - 0.1, rule
+    assert sharp["parameters"]["wsls-choice"]["p_stay_win"]["correlation"] > 0.3
+
+
+@pytest.mark.skipif(not (SHARED / "dSocial_gen2.csv").exists(), reason="the real data set is not in ../shared/data")
+def test_recovery_on_the_real_design_through_the_command_line(monkeypatch, capsys):
+    import json
+    monkeypatch.setenv("CHEAPTALK_DATA_MIRROR", str(SHARED.parent))
+    assert main(["trust", "compare", "--per-subject", "--dataset", "advice-taking:gen2", "--recover", "1",
+                 "--json", "-"]) == 0
+    rec = json.loads(capsys.readouterr().out)["per_subject"]["recovery"]
+    assert rec["datasets"] == 1 and rec["subjects"] == 92
+    assert all(rec["confusion"][r][r] > 0.6 for r in ("rl", "wsls-choice", "none"))

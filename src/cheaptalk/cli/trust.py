@@ -140,6 +140,10 @@ def register(sub):
                    help="with --per-subject: a public advice-taking data set, e.g. advice-taking:gen1")
     c.add_argument("--data", metavar="CSV", help="with --per-subject: an advice-taking export (SubID, trial_num, "
                                                  "Advisor, choice, AdvisorCorrect)")
+    c.add_argument("--recover", type=_in_range(0, 1000, "--recover", whole=True), default=0, metavar="R",
+                   help="with --per-subject: model and parameter recovery on the data's design, R simulated data "
+                        "sets per rule (each subject at her own estimates); the confusion matrix P(best | true) "
+                        "with Monte Carlo standard errors and its inversion P(true | best) (default 0: none)")
     c.add_argument("--rules", default=None, metavar="A,B",
                    help=f"comma-separated rules, each may take the decay option, e.g. asymmetric,asymmetric{DECAY} "
                         f"(default: {','.join(RULES)})")
@@ -355,6 +359,11 @@ def run_per_subject(args) -> int:
     trials = read_advice_taking(path)
     comparison = compare_per_subject(trials, rules=given, source=source)
     out = {"data": source, "per_subject": comparison.to_dict()}
+    recovery = None
+    if args.recover:
+        from ..dynamics.per_subject import recover_per_subject
+        recovery = recover_per_subject(trials, comparison.fits, comparison.rules, datasets=args.recover)
+        out["per_subject"]["recovery"] = recovery
     if args.out:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -368,6 +377,9 @@ def run_per_subject(args) -> int:
         dump_json(out, args.json)
     if args.json != "-":
         print(comparison)
+        if recovery is not None:
+            from ..dynamics.per_subject import recovery_lines
+            print("\n" + "\n".join(recovery_lines(recovery)))
         if args.out:
             print(f"\nper-subject fits (per_subject_fits.csv), the model-free table and figure (model_free.csv, "
                   f"model_free.png) and compare.json in {args.out}")

@@ -16,7 +16,9 @@ subject's advisors pooled (one set of parameters per subject):
 
 Missed trials (no choice) carry no likelihood and no feedback. Fits are maximum a posteriori
 with weak priors (probabilities and the learning rate Beta(1.1, 1.1), the inverse temperature
-Gamma(shape 1.2, scale 5)), from several starts. Each subject's fit is scored, as in the
+Gamma(shape 1.2, scale 5)); ``rl`` from two starts, the best point of its profile over a grid
+of 49 learning rates (the inverse temperature maximized for each by Newton's method) and a
+default. Each subject's fit is scored, as in the
 study, by
 
     AICc = -2 log L + 2k + 2k(k + 1) / (N - k - 1),   corrected likelihood = exp(-AICc / (2N)),
@@ -42,7 +44,8 @@ from scipy.special import digamma, expit, gammaln, softmax
 from ..errors import InputError
 
 __all__ = ["PER_SUBJECT_RULES", "fit_subject", "compare_per_subject", "bayesian_model_selection",
-           "read_advice_taking", "PerSubjectComparison", "model_free_table", "plot_model_free"]
+           "read_advice_taking", "PerSubjectComparison", "model_free_table", "plot_model_free",
+           "simulate_choices", "recover_per_subject", "recovery_lines"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,7 @@ class _Rule:
 PER_SUBJECT_RULES = {
     "none": _Rule(("p_follow",), ((1e-6, 1 - 1e-6),), ((0.5,), (0.3,), (0.7,)),
                   "no learning: a constant probability of following"),
-    "rl": _Rule(("eta", "beta"), ((1e-6, 1 - 1e-6), (1e-6, 100.0)),
-                ((0.1, 3.0), (0.5, 1.0), (0.05, 10.0), (0.3, 20.0)),
+    "rl": _Rule(("eta", "beta"), ((1e-6, 1 - 1e-6), (1e-6, 100.0)), ((0.1, 3.0),),
                 "Rescorla-Wagner value per advisor, logistic choice"),
     "wsls-choice": _Rule(("p_stay_win", "p_shift_lose"), ((1e-6, 1 - 1e-6), (1e-6, 1 - 1e-6)),
                          ((0.8, 0.5), (0.6, 0.3), (0.9, 0.8)),
@@ -139,6 +141,44 @@ def _closed_form_map(rule: str, advisor, choice, correct):
     return None
 
 
+RL_ETA_GRID = expit(np.linspace(-6, 6, 49))
+
+
+def _rl_values(advisor, correct, eta) -> np.ndarray:
+    """``V`` before each trial for every learning rate in ``eta`` (trials x rates): the values
+    depend on the rate and on whether each advisor was right, not on the choices."""
+    eta = np.asarray(eta, float)
+    values = {}
+    out = np.zeros((len(advisor), eta.size))
+    for t, a in enumerate(advisor):
+        v = values.get(a, np.zeros(eta.size))
+        out[t] = v
+        if not np.isnan(correct[t]):
+            values[a] = v + eta * ((1.0 if correct[t] == 1 else -1.0) - v)
+    return out
+
+
+def _rl_grid_start(advisor, choice, correct) -> tuple:
+    """A start for the RL fit from its profile over a grid of learning rates: for each rate
+    the posterior mode of ``beta`` by Newton's method (a logistic regression through the origin
+    on ``V``, with the Gamma prior), all rates at once; the best pair on the grid."""
+    ok = ~np.isnan(choice)
+    V = _rl_values(advisor, correct, RL_ETA_GRID)[ok]
+    y = choice[ok][:, None]
+    shape, scale = GAMMA_PRIOR
+    beta = np.full(RL_ETA_GRID.size, 2.0)
+    for _ in range(30):
+        p = expit(beta * V)
+        grad = ((y - p) * V).sum(axis=0) + (shape - 1) / beta - 1 / scale
+        hess = -(p * (1 - p) * V * V).sum(axis=0) - (shape - 1) / beta ** 2
+        beta = np.clip(beta - grad / np.minimum(hess, -1e-9), 1e-3, 100.0)
+    p = np.clip(expit(beta * V), 1e-12, 1 - 1e-12)
+    post = (y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=0) + stats.gamma.logpdf(beta, shape, scale=scale) \
+        + stats.beta.logpdf(RL_ETA_GRID, *BETA_PRIOR)
+    j = int(np.argmax(post))
+    return float(RL_ETA_GRID[j]), float(beta[j])
+
+
 def fit_subject(rule: str, advisor, choice, correct) -> dict:
     """MAP fit of ``rule`` to one subject's trials (in closed form for ``none`` and
     ``wsls-choice``, else from every start of the rule); the log-likelihood at the estimate,
@@ -152,9 +192,12 @@ def fit_subject(rule: str, advisor, choice, correct) -> dict:
     converged = True
     if x is None:
         best = None
+        # rl: the best point of its profile over a grid of learning rates, and the default
+        starts = ([_rl_grid_start(advisor, choice, correct), spec.starts[0]] if rule == "rl"
+                  else list(spec.starts))
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)     # finite differences at the box's edge
-            for x0 in spec.starts:
+            for x0 in starts:
                 res = optimize.minimize(lambda v: -(_loglik(rule, v, advisor, choice, correct)
                                                     + _log_prior(rule, v)),
                                         np.array(x0, float), method="L-BFGS-B", bounds=spec.bounds)
@@ -345,6 +388,102 @@ def compare_per_subject(trials: pd.DataFrame, rules=("rl", "wsls-choice", "none"
     evidence = -0.5 * fits.pivot(index="subject", columns="rule", values="bic")[list(rules)].to_numpy()
     return PerSubjectComparison(fits=fits, rules=list(rules), bms=bayesian_model_selection(evidence, seed=seed),
                                 source=source)
+
+
+def simulate_choices(rule: str, x, advisor, correct, answered, rng, noise: float = 1.0) -> np.ndarray:
+    """Choices of one subject under ``rule`` at parameters ``x`` on the subject's own design
+    (advisors in the order met, whether each was right, which trials were answered; missed
+    trials stay missed). ``noise`` > 1 makes the choices noisier: probabilities move toward
+    1/2 by that factor, ``beta`` is divided by it."""
+    x = list(x)
+    if noise != 1.0:
+        x = [v / noise if name == "beta" else (v if name == "eta" else 0.5 + (v - 0.5) / noise)
+             for name, v in zip(PER_SUBJECT_RULES[rule].params, x)]
+    n = len(advisor)
+    choice = np.full(n, np.nan)
+    value, last = {}, {}
+    for t in range(n):
+        if not answered[t]:
+            continue
+        a = advisor[t]
+        if rule == "none":
+            p = x[0]
+        elif rule == "rl":
+            p = expit(x[1] * value.get(a, 0.0))
+        elif a not in last:
+            p = 0.5
+        else:
+            prev_choice, prev_win = last[a]
+            stay = x[0] if prev_win else 1 - x[1]
+            p = stay if prev_choice == 1 else 1 - stay
+        choice[t] = float(rng.random() < p)
+        if rule == "rl":
+            v = value.get(a, 0.0)
+            value[a] = v + x[0] * ((1.0 if correct[t] == 1 else -1.0) - v)
+        last[a] = (choice[t], (choice[t] == 1) == (correct[t] == 1))
+    return choice
+
+
+def recover_per_subject(trials: pd.DataFrame, fits: pd.DataFrame, rules, datasets: int = 10, seed: int = 0,
+                        noise: float = 1.0) -> dict:
+    """Model and parameter recovery on the design of ``trials``: for each rule taken as true,
+    ``datasets`` data sets are simulated, each subject at her own estimates under that rule
+    (``fits``) on her own design, and every rule is refitted to each subject. Returns the
+    confusion matrix ``P(best by AICc | true)`` (shares of subjects, mean over data sets,
+    with Monte Carlo standard errors across data sets), its inversion ``P(true | best)``
+    (rules equally likely a priori), and per parameter the correlation and mean bias of the
+    refitted against the simulating estimates."""
+    rules = list(rules)
+    rng = np.random.default_rng(seed)
+    shares = {true: {best: [] for best in rules} for true in rules}
+    pairs = {true: {name: ([], []) for name in PER_SUBJECT_RULES[true].params} for true in rules}
+    groups = list(trials.sort_values(["subject", "trial"]).groupby("subject", sort=True))
+    for true in rules:
+        spec = PER_SUBJECT_RULES[true]
+        for _ in range(datasets):
+            counts = dict.fromkeys(rules, 0)
+            for subject, part in groups:
+                advisor, correct = part["advisor"].to_numpy(), part["correct"].to_numpy(float)
+                row = fits[(fits.subject == subject) & (fits.rule == true)].iloc[0]
+                x = [row[name] for name in spec.params]
+                choice = simulate_choices(true, x, advisor, correct, part["choice"].notna().to_numpy(), rng, noise)
+                refits = {r: fit_subject(r, advisor, choice, correct) for r in rules}
+                counts[min(rules, key=lambda r: refits[r]["aicc"])] += 1
+                for name, value in zip(spec.params, x):
+                    pairs[true][name][0].append(value)
+                    pairs[true][name][1].append(refits[true]["params"][name])
+            for best in rules:
+                shares[true][best].append(counts[best] / len(groups))
+    confusion = {t: {b: float(np.mean(v)) for b, v in row.items()} for t, row in shares.items()}
+    mc_se = {t: {b: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+                 for b, v in row.items()} for t, row in shares.items()}
+    inverse = {b: {t: confusion[t][b] / max(sum(confusion[u][b] for u in rules), 1e-300) for t in rules}
+               for b in rules}
+    parameters = {t: {name: {"correlation": float(np.corrcoef(a, b)[0, 1]) if np.std(a) > 0 and np.std(b) > 0
+                             else float("nan"),
+                             "bias": float(np.mean(np.asarray(b) - np.asarray(a)))}
+                      for name, (a, b) in by_name.items()} for t, by_name in pairs.items()}
+    return {"confusion": confusion, "mc_se": mc_se, "p_true_given_best": inverse, "parameters": parameters,
+            "datasets": int(datasets), "noise": float(noise), "subjects": len(groups), "best_by": "AICc"}
+
+
+def recovery_lines(recovery: dict) -> list:
+    """The recovery's matrices in words, for printing."""
+    rules = list(recovery["confusion"])
+    lines = [f"Model recovery: {recovery['datasets']} simulated data sets per rule on this design "
+             f"({recovery['subjects']} subjects, each at her own estimates); P(best by AICc | true), "
+             "Monte Carlo se in parentheses", f"{'true / best':<14}" + "".join(f"{r:>20}" for r in rules)]
+    for t in rules:
+        lines.append(f"{t:<14}" + "".join(f"{recovery['confusion'][t][b]:>12.3f} ({recovery['mc_se'][t][b]:.3f})"
+                                          for b in rules))
+    lines.append("P(true | best), rules equally likely a priori")
+    for b in rules:
+        lines.append(f"{'best ' + b:<19}" + "".join(f"{t} {recovery['p_true_given_best'][b][t]:.3f}   "
+                                                     for t in rules))
+    lines.append("parameter recovery (refitted against simulating estimates): "
+                 + "; ".join(f"{t}.{n} r={v['correlation']:.2f} bias={v['bias']:+.3f}"
+                             for t, by in recovery["parameters"].items() for n, v in by.items()))
+    return lines
 
 
 def read_advice_taking(path) -> pd.DataFrame:
