@@ -16,19 +16,19 @@ subject's advisors pooled (one set of parameters per subject):
 
 Missed trials (no choice) carry no likelihood and no feedback. Fits are maximum a posteriori
 with weak priors (probabilities and the learning rate Beta(1.1, 1.1), the inverse temperature
-Gamma(shape 1.2, scale 5)); ``rl`` from two starts, the best point of its profile over a grid
-of 49 learning rates (the inverse temperature maximized for each by Newton's method) and a
-default. Each subject's fit is scored, as in the
-study, by
+Gamma(shape 1.2, scale 5)). The MAP estimates of ``none`` and ``wsls-choice`` have closed forms
+(Bernoulli counts under Beta priors); ``rl`` is maximized numerically from two starts, the best
+point of its profile over a grid of 49 learning rates (the inverse temperature maximized for
+each by Newton's method) and a default. Each subject's fit is scored, as in the study, by
 
     AICc = -2 log L + 2k + 2k(k + 1) / (N - k - 1),   corrected likelihood = exp(-AICc / (2N)),
 
-``N`` the subject's answered trials (``log L`` at the MAP estimate); also AIC and BIC. The MAP
-estimates of ``none`` and ``wsls-choice`` have closed forms (Bernoulli counts under Beta
-priors); ``rl`` is maximized numerically. The
+``N`` the subject's answered trials (``log L`` at the MAP estimate); also AIC and BIC. The
 comparison reports each model's mean corrected likelihood per trial with its standard error,
 how many subjects it fits best (by AICc), and random-effects Bayesian model selection
-(:func:`bayesian_model_selection`, with the log evidence approximated by ``-BIC / 2``).
+(:func:`bayesian_model_selection`, with the log evidence approximated by ``-BIC / 2``);
+:func:`recover_per_subject` asks whether the comparison would find the true rule on the
+data's design.
 """
 
 from __future__ import annotations
