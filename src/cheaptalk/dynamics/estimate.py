@@ -256,7 +256,6 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
     does not identify, or without a standard error, get none. Returns ``{"intervals"
     (P, 2) on the reported scale, "open_at", "passes", "level"}``."""
     from scipy import stats as _stats
-    from scipy.optimize import brentq
 
     model = TrustDynamics(fit.kind, n_nodes, fit.rule)
     names = list(fit.estimates)
@@ -286,21 +285,11 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
                 ll, state["u"] = _profile_point(evaluate, state["u"], j, x, lo, hi)
                 return fit.loglik - ll - crit
 
-            inside, x, found = fit.u[j], fit.u[j] + side * 1.96 * se_u, False
-            for _ in range(12):
-                x = max(x, edge) if side < 0 else min(x, edge)
-                if drop(x) >= 0:
-                    found = True
-                    break
-                inside = x
-                if x == edge:
-                    break
-                x = fit.u[j] + 2 * (x - fit.u[j])
-            if found:
-                ends.append(brentq(drop, inside, x, xtol=1e-6))
-            else:
-                ends.append(edge)
-                open_at[name] = "lower" if side < 0 else "upper"
+            end, opened = inference.profile_end(drop, fit.u[j], fit.u[j] + side * 1.96 * se_u, edge, xtol=1e-6,
+                                                maxiter=100)
+            if opened or np.isnan(end):
+                end, open_at[name] = edge, "lower" if side < 0 else "upper"
+            ends.append(end)
         natural = [to_natural(np.where(np.arange(len(names)) == j, e, fit.u), fit.kind, fit.rule)[name]
                    for e in ends]
         out[j] = sorted(natural)

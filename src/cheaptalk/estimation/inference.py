@@ -40,7 +40,7 @@ import numpy as np
 
 __all__ = ["FLAT_TOL", "FEW_CLUSTERS", "Covariance", "cluster_robust", "score_outer_products",
            "delta_method", "standard_errors", "parameters_at_bounds", "few_clusters_warning",
-           "flat_warning", "not_concave", "wald_intervals"]
+           "flat_warning", "not_concave", "wald_intervals", "profile_end"]
 
 FLAT_TOL = 1e-7       # Hessian eigenvalue relative to the largest, in comparable units
 FEW_CLUSTERS = 30     # below this, model-based standard errors are reported beside the sandwich
@@ -182,3 +182,29 @@ def wald_intervals(estimates, se, lower=None, upper=None, level: float = 0.95) -
         else:
             out[i] = x + np.array([-z, z]) * e
     return out
+
+
+def profile_end(drop, estimate: float, first: float, edge: float, xtol: float, steps: int = 12,
+                maxiter: int = 40) -> tuple[float, bool]:
+    """One end of a profile-likelihood interval: where ``drop(x)`` (the fall of the profile
+    log-likelihood below the critical value, negative inside the interval) crosses zero on
+    the side of ``first`` (a first guess, e.g. the Wald end). Steps out from ``estimate`` to
+    ``first``, then doubling the distance, never past ``edge`` (the parameter's bound, or
+    infinite), and finds the crossing by Brent's method between the last point inside and
+    the first outside. Returns ``(end, False)``; ``(edge, True)`` when the profile does not
+    fall that far before the edge; ``(nan, False)`` when ``steps`` doublings never left the
+    interval."""
+    from scipy.optimize import brentq
+
+    upward = first > estimate
+    inside, x = estimate, first
+    for _ in range(steps):
+        if np.isfinite(edge):
+            x = min(x, edge) if upward else max(x, edge)
+        if drop(x) >= 0:
+            return float(brentq(drop, inside, x, xtol=xtol, maxiter=maxiter)), False
+        inside = x
+        if x == edge:
+            return float(edge), True
+        x = estimate + 2 * (x - estimate)
+    return float("nan"), False

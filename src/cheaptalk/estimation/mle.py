@@ -359,7 +359,6 @@ def profile_intervals(lik: Likelihood, result, level: float = 0.95, progress: bo
     side}, "evaluations": n}``.
     """
     from scipy import stats as _stats
-    from scipy.optimize import brentq
 
     names = lik.model.param_names
     theta_hat = np.asarray(result.theta, float)
@@ -382,26 +381,12 @@ def profile_intervals(lik: Likelihood, result, level: float = 0.95, progress: bo
                 start["theta"] = run["theta"]
                 return result.loglik - run["loglik"] - crit
 
-            edge = bounds[j, side]
-            inside, x = theta_hat[j], wald[j, side]
-            if not np.isfinite(x):
-                x = theta_hat[j] + (1 if side else -1) * 2 * result.se[j]
-            found = False
-            for _ in range(12):
-                if np.isfinite(edge):
-                    x = min(x, edge) if side else max(x, edge)
-                value = drop(x)
-                if value >= 0:
-                    found = True
-                    break
-                inside = x
-                if np.isfinite(edge) and x == edge:
-                    break
-                x = theta_hat[j] + 2 * (x - theta_hat[j])     # clamped at the bound above
-            if found:
-                out[j, side] = brentq(drop, inside, x, xtol=1e-6 * max(1.0, abs(theta_hat[j])), maxiter=40)
-            elif np.isfinite(edge) and x == edge:
-                out[j, side] = edge
+            first = wald[j, side]
+            if not np.isfinite(first):
+                first = theta_hat[j] + (1 if side else -1) * 2 * result.se[j]
+            out[j, side], opened = inference.profile_end(drop, theta_hat[j], first, bounds[j, side],
+                                                         xtol=1e-6 * max(1.0, abs(theta_hat[j])))
+            if opened:
                 open_at[name] = open_at.get(name, "") + ("upper" if side else "lower")
         if progress:
             print(f"  profile of {name}: [{out[j, 0]:.4g}, {out[j, 1]:.4g}]", file=sys.stderr)
