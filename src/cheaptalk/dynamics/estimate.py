@@ -125,18 +125,6 @@ class TrustFit(EstimationResult):
 
     profile: dict | None = None            # profile-likelihood intervals (profile_intervals)
 
-    @property
-    def interval_method(self) -> str:
-        return ("profile likelihood" if self.profile is not None else
-                "wald on the unbounded scale (logit / log), mapped back")
-
-    def ci(self, level: float = 0.95) -> np.ndarray:
-        """Profile-likelihood intervals when computed at ``level``, else Wald intervals on each
-        parameter's unbounded scale."""
-        if self.profile is not None and abs(self.profile["level"] - level) < 1e-12:
-            return np.array(self.profile["intervals"], float)
-        return super().ci(level)
-
     def bounds(self) -> np.ndarray:
         """(0, 1) for the parameters on a logit scale, (0, inf) for those on a log scale;
         none for the others."""

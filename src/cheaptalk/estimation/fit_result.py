@@ -79,17 +79,6 @@ class FitResult(EstimationResult):
     def bounds(self) -> np.ndarray:
         return np.array(self.model.bounds(), float).reshape(-1, 2)
 
-    @property
-    def interval_method(self) -> str:
-        return ("profile likelihood" if self.profile is not None else
-                "wald on the unbounded scale (logit / log), mapped back")
-
-    def ci(self, level: float = 0.95) -> np.ndarray:
-        """Profile-likelihood intervals when the fit computed them at ``level``, else Wald
-        intervals on each parameter's unbounded scale (:meth:`EstimationResult.ci`)."""
-        if self.profile is not None and abs(self.profile["level"] - level) < 1e-12:
-            return np.array(self.profile["intervals"], float)
-        return super().ci(level)
 
     def subject_loglik(self) -> pd.Series:
         """Each subject's log-likelihood contribution (what Vuong tests compare)."""

@@ -76,16 +76,24 @@ class EstimationResult:
         """``k log N - 2 log L`` with ``N`` the number of decisions."""
         return self.n_params * np.log(max(self.n_obs, 1)) - 2 * self.loglik
 
-    interval_method = "wald on the unbounded scale (logit / log), mapped back"
+    profile: dict | None = None     # profile-likelihood intervals, when the fit computed them
+
+    @property
+    def interval_method(self) -> str:
+        return ("profile likelihood" if self.profile is not None else
+                "wald on the unbounded scale (logit / log), mapped back")
 
     def bounds(self) -> np.ndarray:
         """``(P, 2)`` lower and upper bounds of the reported parameters (infinite: none)."""
         return np.column_stack([np.full(self.n_params, -np.inf), np.full(self.n_params, np.inf)])
 
     def ci(self, level: float = 0.95) -> np.ndarray:
-        """Wald intervals formed on each parameter's unbounded scale and mapped back
+        """Profile-likelihood intervals when the fit computed them at ``level``; else Wald
+        intervals formed on each parameter's unbounded scale and mapped back
         (:func:`.inference.wald_intervals`): inside the bounds, never clipped; NaN for a
         parameter without a standard error or not identified."""
+        if self.profile is not None and abs(self.profile["level"] - level) < 1e-12:
+            return np.array(self.profile["intervals"], float)
         b = np.asarray(self.bounds(), float)
         out = inference.wald_intervals(self.estimate_vector, self.se_vector, b[:, 0], b[:, 1], level)
         out[~self.identified_mask()] = np.nan
@@ -223,7 +231,6 @@ class SavedResult(EstimationResult):
         self.warnings = list(data.get("warnings", []))
         self.cluster_unit = data.get("cluster", "subject")
         self.se_method = data.get("diagnostics", {}).get("se_method", self.se_method)
-        self.interval_method = data.get("diagnostics", {}).get("ci_method", self.interval_method)
 
     @property
     def n_params(self) -> int:
@@ -232,6 +239,10 @@ class SavedResult(EstimationResult):
     @property
     def options(self) -> dict:
         return dict(self.data.get("options") or {})
+
+    @property
+    def interval_method(self) -> str:
+        return self.data.get("diagnostics", {}).get("ci_method", EstimationResult.interval_method.fget(self))
 
     def bounds(self) -> np.ndarray:
         out = []
