@@ -276,7 +276,8 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
             end, opened = inference.profile_end(drop, fit.u[j], fit.u[j] + side * 1.96 * se_u, edge, xtol=1e-6,
                                                 maxiter=100)
             if opened or np.isnan(end):
-                end, open_at[name] = edge, "lower" if side < 0 else "upper"
+                end = edge
+                open_at[name] = " and ".join(filter(None, [open_at.get(name), "lower" if side < 0 else "upper"]))
             ends.append(end)
         natural = [to_natural(np.where(np.arange(len(names)) == j, e, fit.u), fit.kind, fit.rule)[name]
                    for e in ends]

@@ -79,7 +79,6 @@ class FitResult(EstimationResult):
     def bounds(self) -> np.ndarray:
         return np.array(self.model.bounds(), float).reshape(-1, 2)
 
-
     def subject_loglik(self) -> pd.Series:
         """Each subject's log-likelihood contribution (what Vuong tests compare)."""
         return pd.Series(self.likelihood.cluster_loglik(self.theta), index=self.likelihood.clusters,

@@ -387,7 +387,7 @@ def profile_intervals(lik: Likelihood, result, level: float = 0.95, progress: bo
             out[j, side], opened = inference.profile_end(drop, theta_hat[j], first, bounds[j, side],
                                                          xtol=1e-6 * max(1.0, abs(theta_hat[j])))
             if opened:
-                open_at[name] = open_at.get(name, "") + ("upper" if side else "lower")
+                open_at[name] = " and ".join(filter(None, [open_at.get(name), "upper" if side else "lower"]))
         if progress:
             print(f"  profile of {name}: [{out[j, 0]:.4g}, {out[j, 1]:.4g}]", file=sys.stderr)
     return {"intervals": out, "open_at": open_at, "evaluations": evaluations, "level": level}
