@@ -88,7 +88,10 @@ def register(sub):
                         description="Fit the dynamic trust model by maximum likelihood: population "
                                     "parameters with seller-clustered SEs; per-seller trust "
                                     "trajectories and figures with --out.")
-    _logs_args(f)
+    _logs_args(f, required=False)
+    f.add_argument("--dataset", metavar="NAME:PART",
+                   help="instead of --logs: the trust logs of a public repeated-play data set, e.g. "
+                        "advice-taking:gen1 (fetched and imported with its map once)")
     f.add_argument("--engine", choices=("local", "spark"), default="local",
                    help="local (Arrow and DuckDB, default) or spark (PySpark)")
     f.add_argument("--master", default="local[2]",
@@ -104,8 +107,11 @@ def register(sub):
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
                         "cluster by subject")
-    f.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
-                   help="quadrature nodes for initial trust (20; at most 200)")
+    f.add_argument("--nodes", type=_in_range(2, 640, "--nodes", whole=True), default=None,
+                   help="quadrature nodes of initial trust, used as given (default: 20, doubled until twice as many "
+                        "move the log-likelihood by less than 0.01 and no estimate by 0.05 se; at most 640)")
+    f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="hold a parameter at a value (repeatable), e.g. --fix decay=0.1")
     f.add_argument("--intervals", choices=("wald", "profile"), default="wald",
                    help="95%% intervals: wald (on each parameter's unbounded scale, mapped back; default) or "
                         "profile (profile likelihood: a few passes over the logs per step)")
@@ -137,7 +143,8 @@ def register(sub):
                         "the rules rl, wsls-choice and none, and compare them by AICc (corrected likelihood per "
                         "trial, best-fit counts) and Bayesian model selection; reads --dataset or --data")
     c.add_argument("--dataset", metavar="NAME:PART",
-                   help="with --per-subject: a public advice-taking data set, e.g. advice-taking:gen1")
+                   help="instead of --logs: the trust logs of a public repeated-play data set, e.g. "
+                        "advice-taking:gen1; with --per-subject, its trials")
     c.add_argument("--data", metavar="CSV", help="with --per-subject: an advice-taking export (SubID, trial_num, "
                                                  "Advisor, choice, AdvisorCorrect)")
     c.add_argument("--recover", type=_in_range(0, 1000, "--recover", whole=True), default=0, metavar="R",
@@ -167,8 +174,9 @@ def register(sub):
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
                         "cluster by subject")
-    c.add_argument("--nodes", type=_in_range(2, 200, "--nodes", whole=True), default=20,
-                   help="quadrature nodes of initial trust (20)")
+    c.add_argument("--nodes", type=_in_range(2, 640, "--nodes", whole=True), default=None,
+                   help="quadrature nodes of initial trust, used as given (default: 20, doubled per rule until "
+                        "twice as many move the log-likelihood by less than 0.01 and no estimate by 0.05 se)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
                    help="sellers of the warm-start sample (10000)")
     c.add_argument("--cache-mb", type=float, default=1024, help="memory for packed logs before spilling (1024)")
@@ -229,9 +237,21 @@ def _fraction(text):
     return f
 
 
+def _dataset_logs(args) -> None:
+    """``--dataset NAME:PART`` in place of ``--logs``: the data set's trust logs (imported once)."""
+    if getattr(args, "dataset", None):
+        if args.logs:
+            raise InputError("give --logs DIR or --dataset NAME:PART, not both")
+        from ..datasets.public import dataset_trust_logs
+        args.logs = str(dataset_trust_logs(args.dataset))
+    elif not args.logs:
+        raise InputError("give --logs DIR (a folder of event logs) or --dataset NAME:PART (a public data set)")
+
+
 def _engine(args, progress):
     from ..dynamics.engines import get_engine
     from ..dynamics.logs import resolve_logs
+    _dataset_logs(args)
     source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table,
                           seller_fraction=getattr(args, "seller_fraction", 1.0),
                           sample_seed=getattr(args, "sample_seed", 0))
@@ -310,10 +330,11 @@ def run_fit(args) -> int:
         _check_strict(engine, args.strict)
         fit_engine = _fit_engine(engine, args)
         fit = fit_trust(fit_engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
-                        warm_start_sellers=args.warm_start_sellers, progress=progress)
+                        warm_start_sellers=args.warm_start_sellers, progress=progress,
+                        fixed=_fixed_values(args.fix))
         if args.intervals == "profile":
             from ..dynamics.estimate import profile_intervals
-            fit.profile = profile_intervals(fit_engine, fit, n_nodes=args.nodes, progress=progress)
+            fit.profile = profile_intervals(fit_engine, fit, n_nodes=fit.n_nodes, progress=progress)
             fit.warnings.extend(f"the 95% profile-likelihood interval of {name} reaches the {side} edge of its "
                                 "range (the data do not exclude it)" for name, side in fit.profile["open_at"].items())
         result = fit.to_json()
@@ -322,7 +343,7 @@ def run_fit(args) -> int:
             from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            agg = write_trajectories(_trajectory_batches(engine, args), TrustDynamics(fit.kind, args.nodes, fit.rule),
+            agg = write_trajectories(_trajectory_batches(engine, args), TrustDynamics(fit.kind, fit.n_nodes, fit.rule),
                                      fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
             plot_adoption({fit.rule: agg}, out / "adoption.png")
@@ -391,10 +412,8 @@ def run_compare(args) -> int:
     args.rules_given = args.rules is not None
     if args.per_subject:
         return run_per_subject(args)
-    if args.dataset or args.data:
-        raise InputError("--dataset and --data go with --per-subject; a population comparison reads --logs")
-    if not args.logs:
-        raise InputError("give --logs DIR (or --per-subject with --dataset or --data)")
+    if args.data:
+        raise InputError("--data goes with --per-subject; a population comparison reads --logs or --dataset")
     args.rules = args.rules or ",".join(RULES)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     check_rules(rules)              # before the logs are read
@@ -411,7 +430,7 @@ def run_compare(args) -> int:
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             aggregates = {rule: write_trajectories(_trajectory_batches(engine, args),
-                                                   TrustDynamics(fit.kind, args.nodes, rule), fit.u, out / rule,
+                                                   TrustDynamics(fit.kind, fit.n_nodes, rule), fit.u, out / rule,
                                                    progress=progress)
                           for rule, fit in comparison.fits.items()}
             plot_rules(aggregates, out / "rules.png")
@@ -427,6 +446,20 @@ def run_compare(args) -> int:
         if args.out:
             print(f"\nfigure, compare.json and each rule's per-seller trust in {args.out}")
     return 0
+
+
+def _fixed_values(items: list) -> dict:
+    """``--fix NAME=VALUE`` options as ``{name: value}`` (the fit checks the names)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise InputError(f"--fix {item!r}: write NAME=VALUE with a number, e.g. --fix decay=0.1")
+    return out
 
 
 def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
@@ -484,6 +517,14 @@ def _replay_inputs(args, shared: bool = False):
         engine.close()
 
 
+def _fit_nodes(fitj: dict) -> int:
+    """The initial-trust nodes a trust fit JSON was estimated on (20 before they were recorded)."""
+    nodes = (fitj.get("diagnostics") or {}).get("quadrature", {}).get("nodes", 20)
+    if not isinstance(nodes, int) or not 2 <= nodes <= 640:
+        raise InputError(f"diagnostics.quadrature.nodes of the fit is {nodes!r}, not a whole number in [2, 640]")
+    return nodes
+
+
 def _whatif_by_rule(args, fits: list) -> int:
     """The what-if under every rule of a `trust compare` JSON, on the same sellers and
     feedback draws: how much the policy conclusion depends on the learning rule."""
@@ -501,7 +542,8 @@ def _whatif_by_rule(args, fits: list) -> int:
             rule = m.get("rule", m.get("label", "asymmetric"))
             params = {k: v["estimate"] for k, v in m["params"].items()}
             rows = whatif(batches, params, args.adoption, scales, rates, fidelity_scale=fidelity_scale,
-                          price=args.price, unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule)
+                          price=args.price, unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule,
+                          n_nodes=_fit_nodes(m))
             by_rule[rule] = {"params": params, "bic": m.get("bic"), "scenarios": rows}
     result = {"model": f"trust-dynamics-{args.adoption}", "by_rule": by_rule, "price": args.price,
               "unit_cost": args.unit_cost,
@@ -553,7 +595,7 @@ def run_whatif(args) -> int:
                                  "version of `cheaptalk trust fit`, or leave out --parameter-draws")
         rows = whatif(batches, params, kind, scales, rates, fidelity_scale=fidelity_scale, price=args.price,
                       unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
-                      cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule)
+                      cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule, n_nodes=_fit_nodes(fitj))
     result = {"model": fitj["model"], "rule": rule, "params": params, "sellers": rows[0]["sellers"] if rows else 0,
               "price": args.price, "unit_cost": args.unit_cost, "scenarios": rows}
     if args.out:

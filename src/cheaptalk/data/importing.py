@@ -233,7 +233,7 @@ def _compare(op, left, right) -> np.ndarray:
         if isinstance(left, pd.Series):
             numeric = [v for v in values if isinstance(v, (int, float))]
             text = [str(v) for v in values if isinstance(v, str)]
-            hit = left.astype(str).isin(text).to_numpy()
+            hit = left.astype(str).isin(text).to_numpy().copy()   # (pandas may hand out a read-only view)
             if numeric:
                 hit |= np.isin(_as_number(left), numeric)
         else:
@@ -259,17 +259,22 @@ class ColumnSpec:
     template: str | None = None
     value: object = None
     roles: tuple = ROLES
+    condition: "Condition | None" = None     # 1 where it holds, else 0
 
     def sources(self) -> set[str]:
         if self.column is not None:
             return {self.column}
         if self.template is not None:
             return set(re.findall(r"\{([^{}]+)\}", self.template))
+        if self.condition is not None:
+            return self.condition.columns()
         return set()
 
     def build(self, frame: pd.DataFrame) -> pd.Series:
         if self.column is not None:
             return frame[self.column].astype(object)
+        if self.condition is not None:
+            return pd.Series(self.condition(frame).astype(int), index=frame.index, dtype=object)
         if self.template is not None:
             parts = re.split(r"(\{[^{}]+\})", self.template)
             out = pd.Series([""] * len(frame), index=frame.index, dtype=object)
@@ -294,6 +299,7 @@ class ImportMap:
     fmt: str | None = None
     sheet: object = None
     otree_app: str | None = None
+    output: str = "decisions"                       # or "trust-logs" (:mod:`cheaptalk.data.trust_logs`)
 
     def source_columns(self) -> set[str]:
         cols = {c for d in self.decisions for spec in d.values() for c in spec.sources()}
@@ -307,16 +313,21 @@ def _column_spec(raw, where: str) -> ColumnSpec:
     if isinstance(raw, str):
         return ColumnSpec(column=raw)
     if isinstance(raw, dict):
-        known = {"column", "template", "value", "roles"}
+        known = {"column", "template", "value", "condition", "roles"}
         unknown = set(raw) - known
         if unknown:
-            raise MapError(f"{where}: unknown key(s) {sorted(unknown)}; use column, template or value, and roles")
-        given = [k for k in ("column", "template", "value") if k in raw]
+            raise MapError(f"{where}: unknown key(s) {sorted(unknown)}; use column, template, value or condition, "
+                           f"and roles")
+        given = [k for k in ("column", "template", "value", "condition") if k in raw]
         if len(given) != 1:
-            raise MapError(f"{where}: give exactly one of column, template or value")
+            raise MapError(f"{where}: give exactly one of column, template, value or condition")
         roles = tuple(raw.get("roles", ROLES))
         if not roles or any(r not in ROLES for r in roles):
             raise MapError(f"{where}: roles must be a list of {list(ROLES)}, got {raw.get('roles')!r}")
+        if given[0] == "condition":
+            if not isinstance(raw["condition"], str):
+                raise MapError(f"{where}: a condition is text such as \"AdvisorCorrect in [0, 1]\"")
+            return ColumnSpec(roles=roles, condition=Condition(raw["condition"], where))
         spec = ColumnSpec(roles=roles, **{given[0]: raw[given[0]]})
         if spec.column is not None and not isinstance(spec.column, str):
             raise MapError(f"{where}: column must be a column name")
@@ -341,10 +352,18 @@ def load_map(path: str | Path) -> ImportMap:
 
 
 def map_from_dict(doc: dict, where: str = "<map>") -> ImportMap:
-    unknown = set(doc) - {"source", "columns", "values", "flags", "decisions", "description"}
+    unknown = set(doc) - {"source", "columns", "values", "flags", "decisions", "description", "output"}
     if unknown:
-        raise MapError(f"{where}: unknown section(s) {sorted(unknown)}; a map has source, columns, values, "
-                       f"flags and decisions")
+        raise MapError(f"{where}: unknown section(s) {sorted(unknown)}; a map has source, output, columns, "
+                       f"values, flags and decisions")
+    output = doc.get("output", {})
+    if not isinstance(output, dict) or set(output) - {"kind"}:
+        raise MapError(f"{where}: [output] is a table with one key, kind = \"decisions\" or \"trust-logs\"")
+    if output.get("kind", "decisions") == "trust-logs":
+        from .trust_logs import trust_map_from_dict
+        return trust_map_from_dict(doc, where)
+    if output.get("kind", "decisions") != "decisions":
+        raise MapError(f"{where} [output] kind: {output.get('kind')!r} is not \"decisions\" or \"trust-logs\"")
     source = doc.get("source", {})
     if not isinstance(source, dict):
         raise MapError(f"{where}: [source] must be a table")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ..errors import DataError
 
-__all__ = ["DatasetError", "Dataset", "list_datasets", "get_dataset", "fetch_dataset", "load_dataset"]
+__all__ = ["DatasetError", "Dataset", "list_datasets", "get_dataset", "fetch_dataset", "load_dataset",
+           "dataset_trust_logs"]
 
 
 class DatasetError(DataError):
@@ -43,7 +44,8 @@ class Dataset:
     description: str = ""
     rows: int | None = None
     subjects: int | None = None
-    kind: str = "decisions"    # "decisions" (long format, by its map) or "advice-taking" (trials of learning)
+    kind: str = "decisions"    # "decisions" (long format, by its map) or "advice-taking" (trials of learning,
+                               # whose map writes trust logs)
     folder: str = ""           # the mirror's folder, when it is not the entry's name
     files: tuple = ()          # several parts: ({name, file, sha256, url, rows, subjects}, ...)
 
@@ -160,3 +162,43 @@ def load_dataset(name: str):
     frame, report = import_table(read_source(path, spec.fmt, spec.sheet), spec, source=str(path))
     frame.attrs["source"] = str(path)
     return frame, report, load_game(ds.game_path)
+
+
+def dataset_trust_logs(name: str) -> Path:
+    """The trust logs of data set ``NAME:PART`` (a data set whose map writes trust logs):
+    fetched, imported with its bundled map once, and kept in the cache beside the download
+    (``$CHEAPTALK_DATA_DIR/NAME/PART-trust-logs-SHA``)."""
+    import shutil
+    import tempfile
+
+    from ..data.importing import load_map, read_source
+    from ..data.trust_logs import import_trust_logs, write_trust_logs
+
+    base, _, part_name = name.partition(":")
+    ds = get_dataset(base)
+    if not ds.map:
+        raise DatasetError(f"data set {ds.name!r} has no map")
+    spec = load_map(ds.map_path)
+    if spec.output != "trust-logs":
+        raise DatasetError(f"data set {ds.name!r} holds decisions of a game, not repeated play: use it with "
+                           f"`cheaptalk compare --dataset {ds.name}`")
+    part = ds.part(part_name or None)
+    target = cache_dir() / ds.name / f"{part['name'] or ds.name}-trust-logs-{part['sha256'][:12]}"
+    if (target / "schema.json").is_file():
+        return target
+    path = fetch_dataset(name)
+    events, sellers, report = import_trust_logs(read_source(path, spec.fmt, spec.sheet), spec, source=str(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # written beside the target and renamed: a reader never sees half a folder
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".import-"))
+    try:
+        write_trust_logs(events, sellers, scratch / "logs", meta={"source": f"dataset {name}",
+                                                                  "import": report.to_dict()})
+        try:
+            (scratch / "logs").rename(target)
+        except OSError:
+            if not (target / "schema.json").is_file():     # (another process may have won the race)
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target

@@ -32,7 +32,7 @@ from ..comparison.predictive import paired_cv_difference
 from ..comparison.confidence_set import DEFAULT_LEVEL, model_confidence_set, set_statement
 from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
-from .estimate import TrustFit, TrustFitError, fit_trust
+from .estimate import TrustFit, TrustFitError, fit_trust, nested_rule
 from .model import TrustDynamics
 from .parameters import DECAY, RULES, rate_names, split_rule
 
@@ -192,11 +192,11 @@ class RuleComparison:
         return "\n".join(lines)
 
 
-def seller_logliks(engine, fits: dict, n_nodes: int = 20) -> dict:
+def seller_logliks(engine, fits: dict) -> dict:
     """Each seller's (or, with a shared initial trust, each subject's) log-likelihood under
-    every fitted rule, in one pass over the packed batches (the same sellers in the same order
-    for every rule)."""
-    models = {rule: TrustDynamics(f.kind, n_nodes, rule) for rule, f in fits.items()}
+    every fitted rule (on its fit's nodes), in one pass over the packed batches (the same
+    sellers in the same order for every rule)."""
+    models = {rule: TrustDynamics(f.kind, f.n_nodes, rule) for rule, f in fits.items()}
     out = {rule: [] for rule in fits}
     for batch in engine.batches():
         nb = int(batch["n_sellers"])
@@ -253,7 +253,7 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=folds * len(fits), desc="cross-validation", unit="fit", file=__import__("sys").stderr)
-    models = {rule: TrustDynamics(fit.kind, n_nodes, rule) for rule, fit in fits.items()}
+    models = {rule: TrustDynamics(fit.kind, fit.n_nodes, rule) for rule, fit in fits.items()}
     held_out = {rule: [np.full(int(b["n_sellers"]), np.nan) for b in sample] for rule in fits}
     per_fold = {rule: [] for rule in fits}
     not_converged = dict.fromkeys(fits, 0)
@@ -266,14 +266,13 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
             for rule, fit in fits.items():
                 # two starts, the better by the training likelihood alone: the full-sample
                 # estimate (which saw the held-out sellers) and the rule's default start
-                runs = []
-                for start in (fit.estimates, None):
-                    try:
-                        runs.append(fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=n_nodes,
-                                              rule=rule, start=start, maxiter=maxiter, warm_start_sellers=n_sample))
-                    except TrustFitError:
-                        pass
-                fk = max(runs, key=lambda r: r.loglik if np.isfinite(r.loglik) else -np.inf) if runs else None
+                # (on the nodes of the full-sample fit)
+                try:
+                    fk = fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=fit.n_nodes, rule=rule,
+                                   start=fit.estimates, maxiter=maxiter, warm_start_sellers=n_sample,
+                                   extra_starts=0, nested=False, check_quadrature=False)
+                except TrustFitError:
+                    fk = None
                 u = fk.u if fk is not None else fit.u
                 not_converged[rule] += fk is None or not fk.converged
                 fold_ll = fold_n = 0.0
@@ -315,7 +314,7 @@ def check_rules(rules) -> None:
         raise InputError("a comparison needs at least two different rules")
 
 
-def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 20,
+def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int | None = None,
                   warm_start_sellers: int = 10_000, progress: bool = False,
                   maxiter: int = 300, folds: int | None = None, cv_sellers: int = CV_SELLERS,
                   cv_seed: int = 0) -> RuleComparison:
@@ -329,14 +328,26 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
     check_rules(rules)
     t0 = time.perf_counter()
     comparison = RuleComparison(fits={}, logs=str(engine.source.events))
-    for rule in dict.fromkeys(rules):
+    requested = list(dict.fromkeys(rules))
+
+    def fit_rule(rule):
+        """Fit ``rule`` (after the rule it nests, when that is compared too, so that it
+        starts also from the nested estimate and never ends below it)."""
+        if rule in comparison.fits or rule in comparison.failed:
+            return
+        inner = nested_rule(rule)
+        if inner in requested:
+            fit_rule(inner)
         try:
-            fit: TrustFit = fit_trust(engine, kind=kind, n_nodes=n_nodes, rule=rule, maxiter=maxiter,
-                                      warm_start_sellers=warm_start_sellers, progress=progress)
+            comparison.fits[rule] = fit_trust(engine, kind=kind, n_nodes=n_nodes, rule=rule, maxiter=maxiter,
+                                              warm_start_sellers=warm_start_sellers, progress=progress,
+                                              nested=comparison.fits.get(inner) if inner in requested else False)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             comparison.failed[rule] = str(exc)
-            continue
-        comparison.fits[rule] = fit
+
+    for rule in requested:
+        fit_rule(rule)
+    comparison.fits = {r: comparison.fits[r] for r in requested if r in comparison.fits}
     if len(comparison.fits) < 2:
         raise InputError("fewer than two rules could be fitted: " + "; ".join(f"{k}: {v}" for k, v in
                                                                              comparison.failed.items()))
@@ -350,7 +361,7 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int = 2
     nested = {frozenset(p[:2]) for p in pairs_nested}
     pairs = [(a, b) for i, a in enumerate(fits) for b in list(fits)[i + 1:] if frozenset((a, b)) not in nested]
     if pairs:
-        contributions = seller_logliks(engine, fits, n_nodes)
+        contributions = seller_logliks(engine, fits)
         for a, b in pairs:
             comparison.vuong.append(vuong_test(contributions[a], contributions[b], fits[a].n_params,
                                                fits[b].n_params, a, b))

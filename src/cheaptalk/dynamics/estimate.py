@@ -92,6 +92,11 @@ class TrustFit(EstimationResult):
     at_bound: dict = field(default_factory=dict)
     flat: list = field(default_factory=list)
     rule: str = "asymmetric"
+    n_nodes: int = 20                      # initial-trust quadrature nodes of the reported fit
+    fixed: dict = field(default_factory=dict)     # parameters held at a value (--fix)
+    unidentified: dict = field(default_factory=dict)   # held because the design cannot identify them
+    starts: list = field(default_factory=list)    # each start and where it ended
+    quadrature: dict | None = None         # the check against twice the nodes (fit_trust)
 
     cluster_unit = "seller"
     se_method = "cluster-robust by seller (sandwich), delta method from the unconstrained scale"
@@ -139,7 +144,18 @@ class TrustFit(EstimationResult):
     def _header(self) -> dict:
         return {"adoption": self.kind, "rule": self.rule, "engine": self.engine, "n_events": self.n_events}
 
+    @property
+    def n_params(self) -> int:
+        """Parameters estimated (those held fixed, or held because the design cannot identify
+        them, do not count in AIC and BIC)."""
+        return len(self.param_names) - len(self.fixed) - len(self.unidentified)
+
+    def not_identified(self) -> dict:
+        return {**super().not_identified(), **self.unidentified}
+
     def _param_extras(self, i: int, name: str) -> dict:
+        if name in self.fixed:
+            return {"fixed": True}
         if self.se_model_based is None:
             return {}
         return {"se_model": self.se_model_based.get(name)}
@@ -155,6 +171,9 @@ class TrustFit(EstimationResult):
                 "prepare_seconds": round(self.prepare_seconds, 3),
                 "logs_read_in_stored_order": self.read_in_order,
                 "hessian_from_previous_pass": self.hessian_from_previous_pass,
+                "quadrature": self.quadrature or {"nodes": self.n_nodes, "checked": False},
+                "starts": list(self.starts),
+                **({"fixed": dict(self.fixed)} if self.fixed else {}),
                 **({"covariance_unconstrained": {
                     "names": list(self.estimates),
                     "transforms": {n: TRANSFORMS[n] for n in self.estimates},
@@ -182,13 +201,16 @@ class TrustFit(EstimationResult):
                     if self.sample_sellers else "")
                  + f"; |gradient| {self.grad_norm:.2e}",
                  f"  {self.prepare_seconds:.1f} s reading and packing the logs, "
-                 f"{self.seconds:.1f} s estimating",
+                 f"{self.seconds:.1f} s estimating; {self._quadrature_line()}",
                  "",
                  f"  {'parameter':<28}{'estimate':>12}{f'se ({self.cluster_unit})':>14}  95% interval",
                  ]
         missing = self.not_identified()
         ci = self.ci()
         for i, (k, v) in enumerate(self.estimates.items()):
+            if k in self.fixed:
+                lines.append(f"  {k:<28}{v:>12.5g}{'fixed':>14}")
+                continue
             if k in missing:
                 lines.append(f"  {k:<28}{'not identified':>26}")
                 continue
@@ -197,6 +219,16 @@ class TrustFit(EstimationResult):
         if self.warnings:
             lines += [""] + [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+    def _quadrature_line(self) -> str:
+        q = self.quadrature or {}
+        if not q.get("checked"):
+            return f"{self.n_nodes} initial-trust nodes (not checked against more)"
+        last = q["checks"][-1]
+        return (f"{self.n_nodes} initial-trust nodes (with {last['against']}, the log-likelihood moves by "
+                f"{last['loglik_change']:.1g} and the estimates by at most {last['max_change_se']:.1g} se)"
+                + ("" if q.get("stable") else " (NOT stable)"))
 
 
 def _profile_point(evaluate, u_start, j: int, value: float, lo, hi, tol: float = 1e-9):
@@ -578,17 +610,175 @@ def _newton(evaluate, u0, kind, tol, max_iter=50, desc="fit (Newton)", progress=
             bar.close()
 
 
-def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | None = None,
+# starts of every fit: the default, and this many more drawn at random (seeded by the rule),
+# each taken to its optimum on the warm-start sample (on all logs when the sample is all)
+EXTRA_STARTS = 2
+# a start that ends this much below the best is reported as a local optimum
+LOCAL_OPTIMUM_GAP = 0.01
+# the quadrature check: doubling the nodes may change the log-likelihood by less than this,
+# and no identified estimate by more than QUADRATURE_SE standard errors
+QUADRATURE_LOGLIK = 0.01
+QUADRATURE_SE = 0.05
+MAX_NODES = 640          # automatic refinement stops once a check would need more nodes
+# which rule nests which, and how the smaller rule's estimate maps to the larger's parameters
+NESTED_IN = {"asymmetric": "symmetric", "confirmation": "symmetric"}
+
+
+def nested_rule(rule: str) -> str | None:
+    """The rule that ``rule`` contains as a special case: ``symmetric`` in ``asymmetric``
+    and ``confirmation`` (equal rates), ``R`` in ``R+decay`` (no decay); None for the others."""
+    from .parameters import split_rule
+    base, decay = split_rule(rule)
+    if decay:
+        return base
+    return NESTED_IN.get(base)
+
+
+def nested_start(nested: "TrustFit", rule: str) -> dict:
+    """The estimate of the nested rule as a point of ``rule``: its rate in both branch
+    rates (symmetric in asymmetric or confirmation), or no decay (the bottom of the decay
+    range)."""
+    est = dict(nested.estimates)
+    names = parameter_names(nested.kind, rule)
+    if "eta" in est:
+        for n in ("eta_up", "eta_down", "eta_confirm", "eta_disconfirm"):
+            est.setdefault(n, est["eta"])
+    if "decay" in names:
+        est["decay"] = float(1 / (1 + np.exp(-U_BOUNDS["decay"][0] - 1e-6)))
+    return {n: est[n] for n in names}
+
+
+def random_starts(kind: str, rule: str, base: np.ndarray, count: int) -> list:
+    """``count`` starts around ``base`` (unconstrained scale), seeded by the rule's name so
+    that a fit is reproducible: each coordinate of the rule and of initial trust moved by a
+    draw from N(0, 1) on its unconstrained scale, the noise scale kept."""
+    import zlib
+    names = parameter_names(kind, rule)
+    rng = np.random.default_rng(zlib.crc32(f"{kind}:{rule}".encode()))
+    lo = np.array([U_BOUNDS[n][0] for n in names])
+    hi = np.array([U_BOUNDS[n][1] for n in names])
+    keep = np.array([n in ("sd_action", "follow_slope") for n in names])
+    out = []
+    for _ in range(count):
+        move = np.where(keep, 0.0, rng.normal(0.0, 1.0, len(names)))
+        out.append(np.clip(base + move, lo + 1e-3, hi - 1e-3))
+    return out
+
+
+def _restricted(evaluate, full: np.ndarray, free: np.ndarray):
+    """An evaluator of the free coordinates only, the others held at ``full``'s values:
+    value, scores, outer products and Hessian restricted to the free coordinates."""
+    def restricted(u_free, hessian=True):
+        u = full.copy()
+        u[free] = u_free
+        r = evaluate(u, hessian=hessian)
+        out = PassResult(int(free.sum()), r.hessian is not None)
+        out.loglik, out.score, out.meat = r.loglik, r.score[free], r.meat[np.ix_(free, free)]
+        out.hessian = r.hessian[np.ix_(free, free)] if r.hessian is not None else None
+        for k in ("n_sellers", "n_events", "n_decisions", "n_clusters"):
+            setattr(out, k, getattr(r, k))
+        return out
+    return restricted
+
+
+def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start: dict | None = None,
               rule: str = "asymmetric",
               warm_start_sellers: int = 10_000, maxiter: int = 300, gtol: float = 1e-7,
-              tol: float = 1e-11, progress: bool = False) -> TrustFit:
+              tol: float = 1e-11, progress: bool = False, fixed: dict | None = None,
+              nested: "TrustFit | None | bool" = None, extra_starts: int = EXTRA_STARTS,
+              check_quadrature: bool = True) -> TrustFit:
     """Fit the dynamic trust model with learning ``rule`` to the logs behind ``engine``
-    (prepared on demand)."""
+    (prepared on demand).
+
+    Starts: ``start`` (when given), the default, ``extra_starts`` more at random and the
+    estimate of the rule this one contains (:func:`nested_rule`): ``nested``, a fit of that
+    rule, or None to fit it first (False: no nested start). The best optimum is kept, so a
+    larger rule never ends below the rule it contains, and a start that ends lower is
+    reported. ``fixed``: ``{name: value}`` held at the value.
+
+    Quadrature: with ``n_nodes`` None the fit starts on ``DEFAULT_NODES`` initial-trust
+    nodes and is checked against a refit on twice as many (from its estimate); when the
+    log-likelihood moves by ``QUADRATURE_LOGLIK`` or more, or an estimate by
+    ``QUADRATURE_SE`` standard errors or more, the nodes are doubled and the check repeated
+    (up to ``MAX_NODES``). A given ``n_nodes`` is used as it is, still checked
+    (``check_quadrature``) and a failed check warned about. ``fit.quadrature`` records it.
+    """
+    from .parameters import DEFAULT_NODES
     engine.prepare()
-    t0 = time.perf_counter()   # estimation only; the engine times its preparation
+    t0 = time.perf_counter()
     kind = kind or engine.source.options.adoption
-    model = TrustDynamics(kind, n_nodes, rule)
     names = parameter_names(kind, rule)
+    fixed = dict(fixed or {})
+    unknown = sorted(set(fixed) - set(names))
+    if unknown:
+        raise TrustFitError(f"cannot fix {', '.join(unknown)}: the {rule} rule with {kind} adoption has parameters "
+                            f"{', '.join(names)}")
+    for name, value in fixed.items():
+        limits = {"logit": (0.0, 1.0), "log": (0.0, np.inf)}[TRANSFORMS[name]]
+        if not limits[0] < value < limits[1]:
+            raise TrustFitError(f"cannot fix {name} at {value:g}: it lies in ({limits[0]:g}, {limits[1]:g})")
+    nodes = int(n_nodes or DEFAULT_NODES)
+    if nested is None and nested_rule(rule) is not None:
+        nested = fit_trust(engine, kind, nodes, rule=nested_rule(rule), warm_start_sellers=warm_start_sellers,
+                           maxiter=maxiter, gtol=gtol, tol=tol, progress=progress,
+                           fixed={k: v for k, v in fixed.items() if k in parameter_names(kind, nested_rule(rule))},
+                           extra_starts=extra_starts, check_quadrature=False)
+    starts = [("given", to_unconstrained({**_start_values(kind, rule, engine), **start}, kind, rule))] if start else []
+    starts.append(("default", None))
+    fit = _fit_at(engine, kind, nodes, rule, starts, warm_start_sellers, maxiter, gtol, tol, progress, fixed,
+                  nested, extra_starts)
+    first_starts = fit.starts
+    history = []
+    while check_quadrature:
+        finer = _fit_at(engine, kind, 2 * nodes, rule, [("coarser fit", fit.u)], warm_start_sellers, maxiter, gtol,
+                        tol, progress, fixed, None, 0)
+        check = _quadrature_check(fit, finer)
+        history.append(check)
+        if check["stable"] or n_nodes is not None or 4 * nodes > MAX_NODES:
+            break
+        fit, nodes = finer, 2 * nodes
+    fit.starts = first_starts + [s for s in fit.starts if s not in first_starts]
+    fit.quadrature = {"nodes": nodes, "checked": bool(history), "fixed_by_user": n_nodes is not None,
+                      **({"stable": history[-1]["stable"], "checks": history} if history else {})}
+    if history and not history[-1]["stable"]:
+        last = history[-1]
+        fit.warnings.append(
+            f"the quadrature of initial trust is not fine enough: with {2 * nodes} nodes instead of {nodes} the "
+            f"log-likelihood moves by {last['loglik_change']:.3g} and an estimate by {last['max_change_se']:.3g} "
+            f"standard errors ({last['moved'] or 'none'})"
+            + (f"; use more --nodes (at most {MAX_NODES})" if n_nodes is not None else ""))
+    fit.seconds = time.perf_counter() - t0
+    return fit
+
+
+def _quadrature_check(fit: "TrustFit", finer: "TrustFit") -> dict:
+    """How much the fit moves when the nodes are doubled: log-likelihood, and each
+    identified estimate in its standard errors (unconstrained scale)."""
+    V = fit.cov_unconstrained
+    skip = set(fit.not_identified()) | set(fit.at_bound) | set(fit.fixed)
+    shifts = {}
+    for j, name in enumerate(fit.estimates):
+        if name in skip or V is None or not np.isfinite(V[j, j]) or V[j, j] <= 0:
+            continue
+        shifts[name] = abs(float(finer.u[j] - fit.u[j])) / float(np.sqrt(V[j, j]))
+    dll = abs(finer.loglik - fit.loglik)
+    worst = max(shifts.values(), default=0.0)
+    moved = ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items() if v >= QUADRATURE_SE)
+    return {"nodes": fit.n_nodes, "against": finer.n_nodes, "loglik": fit.loglik, "loglik_finer": finer.loglik,
+            "loglik_change": dll, "max_change_se": worst, "moved": moved,
+            "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
+
+
+def _start_values(kind, rule, engine) -> dict:
+    return to_natural(default_start(kind, engine.sample(MIN_SAMPLE_SELLERS), rule), kind, rule)
+
+
+def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gtol, tol, progress, fixed,
+            nested, extra_starts) -> TrustFit:
+    """One fit on ``n_nodes`` nodes from several starts (see :func:`fit_trust`)."""
+    t0 = time.perf_counter()   # estimation only; the engine times its preparation
+    model = TrustDynamics(kind, n_nodes, rule)
+    all_names = parameter_names(kind, rule)
     # the warm-start sample: at most a quarter of the sellers, so that the passes over all
     # logs (the expensive ones, a job each on Spark) only finish what the sample started
     full_sellers = engine.n_sellers()
@@ -602,52 +792,102 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
             why += (f"; {engine.exclusions.outside_sample:,} events of sellers outside the sample "
                     f"(fraction {opts.seller_fraction:g}): try a larger fraction")
         raise LogsError(f"{engine.source.events}: no usable events after exclusions ({why})")
-    u0 = to_unconstrained(start, kind, rule) if start else default_start(kind, sample, rule)
+    base = default_start(kind, sample, rule)
+    starts = [(label, base if u is None else np.asarray(u, float)) for label, u in starts]
+    starts += [(f"random {i + 1}", u) for i, u in enumerate(random_starts(kind, rule, base, extra_starts))]
+    if nested:
+        starts.append((f"the {nested.rule} estimate", to_unconstrained(nested_start(nested, rule), kind, rule)))
+    # decay moves trust only across events without feedback that a later decision of the same
+    # seller follows: without any, it is not identified, and is held at the bottom of its range
+    unidentified = {}
+    drift_events = None
+    if "decay" in all_names and "decay" not in fixed:
+        drift_events = sum(int((~b["feedback"][:int(b["n_sellers"])]
+                                & (np.arange(b["feedback"].shape[1]) < b["length"][:int(b["n_sellers"]), None] - 1)).sum())
+                           for b in sample)
+        if drift_events == 0:
+            unidentified["decay"] = ("every event before a decision has feedback, so trust never drifts between "
+                                     "feedback: the data do not identify the decay rate")
+            fixed = {**fixed, "decay": float(1 / (1 + np.exp(-U_BOUNDS["decay"][0])))}
+    full_u = starts[0][1].copy()
+    for name, value in fixed.items():
+        full_u[all_names.index(name)] = to_unconstrained({**to_natural(full_u, kind, rule), name: value},
+                                                         kind, rule)[all_names.index(name)]
+    free = np.array([n not in fixed for n in all_names])
+    names = [n for n, f in zip(all_names, free) if f]
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
 
-    def evaluator(batches):
-        return lambda u, hessian=True: evaluate_batches(model, u, batches, hessian)
+    def evaluator(evaluate):
+        return _restricted(evaluate, full_u, free) if not free.all() else evaluate
 
-    eval_sample = evaluator(sample)
-    passes_sample = 0
-    hessian_guess = None
-    if full_sellers > sample_sellers:
-        # a start close enough for Newton's quadratic convergence on all logs; the first
-        # iterations, far from the optimum, run on the sample's first batches only
-        head, n_head = [], 0
-        for b in sample:
-            if n_head >= MIN_SAMPLE_SELLERS:
-                break
-            head.append(b)
-            n_head += int(b["n_sellers"])
-        if n_head * 4 <= sample_sellers:
-            pre = _newton(evaluator(head), u0, names, SAMPLE_TOL * 100, desc="fit on a sample",
-                          max_halvings=SAMPLE_HALVINGS,
-                          progress=progress)
-            passes_sample += pre.passes
-            if pre.success:
-                u0 = pre.x
-        pre = _newton(eval_sample, u0, names, SAMPLE_TOL, desc="fit on a sample", progress=progress,
-                      max_halvings=SAMPLE_HALVINGS)
-        passes_sample, u0 = passes_sample + pre.passes, pre.x
-        if pre.success and pre.last is not None and pre.last.hessian is not None:
-            # the sample's Hessian, scaled to all sellers, for the first step on all logs
-            hessian_guess = pre.last.hessian * (full_sellers / max(pre.last.n_sellers, 1))
-        if not pre.success:
-            res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, names, maxiter, gtol * 10,
-                                    "fit on a sample", progress)
-            passes_sample += extra
-            u0 = res0.x
-    res = _newton(lambda u, hessian=True: engine.evaluate(model, u, hessian=hessian), u0, names, tol,
-                  progress=progress, hessian_guess=hessian_guess)
-    passes, final = res.passes, res.last
-    if not res.success:
-        # e.g. a parameter running to the edge of its range: L-BFGS-B handles the box
-        res, extra = _minimize(lambda u: engine.evaluate(model, u), res.x, names, maxiter, gtol,
-                               "fit", progress)
-        final = engine.evaluate(model, np.asarray(res.x, float), hessian=True)
-        passes += extra + 1
-    u = np.asarray(res.x, float)
+    def batches_evaluator(batches):
+        return evaluator(lambda u, hessian=True: evaluate_batches(model, u, batches, hessian))
+
+    eval_full = evaluator(lambda u, hessian=True: engine.evaluate(model, u, hessian=hessian))
+    eval_sample = batches_evaluator(sample)
+    on_sample = full_sellers > sample_sellers
+    passes_sample = passes = 0
+    ends = []
+    for label, u_start in starts:
+        u0 = u_start[free]
+        hessian_guess = None
+        if on_sample:
+            # a start close enough for Newton's quadratic convergence on all logs; the first
+            # iterations, far from the optimum, run on the sample's first batches only
+            head, n_head = [], 0
+            for b in sample:
+                if n_head >= MIN_SAMPLE_SELLERS:
+                    break
+                head.append(b)
+                n_head += int(b["n_sellers"])
+            if n_head * 4 <= sample_sellers:
+                pre = _newton(batches_evaluator(head), u0, names, SAMPLE_TOL * 100, desc="fit on a sample",
+                              max_halvings=SAMPLE_HALVINGS, progress=progress)
+                passes_sample += pre.passes
+                if pre.success:
+                    u0 = pre.x
+            pre = _newton(eval_sample, u0, names, SAMPLE_TOL, desc="fit on a sample", progress=progress,
+                          max_halvings=SAMPLE_HALVINGS)
+            passes_sample, u0 = passes_sample + pre.passes, pre.x
+            if pre.success and pre.last is not None and pre.last.hessian is not None:
+                # the sample's Hessian, scaled to all sellers, for the first step on all logs
+                hessian_guess = pre.last.hessian * (full_sellers / max(pre.last.n_sellers, 1))
+                sample_ll = pre.last.loglik
+            else:
+                res0, extra = _minimize(lambda u: eval_sample(u, False), pre.x, names, maxiter, gtol * 10,
+                                        "fit on a sample", progress)
+                passes_sample += extra
+                u0 = res0.x
+                sample_ll = eval_sample(np.asarray(u0, float), False).loglik
+            ends.append({"label": label, "u": np.asarray(u0, float), "sample_loglik": float(sample_ll),
+                         "hessian_guess": hessian_guess})
+        else:
+            res, final, n = _optimize(eval_full, u0, names, tol, maxiter, gtol, progress, None)
+            passes += n
+            ends.append({"label": label, "res": res, "final": final, "loglik": float(final.loglik)})
+    if on_sample:
+        # all logs from the start whose sample optimum is best (and from the nested estimate)
+        ranked = sorted(ends, key=lambda e: -e["sample_loglik"] if np.isfinite(e["sample_loglik"]) else np.inf)
+        for e in ranked[:1]:
+            res, final, n = _optimize(eval_full, e["u"], names, tol, maxiter, gtol, progress, e["hessian_guess"])
+            passes += n
+            e.update(res=res, final=final, loglik=float(final.loglik))
+    finished = [e for e in ends if "final" in e and np.isfinite(e["loglik"])]
+    if nested and (not finished or max(e["loglik"] for e in finished) < nested.loglik):
+        # the nested estimate is a point of this rule: never end below it
+        e = ends[-1]
+        if "final" not in e:
+            res, final, n = _optimize(eval_full, starts[-1][1][free], names, tol, maxiter, gtol, progress, None)
+            passes += n
+            e.update(res=res, final=final, loglik=float(final.loglik))
+            finished.append(e)
+    if not finished:
+        finished = [e for e in ends if "final" in e]
+    best = max(finished, key=lambda e: e["loglik"] if np.isfinite(e["loglik"]) else -np.inf)
+    res, final = best["res"], best["final"]
+    u_free = np.asarray(res.x, float)
+    u = full_u.copy()
+    u[free] = u_free
     H = final.hessian
     G = final.n_clusters or final.n_sellers       # sellers, or subjects sharing initial trust
     unit = getattr(engine, "grouped_by", "seller")
@@ -656,9 +896,11 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     # mapped to the reported parameters by the delta method
     if np.all(np.isfinite(H)):
         c = inference.cluster_robust(H, final.meat, G, names=names)
-        V, eig = c.robust, c.eigenvalues
+        V_free, eig = c.robust, c.eigenvalues
     else:
-        c, V, eig = None, np.full((len(u), len(u)), np.nan), np.full(len(u), np.nan)
+        c, V_free, eig = None, np.full((len(u_free), len(u_free)), np.nan), np.full(len(u_free), np.nan)
+    V = np.full((len(u), len(u)), np.nan)
+    V[np.ix_(free, free)] = V_free
     if c is None or c.flat or inference.not_concave(eig):
         warn.append("the log-likelihood is flat or not concave at the estimate (Hessian "
                     f"eigenvalues of -H: {', '.join(f'{e:.3g}' for e in eig)}); "
@@ -668,22 +910,33 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
     cov = inference.delta_method(V, J)
     se_model = None
     if c is not None and c.few_clusters:
-        model_se = inference.standard_errors(inference.delta_method(c.model_based, J))
+        model_free = np.full(len(u), np.nan)
+        model_free[free] = inference.standard_errors(inference.delta_method(c.model_based, J[free]))
         if inference.not_concave(eig):
-            model_se = np.full(len(u), np.nan)
-        se_model = {n: (float(v) if np.isfinite(v) else None) for n, v in zip(names, model_se)}
+            model_free = np.full(len(u), np.nan)
+        se_model = {n: (float(v) if np.isfinite(v) else None) for n, v in zip(all_names, model_free)
+                    if n not in fixed}
         warn.append(inference.few_clusters_warning(G, unit, se_model)
                     + ("" if all(v is not None for v in se_model.values())
                        else " (n/a: the log-likelihood is not concave at the estimate)"))
     se_nat = inference.standard_errors(cov)
     lo = np.array([U_BOUNDS[n][0] for n in names])
     hi = np.array([U_BOUNDS[n][1] for n in names])
-    at_bound = inference.parameters_at_bounds(names, u, lo, hi, tol=1e-3)
+    at_bound = inference.parameters_at_bounds(names, u_free, lo, hi, tol=1e-3)
     for n in at_bound:
         warn.append(f"{n} is at the bound of its range ({to_natural(u, kind, rule)[n]:.4g}); its "
                     "standard error is not meaningful")
     if not res.success:
         warn.append(f"optimizer did not converge: {res.message}")
+    lower = [e for e in finished if e is not best and best["loglik"] - e["loglik"] >= LOCAL_OPTIMUM_GAP]
+    if lower:
+        gaps = ", ".join(f"{e['loglik'] - best['loglik']:+.3g}" for e in lower)
+        warn.append("local optima: from " + ", ".join(f"the {e['label']} start" for e in lower)
+                    + f" the fit ends below the best ({gaps} log-likelihood); the best is reported")
+    if drift_events:
+        n_events = sum(int(b["length"][:int(b["n_sellers"])].sum()) for b in sample)
+        warn.append(f"decay rests on the {drift_events:,} events without feedback before a later decision "
+                    f"({100 * drift_events / max(n_events, 1):.2g}% of the {'sampled ' if on_sample else ''}events)")
     ex = engine.exclusions.to_dict()
     if ex["rows_excluded"] or any(ex["counts"].values()):
         warn.append("some log rows were excluded or partly used: " + "; ".join(engine.exclusions.report_lines()))
@@ -699,11 +952,12 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
                             f"converged; look for extreme values in the logs")
     est = to_natural(u, kind, rule)
     fit = TrustFit(
-        kind=kind, u=u, estimates=est, se={n: float(se_nat[i]) for i, n in enumerate(names)},
+        kind=kind, u=u, estimates=est,
+        se={n: (float(se_nat[i]) if n not in fixed else float("nan")) for i, n in enumerate(all_names)},
         cov=cov, cov_unconstrained=V, loglik=final.loglik, n_sellers=final.n_sellers, n_events=final.n_events,
         n_decisions=final.n_decisions, converged=bool(res.success), message=str(res.message),
         iterations=int(res.nit), passes=passes, sample_passes=passes_sample,
-        sample_sellers=sample_sellers if full_sellers > sample_sellers else 0,
+        sample_sellers=sample_sellers if on_sample else 0,
         prepare_seconds=float(getattr(engine, "prepare_seconds", 0.0)),
         grad_norm=float(np.linalg.norm(final.score) / max(G, 1)),
         hessian_eigenvalues=[float(e) for e in eig], seconds=time.perf_counter() - t0,
@@ -715,9 +969,26 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int = 20, start: dict | 
                        "method": "a seller is kept when a 64-bit hash of its id and the seed "
                                  "falls below fraction x 2^64",
                        "rows_of_other_sellers": engine.exclusions.outside_sample}
-        if opts.sampled else None)
+        if opts.sampled else None, n_nodes=n_nodes, fixed={k: v for k, v in fixed.items() if k not in unidentified},
+        unidentified=unidentified,
+        starts=[{"start": e["label"], "nodes": n_nodes, "loglik": json_number(e.get("loglik")),
+                 **({"sample_loglik": json_number(e["sample_loglik"])} if "sample_loglik" in e else {})}
+                for e in ends])
     if unit != "seller":
         fit.cluster_unit = unit            # (the class says seller)
         fit.n_groups = G
         fit.se_method = f"cluster-robust by {unit} (sandwich), delta method from the unconstrained scale"
     return fit
+
+
+def _optimize(evaluate, u0, names, tol, maxiter, gtol, progress, hessian_guess):
+    """Newton from ``u0`` on all logs, L-BFGS-B if Newton fails (e.g. a parameter running to
+    the edge of its range: L-BFGS-B handles the box); ``(result, pass at the end with the
+    Hessian, passes)``."""
+    res = _newton(evaluate, u0, names, tol, progress=progress, hessian_guess=hessian_guess)
+    passes, final = res.passes, res.last
+    if not res.success:
+        res, extra = _minimize(lambda u: evaluate(u, hessian=False), res.x, names, maxiter, gtol, "fit", progress)
+        final = evaluate(np.asarray(res.x, float), hessian=True)
+        passes += extra + 1
+    return res, final, passes
