@@ -135,7 +135,7 @@ def test_float_seller_ids_and_huge_integer_times_are_refused(events, tmp_path):
 
 def test_quadrature_nodes_are_bounded(logs):
     run = cli("fit", "--logs", str(logs["ok"]), "--fidelity-scale", "50", "--nodes", "100000")
-    assert run.returncode == 2 and "--nodes must be from 2 to 200" in run.stderr
+    assert run.returncode == 2 and "--nodes must be from 2 to 640" in run.stderr
 
 
 @pytest.mark.parametrize("engine", ["local", "spark"])

@@ -74,6 +74,9 @@ def register(sub):
                                    "in OUT/sellers.parquet (seller, subject) (default 1: none)")
     g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
                    help="(0.5)")
+    g.add_argument("--initial-trust-means", metavar="SEGMENT=MEAN,...",
+                   help="initial trust by segment: the mean of each named segment (high, mid, low), e.g. "
+                        "high=0.8,low=0.3; the others keep --initial-trust-mean")
     g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
                    default=6.0, help="(6)")
     g.add_argument("--feedback-rate", type=_in_range(0, 1, "--feedback-rate"), default=0.7,
@@ -112,6 +115,9 @@ def register(sub):
                         "move the log-likelihood by less than 0.01 and no estimate by 0.05 se; at most 640)")
     f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold a parameter at a value (repeatable), e.g. --fix decay=0.1")
+    f.add_argument("--initial-trust-by", metavar="COLUMN",
+                   help="one mean of initial trust per segment of sellers (COLUMN: segment, from the events or the "
+                        "seller table); not with --shared-initial-trust")
     f.add_argument("--intervals", choices=("wald", "profile"), default="wald",
                    help="95%% intervals: wald (on each parameter's unbounded scale, mapped back; default) or "
                         "profile (profile likelihood: a few passes over the logs per step)")
@@ -177,6 +183,8 @@ def register(sub):
     c.add_argument("--nodes", type=_in_range(2, 640, "--nodes", whole=True), default=None,
                    help="quadrature nodes of initial trust, used as given (default: 20, doubled per rule until "
                         "twice as many move the log-likelihood by less than 0.01 and no estimate by 0.05 se)")
+    c.add_argument("--initial-trust-by", metavar="COLUMN",
+                   help="one mean of initial trust per segment of sellers in every rule (COLUMN: segment)")
     c.add_argument("--warm-start-sellers", type=int, default=10_000,
                    help="sellers of the warm-start sample (10000)")
     c.add_argument("--cache-mb", type=float, default=1024, help="memory for packed logs before spilling (1024)")
@@ -310,6 +318,7 @@ def run_generate(args) -> int:
                            trust_after_loss=args.trust_after_loss, decay=args.decay,
                            advisors_per_subject=args.advisors_per_subject,
                            initial_trust_mean=args.initial_trust_mean,
+                           initial_trust_means=_segment_means(args.initial_trust_means),
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)
     truth = generate_logs(args.out, args.sellers, args.events_per_seller, args.seed, world,
@@ -331,7 +340,7 @@ def run_fit(args) -> int:
         fit_engine = _fit_engine(engine, args)
         fit = fit_trust(fit_engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
                         warm_start_sellers=args.warm_start_sellers, progress=progress,
-                        fixed=_fixed_values(args.fix))
+                        fixed=_fixed_values(args.fix), initial_trust_by=args.initial_trust_by)
         if args.intervals == "profile":
             from ..dynamics.estimate import profile_intervals
             fit.profile = profile_intervals(fit_engine, fit, n_nodes=fit.n_nodes, progress=progress)
@@ -343,7 +352,7 @@ def run_fit(args) -> int:
             from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
-            agg = write_trajectories(_trajectory_batches(engine, args), TrustDynamics(fit.kind, fit.n_nodes, fit.rule),
+            agg = write_trajectories(_trajectory_batches(engine, args), fit.model(),
                                      fit.u, out, progress=progress)
             plot_trajectories(agg, out / "trust_by_segment.png")
             plot_adoption({fit.rule: agg}, out / "adoption.png")
@@ -422,6 +431,7 @@ def run_compare(args) -> int:
     try:
         _check_strict(engine, args.strict)
         comparison = compare_rules(_fit_engine(engine, args), rules, kind=args.adoption, n_nodes=args.nodes,
+                                   initial_trust_by=args.initial_trust_by,
                                    warm_start_sellers=args.warm_start_sellers, progress=progress,
                                    folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:
@@ -430,7 +440,7 @@ def run_compare(args) -> int:
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
             aggregates = {rule: write_trajectories(_trajectory_batches(engine, args),
-                                                   TrustDynamics(fit.kind, fit.n_nodes, rule), fit.u, out / rule,
+                                                   fit.model(), fit.u, out / rule,
                                                    progress=progress)
                           for rule, fit in comparison.fits.items()}
             plot_rules(aggregates, out / "rules.png")
@@ -446,6 +456,26 @@ def run_compare(args) -> int:
         if args.out:
             print(f"\nfigure, compare.json and each rule's per-seller trust in {args.out}")
     return 0
+
+
+def _segment_means(text: str | None) -> dict | None:
+    """``--initial-trust-means high=0.8,low=0.3`` as ``{segment: mean}``."""
+    from ..dynamics.generate import SEGMENTS
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            mean = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or name not in SEGMENTS or not 0.0 < mean < 1.0:
+            raise InputError(f"--initial-trust-means {item!r}: write SEGMENT=MEAN with a segment of {', '.join(SEGMENTS)} "
+                             f"and a mean in (0, 1), e.g. high=0.8,low=0.3")
+        out[name] = mean
+    return out
 
 
 def _fixed_values(items: list) -> dict:

@@ -32,7 +32,7 @@ from ..comparison.predictive import paired_cv_difference
 from ..comparison.confidence_set import DEFAULT_LEVEL, model_confidence_set, set_statement
 from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
-from .estimate import TrustFit, TrustFitError, fit_trust, nested_rule
+from .estimate import TrustFit, TrustFitError, engine_segments, fit_trust, nested_rule
 from .model import TrustDynamics
 from .parameters import DECAY, RULES, rate_names, split_rule
 
@@ -196,7 +196,7 @@ def seller_logliks(engine, fits: dict) -> dict:
     """Each seller's (or, with a shared initial trust, each subject's) log-likelihood under
     every fitted rule (on its fit's nodes), in one pass over the packed batches (the same
     sellers in the same order for every rule)."""
-    models = {rule: TrustDynamics(f.kind, f.n_nodes, rule) for rule, f in fits.items()}
+    models = {rule: f.model() for rule, f in fits.items()}
     out = {rule: [] for rule in fits}
     for batch in engine.batches():
         nb = int(batch["n_sellers"])
@@ -253,7 +253,7 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=folds * len(fits), desc="cross-validation", unit="fit", file=__import__("sys").stderr)
-    models = {rule: TrustDynamics(fit.kind, fit.n_nodes, rule) for rule, fit in fits.items()}
+    models = {rule: fit.model() for rule, fit in fits.items()}
     held_out = {rule: [np.full(int(b["n_sellers"]), np.nan) for b in sample] for rule in fits}
     per_fold = {rule: [] for rule in fits}
     not_converged = dict.fromkeys(fits, 0)
@@ -270,6 +270,7 @@ def cross_validate_rules(engine, fits: dict, folds: int = 5, max_sellers: int = 
                 try:
                     fk = fit_trust(MemoryEngine(engine, train), kind=fit.kind, n_nodes=fit.n_nodes, rule=rule,
                                    start=fit.estimates, maxiter=maxiter, warm_start_sellers=n_sample,
+                                   segments=fit.segments,
                                    extra_starts=0, nested=False, check_quadrature=False)
                 except TrustFitError:
                     fk = None
@@ -317,7 +318,7 @@ def check_rules(rules) -> None:
 def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int | None = None,
                   warm_start_sellers: int = 10_000, progress: bool = False,
                   maxiter: int = 300, folds: int | None = None, cv_sellers: int = CV_SELLERS,
-                  cv_seed: int = 0) -> RuleComparison:
+                  cv_seed: int = 0, initial_trust_by: str | None = None) -> RuleComparison:
     """Fit every rule in ``rules`` to the logs behind ``engine`` and compare them.
 
     ``maxiter`` caps the L-BFGS-B iterations of a fit that Newton's method could not finish;
@@ -327,6 +328,7 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int | N
     log-likelihood."""
     check_rules(rules)
     t0 = time.perf_counter()
+    segments = engine_segments(engine, initial_trust_by) if initial_trust_by else ()
     comparison = RuleComparison(fits={}, logs=str(engine.source.events))
     requested = list(dict.fromkeys(rules))
 
@@ -341,7 +343,8 @@ def compare_rules(engine, rules=RULES, kind: str | None = None, n_nodes: int | N
         try:
             comparison.fits[rule] = fit_trust(engine, kind=kind, n_nodes=n_nodes, rule=rule, maxiter=maxiter,
                                               warm_start_sellers=warm_start_sellers, progress=progress,
-                                              nested=comparison.fits.get(inner) if inner in requested else False)
+                                              nested=comparison.fits.get(inner) if inner in requested else False,
+                                              segments=segments)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             comparison.failed[rule] = str(exc)
 

@@ -39,8 +39,8 @@ from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batches
 from .model import TrustDynamics
-from .parameters import (PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian, parameter_names, rate_names,
-                         to_natural, to_unconstrained)
+from .parameters import (ByBaseName, PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, base_name, natural_jacobian,
+                         parameter_names, rate_names, segment_name, to_natural, to_unconstrained)
 
 __all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS", "profile_intervals"]
 
@@ -51,13 +51,13 @@ class TrustFitError(EstimationFailure, ValueError):
 
 # box on the unconstrained scale: rates and mean in [1.2e-4, 0.99988], concentration in
 # [0.05, 1e4], noise scale / slope within wide limits
-U_BOUNDS = {"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
+U_BOUNDS = ByBaseName({"eta_up": (-9.0, 9.0), "eta_down": (-9.0, 9.0), "eta": (-9.0, 9.0), "eta_confirm": (-9.0, 9.0),
             "eta_disconfirm": (-9.0, 9.0), "prior_strength": (np.log(1e-2), np.log(1e5)),
             "prior_strength_sd": (np.log(1e-3), np.log(5.0)),
             "trust_after_win": (-9.0, 9.0), "trust_after_loss": (-9.0, 9.0), "decay": (-12.0, 9.0),
             "initial_trust_mean": (-9.0, 9.0),
             "initial_trust_concentration": (np.log(0.05), np.log(1e4)),
-            "sd_action": (-12.0, 12.0), "follow_slope": (np.log(1e-3), np.log(50.0))}
+            "sd_action": (-12.0, 12.0), "follow_slope": (np.log(1e-3), np.log(50.0))})
 
 
 @dataclass
@@ -97,6 +97,7 @@ class TrustFit(EstimationResult):
     unidentified: dict = field(default_factory=dict)   # held because the design cannot identify them
     starts: list = field(default_factory=list)    # each start and where it ended
     quadrature: dict | None = None         # the check against twice the nodes (fit_trust)
+    segments: tuple = ()                   # initial trust by segment: the segments, in order
 
     cluster_unit = "seller"
     se_method = "cluster-robust by seller (sandwich), delta method from the unconstrained scale"
@@ -142,7 +143,8 @@ class TrustFit(EstimationResult):
         return self.to_dict()
 
     def _header(self) -> dict:
-        return {"adoption": self.kind, "rule": self.rule, "engine": self.engine, "n_events": self.n_events}
+        return {"adoption": self.kind, "rule": self.rule, "engine": self.engine, "n_events": self.n_events,
+                **({"initial_trust_by": "segment", "segments": list(self.segments)} if self.segments else {})}
 
     @property
     def n_params(self) -> int:
@@ -221,6 +223,10 @@ class TrustFit(EstimationResult):
         return "\n".join(lines)
 
 
+    def model(self) -> TrustDynamics:
+        """The model this fit's vector ``u`` belongs to (rule, nodes, segments)."""
+        return TrustDynamics(self.kind, self.n_nodes, self.rule, self.segments)
+
     def _quadrature_line(self) -> str:
         q = self.quadrature or {}
         if not q.get("checked"):
@@ -277,7 +283,7 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
     (P, 2) on the reported scale, "open_at", "passes", "level"}``."""
     from scipy import stats as _stats
 
-    model = TrustDynamics(fit.kind, n_nodes, fit.rule)
+    model = TrustDynamics(fit.kind, n_nodes, fit.rule, fit.segments)
     names = list(fit.estimates)
     lo = np.array([U_BOUNDS[n][0] for n in names])
     hi = np.array([U_BOUNDS[n][1] for n in names])
@@ -311,7 +317,7 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
                 end = edge
                 open_at[name] = " and ".join(filter(None, [open_at.get(name), "lower" if side < 0 else "upper"]))
             ends.append(end)
-        natural = [to_natural(np.where(np.arange(len(names)) == j, e, fit.u), fit.kind, fit.rule)[name]
+        natural = [to_natural(np.where(np.arange(len(names)) == j, e, fit.u), fit.kind, fit.rule, fit.segments)[name]
                    for e in ends]
         out[j] = sorted(natural)
         if progress:
@@ -319,7 +325,7 @@ def profile_intervals(engine, fit: "TrustFit", n_nodes: int = 20, level: float =
     return {"intervals": out, "open_at": open_at, "passes": counter["passes"], "level": level}
 
 
-def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
+def default_start(kind: str, batches, rule: str = "asymmetric", segments=()) -> np.ndarray:
     """Start: symmetric rates 0.3, initial trust Beta(2, 2); the action noise from the
     pooled regression of ``a - own`` on ``m - own`` in the sample (continuous)."""
     start = {**{n: 0.3 for names in RATE_NAMES.values() for n in names},
@@ -340,7 +346,8 @@ def default_start(kind: str, batches, rule: str = "asymmetric") -> np.ndarray:
             start["initial_trust_mean"] = float(slope)
             resid = max(syy - sxy ** 2 / sxx, 1e-12) / n
             start["sd_action"] = float(np.sqrt(resid))
-    return to_unconstrained({k: start[k] for k in parameter_names(kind, rule)}, kind, rule)
+    start.update({segment_name("initial_trust_mean", seg): start["initial_trust_mean"] for seg in segments})
+    return to_unconstrained({k: start[k] for k in parameter_names(kind, rule, segments)}, kind, rule, segments)
 
 
 SAMPLE_TOL = 1e-8   # Newton decrement per seller that ends the warm start on a sample
@@ -634,26 +641,28 @@ def nested_rule(rule: str) -> str | None:
     return NESTED_IN.get(base)
 
 
-def nested_start(nested: "TrustFit", rule: str) -> dict:
-    """The estimate of the nested rule as a point of ``rule``: its rate in both branch
-    rates (symmetric in asymmetric or confirmation), or no decay (the bottom of the decay
-    range)."""
+def nested_start(nested: "TrustFit", rule: str, segments=()) -> dict:
+    """The estimate of a nested fit as a point of ``rule`` (with ``segments``): its rate in
+    both branch rates (symmetric in asymmetric or confirmation), no decay (the bottom of the
+    decay range), its one mean of initial trust in every segment's."""
     est = dict(nested.estimates)
-    names = parameter_names(nested.kind, rule)
+    names = parameter_names(nested.kind, rule, segments)
     if "eta" in est:
         for n in ("eta_up", "eta_down", "eta_confirm", "eta_disconfirm"):
             est.setdefault(n, est["eta"])
-    if "decay" in names:
+    if "decay" in names and "decay" not in nested.estimates:
         est["decay"] = float(1 / (1 + np.exp(-U_BOUNDS["decay"][0] - 1e-6)))
+    for seg in segments:
+        est.setdefault(segment_name("initial_trust_mean", seg), est.get("initial_trust_mean"))
     return {n: est[n] for n in names}
 
 
-def random_starts(kind: str, rule: str, base: np.ndarray, count: int) -> list:
+def random_starts(kind: str, rule: str, base: np.ndarray, count: int, segments=()) -> list:
     """``count`` starts around ``base`` (unconstrained scale), seeded by the rule's name so
     that a fit is reproducible: each coordinate of the rule and of initial trust moved by a
     draw from N(0, 1) on its unconstrained scale, the noise scale kept."""
     import zlib
-    names = parameter_names(kind, rule)
+    names = parameter_names(kind, rule, segments)
     rng = np.random.default_rng(zlib.crc32(f"{kind}:{rule}".encode()))
     lo = np.array([U_BOUNDS[n][0] for n in names])
     hi = np.array([U_BOUNDS[n][1] for n in names])
@@ -685,16 +694,20 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
               rule: str = "asymmetric",
               warm_start_sellers: int = 10_000, maxiter: int = 300, gtol: float = 1e-7,
               tol: float = 1e-11, progress: bool = False, fixed: dict | None = None,
-              nested: "TrustFit | None | bool" = None, extra_starts: int = EXTRA_STARTS,
-              check_quadrature: bool = True) -> TrustFit:
+              nested: "TrustFit | list | None | bool" = None, extra_starts: int = EXTRA_STARTS,
+              check_quadrature: bool = True, initial_trust_by: str | None = None, segments=()) -> TrustFit:
     """Fit the dynamic trust model with learning ``rule`` to the logs behind ``engine``
     (prepared on demand).
 
+    Initial trust by segment (``initial_trust_by="segment"``, or the ``segments`` given): one
+    mean of initial trust per segment of sellers, the concentration shared.
+
     Starts: ``start`` (when given), the default, ``extra_starts`` more at random and the
-    estimate of the rule this one contains (:func:`nested_rule`): ``nested``, a fit of that
-    rule, or None to fit it first (False: no nested start). The best optimum is kept, so a
-    larger rule never ends below the rule it contains, and a start that ends lower is
-    reported. ``fixed``: ``{name: value}`` held at the value.
+    estimates of the fits this one contains: the rule it nests (:func:`nested_rule`) and,
+    by segment, the same rule with one mean. ``nested`` gives those fits (one or a list),
+    None fits them first, False leaves them out. The best optimum is kept, so a larger model
+    never ends below one it contains, and a start that ends lower is reported. ``fixed``:
+    ``{name: value}`` held at the value.
 
     Quadrature: with ``n_nodes`` None the fit starts on ``DEFAULT_NODES`` initial-trust
     nodes and is checked against a refit on twice as many (from its estimate); when the
@@ -707,7 +720,10 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
     engine.prepare()
     t0 = time.perf_counter()
     kind = kind or engine.source.options.adoption
-    names = parameter_names(kind, rule)
+    segments = tuple(segments or ())
+    if initial_trust_by is not None:
+        segments = engine_segments(engine, initial_trust_by)
+    names = parameter_names(kind, rule, segments)
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(names))
     if unknown:
@@ -718,20 +734,30 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
         if not limits[0] < value < limits[1]:
             raise TrustFitError(f"cannot fix {name} at {value:g}: it lies in ({limits[0]:g}, {limits[1]:g})")
     nodes = int(n_nodes or DEFAULT_NODES)
-    if nested is None and nested_rule(rule) is not None:
-        nested = fit_trust(engine, kind, nodes, rule=nested_rule(rule), warm_start_sellers=warm_start_sellers,
-                           maxiter=maxiter, gtol=gtol, tol=tol, progress=progress,
-                           fixed={k: v for k, v in fixed.items() if k in parameter_names(kind, nested_rule(rule))},
-                           extra_starts=extra_starts, check_quadrature=False)
-    starts = [("given", to_unconstrained({**_start_values(kind, rule, engine), **start}, kind, rule))] if start else []
+    common = dict(warm_start_sellers=warm_start_sellers, maxiter=maxiter, gtol=gtol, tol=tol, progress=progress,
+                  extra_starts=extra_starts, check_quadrature=False)
+    if nested is None:
+        # the fits this one contains: the nested rule, and the same rule with one mean of initial trust
+        nested = []
+        if nested_rule(rule) is not None:
+            inner = parameter_names(kind, nested_rule(rule), segments)
+            nested.append(fit_trust(engine, kind, nodes, rule=nested_rule(rule), segments=segments,
+                                    fixed={k: v for k, v in fixed.items() if k in inner}, **common))
+        if segments:
+            inner = parameter_names(kind, rule)
+            nested.append(fit_trust(engine, kind, nodes, rule=rule, fixed={k: v for k, v in fixed.items() if k in inner},
+                                    **common))
+    nested = [] if nested is False else list(nested) if isinstance(nested, (list, tuple)) else [nested]
+    starts = [("given", to_unconstrained({**_start_values(kind, rule, engine, segments), **start}, kind, rule,
+                                         segments))] if start else []
     starts.append(("default", None))
     fit = _fit_at(engine, kind, nodes, rule, starts, warm_start_sellers, maxiter, gtol, tol, progress, fixed,
-                  nested, extra_starts)
+                  nested, extra_starts, segments)
     first_starts = fit.starts
     history = []
     while check_quadrature:
         finer = _fit_at(engine, kind, 2 * nodes, rule, [("coarser fit", fit.u)], warm_start_sellers, maxiter, gtol,
-                        tol, progress, fixed, None, 0)
+                        tol, progress, fixed, [], 0, segments)
         check = _quadrature_check(fit, finer)
         history.append(check)
         if check["stable"] or n_nodes is not None or 4 * nodes > MAX_NODES:
@@ -769,16 +795,37 @@ def _quadrature_check(fit: "TrustFit", finer: "TrustFit") -> dict:
             "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
 
 
-def _start_values(kind, rule, engine) -> dict:
-    return to_natural(default_start(kind, engine.sample(MIN_SAMPLE_SELLERS), rule), kind, rule)
+def _start_values(kind, rule, engine, segments=()) -> dict:
+    return to_natural(default_start(kind, engine.sample(MIN_SAMPLE_SELLERS), rule, segments), kind, rule, segments)
+
+
+def engine_segments(engine, column: str = "segment") -> tuple:
+    """The segments of the sellers behind ``engine`` (sorted), for initial trust by segment."""
+    if column != "segment":
+        raise TrustFitError(f"initial trust by {column!r}: the logs carry a seller's segment in the column 'segment' "
+                            f"(of the events or the seller table); put {column}'s values there")
+    found, missing = set(), 0
+    for b in engine.batches():
+        labels = b.get("segment")
+        nb = int(b["n_sellers"])
+        if labels is None:
+            raise TrustFitError("initial trust by segment needs a 'segment' column in the logs or the seller table")
+        values = [x for x in labels[:nb]]
+        missing += sum(x is None for x in values)
+        found.update(str(x) for x in values if x is not None)
+    if missing:
+        raise TrustFitError(f"initial trust by segment: {missing:,} sellers have no segment")
+    if len(found) < 2:
+        raise TrustFitError(f"initial trust by segment needs at least two segments; the logs have {sorted(found)}")
+    return tuple(sorted(found))
 
 
 def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gtol, tol, progress, fixed,
-            nested, extra_starts) -> TrustFit:
+            nested, extra_starts, segments=()) -> TrustFit:
     """One fit on ``n_nodes`` nodes from several starts (see :func:`fit_trust`)."""
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
-    model = TrustDynamics(kind, n_nodes, rule)
-    all_names = parameter_names(kind, rule)
+    model = TrustDynamics(kind, n_nodes, rule, segments)
+    all_names = parameter_names(kind, rule, segments)
     # the warm-start sample: at most a quarter of the sellers, so that the passes over all
     # logs (the expensive ones, a job each on Spark) only finish what the sample started
     full_sellers = engine.n_sellers()
@@ -792,11 +839,13 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
             why += (f"; {engine.exclusions.outside_sample:,} events of sellers outside the sample "
                     f"(fraction {opts.seller_fraction:g}): try a larger fraction")
         raise LogsError(f"{engine.source.events}: no usable events after exclusions ({why})")
-    base = default_start(kind, sample, rule)
+    base = default_start(kind, sample, rule, segments)
     starts = [(label, base if u is None else np.asarray(u, float)) for label, u in starts]
-    starts += [(f"random {i + 1}", u) for i, u in enumerate(random_starts(kind, rule, base, extra_starts))]
-    if nested:
-        starts.append((f"the {nested.rule} estimate", to_unconstrained(nested_start(nested, rule), kind, rule)))
+    starts += [(f"random {i + 1}", u) for i, u in enumerate(random_starts(kind, rule, base, extra_starts, segments))]
+    n_plain = len(starts)
+    for inner in nested:
+        label = f"the {inner.rule}" + (" by segment" if inner.segments else "") + " estimate"
+        starts.append((label, to_unconstrained(nested_start(inner, rule, segments), kind, rule, segments)))
     # decay moves trust only across events without feedback that a later decision of the same
     # seller follows: without any, it is not identified, and is held at the bottom of its range
     unidentified = {}
@@ -811,8 +860,8 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
             fixed = {**fixed, "decay": float(1 / (1 + np.exp(-U_BOUNDS["decay"][0])))}
     full_u = starts[0][1].copy()
     for name, value in fixed.items():
-        full_u[all_names.index(name)] = to_unconstrained({**to_natural(full_u, kind, rule), name: value},
-                                                         kind, rule)[all_names.index(name)]
+        full_u[all_names.index(name)] = to_unconstrained({**to_natural(full_u, kind, rule, segments), name: value},
+                                                         kind, rule, segments)[all_names.index(name)]
     free = np.array([n not in fixed for n in all_names])
     names = [n for n, f in zip(all_names, free) if f]
     sample_sellers = sum(int(b["n_sellers"]) for b in sample)
@@ -873,14 +922,15 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
             passes += n
             e.update(res=res, final=final, loglik=float(final.loglik))
     finished = [e for e in ends if "final" in e and np.isfinite(e["loglik"])]
-    if nested and (not finished or max(e["loglik"] for e in finished) < nested.loglik):
-        # the nested estimate is a point of this rule: never end below it
-        e = ends[-1]
-        if "final" not in e:
-            res, final, n = _optimize(eval_full, starts[-1][1][free], names, tol, maxiter, gtol, progress, None)
-            passes += n
-            e.update(res=res, final=final, loglik=float(final.loglik))
-            finished.append(e)
+    floor = max((inner.loglik for inner in nested), default=-np.inf)
+    if nested and (not finished or max(e["loglik"] for e in finished) < floor):
+        # a nested estimate is a point of this model: never end below it
+        for (label, u_start), e in list(zip(starts, ends))[n_plain:]:
+            if "final" not in e:
+                res, final, n = _optimize(eval_full, u_start[free], names, tol, maxiter, gtol, progress, None)
+                passes += n
+                e.update(res=res, final=final, loglik=float(final.loglik))
+                finished.append(e)
     if not finished:
         finished = [e for e in ends if "final" in e]
     best = max(finished, key=lambda e: e["loglik"] if np.isfinite(e["loglik"]) else -np.inf)
@@ -906,7 +956,7 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
                     f"eigenvalues of -H: {', '.join(f'{e:.3g}' for e in eig)}); "
                     + (", ".join(c.flat) + " are not identified by these logs" if c is not None and c.flat
                        else "some parameters are not identified by these logs"))
-    J = natural_jacobian(u, kind, rule)
+    J = natural_jacobian(u, kind, rule, segments)
     cov = inference.delta_method(V, J)
     se_model = None
     if c is not None and c.few_clusters:
@@ -924,7 +974,7 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
     hi = np.array([U_BOUNDS[n][1] for n in names])
     at_bound = inference.parameters_at_bounds(names, u_free, lo, hi, tol=1e-3)
     for n in at_bound:
-        warn.append(f"{n} is at the bound of its range ({to_natural(u, kind, rule)[n]:.4g}); its "
+        warn.append(f"{n} is at the bound of its range ({to_natural(u, kind, rule, segments)[n]:.4g}); its "
                     "standard error is not meaningful")
     if not res.success:
         warn.append(f"optimizer did not converge: {res.message}")
@@ -950,7 +1000,7 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
     if not np.isfinite(final.loglik) or not np.all(np.isfinite(u)):
         raise TrustFitError(f"the log-likelihood is not finite at the estimate ({final.loglik}): the fit has not "
                             f"converged; look for extreme values in the logs")
-    est = to_natural(u, kind, rule)
+    est = to_natural(u, kind, rule, segments)
     fit = TrustFit(
         kind=kind, u=u, estimates=est,
         se={n: (float(se_nat[i]) if n not in fixed else float("nan")) for i, n in enumerate(all_names)},
@@ -970,7 +1020,7 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
                                  "falls below fraction x 2^64",
                        "rows_of_other_sellers": engine.exclusions.outside_sample}
         if opts.sampled else None, n_nodes=n_nodes, fixed={k: v for k, v in fixed.items() if k not in unidentified},
-        unidentified=unidentified,
+        unidentified=unidentified, segments=segments,
         starts=[{"start": e["label"], "nodes": n_nodes, "loglik": json_number(e.get("loglik")),
                  **({"sample_loglik": json_number(e["sample_loglik"])} if "sample_loglik" in e else {})}
                 for e in ends])

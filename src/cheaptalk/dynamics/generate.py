@@ -51,6 +51,8 @@ class SyntheticWorld:
     # sellers.parquet (seller, subject) for `--shared-initial-trust`
     advisors_per_subject: int = 1
     initial_trust_mean: float = 0.5
+    # initial trust by segment: {segment: mean} (segments not named keep initial_trust_mean)
+    initial_trust_means: dict | None = None
     initial_trust_concentration: float = 6.0
     sd_action: float = 5.0
     follow_slope: float = 2.0
@@ -63,10 +65,15 @@ class SyntheticWorld:
     demand_level: tuple = (50.0, 150.0)
 
     def truth(self) -> dict:
-        """True population parameters under the names ``trust fit --json`` reports."""
+        """True population parameters under the names ``trust fit --json`` reports (with
+        initial trust by segment, ``initial_trust_mean[SEGMENT]`` for every segment)."""
         rates = {} if split_rule(self.rule)[0] in ("bayes", "wsls") else \
             dict(zip(rate_names(self.rule), (self.eta_up, self.eta_down)))
-        return {name: rates.get(name, getattr(self, name, None)) for name in parameter_names(self.adoption, self.rule)}
+        segments = tuple(sorted(SEGMENTS)) if self.initial_trust_means else ()
+        means = {f"initial_trust_mean[{s}]": (self.initial_trust_means or {}).get(s, self.initial_trust_mean)
+                 for s in segments}
+        return {name: rates.get(name, means.get(name, getattr(self, name, None)))
+                for name in parameter_names(self.adoption, self.rule, segments)}
 
 
 def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int):
@@ -79,10 +86,16 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     own = truth + world.own_sd * rng.standard_normal((S, T))
     feedback = rng.random((S, T)) < world.feedback_rate
     fidelity = 1.0 - np.minimum(1.0, np.abs(rec - truth) / world.fidelity_scale)
+    k = max(1, int(world.advisors_per_subject))
     a = world.initial_trust_mean * world.initial_trust_concentration
     b = (1 - world.initial_trust_mean) * world.initial_trust_concentration
-    k = max(1, int(world.advisors_per_subject))
-    if k > 1:
+    if world.initial_trust_means:
+        if k > 1:
+            raise InputError("initial trust by segment and advisors sharing one initial trust do not go together")
+        means = np.array([world.initial_trust_means.get(s, world.initial_trust_mean) for s in SEGMENTS])[seg]
+        alpha0 = rng.beta(means * world.initial_trust_concentration,
+                          (1 - means) * world.initial_trust_concentration)
+    elif k > 1:
         # one initial trust per subject, shared by its advisors (chunks hold whole subjects)
         subject = (first_seller + np.arange(S)) // k
         first_subject = subject[0]

@@ -51,7 +51,7 @@ import numpy as np
 from ..errors import ModelError
 from .parameters import (ADOPTION_KINDS, DEFAULT_NODES, DESCRIPTIONS, PARAMETER_NAMES, RULES,  # noqa: F401
                          check_rule, expansion_matrix, initial_trust_nodes, leaning, natural_jacobian,
-                         split_rule,
+                         segment_name, split_rule,
                          parameter_names, to_natural, to_unconstrained)
 
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DEFAULT_NODES", "TrustDynamics", "simulate_path",
@@ -70,20 +70,64 @@ class TrustDynamics:
     kind: str = "continuous"
     n_nodes: int = DEFAULT_NODES
     rule: str = "asymmetric"
+    # initial trust by segment: one mean per segment (sellers' ``segment`` labels)
+    segments: tuple = ()
 
     def __post_init__(self):
         if self.kind not in ADOPTION_KINDS:
             raise ModelError(f"adoption must be one of {ADOPTION_KINDS}, got {self.kind!r}")
         check_rule(self.rule)
+        object.__setattr__(self, "segments", tuple(self.segments))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return parameter_names(self.kind, self.rule)
+        return parameter_names(self.kind, self.rule, self.segments)
 
     @property
     def expansion(self) -> np.ndarray:
-        """``A``: the rule's vector ``w`` to the passes' six coordinates, ``u = A w``."""
-        return expansion_matrix(self.rule)
+        """``A``: the rule's vector ``w`` to the passes' six coordinates, ``u = A w`` (the
+        first segment's, with initial trust by segment)."""
+        return expansion_matrix(self.rule, self.segments)
+
+    def one_segment(self) -> "TrustDynamics":
+        """The same model with one mean of initial trust (what each segment's sellers follow)."""
+        return TrustDynamics(self.kind, self.n_nodes, self.rule)
+
+    def segment_projection(self, k: int) -> np.ndarray:
+        """``P_k`` with ``w_one = P_k w``: the vector of :meth:`one_segment` for the sellers of
+        segment ``k`` (its own mean, everything else shared)."""
+        names = self.names
+        one = parameter_names(self.kind, self.rule)
+        P = np.zeros((len(one), len(names)))
+        for i, n in enumerate(one):
+            P[i, names.index(segment_name(n, self.segments[k]) if n == "initial_trust_mean" else n)] = 1.0
+        return P
+
+    def split_by_segment(self, batch: dict):
+        """``(k, rows, sub-batch)`` for each segment present in ``batch``; a seller outside every
+        segment is a :class:`ModelError`. Sellers that share initial trust cannot be split."""
+        from .engines.memory import take_sellers
+        if "group_end" in batch:
+            raise ModelError("initial trust by segment with a shared initial trust per subject is not available: "
+                             "a subject's sellers in different segments would need one initial trust each")
+        nb = int(batch["n_sellers"])
+        labels = batch.get("segment")
+        if labels is None:
+            raise ModelError("initial trust by segment needs the sellers' segment (a segment column in the logs or "
+                             "the seller table)")
+        labels = np.asarray(labels[:nb], object)
+        index = {s: k for k, s in enumerate(self.segments)}
+        unknown = sorted({str(x) for x in labels if x not in index})
+        if unknown:
+            raise ModelError(f"sellers in segment(s) {unknown[:5]} that the model has no initial trust for "
+                             f"(its segments: {list(self.segments)})")
+        codes = np.array([index[x] for x in labels], int)
+        for k in range(len(self.segments)):
+            rows = np.flatnonzero(codes == k)
+            if len(rows):
+                keep = np.zeros(len(batch["length"]), bool)
+                keep[rows] = True
+                yield k, rows, take_sellers(batch, keep)
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Initial-trust nodes in (0, 1) and their log Gauss-Legendre weights."""
@@ -101,11 +145,26 @@ class TrustDynamics:
         """Per-seller log-likelihoods and scores (and the batch's Hessian) of one packed
         batch at the rule's vector ``u``, from the compiled pass
         (:func:`cheaptalk.dynamics.kernels.batch_pass`, in its six coordinates ``A u``;
-        scores ``S A`` and Hessian ``A' H A`` by the chain rule)."""
+        scores ``S A`` and Hessian ``A' H A`` by the chain rule). With initial trust by
+        segment, each segment's sellers are passed at their own vector ``P_k u`` and their
+        scores and Hessian mapped back by ``P_k``."""
         from .kernels import batch_pass
+        u = np.asarray(u, float)
+        if self.segments:
+            one = self.one_segment()
+            nb = int(batch["n_sellers"])
+            ll, scores = np.zeros(nb), np.zeros((nb, len(u)))
+            H = np.zeros((len(u), len(u))) if hessian else None
+            for k, rows, sub in self.split_by_segment(batch):
+                P = self.segment_projection(k)
+                ll_k, s_k, H_k = one.batch_pass(P @ u, sub, hessian)
+                ll[rows] = ll_k[:len(rows)]
+                scores[rows] = s_k[:len(rows)] @ P
+                if hessian:
+                    H += P.T @ H_k @ P
+            return ll, scores, H
         A = self.expansion
-        ll, scores, H = batch_pass(self.kind, A @ np.asarray(u, float), batch, hessian, self.n_nodes,
-                                   rule=self.rule)
+        ll, scores, H = batch_pass(self.kind, A @ u, batch, hessian, self.n_nodes, rule=self.rule)
         return ll, scores @ A, (A.T @ H @ A if H is not None else None)
 
     @property
@@ -132,6 +191,16 @@ class TrustDynamics:
         ``alpha_t`` over the initial-trust nodes, at the given parameters (it does not
         include parameter uncertainty).
         """
+        if self.segments:
+            one = self.one_segment()
+            out = None
+            for k, rows, sub in self.split_by_segment(batch):
+                part = one.filtered(self.segment_projection(k) @ np.asarray(u, float), sub, levels)
+                if out is None:
+                    out = {key: np.full((len(batch["length"]),) + v.shape[1:], np.nan) for key, v in part.items()}
+                for key, v in part.items():
+                    out[key][rows] = v[:len(rows)]
+            return out
         post, path = self.reference.posterior(u, batch)   # (B, Q), (T, B, Q)
         path = path.transpose(1, 0, 2)                    # (B, T, Q)
         mean = np.einsum("btq,bq->bt", path, post)

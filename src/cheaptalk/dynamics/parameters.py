@@ -14,7 +14,7 @@ from ..errors import ModelError
 __all__ = ["ADOPTION_KINDS", "PARAMETER_NAMES", "DESCRIPTIONS", "DEFAULT_NODES", "to_natural",
            "to_unconstrained", "natural_jacobian", "initial_trust_nodes", "TRANSFORMS", "RULES",
            "RATE_NAMES", "parameter_names", "expansion_matrix", "rule_values", "check_rule", "split_rule",
-           "rate_names", "DECAY", "N_COORDINATES", "LEANING_WIDTH", "leaning", "node_grid", "strength_nodes",
+           "rate_names", "DECAY", "base_name", "segment_name", "ByBaseName", "N_COORDINATES", "LEANING_WIDTH", "leaning", "node_grid", "strength_nodes",
            "STRENGTH_NODES"]
 
 ADOPTION_KINDS = ("continuous", "binary")
@@ -76,6 +76,36 @@ DESCRIPTIONS = {
     "follow_slope": "slope of logit P(follow) on logit(trust)",
 }
 
+def base_name(name: str) -> str:
+    """A parameter's name without its segment: ``initial_trust_mean[advisor 1]`` ->
+    ``initial_trust_mean`` (initial trust by segment, :func:`parameter_names`)."""
+    return name.split("[", 1)[0]
+
+
+def segment_name(name: str, segment) -> str:
+    return f"{name}[{segment}]"
+
+
+class ByBaseName(dict):
+    """A table keyed by parameter name that answers for a segment's parameter with the
+    entry of its base name (its transform, its range)."""
+
+    def __missing__(self, name):
+        base = base_name(name)
+        if base == name:
+            raise KeyError(name)
+        return self[base]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name) or dict.__contains__(self, base_name(name))
+
+
 # transforms: 'logit' maps (0, 1), 'log' maps (0, inf) to the real line
 _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_confirm": "logit",
                "eta_disconfirm": "logit", "prior_strength": "log", "prior_strength_sd": "log",
@@ -84,6 +114,7 @@ _TRANSFORMS = {"eta_up": "logit", "eta_down": "logit", "eta": "logit", "eta_conf
                "initial_trust_concentration": "log", "sd_action": "log", "follow_slope": "log"}
 
 
+_TRANSFORMS = ByBaseName(_TRANSFORMS)
 TRANSFORMS = _TRANSFORMS
 
 
@@ -111,28 +142,34 @@ def rate_names(rule: str) -> tuple[str, ...]:
     return RATE_NAMES[split_rule(rule)[0]]
 
 
-def parameter_names(kind: str, rule: str = "asymmetric") -> tuple[str, ...]:
+def parameter_names(kind: str, rule: str = "asymmetric", segments=()) -> tuple[str, ...]:
     """The parameters of ``rule`` with adoption ``kind``: its rates, then initial trust and
-    the adoption noise, then the decay rate (``RULE+decay``)."""
+    the adoption noise, then the decay rate (``RULE+decay``). With ``segments`` (initial
+    trust by segment) one mean of initial trust per segment, ``initial_trust_mean[SEGMENT]``."""
     base, decay = split_rule(rule)
-    return RATE_NAMES[base] + PARAMETER_NAMES[kind][2:] + (("decay",) if decay else ())
+    means = tuple(segment_name("initial_trust_mean", s) for s in segments) or ("initial_trust_mean",)
+    return RATE_NAMES[base] + means + PARAMETER_NAMES[kind][3:] + (("decay",) if decay else ())
 
 
-def expansion_matrix(rule: str) -> np.ndarray:
+def expansion_matrix(rule: str, segments=(), segment: int = 0) -> np.ndarray:
     """``A`` with ``u_full = A w``: the rule's unconstrained vector ``w`` in the six
     coordinates the compiled passes take (two rule coordinates, mean, concentration, noise,
-    decay). ``symmetric`` puts its one rate in both rule coordinates; without the decay
-    option the decay coordinate is unused."""
+    decay), for the sellers of ``segments[segment]`` (its own mean of initial trust).
+    ``symmetric`` puts its one rate in both rule coordinates; without the decay option the
+    decay coordinate is unused."""
     base, decay = split_rule(rule)
-    names = parameter_names("continuous", rule)
+    names = parameter_names("continuous", rule, segments)
     A = np.zeros((N_COORDINATES, len(names)))
     n_rates = len(RATE_NAMES[base])
+    n_means = max(len(segments), 1)
     A[0, 0] = 1.0
     if n_rates == 2:
         A[1, 1] = 1.0
     elif base == "symmetric":
         A[1, 0] = 1.0
-    A[2:5, n_rates:n_rates + 3] = np.eye(3)
+    A[2, n_rates + segment] = 1.0
+    A[3, n_rates + n_means] = 1.0
+    A[4, n_rates + n_means + 1] = 1.0
     if decay:
         A[5, -1] = 1.0
     return A
@@ -149,28 +186,28 @@ def rule_values(params: dict, rule: str) -> tuple[float, float]:
     return (params[names[0]], params[names[0]] if base == "symmetric" else 0.0)
 
 
-def to_natural(u, kind: str, rule: str = "asymmetric") -> dict:
+def to_natural(u, kind: str, rule: str = "asymmetric", segments=()) -> dict:
     """Unconstrained vector -> {name: value} (numpy)."""
     u = np.asarray(u, float)
     out = {}
-    for name, v in zip(parameter_names(kind, rule), u):
+    for name, v in zip(parameter_names(kind, rule, segments), u):
         out[name] = float(1 / (1 + np.exp(-v))) if _TRANSFORMS[name] == "logit" else float(np.exp(v))
     return out
 
 
-def to_unconstrained(params: dict, kind: str, rule: str = "asymmetric") -> np.ndarray:
+def to_unconstrained(params: dict, kind: str, rule: str = "asymmetric", segments=()) -> np.ndarray:
     out = []
-    for name in parameter_names(kind, rule):
+    for name in parameter_names(kind, rule, segments):
         v = float(params[name])
         out.append(np.log(v / (1 - v)) if _TRANSFORMS[name] == "logit" else np.log(v))
     return np.array(out)
 
 
-def natural_jacobian(u, kind: str, rule: str = "asymmetric") -> np.ndarray:
+def natural_jacobian(u, kind: str, rule: str = "asymmetric", segments=()) -> np.ndarray:
     """Diagonal of d natural / d u (for delta-method standard errors)."""
     u = np.asarray(u, float)
     d = []
-    for name, v in zip(parameter_names(kind, rule), u):
+    for name, v in zip(parameter_names(kind, rule, segments), u):
         if _TRANSFORMS[name] == "logit":
             p = 1 / (1 + np.exp(-v))
             d.append(p * (1 - p))
