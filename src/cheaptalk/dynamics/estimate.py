@@ -762,6 +762,12 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
         history.append(check)
         if check["stable"] or n_nodes is not None or 4 * nodes > MAX_NODES:
             break
+        if fit.at_bound and finer.at_bound:
+            # the fit runs to the edge of a parameter's range (a limit of the model, e.g. initial
+            # trust narrower than any grid resolves): more nodes only chase it; the fit says so
+            check["why_not_refined"] = (f"{', '.join(finer.at_bound)} at the edge of its range: the fit tends to a "
+                                        f"limit of the model, which more nodes do not settle")
+            break
         fit, nodes = finer, 2 * nodes
     fit.starts = first_starts + [s for s in fit.starts if s not in first_starts]
     fit.quadrature = {"nodes": nodes, "checked": bool(history), "fixed_by_user": n_nodes is not None,
@@ -772,7 +778,8 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
             f"the quadrature of initial trust is not fine enough: with {2 * nodes} nodes instead of {nodes} the "
             f"log-likelihood moves by {last['loglik_change']:.3g} and an estimate by {last['max_change_se']:.3g} "
             f"standard errors ({last['moved'] or 'none'})"
-            + (f"; use more --nodes (at most {MAX_NODES})" if n_nodes is not None else ""))
+            + (f"; use more --nodes (at most {MAX_NODES})" if n_nodes is not None else "")
+            + (f"; {last['why_not_refined']}" if last.get("why_not_refined") else ""))
     fit.seconds = time.perf_counter() - t0
     return fit
 

@@ -5,9 +5,10 @@ independent across sellers and initial-trust nodes. These kernels run it in comp
 (numba): sellers in parallel over the cores, the nodes of one seller in the innermost loop
 (vectorized), every quantity in float64. One pass gives, per seller, the log-likelihood, the
 score and the Hessian, all exact. There is one kernel per adoption kind, with and without the
-Hessian, compiled for a fixed node count: the per-node state is one block of known shape, so
-the compiler can see that its rows never overlap and vectorizes the node loops without
-run-time checks.
+Hessian, compiled for the default node count: the per-node state is one block of known
+shape, so the compiler can see that its rows never overlap and vectorizes the node loops
+without run-time checks (other counts, as the quadrature check uses, share one kernel that
+reads the count at run time).
 
 Derivatives. Along node ``q``'s path the first and second derivatives of ``alpha_t`` with
 respect to the rule's coordinates are carried forward with the path; for the asymmetric,
@@ -134,13 +135,13 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
     and Hessian in the unconstrained parameters (u0, u1, u2, u3, psi, x). ``j``, ``c``: first
     and second derivatives of the rule coordinates in u0, u1 (sigmoid for the branch rates; 1
     and 0 where the paths carry derivatives in u already, as they do for x)."""
-    Q = log_w.shape[0]
+    n_q = log_w.shape[0]
     # L = logsumexp_q (log w_q + ll_q), posterior p_q (one exp per node)
     top = -np.inf
-    for q in range(Q):
+    for q in range(n_q):
         top = max(top, log_w[q] + st[_LL, q])
     total = 0.0
-    for q in range(Q):
+    for q in range(n_q):
         post[q] = math.exp(log_w[q] + st[_LL, q] - top)
         total += post[q]
     out_ll[b] = top + math.log(total)
@@ -148,7 +149,7 @@ def _seller_totals(b, log_w, d_log_w, d2_log_w, j_up, j_down, c_up, c_down, hess
     s0 = s1 = s2 = s3 = s4 = s5 = 0.0
     a00 = a01 = a02 = a03 = a04 = a05 = a11 = a12 = a13 = a14 = a15 = 0.0
     a22 = a23 = a24 = a25 = a33 = a34 = a35 = a44 = a45 = a55 = 0.0
-    for q in range(Q):
+    for q in range(n_q):
         p = post[q] / total
         x0 = st[_G_U, q] * j_up
         x1 = st[_G_D, q] * j_down
@@ -457,7 +458,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
                             grouped: bool = False):
     """Continuous adoption; ``hessian``, the node count, the rule's code, the decay option and
     the grouping of sellers (a shared initial trust) are compile-time constants."""
-    Q = n_nodes
+    Q = n_nodes if n_nodes is not None else -1      # -1: the count read from the nodes at run time
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length,
@@ -466,11 +467,12 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
         n_chunks = bounds.shape[0] - 1
         inv_var = math.exp(-2.0 * psi)
         for chunk in numba.prange(n_chunks):
-            # one block of known shape: LLVM sees that its rows cannot overlap and vectorizes
-            # the node loops without run-time checks
-            st = np.empty((_N_ROWS, Q))
-            acc = np.zeros((_N_ROWS, Q))
-            post = np.empty(Q)
+            # one block of known shape (for the default node count): LLVM sees that its rows
+            # cannot overlap and vectorizes the node loops without run-time checks
+            n_q = Q if Q > 0 else nodes.shape[0]
+            st = np.empty((_N_ROWS, n_q))
+            acc = np.zeros((_N_ROWS, n_q))
+            post = np.empty(n_q)
             for b in range(bounds[chunk], bounds[chunk + 1]):
                 _start_seller(st, nodes)
                 n_obs = 0
@@ -482,7 +484,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
                         g = np.float64(gap[b, t])
                         y = np.float64(act[b, t])
                         gg = g * g
-                        for q in range(Q):
+                        for q in range(n_q):
                             su = st[_S_U, q]
                             sd = st[_S_D, q]
                             r = y - st[_ALPHA, q] * g
@@ -507,7 +509,7 @@ def _make_continuous_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, de
                     elif decay:
                         _decay_paths(st, nodes, delta, j_x, c_x, hessian)
                 const = n_obs * (psi + _HALF_LOG_2PI)
-                for q in range(Q):
+                for q in range(n_q):
                     z2 = st[_SUM_RR, q] * inv_var
                     st[_LL, q] = -0.5 * z2 - const
                     st[_G_U, q] = st[_SUM_U, q] * inv_var
@@ -555,7 +557,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
                         grouped: bool = False):
     """Binary adoption (follow / ignore); ``hessian``, the node count, the rule's code, the
     decay option and the grouping of sellers are compile-time constants."""
-    Q = n_nodes
+    Q = n_nodes if n_nodes is not None else -1      # -1: the count read from the nodes at run time
 
     @numba.njit(parallel=True, **_JIT)
     def kernel(gap, act, fidelity, feedback, observed, length,
@@ -564,9 +566,10 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
         n_chunks = bounds.shape[0] - 1
         scale = math.exp(psi)
         for chunk in numba.prange(n_chunks):
-            st = np.empty((_N_ROWS, Q))
-            acc = np.zeros((_N_ROWS, Q))
-            post = np.empty(Q)
+            n_q = Q if Q > 0 else nodes.shape[0]
+            st = np.empty((_N_ROWS, n_q))
+            acc = np.zeros((_N_ROWS, n_q))
+            post = np.empty(n_q)
             for b in range(bounds[chunk], bounds[chunk + 1]):
                 _start_seller(st, nodes)
                 _cache_link(st, scale)
@@ -576,7 +579,7 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
                     # zz = z signed by the decision, lp = log sigmoid(zz)
                     if observed[b, t]:
                         sign = 1.0 if np.float64(act[b, t]) > 0.5 else -1.0
-                        for q in range(Q):
+                        for q in range(n_q):
                             z = st[_Z, q]
                             z_a = st[_Z_A, q]
                             su = st[_S_U, q]
@@ -624,11 +627,19 @@ def _make_binary_kernel(hessian: bool, n_nodes: int, rule: int = _BRANCH, decay:
 _KERNELS: dict = {}
 
 
+# node counts compiled as constants (the default grid, and with bayes' prior-strength nodes):
+# the others share one kernel that reads the count at run time, so that refining the
+# quadrature (40, 80, ... nodes) compiles once rather than once per count
+SPECIALIZED_NODES = (20, 20 * 3)
+
+
 def _kernel(kind: str, hessian: bool, n_nodes: int, rule: int = _BRANCH, decay: bool = False,
             grouped: bool = False):
     """The kernel for one adoption kind, rule code, decay option and grouping, with or
     without the Hessian, for ``n_nodes`` nodes (compiled, or loaded from numba's cache, on
     first use)."""
+    if n_nodes not in SPECIALIZED_NODES:
+        n_nodes = None
     key = (kind, hessian, n_nodes, rule, decay, grouped)
     if key not in _KERNELS:
         make = _make_binary_kernel if kind == "binary" else _make_continuous_kernel

@@ -7,6 +7,8 @@ them) need not import JAX; :mod:`cheaptalk.dynamics.model` re-exports all of it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import ModelError
@@ -218,6 +220,13 @@ def natural_jacobian(u, kind: str, rule: str = "asymmetric", segments=()) -> np.
 
 def initial_trust_nodes(n: int = DEFAULT_NODES):
     """Gauss-Legendre nodes mapped to (0, 1) and their log weights."""
+    nodes, log_w = _gauss_legendre(int(n))
+    return nodes.copy(), log_w.copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _gauss_legendre(n: int):
+    # (computed once per count: at hundreds of nodes this costs more than a pass of small logs)
     x, w = np.polynomial.legendre.leggauss(n)
     return (x + 1) / 2, np.log(w / 2)
 
