@@ -547,6 +547,17 @@ def _replay_inputs(args, shared: bool = False):
         engine.close()
 
 
+def _whatif_supported(path, fitj: dict) -> None:
+    """The what-if replays fits with one mean of initial trust and every parameter estimated."""
+    if fitj.get("segments"):
+        raise InputError(f"{path}: a fit with initial trust by segment; the what-if replays fits with one mean of "
+                         "initial trust (fit again without --initial-trust-by)")
+    missing = [n for n, p in fitj.get("params", {}).items() if p.get("estimate") is None]
+    if missing:
+        raise InputError(f"{path}: {', '.join(missing)} not identified by the fit; the what-if needs every parameter "
+                         "(fit again with the rule without it, e.g. without +decay)")
+
+
 def _fit_nodes(fitj: dict) -> int:
     """The initial-trust nodes a trust fit JSON was estimated on (20 before they were recorded)."""
     nodes = (fitj.get("diagnostics") or {}).get("quadrature", {}).get("nodes", 20)
@@ -565,6 +576,8 @@ def _whatif_by_rule(args, fits: list) -> int:
     if args.parameter_draws:
         raise InputError("--parameter-draws applies to one fit; give a `trust fit --json` file")
     args.adoption = args.adoption or kinds.pop()
+    for m in fits:
+        _whatif_supported(args.fit, m)
     shared = any(m.get("cluster") == "subject" for m in fits)
     with _replay_inputs(args, shared) as (batches, scales, rates, fidelity_scale):
         by_rule = {}
@@ -613,6 +626,7 @@ def run_whatif(args) -> int:
         raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
     rule = fitj.get("rule", "asymmetric")
+    _whatif_supported(args.fit, fitj)
     args.adoption = args.adoption or kind
     # a fit with a shared initial trust per subject replays subjects, not lone sellers
     with _replay_inputs(args, fitj.get("cluster") == "subject") as (batches, scales, rates, fidelity_scale):

@@ -737,16 +737,24 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
     common = dict(warm_start_sellers=warm_start_sellers, maxiter=maxiter, gtol=gtol, tol=tol, progress=progress,
                   extra_starts=extra_starts, check_quadrature=False)
     if nested is None:
-        # the fits this one contains: the nested rule, and the same rule with one mean of initial trust
+        # the fits this one contains: the nested rule, and the same rule with one mean of initial
+        # trust. On logs larger than the warm-start sample they are fitted on the sample (a
+        # start, cheap), on smaller logs on all of them (a start and a floor)
+        from .engines.memory import MemoryEngine
+        target = _sample_target(engine, warm_start_sellers)
+        inner_engine = engine if engine.n_sellers() <= target else MemoryEngine(engine, engine.sample(target))
         nested = []
         if nested_rule(rule) is not None:
             inner = parameter_names(kind, nested_rule(rule), segments)
-            nested.append(fit_trust(engine, kind, nodes, rule=nested_rule(rule), segments=segments,
+            nested.append(fit_trust(inner_engine, kind, nodes, rule=nested_rule(rule), segments=segments,
                                     fixed={k: v for k, v in fixed.items() if k in inner}, **common))
         if segments:
             inner = parameter_names(kind, rule)
-            nested.append(fit_trust(engine, kind, nodes, rule=rule, fixed={k: v for k, v in fixed.items() if k in inner},
-                                    **common))
+            nested.append(fit_trust(inner_engine, kind, nodes, rule=rule,
+                                    fixed={k: v for k, v in fixed.items() if k in inner}, **common))
+        if inner_engine is not engine:
+            for inner in nested:
+                inner.loglik = -np.inf       # (a start only: its likelihood is the sample's)
     nested = [] if nested is False else list(nested) if isinstance(nested, (list, tuple)) else [nested]
     starts = [("given", to_unconstrained({**_start_values(kind, rule, engine, segments), **start}, kind, rule,
                                          segments))] if start else []
@@ -756,6 +764,13 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
     first_starts = fit.starts
     history = []
     while check_quadrature:
+        # first one pass on twice the nodes at the estimate: the Newton step from there predicts
+        # the refit's log-likelihood and estimates (to second order); only when it does not
+        # pass is the fit redone on twice the nodes
+        check = _quadrature_step(engine, fit, 2 * nodes)
+        if check["stable"]:
+            history.append(check)
+            break
         finer = _fit_at(engine, kind, 2 * nodes, rule, [("coarser fit", fit.u)], warm_start_sellers, maxiter, gtol,
                         tol, progress, fixed, [], 0, segments)
         check = _quadrature_check(fit, finer)
@@ -784,6 +799,39 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
     return fit
 
 
+def _quadrature_step(engine, fit: "TrustFit", nodes: int) -> dict:
+    """The quadrature check by one pass on ``nodes`` nodes at the fit's estimate: with the
+    score ``g`` and Hessian ``H`` there (in the estimated, identified parameters off their
+    bounds), the refit would move the estimates by ``(-H)^-1 g`` and raise the
+    log-likelihood by ``g' (-H)^-1 g / 2`` over its value at the estimate."""
+    model = TrustDynamics(fit.kind, nodes, fit.rule, fit.segments)
+    r = engine.evaluate(model, np.asarray(fit.u, float), hessian=True)
+    names = list(fit.estimates)
+    skip = set(fit.not_identified()) | set(fit.at_bound) | set(fit.fixed)
+    keep = np.array([n not in skip for n in names])
+    V = fit.cov_unconstrained
+    shifts, gain = {}, 0.0
+    if keep.any() and np.all(np.isfinite(r.hessian)):
+        neg_h = -r.hessian[np.ix_(keep, keep)]
+        try:
+            step = np.linalg.solve(neg_h, r.score[keep])
+            gain = 0.5 * float(r.score[keep] @ step) if np.linalg.eigvalsh(neg_h)[0] > 0 else np.inf
+        except np.linalg.LinAlgError:
+            step, gain = np.full(int(keep.sum()), np.inf), np.inf
+        for name, move in zip([n for n, k in zip(names, keep) if k], step):
+            j = names.index(name)
+            if V is not None and np.isfinite(V[j, j]) and V[j, j] > 0:
+                shifts[name] = abs(float(move)) / float(np.sqrt(V[j, j]))
+    finer_ll = r.loglik + gain
+    dll = abs(finer_ll - fit.loglik) if np.isfinite(finer_ll) else np.inf
+    worst = max(shifts.values(), default=0.0)
+    return {"nodes": fit.n_nodes, "against": nodes, "method": "one Newton step on the finer nodes",
+            "loglik": fit.loglik, "loglik_finer": json_number(finer_ll), "loglik_change": dll,
+            "max_change_se": worst, "moved": ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items()
+                                                       if v >= QUADRATURE_SE),
+            "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
+
+
 def _quadrature_check(fit: "TrustFit", finer: "TrustFit") -> dict:
     """How much the fit moves when the nodes are doubled: log-likelihood, and each
     identified estimate in its standard errors (unconstrained scale)."""
@@ -797,13 +845,21 @@ def _quadrature_check(fit: "TrustFit", finer: "TrustFit") -> dict:
     dll = abs(finer.loglik - fit.loglik)
     worst = max(shifts.values(), default=0.0)
     moved = ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items() if v >= QUADRATURE_SE)
-    return {"nodes": fit.n_nodes, "against": finer.n_nodes, "loglik": fit.loglik, "loglik_finer": finer.loglik,
+    return {"nodes": fit.n_nodes, "against": finer.n_nodes, "method": "refit on the finer nodes",
+            "loglik": fit.loglik, "loglik_finer": finer.loglik,
             "loglik_change": dll, "max_change_se": worst, "moved": moved,
             "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
 
 
 def _start_values(kind, rule, engine, segments=()) -> dict:
     return to_natural(default_start(kind, engine.sample(MIN_SAMPLE_SELLERS), rule, segments), kind, rule, segments)
+
+
+def _sample_target(engine, warm_start_sellers: int) -> int:
+    """Sellers in the warm-start sample: at most a quarter of all, so that the passes over all
+    logs (the expensive ones, a job each on Spark) only finish what the sample started."""
+    full = engine.n_sellers()
+    return warm_start_sellers if full >= 4 * warm_start_sellers else max(full // 4, MIN_SAMPLE_SELLERS)
 
 
 def engine_segments(engine, column: str = "segment") -> tuple:
@@ -833,12 +889,8 @@ def _fit_at(engine, kind, n_nodes, rule, starts, warm_start_sellers, maxiter, gt
     t0 = time.perf_counter()   # estimation only; the engine times its preparation
     model = TrustDynamics(kind, n_nodes, rule, segments)
     all_names = parameter_names(kind, rule, segments)
-    # the warm-start sample: at most a quarter of the sellers, so that the passes over all
-    # logs (the expensive ones, a job each on Spark) only finish what the sample started
     full_sellers = engine.n_sellers()
-    sample_target = warm_start_sellers if full_sellers >= 4 * warm_start_sellers else \
-        max(full_sellers // 4, MIN_SAMPLE_SELLERS)
-    sample = engine.sample(sample_target)
+    sample = engine.sample(_sample_target(engine, warm_start_sellers))
     opts = engine.source.options
     if not sample:
         why = '; '.join(engine.exclusions.report_lines()) or 'the logs are empty'
