@@ -348,7 +348,6 @@ def run_fit(args) -> int:
                                 "range (the data do not exclude it)" for name, side in fit.profile["open_at"].items())
         result = fit.to_json()
         if args.out:
-            from ..dynamics.model import TrustDynamics
             from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_trajectories
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)
@@ -435,7 +434,6 @@ def run_compare(args) -> int:
                                    warm_start_sellers=args.warm_start_sellers, progress=progress,
                                    folds=args.folds, cv_sellers=args.cv_sellers, cv_seed=args.cv_seed)
         if args.out:
-            from ..dynamics.model import TrustDynamics
             from ..dynamics.plots import plot_adoption, plot_after_feedback, plot_rules
             from ..dynamics.trajectories import write_trajectories
             out = Path(args.out)

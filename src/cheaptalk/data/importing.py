@@ -457,15 +457,7 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
         rows = np.arange(1, len(frame) + 1)
     frame.columns = [str(c) for c in frame.columns]
     report = ImportReport(source=source, map=spec.path, n_rows=int(len(set(rows.tolist()))))
-    missing = sorted(spec.source_columns() - set(frame.columns))
-    if missing:
-        raise MapError(f"{spec.path}: names column(s) {missing} that {source} does not have; it has "
-                       f"{list(frame.columns)[:40]}{' ...' if frame.shape[1] > 40 else ''}")
-    keep = np.ones(len(frame), bool)
-    if spec.keep is not None:
-        kept = spec.keep(frame)
-        report.exclude(f"not kept by the map's condition ({spec.keep.text})", np.unique(rows[~kept]))
-        keep &= kept
+    keep = kept_rows(frame, spec, source, report, rows)
     flags = {name: cond(frame) for name, cond in spec.flags.items()}
     pieces = []
     for d in spec.decisions:
@@ -514,6 +506,20 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
     report.n_decisions = int(len(result))
     columns = [c for c in LONG_COLUMNS if c in result.columns]
     return result[columns].reset_index(drop=True), report
+
+
+def kept_rows(frame: pd.DataFrame, spec: ImportMap, source: str, report: ImportReport, rows) -> np.ndarray:
+    """The rows the map keeps (its ``[source] keep`` condition; the others are counted in
+    ``report``), after checking that the source has every column the map names."""
+    missing = sorted(spec.source_columns() - set(frame.columns))
+    if missing:
+        raise MapError(f"{spec.path}: names column(s) {missing} that {source} does not have; it has "
+                       f"{list(frame.columns)[:40]}{' ...' if frame.shape[1] > 40 else ''}")
+    if spec.keep is None:
+        return np.ones(len(frame), bool)
+    kept = spec.keep(frame)
+    report.exclude(f"not kept by the map's condition ({spec.keep.text})", np.unique(rows[~kept]))
+    return kept
 
 
 def _map_values(piece: pd.DataFrame, spec: ImportMap, report: ImportReport, columns) -> pd.DataFrame:

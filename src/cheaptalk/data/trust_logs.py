@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .importing import Condition, ImportMap, ImportReport, MapError, _column_spec, _FORMATS, _map_values, \
-    numeric_column
+    kept_rows, numeric_column
 
 __all__ = ["TRUST_LOG_COLUMNS", "TrustLogReport", "trust_map_from_dict", "import_trust_logs", "write_trust_logs"]
 
@@ -108,14 +108,7 @@ def import_trust_logs(frame: pd.DataFrame, spec: ImportMap, source: str = "data"
     frame.columns = [str(c) for c in frame.columns]
     rows = np.arange(1, len(frame) + 1)
     report = TrustLogReport(source=source, map=spec.path, n_rows=len(frame))
-    missing = sorted(spec.source_columns() - set(frame.columns))
-    if missing:
-        raise MapError(f"{spec.path}: names column(s) {missing} that {source} does not have; it has "
-                       f"{list(frame.columns)[:40]}{' ...' if frame.shape[1] > 40 else ''}")
-    keep = np.ones(len(frame), bool)
-    if spec.keep is not None:
-        keep = spec.keep(frame)
-        report.exclude(f"not kept by the map's condition ({spec.keep.text})", rows[~keep])
+    keep = kept_rows(frame, spec, source, report, rows)
     columns = spec.decisions[0]
     events = pd.DataFrame({col: cs.build(frame) for col, cs in columns.items()}, index=frame.index)
     events["_row"] = rows

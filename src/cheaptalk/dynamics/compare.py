@@ -32,8 +32,7 @@ from ..comparison.predictive import paired_cv_difference
 from ..comparison.confidence_set import DEFAULT_LEVEL, model_confidence_set, set_statement
 from ..comparison.vuong import likelihood_ratio_test, vuong_test
 from ..errors import InputError
-from .estimate import TrustFit, TrustFitError, engine_segments, fit_trust, nested_rule
-from .model import TrustDynamics
+from .estimate import TrustFitError, engine_segments, fit_trust, nested_rule
 from .parameters import DECAY, RULES, rate_names, split_rule
 
 __all__ = ["RuleComparison", "compare_rules", "check_rules", "cross_validate_rules", "NESTED", "CV_SELLERS"]

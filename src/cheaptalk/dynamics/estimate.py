@@ -39,7 +39,7 @@ from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batches
 from .model import TrustDynamics
-from .parameters import (ByBaseName, PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, base_name, natural_jacobian,
+from .parameters import (ByBaseName, PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, natural_jacobian,
                          parameter_names, rate_names, segment_name, to_natural, to_unconstrained)
 
 __all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS", "profile_intervals"]
