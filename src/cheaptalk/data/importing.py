@@ -360,7 +360,6 @@ def map_from_dict(doc: dict, where: str = "<map>") -> ImportMap:
     if not isinstance(output, dict) or set(output) - {"kind"}:
         raise MapError(f"{where}: [output] is a table with one key, kind = \"decisions\" or \"trust-logs\"")
     if output.get("kind", "decisions") == "trust-logs":
-        from .trust_logs import trust_map_from_dict
         return trust_map_from_dict(doc, where)
     if output.get("kind", "decisions") != "decisions":
         raise MapError(f"{where} [output] kind: {output.get('kind')!r} is not \"decisions\" or \"trust-logs\"")
@@ -406,6 +405,49 @@ def map_from_dict(doc: dict, where: str = "<map>") -> ImportMap:
                                                                for k, v in values.items()},
                      keep=keep, flags=flags, fmt=None if fmt == "otree-wide" else fmt,
                      sheet=source.get("sheet"), otree_app=app if fmt == "otree-wide" else None)
+
+
+# trust logs (:mod:`cheaptalk.data.trust_logs`): the event columns a map of repeated play makes
+TRUST_LOG_COLUMNS = ("seller", "subject", "time", "recommendation", "followed", "action", "own_estimate",
+                     "fidelity", "truth", "feedback", "segment")
+
+
+def trust_map_from_dict(doc: dict, where: str) -> ImportMap:
+    """A map with ``[output] kind = "trust-logs"`` (:mod:`cheaptalk.data.trust_logs`)."""
+    if "decisions" in doc or "flags" in doc:
+        raise MapError(f"{where}: [[decisions]] and [flags] belong to maps of decisions; a trust-logs map has "
+                       f"[source], [output], [columns] and [values]")
+    source = doc.get("source", {})
+    columns = doc.get("columns", {})
+    values = doc.get("values", {})
+    if not isinstance(source, dict) or not isinstance(columns, dict):
+        raise MapError(f"{where}: [source] and [columns] must be tables")
+    bad = sorted(set(columns) - set(TRUST_LOG_COLUMNS))
+    if bad:
+        raise MapError(f"{where} [columns]: {bad} are not trust-log columns ({', '.join(TRUST_LOG_COLUMNS)})")
+    needed = ["seller", "time", "recommendation", "feedback"]
+    missing = [c for c in needed if c not in columns]
+    if "followed" not in columns and not {"action", "own_estimate"} <= set(columns):
+        missing.append("followed (binary adoption) or action and own_estimate (continuous)")
+    if "followed" in columns and "action" in columns:
+        raise MapError(f"{where} [columns]: give followed (binary adoption) or action (continuous), not both")
+    if "fidelity" not in columns and "truth" not in columns:
+        missing.append("fidelity or truth")
+    if missing:
+        raise MapError(f"{where} [columns]: no source given for {', '.join(missing)}")
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise MapError(f"{where}: [values.COLUMN] tables map source values to trust-log values")
+    bad = sorted(set(values) - set(TRUST_LOG_COLUMNS))
+    if bad:
+        raise MapError(f"{where}: [values] names {bad}, which are not trust-log columns")
+    fmt = source.get("format")
+    if fmt is not None and fmt not in set(_FORMATS.values()):
+        raise MapError(f"{where} [source] format: {fmt!r} is not one of {sorted(set(_FORMATS.values()))}")
+    spec = {col: _column_spec(raw, f"{where} [columns] {col}") for col, raw in columns.items()}
+    keep = Condition(source["keep"], f"{where} [source] keep") if "keep" in source else None
+    return ImportMap(path=where, decisions=[spec], values={k: {str(a): b for a, b in v.items()}
+                                                           for k, v in values.items()},
+                     keep=keep, fmt=fmt, sheet=source.get("sheet"), output="trust-logs")
 
 
 # --- applying it ---------------------------------------------------------------------------------

@@ -32,13 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .importing import Condition, ImportMap, ImportReport, MapError, _column_spec, _FORMATS, _map_values, \
-    kept_rows, numeric_column
+from .importing import TRUST_LOG_COLUMNS, ImportMap, ImportReport, MapError, _map_values, kept_rows, numeric_column
 
-__all__ = ["TRUST_LOG_COLUMNS", "TrustLogReport", "trust_map_from_dict", "import_trust_logs", "write_trust_logs"]
+__all__ = ["TRUST_LOG_COLUMNS", "TrustLogReport", "import_trust_logs", "write_trust_logs"]
 
-TRUST_LOG_COLUMNS = ("seller", "subject", "time", "recommendation", "followed", "action", "own_estimate",
-                     "fidelity", "truth", "feedback", "segment")
 _NUMERIC = ("time", "recommendation", "followed", "action", "own_estimate", "fidelity", "truth", "feedback")
 
 
@@ -60,44 +57,6 @@ class TrustLogReport(ImportReport):
                 f"events of {self.n_sellers} sellers" + (f" ({self.n_subjects} subjects)" if self.n_subjects else "")
                 + f", {self.n_decisions} with a decision; {self.n_excluded} not imported")
         return "\n".join([head, *rest])
-
-
-def trust_map_from_dict(doc: dict, where: str) -> ImportMap:
-    """A map with ``[output] kind = "trust-logs"`` (see the module docstring)."""
-    if "decisions" in doc or "flags" in doc:
-        raise MapError(f"{where}: [[decisions]] and [flags] belong to maps of decisions; a trust-logs map has "
-                       f"[source], [output], [columns] and [values]")
-    source = doc.get("source", {})
-    columns = doc.get("columns", {})
-    values = doc.get("values", {})
-    if not isinstance(source, dict) or not isinstance(columns, dict):
-        raise MapError(f"{where}: [source] and [columns] must be tables")
-    bad = sorted(set(columns) - set(TRUST_LOG_COLUMNS))
-    if bad:
-        raise MapError(f"{where} [columns]: {bad} are not trust-log columns ({', '.join(TRUST_LOG_COLUMNS)})")
-    needed = ["seller", "time", "recommendation", "feedback"]
-    missing = [c for c in needed if c not in columns]
-    if "followed" not in columns and not {"action", "own_estimate"} <= set(columns):
-        missing.append("followed (binary adoption) or action and own_estimate (continuous)")
-    if "followed" in columns and "action" in columns:
-        raise MapError(f"{where} [columns]: give followed (binary adoption) or action (continuous), not both")
-    if "fidelity" not in columns and "truth" not in columns:
-        missing.append("fidelity or truth")
-    if missing:
-        raise MapError(f"{where} [columns]: no source given for {', '.join(missing)}")
-    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-        raise MapError(f"{where}: [values.COLUMN] tables map source values to trust-log values")
-    bad = sorted(set(values) - set(TRUST_LOG_COLUMNS))
-    if bad:
-        raise MapError(f"{where}: [values] names {bad}, which are not trust-log columns")
-    fmt = source.get("format")
-    if fmt is not None and fmt not in set(_FORMATS.values()):
-        raise MapError(f"{where} [source] format: {fmt!r} is not one of {sorted(set(_FORMATS.values()))}")
-    spec = {col: _column_spec(raw, f"{where} [columns] {col}") for col, raw in columns.items()}
-    keep = Condition(source["keep"], f"{where} [source] keep") if "keep" in source else None
-    return ImportMap(path=where, decisions=[spec], values={k: {str(a): b for a, b in v.items()}
-                                                           for k, v in values.items()},
-                     keep=keep, fmt=fmt, sheet=source.get("sheet"), output="trust-logs")
 
 
 def import_trust_logs(frame: pd.DataFrame, spec: ImportMap, source: str = "data"):

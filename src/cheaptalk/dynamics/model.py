@@ -106,7 +106,7 @@ class TrustDynamics:
     def split_by_segment(self, batch: dict):
         """``(k, rows, sub-batch)`` for each segment present in ``batch``; a seller outside every
         segment is a :class:`ModelError`. Sellers that share initial trust cannot be split."""
-        from .engines.memory import take_sellers
+        from .logs.packing import take_sellers
         if "group_end" in batch:
             raise ModelError("initial trust by segment with a shared initial trust per subject is not available: "
                              "a subject's sellers in different segments would need one initial trust each")

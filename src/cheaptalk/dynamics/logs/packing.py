@@ -587,3 +587,20 @@ def _leading_run(seller, value, from_end: bool = False) -> int:
         same = same[::-1]
     k = int(np.argmin(same)) if same.size else 0
     return same.size if same.size and same[k] else k
+
+
+def _per_seller(batch: dict, value) -> bool:
+    """Whether ``value`` of ``batch`` holds one row per seller (padding included)."""
+    return isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == batch["length"].shape[0]
+
+
+def take_sellers(batch: dict, keep: np.ndarray) -> dict | None:
+    """The sellers of ``batch`` where ``keep`` (a boolean array over its ``n_sellers``
+    sellers) is true, as a packed batch of their own; ``None`` when none is kept."""
+    nb = int(batch["n_sellers"])
+    rows = np.flatnonzero(np.asarray(keep, bool)[:nb])
+    if rows.size == 0:
+        return None
+    out = {key: value[rows] if _per_seller(batch, value) else value for key, value in batch.items()}
+    out["n_sellers"] = int(rows.size)
+    return out
