@@ -96,7 +96,7 @@ def test_bayesian_model_selection_against_closed_forms():
 def test_per_subject_cli_errors_are_one_line(capsys, tmp_path):
     for argv, message in [(["--per-subject"], "needs one of --dataset"),
                           (["--per-subject", "--dataset", "bullshitter"], "needs advice-taking trials"),
-                          (["--dataset", "advice-taking:gen1"], "go with --per-subject"),
+                          (["--data", str(tmp_path / "trials.csv")], "goes with --per-subject"),
                           ([], "give --logs")]:
         assert main(["trust", "compare", *argv]) == 2, argv
         err = capsys.readouterr().err

