@@ -710,8 +710,9 @@ def fit_trust(engine, kind: str | None = None, n_nodes: int | None = None, start
     ``{name: value}`` held at the value.
 
     Quadrature: with ``n_nodes`` None the fit starts on ``DEFAULT_NODES`` initial-trust
-    nodes and is checked against a refit on twice as many (from its estimate); when the
-    log-likelihood moves by ``QUADRATURE_LOGLIK`` or more, or an estimate by
+    nodes and is checked against twice as many: first by one Newton step on the finer nodes
+    (:func:`_quadrature_step`), then, if that predicts a change, by a refit from its estimate;
+    when the log-likelihood moves by ``QUADRATURE_LOGLIK`` or more, or an estimate by
     ``QUADRATURE_SE`` standard errors or more, the nodes are doubled and the check repeated
     (up to ``MAX_NODES``). A given ``n_nodes`` is used as it is, still checked
     (``check_quadrature``) and a failed check warned about. ``fit.quadrature`` records it.
