@@ -807,48 +807,46 @@ def _quadrature_step(engine, fit: "TrustFit", nodes: int) -> dict:
     log-likelihood by ``g' (-H)^-1 g / 2`` over its value at the estimate."""
     model = TrustDynamics(fit.kind, nodes, fit.rule, fit.segments)
     r = engine.evaluate(model, np.asarray(fit.u, float), hessian=True)
-    names = list(fit.estimates)
-    skip = set(fit.not_identified()) | set(fit.at_bound) | set(fit.fixed)
-    keep = np.array([n not in skip for n in names])
-    V = fit.cov_unconstrained
-    shifts, gain = {}, 0.0
+    keep = np.array([n not in _unchecked(fit) for n in fit.estimates])
+    moves, gain = np.zeros(len(keep)), 0.0
     if keep.any() and np.all(np.isfinite(r.hessian)):
         neg_h = -r.hessian[np.ix_(keep, keep)]
         try:
-            step = np.linalg.solve(neg_h, r.score[keep])
-            gain = 0.5 * float(r.score[keep] @ step) if np.linalg.eigvalsh(neg_h)[0] > 0 else np.inf
+            moves[keep] = np.linalg.solve(neg_h, r.score[keep])
+            gain = 0.5 * float(r.score[keep] @ moves[keep]) if np.linalg.eigvalsh(neg_h)[0] > 0 else np.inf
         except np.linalg.LinAlgError:
-            step, gain = np.full(int(keep.sum()), np.inf), np.inf
-        for name, move in zip([n for n, k in zip(names, keep) if k], step):
-            j = names.index(name)
-            if V is not None and np.isfinite(V[j, j]) and V[j, j] > 0:
-                shifts[name] = abs(float(move)) / float(np.sqrt(V[j, j]))
+            moves[keep], gain = np.inf, np.inf
     finer_ll = r.loglik + gain
-    dll = abs(finer_ll - fit.loglik) if np.isfinite(finer_ll) else np.inf
-    worst = max(shifts.values(), default=0.0)
-    return {"nodes": fit.n_nodes, "against": nodes, "method": "one Newton step on the finer nodes",
-            "loglik": fit.loglik, "loglik_finer": json_number(finer_ll), "loglik_change": dll,
-            "max_change_se": worst, "moved": ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items()
-                                                       if v >= QUADRATURE_SE),
-            "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
+    return _check_record(fit, nodes, "one Newton step on the finer nodes", finer_ll, moves)
 
 
 def _quadrature_check(fit: "TrustFit", finer: "TrustFit") -> dict:
     """How much the fit moves when the nodes are doubled: log-likelihood, and each
     identified estimate in its standard errors (unconstrained scale)."""
+    return _check_record(fit, finer.n_nodes, "refit on the finer nodes", finer.loglik, finer.u - fit.u)
+
+
+def _unchecked(fit: "TrustFit") -> set:
+    """Parameters the quadrature check does not measure: not identified, at a bound, fixed."""
+    return set(fit.not_identified()) | set(fit.at_bound) | set(fit.fixed)
+
+
+def _check_record(fit: "TrustFit", against: int, method: str, finer_ll: float, moves: np.ndarray) -> dict:
+    """One quadrature check: the change of the log-likelihood and of each measured estimate
+    (``moves``, on the unconstrained scale) in its standard errors, and whether both are
+    within ``QUADRATURE_LOGLIK`` and ``QUADRATURE_SE``."""
     V = fit.cov_unconstrained
-    skip = set(fit.not_identified()) | set(fit.at_bound) | set(fit.fixed)
+    skip = _unchecked(fit)
     shifts = {}
     for j, name in enumerate(fit.estimates):
         if name in skip or V is None or not np.isfinite(V[j, j]) or V[j, j] <= 0:
             continue
-        shifts[name] = abs(float(finer.u[j] - fit.u[j])) / float(np.sqrt(V[j, j]))
-    dll = abs(finer.loglik - fit.loglik)
+        shifts[name] = abs(float(moves[j])) / float(np.sqrt(V[j, j]))
+    dll = abs(finer_ll - fit.loglik) if np.isfinite(finer_ll) else np.inf
     worst = max(shifts.values(), default=0.0)
-    moved = ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items() if v >= QUADRATURE_SE)
-    return {"nodes": fit.n_nodes, "against": finer.n_nodes, "method": "refit on the finer nodes",
-            "loglik": fit.loglik, "loglik_finer": finer.loglik,
-            "loglik_change": dll, "max_change_se": worst, "moved": moved,
+    return {"nodes": fit.n_nodes, "against": against, "method": method, "loglik": fit.loglik,
+            "loglik_finer": json_number(finer_ll), "loglik_change": dll, "max_change_se": worst,
+            "moved": ", ".join(f"{n} {v:.2g} se" for n, v in shifts.items() if v >= QUADRATURE_SE),
             "stable": bool(dll < QUADRATURE_LOGLIK and worst < QUADRATURE_SE)}
 
 
