@@ -88,7 +88,8 @@ def test_the_one_row_per_pair_map_of_the_guide_makes_two_decisions_of_each_row(t
     frame, report = import_table(read_source(tmp_path / "pairs.csv"), load_map(MAPS / "one-row-per-pair.toml"),
                                  "pairs.csv")
     assert report.n_rows == 5 and report.n_imported_rows == 3 and report.n_decisions == 6
-    assert list(report.excluded.values()) == [[1, 2]]
+    assert list(report.excluded.values()) == [[1, 1, 2, 2]]       # two decisions each row would have given
+    assert report.n_possible == 10 == report.n_decisions + report.n_excluded
     senders = frame[frame["role"] == "sender"]
     receivers = frame[frame["role"] == "receiver"]
     assert list(senders["subject"]) == ["x1", "x2", "x2"] and senders["action"].isna().all()

@@ -30,13 +30,15 @@ def run(args) -> int:
     from ..data.importing import import_table, load_map, read_source
 
     spec = load_map(args.map)
-    if args.output.exists() and args.output.resolve() == args.data.resolve():
-        raise InputError(f"{args.output}: the output would overwrite the input; choose another --output")
+    check_output_path(args.output, {"data": args.data, "map": args.map}, folder=spec.output == "trust-logs")
     if spec.output == "trust-logs":
         from ..data.trust_logs import import_trust_logs, write_trust_logs
         events, sellers, report = import_trust_logs(read_source(args.data, spec.fmt, spec.sheet), spec,
                                                     source=str(args.data))
-        write_trust_logs(events, sellers, args.output, meta={"source": str(args.data), "import": report.to_dict()})
+        try:
+            write_trust_logs(events, sellers, args.output, meta={"source": str(args.data), "import": report.to_dict()})
+        except OSError as exc:
+            raise InputError(f"{args.output}: cannot be written ({exc.strerror or exc})") from None
         if args.json:
             dump_json(report.to_dict() | {"logs": str(args.output)}, args.json)
         if args.json != "-":
@@ -45,10 +47,32 @@ def run(args) -> int:
                   f"{'sellers.parquet, ' if sellers is not None else ''}schema.json)")
         return 0
     frame, report = import_table(read_source(args.data, spec.fmt, spec.sheet), spec, source=str(args.data))
-    write_decisions(frame, args.output)
+    try:
+        write_decisions(frame, args.output)
+    except OSError as exc:
+        raise InputError(f"{args.output}: cannot be written ({exc.strerror or exc})") from None
     if args.json:
         dump_json(report.to_dict() | {"output": str(args.output)}, args.json)
     if args.json != "-":
         print(report)
         print(f"wrote {report.n_decisions} decisions to {args.output}")
     return 0
+
+
+def check_output_path(out: Path, inputs: dict, folder: bool) -> None:
+    """Refuse, before any work, an output that would overwrite an input or cannot be made:
+    one line naming the path."""
+    target = out.resolve()
+    for what, path in inputs.items():
+        if target == Path(path).resolve():
+            raise InputError(f"{out}: the output would overwrite the {what} file; choose another -o")
+    for parent in out.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{out}: cannot be written: {parent} is a file, not a folder")
+            break
+    if not folder:
+        if out.is_dir():
+            raise InputError(f"{out}: is a folder; -o names the output file (.csv or .parquet)")
+        if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise InputError(f"{out}: unknown output type {out.suffix!r}; use .csv or .parquet")

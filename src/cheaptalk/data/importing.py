@@ -34,6 +34,7 @@ nothing is ever passed to ``eval``.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 import tomllib
@@ -77,18 +78,43 @@ def read_source(path: str | Path, fmt: str | None = None, sheet=None) -> pd.Data
                               f"one of {sorted(set(_FORMATS.values()))}")
     try:
         if fmt in ("csv", "tsv"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if fmt == "tsv" else ",")
+            sep = "\t" if fmt == "tsv" else ","
+            _refuse_duplicate_headers(pd.read_csv(path, dtype=str, header=None, nrows=1, sep=sep), path)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
         if fmt == "parquet":
             return pd.read_parquet(path)
         if fmt == "stata":
             return pd.read_stata(path, convert_categoricals=True)
         if fmt == "excel":
+            _refuse_duplicate_headers(pd.read_excel(path, sheet_name=sheet or 0, dtype=str, header=None, nrows=1), path)
             return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
+    except DataFormatError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(f"{path}: the file is empty (no header row)") from None
     except ImportError as exc:
         raise DataFormatError(f"{path}: reading {fmt} files needs a package that is not installed ({exc})") from None
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
         raise DataFormatError(f"{path}: cannot be read as {fmt}: {exc}") from None
     raise DataFormatError(f"{path}: unknown format {fmt!r}")
+
+
+def _refuse_duplicate_headers(header: pd.DataFrame, path: Path) -> None:
+    """pandas renames a repeated header ``x`` to ``x.1``; a map naming ``x`` would then read
+    one of two columns without a word, so a repeated header is refused."""
+    if header.empty:
+        return
+    names = [str(v) for v in header.iloc[0].tolist()]
+    seen, repeated = set(), []
+    for i, name in enumerate(names):
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        where = ", ".join(f"{name!r} (columns {[i + 1 for i, n in enumerate(names) if n == name]})"
+                          for name in repeated[:5])
+        raise DataFormatError(f"{path}: row 1 (the header) names a column more than once: {where}; rename one "
+                              f"so that the map reads the column it means")
 
 
 def otree_wide_to_rounds(frame: pd.DataFrame, app: str, source: str) -> pd.DataFrame:
@@ -106,6 +132,13 @@ def otree_wide_to_rounds(frame: pd.DataFrame, app: str, source: str) -> pd.DataF
         apps = sorted({str(c).split(".")[0] for c in frame.columns if str(c).count(".") >= 3})
         raise DataFormatError(f"{source}: no columns of app {app!r} (APP.ROUND.player.FIELD); "
                               f"apps in the file: {apps or 'none'}")
+    fields = set().union(*(set(names.values()) for names in by_round.values()))
+    for rnd in sorted(by_round):
+        missing = sorted(fields - set(by_round[rnd].values()))
+        if missing:     # oTree writes every field in every round: a gap is a damaged export
+            raise DataFormatError(f"{source}: has no column {app}.{rnd}.{missing[0]} although other rounds of "
+                                  f"{app!r} have it ({len(missing)} such field(s) missing in round {rnd}); the "
+                                  f"export is incomplete")
     common = [c for c in frame.columns if str(c).startswith(("participant.", "session."))]
     parts = []
     for rnd in sorted(by_round):
@@ -161,18 +194,45 @@ class Condition:
                     raise MapError(f"{self.where}: comparison {type(op).__name__} is not allowed")
             for part in [node.left, *node.comparators]:
                 self._check_operand(part)
+            for op, right in zip(node.ops, node.comparators):
+                if isinstance(op, (ast.In, ast.NotIn)):
+                    self._check_membership(node.left if len(node.ops) == 1 else None, right)
         else:
             raise MapError(f"{self.where}: {type(node).__name__} is not allowed in a condition "
                            f"({self.text!r}); use comparisons joined by and/or/not")
+
+    def _check_membership(self, left, right):
+        """``COLUMN in [VALUE, ...]``: a column on the left, values (not columns) on the right."""
+        if not isinstance(left, ast.Name):
+            raise MapError(f"{self.where}: in {self.text!r}, `in` needs a column name on its left and a list "
+                           f"of values on its right (e.g. `round in [1, 2]`)")
+        values = right.elts if isinstance(right, (ast.List, ast.Tuple)) else [right]
+        if any(isinstance(v, ast.Name) for v in values):
+            raise MapError(f"{self.where}: in {self.text!r}, the list after `in` names a column; it holds values "
+                           f"(numbers or quoted text), and columns are compared with ==")
+
+    def _check_number(self, value):
+        if isinstance(value, str):
+            return
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise MapError(f"{self.where}: the condition {self.text[:80]!r} holds a number that is not finite or "
+                           f"too large for a double ({_short(value)}); use numbers below 1e308")
 
     def _check_operand(self, node):
         if isinstance(node, ast.Name):
             return
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) \
                 and not isinstance(node.value, bool):
+            self._check_number(node.value)
             return
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-                and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
+                and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)) \
+                and not isinstance(node.operand.value, bool):
+            self._check_number(node.operand.value)
             return
         if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 10_000:
             for e in node.elts:
@@ -219,6 +279,11 @@ class Condition:
             out &= _compare(op, left, right)
             left = right
         return out
+
+
+def _short(value, width: int = 20) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[:width] + "..."
 
 
 def _as_number(x):
@@ -454,13 +519,23 @@ def trust_map_from_dict(doc: dict, where: str) -> ImportMap:
 
 @dataclass
 class ImportReport:
-    """What an import did with every source row."""
+    """What an import did with every source row.
+
+    The unit of account is the possible decision: each record (a source row; a participant
+    and round of an oTree wide export) can give one decision per ``[[decisions]]`` entry, so
+    ``possible = decisions + not imported`` always holds; ``excluded`` lists, per reason, the
+    source row of every decision not imported (a row left out by ``keep`` appears once per
+    decision it would have given).
+    """
 
     source: str
     map: str
     n_rows: int = 0
     n_imported_rows: int = 0
     n_decisions: int = 0
+    n_possible: int = 0                              # records x decisions per record
+    decisions_per_record: int = 1
+    records: str = "rows"                            # what one record is ("participant-rounds" for oTree)
     excluded: dict = field(default_factory=dict)     # reason -> list of 1-based source rows
 
     @property
@@ -474,16 +549,32 @@ class ImportReport:
 
     def to_dict(self) -> dict:
         return {"source": self.source, "map": self.map, "rows": self.n_rows, "imported_rows": self.n_imported_rows,
-                "decisions": self.n_decisions, "excluded": {k: len(v) for k, v in self.excluded.items()},
-                "excluded_rows": {k: v[:20] for k, v in self.excluded.items()}}
+                "possible_decisions": self.n_possible, "decisions_per_record": self.decisions_per_record,
+                "decisions": self.n_decisions, "not_imported": self.n_excluded,
+                "excluded": {k: len(v) for k, v in self.excluded.items()},
+                "excluded_rows": {k: _unique(v)[:20] for k, v in self.excluded.items()}}
 
     def __str__(self) -> str:
-        lines = [f"import {self.source} with map {self.map}: {self.n_rows} rows, {self.n_imported_rows} imported "
-                 f"as {self.n_decisions} decisions, {self.n_excluded} not imported"]
+        simple = self.decisions_per_record == 1 and self.records == "rows"
+        if simple:      # one decision per row: rows and decisions are the same count
+            head = (f"{self.n_rows} rows, {self.n_imported_rows} imported as {self.n_decisions} decisions, "
+                    f"{self.n_excluded} not imported")
+        else:
+            per = f" x {self.decisions_per_record} decisions" if self.decisions_per_record > 1 else ""
+            n_records = self.n_possible // self.decisions_per_record
+            records = f" ({n_records} {self.records})" if self.records != "rows" else ""
+            head = (f"{self.n_rows} rows{records}{per} = {self.n_possible} possible decisions: {self.n_decisions} "
+                    f"imported (from {self.n_imported_rows} rows), {self.n_excluded} not imported")
+        lines = [f"import {self.source} with map {self.map}: {head}"]
         for reason, rows in self.excluded.items():
-            shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            unique = _unique(rows)
+            shown = ", ".join(str(r) for r in unique[:5]) + (", ..." if len(unique) > 5 else "")
             lines.append(f"  not imported: {len(rows):>6}  {reason} (rows {shown})")
         return "\n".join(lines)
+
+
+def _unique(rows: list) -> list:
+    return sorted(set(rows))
 
 
 def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> tuple[pd.DataFrame, ImportReport]:
@@ -498,8 +589,11 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
         frame = frame.reset_index(drop=True)
         rows = np.arange(1, len(frame) + 1)
     frame.columns = [str(c) for c in frame.columns]
-    report = ImportReport(source=source, map=spec.path, n_rows=int(len(set(rows.tolist()))))
-    keep = kept_rows(frame, spec, source, report, rows)
+    per_record = len(spec.decisions)
+    report = ImportReport(source=source, map=spec.path, n_rows=int(len(set(rows.tolist()))),
+                          n_possible=len(frame) * per_record, decisions_per_record=per_record,
+                          records="participant-rounds" if spec.otree_app else "rows")
+    keep = kept_rows(frame, spec, source, report, rows, per_record)
     flags = {name: cond(frame) for name, cond in spec.flags.items()}
     pieces = []
     for d in spec.decisions:
@@ -550,9 +644,11 @@ def import_table(frame: pd.DataFrame, spec: ImportMap, source: str = "data") -> 
     return result[columns].reset_index(drop=True), report
 
 
-def kept_rows(frame: pd.DataFrame, spec: ImportMap, source: str, report: ImportReport, rows) -> np.ndarray:
+def kept_rows(frame: pd.DataFrame, spec: ImportMap, source: str, report: ImportReport, rows,
+              per_record: int = 1) -> np.ndarray:
     """The rows the map keeps (its ``[source] keep`` condition; the others are counted in
-    ``report``), after checking that the source has every column the map names."""
+    ``report``, once per decision they would have given), after checking that the source has
+    every column the map names."""
     missing = sorted(spec.source_columns() - set(frame.columns))
     if missing:
         raise MapError(f"{spec.path}: names column(s) {missing} that {source} does not have; it has "
@@ -560,7 +656,10 @@ def kept_rows(frame: pd.DataFrame, spec: ImportMap, source: str, report: ImportR
     if spec.keep is None:
         return np.ones(len(frame), bool)
     kept = spec.keep(frame)
-    report.exclude(f"not kept by the map's condition ({spec.keep.text})", np.unique(rows[~kept]))
+    if len(frame) and not kept.any():
+        raise MapError(f"{spec.path}: [source] keep = {spec.keep.text!r} keeps none of the {len(frame)} rows of "
+                       f"{source}; check its column names, values and quotes (text values need quotes)")
+    report.exclude(f"not kept by the map's condition ({spec.keep.text})", np.repeat(rows[~kept], per_record))
     return kept
 
 
@@ -595,6 +694,12 @@ def numeric_column(series: pd.Series, rows: pd.Series, col: str, source: str) ->
                               f"{text.iloc[i]!r} is not a number; {int(bad.sum())} such value(s) (map them in "
                               f"[values.{col}] or leave their rows out with [source] keep)")
     values = values.astype(float)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise DataFormatError(f"{source}: row {int(rows.iloc[i])}, column {col!r} of the long format: "
+                              f"{_short(text.iloc[i])!r} is not a finite number; {int(infinite.sum())} such value(s) "
+                              f"(map them in [values.{col}] or leave their rows out with [source] keep)")
     finite = values.dropna()
     if len(finite) and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 2 ** 53):
         return values.astype("Int64")          # whole numbers stay whole in the output file

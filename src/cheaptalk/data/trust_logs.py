@@ -66,7 +66,7 @@ def import_trust_logs(frame: pd.DataFrame, spec: ImportMap, source: str = "data"
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     rows = np.arange(1, len(frame) + 1)
-    report = TrustLogReport(source=source, map=spec.path, n_rows=len(frame))
+    report = TrustLogReport(source=source, map=spec.path, n_rows=len(frame), n_possible=len(frame))
     keep = kept_rows(frame, spec, source, report, rows)
     columns = spec.decisions[0]
     events = pd.DataFrame({col: cs.build(frame) for col, cs in columns.items()}, index=frame.index)
