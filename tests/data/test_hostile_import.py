@@ -100,7 +100,7 @@ def test_several_decisions_per_row_are_counted_per_decision_and_per_row():
 def test_non_finite_numbers_are_refused_with_their_row_and_column(value):
     frame = _frame()
     frame.loc[2, "m"] = value
-    with pytest.raises(DataFormatError, match=rf"d.csv: row 3, column 'message' .* is not a finite number"):
+    with pytest.raises(DataFormatError, match=r"d.csv: row 3, column 'message' .* is not a finite number"):
         _import(frame)
 
 
