@@ -73,8 +73,11 @@ def test_unknown_options_and_values_are_refused_with_the_allowed_ones():
         get_model("levelk", GAME, colour="red")
     with pytest.raises(OptionError, match="logit, tremble, mixed"):
         get_model("levelk", GAME, errors="probit")
-    with pytest.raises(OptionError, match=">= 1"):
+    with pytest.raises(OptionError, match="from 1 to 20"):
         get_model("levelk", GAME, max_level="0")
+    for sizes_work in ({"max_level": "1000000"}, {"max_level": 10 ** 1500}, {"n_nodes": "1000"}):
+        with pytest.raises(OptionError, match="must be a whole number from 1 to"):   # refused before any work
+            get_model("trust" if "n_nodes" in sizes_work else "levelk", GAME, **sizes_work)
     assert get_model("trust", GAME, convex="true").options["convex"] is True
     assert get_model("mixture", GAME, families="trust,ch").families == ("trust", "ch")
 

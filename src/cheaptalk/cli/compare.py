@@ -78,20 +78,23 @@ def _per_model_options(given: dict, models: list, game) -> dict:
     (every compared model that has the option; an error if none has it)."""
     from ..models import model_class
 
-    specs = {m: {o.name for o in model_class(m, game.kind).option_specs()} for m in models}
+    specs = {m: {o.name: o for o in model_class(m, game.kind).option_specs()} for m in models}
     out = {m: {} for m in models}
     for key, value in given.items():
-        if key == "errors":
+        if key == "errors" or key.endswith(".errors"):
             raise InputError("compare fits every family under each error model: use --errors, not --option errors")
         model, dot, name = key.partition(".")
         if dot:
             if model not in specs:
                 raise InputError(f"--option {key}: {model!r} is not among the compared models {models}")
-            out[model][name] = value
-            continue
-        takers = [m for m in models if key in specs[m]]
-        if not takers:
-            raise InputError(f"--option {key}: none of the compared models {models} has this option")
-        for m in takers:
-            out[m][key] = value
+            if name not in specs[model]:
+                raise InputError(f"--option {key}: model {model!r} has no option {name!r}; its options are "
+                                 f"{', '.join(specs[model]) or 'none'}")
+            takers, key = [model], name
+        else:
+            takers = [m for m in models if key in specs[m]]
+            if not takers:
+                raise InputError(f"--option {key}: none of the compared models {models} has this option")
+        for m in takers:       # checked here, before any model is fitted
+            out[m][key] = specs[m][key].parse(value, m)
     return out

@@ -33,9 +33,10 @@ def run(args) -> int:
     print("\noptions (--option NAME=VALUE)")
     width = max(len(n) for n in options)
     for name, o in options.items():
+        span = (f">= {o.get('minimum')}" if o.get("maximum") is None
+                else f"{o.get('minimum')} to {o['maximum']}")
         allowed = (", ".join(map(str, o["allowed"])) if "allowed" in o else
-                   {"int": f"integer >= {o.get('minimum')}", "float": f"number >= {o.get('minimum')}"}
-                   .get(o["kind"], "true, false"))
+                   {"int": f"integer {span}", "float": f"number {span}"}.get(o["kind"], "true, false"))
         value = chosen[name]
         value = ",".join(value) if isinstance(value, (tuple, list)) else value
         print(f"{name:<{width}}  {str(value):<16}  {o['description']} [{allowed}]")

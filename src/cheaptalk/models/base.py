@@ -53,7 +53,9 @@ class Option:
 
     ``kind`` is ``"choice"`` (one of ``allowed``), ``"choices"`` (a comma-separated list of
     distinct values from ``allowed``), ``"bool"``, ``"int"`` or ``"float"`` (at least
-    ``minimum``; a ``None`` default means "chosen by the model", as its description says).
+    ``minimum`` and at most ``maximum``; a ``None`` default means "chosen by the model", as its
+    description says). A number that sizes work (nodes, levels, iterations) has a ``maximum``,
+    so that a typo cannot ask for hours of computing or gigabytes of memory.
     """
 
     name: str
@@ -62,6 +64,16 @@ class Option:
     description: str
     allowed: tuple = ()
     minimum: int | None = None
+    maximum: int | float | None = None
+
+    def _range(self) -> str:
+        if self.maximum is None:
+            return f">= {self.minimum}"
+        return f"from {self.minimum} to {self.maximum}"
+
+    def _in_range(self, number) -> bool:
+        return ((self.minimum is None or number >= self.minimum)
+                and (self.maximum is None or number <= self.maximum))
 
     def parse(self, value, model: str = ""):
         """The option's value from text (command line) or a Python value; clear error if not allowed."""
@@ -78,20 +90,30 @@ class Option:
                 return False
             raise OptionError(f"{where}: {value!r} is not true or false")
         if self.kind == "int":
-            try:
-                number = int(str(text)) if not isinstance(text, (int, float)) else text
-            except ValueError:
-                raise OptionError(f"{where}: {value!r} is not a whole number") from None
-            if not np.isfinite(number) or number != int(number) or (self.minimum is not None and number < self.minimum):
-                raise OptionError(f"{where}: {value!r} must be a whole number >= {self.minimum}")
+            number = text
+            if isinstance(text, str) and len(text) <= 30:
+                try:
+                    number = int(text)
+                except ValueError:
+                    pass
+            if isinstance(text, str) and len(text) > 30 and text.lstrip("+-").isdigit():
+                raise OptionError(f"{where}: {_short(value)} must be a whole number {self._range()}")
+            whole = isinstance(number, int) or (isinstance(number, float) and np.isfinite(number)
+                                                and number == int(number))
+            if isinstance(number, bool) or not whole:
+                raise OptionError(f"{where}: {_short(value)} is not a whole number")
+            if not self._in_range(number):
+                raise OptionError(f"{where}: {_short(value)} must be a whole number {self._range()}")
             return int(number)
         if self.kind == "float":
             try:
+                if isinstance(text, bool):
+                    raise ValueError
                 number = float(text)
-            except (TypeError, ValueError):
-                raise OptionError(f"{where}: {value!r} is not a number") from None
-            if not np.isfinite(number) or (self.minimum is not None and number < self.minimum):
-                raise OptionError(f"{where}: {value!r} must be a finite number >= {self.minimum}")
+            except (TypeError, ValueError, OverflowError):
+                raise OptionError(f"{where}: {_short(value)} is not a number") from None
+            if not np.isfinite(number) or not self._in_range(number):
+                raise OptionError(f"{where}: {_short(value)} must be a finite number {self._range()}")
             return number
         if self.kind == "choice":
             if text not in self.allowed:
@@ -113,7 +135,18 @@ class Option:
             out["allowed"] = list(self.allowed)
         if self.minimum is not None:
             out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
         return out
+
+
+def _short(value, width: int = 30) -> str:
+    """A value as an error message shows it: at most ``width`` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return "a number of more than 30 digits"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= width else text[:width] + "..."
+
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,15 @@ def level_k_chain(game, max_level: int) -> dict:
     return {"sender_utility": U, "receiver_utility": V, "sender_strategy": sig, "receiver_strategy": rho}
 
 
-_MAX_LEVEL = Option("max_level", 3, "int", "highest level of reasoning (types are levels 0..max_level)", minimum=1)
+# Levels above this add types that no data set can tell apart (each level's share falls with k),
+# while the work grows with every level.
+MAX_LEVEL_LIMIT = 20
+_MAX_LEVEL = Option("max_level", 3, "int", "highest level of reasoning (types are levels 0..max_level)",
+                     minimum=1, maximum=MAX_LEVEL_LIMIT)
 
 
 def _check_max_level(max_level) -> int:
-    if int(max_level) != max_level or max_level < 1:
-        raise ModelError(f"max_level must be a whole number >= 1, got {max_level!r}")
-    return int(max_level)
+    return _MAX_LEVEL.parse(max_level)
 
 
 class FiniteLevelK(FiniteModel):

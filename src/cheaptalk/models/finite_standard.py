@@ -651,8 +651,10 @@ class FiniteQRE(FiniteModel):
     @classmethod
     def option_specs(cls):
         return super().option_specs() + [
-            Option("max_steps", 1000, "int", "continuation steps of the QRE branch at most", minimum=1),
-            Option("newton_iterations", 8, "int", "Newton corrector iterations per step", minimum=1)]
+            Option("max_steps", 1000, "int", "continuation steps of the QRE branch at most", minimum=1,
+                   maximum=100_000),
+            Option("newton_iterations", 8, "int", "Newton corrector iterations per step", minimum=1,
+                   maximum=100)]
 
     def solver(self, treatment: str):
         solvers = self.__dict__.setdefault("_compiled_solvers", {})    # (gone after unpickling)

@@ -136,7 +136,8 @@ class ForecastModel(Model):
                 Option("exact_tolerance", None, "float",
                        "a choice within this share of the message range of the rule (report = forecast, "
                        "capacity = the credulous one) counts as exact; default 0.005 under mixed, 0 (no "
-                       "exact choices) under logit; compare gives every error model the same", minimum=0.0)]
+                       "exact choices) under logit; compare gives every error model the same", minimum=0.0,
+                       maximum=1.0)]
 
     @property
     def errors(self) -> str:

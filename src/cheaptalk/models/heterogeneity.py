@@ -38,7 +38,8 @@ DEFAULT_INTERIOR_NODES = 12
 TRUST_OPTIONS = [
     Option("convex", False, "bool", "convex lying cost: adds lying_cost_exponent gamma >= 1"),
     Option("n_nodes", DEFAULT_INTERIOR_NODES, "int",
-           "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1)]
+           "interior quadrature nodes of the trust and trustworthiness distributions", minimum=1,
+           maximum=200)]
 
 # Probabilities are floored at this value inside logs: a point mass set exactly to 0 gets
 # log weight log(1e-12) instead of -inf, which keeps gradients finite (and correct to
