@@ -99,13 +99,7 @@ def fitted_model_from_args(args):
     name = fit["model"]
     if args.model and args.model != name:
         raise InputError(f"--model {args.model} but {args.fit} holds a fit of {name}")
-    from ..games import load_game
-    game_name = args.game or fit.get("game") or "forecast-sharing"
-    try:
-        game = load_game(game_name)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        raise InputError(f"{args.fit}: the fit was made on game {game_name!r}, which is not a preset here "
-                         f"({exc}); give its game file with --game FILE") from None
+    game = game_from_args(args) if args.game else _game_of_fit(fit.get("game") or "forecast-sharing", args.fit)
     options = {k: v for k, v in (fit.get("options") or {}).items() if v is not None}
     options.update(parse_options(args.option))
     try:
@@ -125,12 +119,33 @@ def fitted_model_from_args(args):
     return model, {**fitted, **params}
 
 
+def _game_of_fit(name: str, path) -> object:
+    """The game a saved fit names: a preset, a registry data set's game, or a game file
+    (a regular ``.toml`` file) at that path; anything else asks for ``--game``. A saved file
+    is not trusted to open other paths."""
+    from ..datasets.public import list_datasets
+    from ..games import load_game
+
+    if name in PRESETS:
+        return load_game(name)
+    for ds in list_datasets():
+        if ds.game and name == ds.name:
+            return load_game(ds.game_path)
+    candidate = Path(name)
+    if candidate.suffix.lower() == ".toml" and candidate.is_file():
+        return load_game(candidate)
+    raise InputError(f"{path}: the fit was made on game {name[:80]!r}, which is not a preset or a data set's game "
+                     f"here; give its game file with --game FILE")
+
+
 def _fit_entry(path, label=None) -> dict:
     """The fit JSON in ``path``, or one model's entry of a comparison JSON."""
     from ..errors import InputError
-    from ..estimation.result import comparison_models, read_json, result_from_dict
+    from ..estimation.result import comparison_models, read_json
+    from ..estimation.schema import check_result
 
     data = read_json(path)
+    check_result(data, str(path))                # the shape, its sizes and the schema version
     models = comparison_models(data)
     if models is not None:
         label = label or data.get("best_label")
@@ -141,7 +156,6 @@ def _fit_entry(path, label=None) -> dict:
         data = entries[label]
     elif label:
         raise InputError(f"{path}: --fit-model applies to a comparison's JSON; this is one fit")
-    result_from_dict(data, str(path))          # checks the shape and the schema version
     if str(data["model"]).startswith("trust-dynamics"):
         raise InputError(f"{path}: a fit of trust over time; use it with `cheaptalk trust whatif --fit`")
     return data

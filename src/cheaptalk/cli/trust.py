@@ -554,6 +554,23 @@ def _whatif_supported(path, fitj: dict) -> None:
     if missing:
         raise InputError(f"{path}: {', '.join(missing)} not identified by the fit; the what-if needs every parameter "
                          "(fit again with the rule without it, e.g. without +decay)")
+    from ..dynamics.parameters import check_rule, parameter_names, TRANSFORMS
+    from ..errors import ModelError
+    kind = str(fitj["model"]).rsplit("-", 1)[-1]
+    rule = fitj.get("rule", "asymmetric")
+    try:
+        wanted = parameter_names(kind, check_rule(str(rule)))
+    except (ModelError, KeyError):
+        raise InputError(f"{path}: not a trust fit this version can replay (model {str(fitj['model'])[:60]!r}, "
+                         f"rule {str(rule)[:60]!r})") from None
+    if list(fitj["params"]) != list(wanted):
+        raise InputError(f"{path}: its parameters ({', '.join(fitj['params'])[:200]}) are not those of rule {rule} "
+                         f"with {kind} adoption ({', '.join(wanted)})")
+    for name, entry in fitj["params"].items():      # the domain each parameter's transform maps
+        value, unit = entry["estimate"], TRANSFORMS[name] == "logit"
+        if not (0 < value < 1 if unit else 0 < value < float("inf")):
+            raise InputError(f"{path}: {name} = {value!r} is outside its range "
+                             f"({'between 0 and 1' if unit else 'above 0'})")
 
 
 def _fit_nodes(fitj: dict) -> int:
@@ -613,12 +630,12 @@ def _whatif_by_rule(args, fits: list) -> int:
 def run_whatif(args) -> int:
     from ..dynamics.whatif import whatif
     from ..estimation.result import comparison_models, read_json
+    from ..estimation.schema import check_result
     fitj = read_json(args.fit)
+    check_result(fitj, str(args.fit))
     models = comparison_models(fitj)
     if models is not None:
         return _whatif_by_rule(args, [m for m in models if str(m.get("model", "")).startswith("trust-dynamics")])
-    if not isinstance(fitj, dict) or "model" not in fitj or "params" not in fitj:
-        raise InputError(f"{args.fit}: not a trust fit JSON (`trust fit --json`) nor a `trust compare --json`")
     kind = fitj["model"].rsplit("-", 1)[-1]
     if kind not in ("continuous", "binary"):
         raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")

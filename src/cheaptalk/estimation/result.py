@@ -21,12 +21,11 @@ from scipy import stats
 from ..errors import InputError
 from ..labels import parameter_words
 from . import inference
+from .schema import SCHEMA_VERSION, check_result, read_json
 
 __all__ = ["SCHEMA_VERSION", "EstimationResult", "SavedResult", "load_result", "read_json", "json_number",
            "json_header", "comparison_models"]
 
-# the version of the JSON shape written by to_dict(); readers refuse newer versions
-SCHEMA_VERSION = 2
 
 
 def json_number(x):
@@ -272,19 +271,6 @@ def _float(x) -> float:
     return float("nan") if x is None else float(x)
 
 
-def read_json(path: str | Path):
-    """The JSON in ``path``; a missing or unreadable file is an :class:`InputError` naming it."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: a folder, not a JSON file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc})") from None
-
-
 def load_result(path: str | Path) -> SavedResult:
     """Read a fit JSON written by ``save()``, ``cheaptalk fit --json`` or
     ``cheaptalk trust fit --json``. Errors name the file and what is wrong with it."""
@@ -292,14 +278,10 @@ def load_result(path: str | Path) -> SavedResult:
 
 
 def result_from_dict(data, source: str = "<dict>") -> SavedResult:
-    if not isinstance(data, dict) or "model" not in data or not isinstance(data.get("params"), dict):
+    """A saved fit from its JSON document, checked against the result schema first
+    (:func:`~cheaptalk.estimation.schema.check_result`)."""
+    if isinstance(data, dict) and (data.get("result") == "comparison" or "models" in data):
         raise InputError(f"{source}: not a fit JSON (it needs 'model' and 'params'; a comparison's JSON "
                          "holds one per model under 'models')")
-    version = data.get("schema_version", 0)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise InputError(f"{source}: written with fit JSON schema version {version!r}, newer than this "
-                         f"version of cheaptalk reads ({SCHEMA_VERSION}); upgrade cheaptalk")
-    for name, p in data["params"].items():
-        if not isinstance(p, dict) or "estimate" not in p:
-            raise InputError(f"{source}: parameter {name!r} has no estimate")
+    check_result(data, source, "fit")
     return SavedResult(data, source)

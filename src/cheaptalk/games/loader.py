@@ -92,6 +92,8 @@ def load_game(name_or_path: str | Path) -> GameSpec:
             raise GameFileError(f"{text}: no such game file, and not a preset (presets: {', '.join(PRESETS)})")
         if path.is_dir():
             raise GameFileError(f"{text}: is a folder, not a game file")
+        if not path.is_file():
+            raise GameFileError(f"{text}: not a regular file (a device or a pipe), not a game file")
         if path.stat().st_size > MAX_GAME_FILE_BYTES:
             raise GameFileError(f"{text}: {path.stat().st_size} bytes is too large for a game file "
                                 f"(the limit is {MAX_GAME_FILE_BYTES})")

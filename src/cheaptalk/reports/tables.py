@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..errors import InputError
 from ..estimation.result import comparison_models, read_json
+from ..estimation.schema import check_result
 from ..labels import escape as _escape, parameter_label
 
 __all__ = ["estimation_table", "FORMATS", "table_columns", "parameter_label"]
@@ -51,7 +52,9 @@ def _sources(sources) -> list:
 
 def _as_dict(source):
     if isinstance(source, (str, Path)):
-        return read_json(source), str(source)
+        data = read_json(source)
+        check_result(data, str(source))
+        return data, str(source)
     if isinstance(source, dict):
         return source, "<dict>"
     if hasattr(source, "to_dict"):
