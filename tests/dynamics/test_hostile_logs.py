@@ -146,7 +146,60 @@ def test_exclusion_examples_name_file_and_row_on_both_engines(events, tmp_path, 
     if shuffled:                 # out of seller order: read through DuckDB's or Spark's sort
         frame = frame.sample(frac=1, random_state=1)
     folder = _variant_dir(tmp_path, "one", [frame])
-    row = int(np.flatnonzero(frame.index.to_numpy() == 5)[0])
+    row = int(np.flatnonzero(frame.index.to_numpy() == 5)[0]) + 1      # data rows counted from 1
     run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--strict", "--engine", engine, "--quiet")
     assert run.returncode == 2
     assert f"first: {folder / 'part-0.parquet'} row {row}, column 'recommendation'" in run.stderr
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_null_sellers_and_missing_times_are_located_in_their_file_and_row(events, tmp_path, engine):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.Table.from_pandas(events.assign(seller=events["seller"].astype(str)), preserve_index=False)
+    seller = table.column("seller").to_pylist()
+    time = table.column("time").to_numpy().astype(float)
+    seller[7] = None
+    time[11] = np.nan                   # a NaN stored as NaN, not as null
+    table = table.set_column(table.schema.get_field_index("seller"), "seller", pa.array(seller))
+    table = table.set_column(table.schema.get_field_index("time"), "time", pa.array(time, from_pandas=False))
+    folder = tmp_path / "holes"
+    folder.mkdir()
+    pq.write_table(table, folder / "part-0.parquet")
+    out = tmp_path / "fit.json"
+    run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--engine", engine, "--quiet", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    examples = {e["reason"]: e for e in json.loads(out.read_text())["exclusions"]["examples"]}
+    assert (examples["seller_missing"]["row"], examples["time_missing"]["row"]) == (8, 12)
+    assert {e["file"] for e in examples.values()} == {str(folder / "part-0.parquet")}
+
+
+@pytest.mark.parametrize("content, message", [(b"", "not a readable Parquet file (0 bytes)"),
+                                              (bytes(range(256)) * 20, "not a readable Parquet file")])
+def test_corrupt_or_empty_parquet_files_are_named(logs, tmp_path, content, message):
+    import shutil
+    folder = tmp_path / "logs"
+    shutil.copytree(logs["ok"], folder)
+    (folder / "broken.parquet").write_bytes(content)
+    run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--quiet")
+    assert run.returncode == 2 and f"{folder / 'broken.parquet'}: {message}" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_files_storing_times_as_integers_and_as_floats_are_read_as_one(events, tmp_path, engine):
+    fits = []
+    for name, late in (("same", events["time"]), ("mixed", events["time"].astype(float))):
+        folder = _variant_dir(tmp_path, name, [events[events["seller"] < 100],
+                                                events[events["seller"] >= 100].assign(time=late)])
+        out = tmp_path / f"{name}.json"
+        run = cli("fit", "--logs", str(folder), "--fidelity-scale", "50", "--engine", engine, "--quiet",
+                  "--json", str(out), "--nodes", "20")
+        assert run.returncode == 0, run.stderr
+        fits.append(json.loads(out.read_text())["loglik"])
+    assert fits[0] == pytest.approx(fits[1], abs=1e-9)
+    stamps = _variant_dir(tmp_path, "stamps", [events[events["seller"] < 100],
+                                               events[events["seller"] >= 100].assign(
+                                                   time=pd.to_datetime(events["time"], unit="s"))])
+    run = cli("fit", "--logs", str(stamps), "--fidelity-scale", "50", "--quiet")
+    assert run.returncode == 2 and "part-1.parquet: column 'time' has type timestamp" in run.stderr, run.stderr

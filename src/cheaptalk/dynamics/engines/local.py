@@ -70,20 +70,17 @@ def locate_examples(con, source: LogSource, exclusions) -> None:
     src = (f"read_parquet('{source.glob}', hive_partitioning = true, union_by_name = true, "
            f"filename = true, file_row_number = true)")
     for ex in exclusions.examples:
+        # the example's own predicates: a null seller, a missing (null or not finite) time
+        seller = ("seller IS NULL", []) if ex["seller"] is None else ("seller = ?", [ex["seller"]])
+        time = (("(time IS NULL OR NOT isfinite(TRY_CAST(time AS DOUBLE)))", []) if ex["time"] is None
+                else ("TRY_CAST(time AS DOUBLE) = ?", [ex["time"]]))
         try:
-            if ex["time"] is None:
-                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? "
-                                  "AND time IS NULL LIMIT 1", [ex["seller"]]).fetchone()
-            elif ex["seller"] is None:
-                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller IS NULL "
-                                  "LIMIT 1").fetchone()
-            else:
-                row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE seller = ? AND "
-                                  "CAST(time AS DOUBLE) = ? LIMIT 1", [ex["seller"], ex["time"]]).fetchone()
+            row = con.execute(f"SELECT filename, file_row_number FROM {src} WHERE {seller[0]} AND {time[0]} "
+                              "ORDER BY filename, file_row_number LIMIT 1", seller[1] + time[1]).fetchone()
         except duckdb.Error:
             row = None
-        if row:
-            ex["file"], ex["row"] = row[0], int(row[1])
+        if row:     # rows counted from 1, the first data row (as every other message of the toolkit)
+            ex["file"], ex["row"] = row[0], int(row[1]) + 1
 
 
 def _table_has_segment(source: LogSource) -> bool:

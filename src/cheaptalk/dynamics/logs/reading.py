@@ -56,6 +56,13 @@ def direct_read_plan(source: LogSource) -> dict | None:
             return None
         else:
             plan[f] = (cols, None)
+    # files that store a column with different types (integer times here, floats there) are
+    # read as the type both promote to (checked by resolve_logs), so that their batches join
+    values = [c for c in event_columns(source)]
+    schemas = [pa.schema([source.schema(f).field(c) for c in values]) for f in source.files]
+    if any(sch != schemas[0] for sch in schemas[1:]):
+        target = pa.unify_schemas(schemas, promote_options="permissive")
+        plan = {f: (cols, segment, target) for f, (cols, segment) in plan.items()}
     return plan
 
 
@@ -79,8 +86,10 @@ def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
     decoded by Arrow's Parquet reader on all cores; ``segment`` as dictionary-encoded
     strings."""
     for f in files:
-        cols, segment = plan[Path(f)]
+        cols, segment, *target = plan[Path(f)]
         for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=cols):
+            if target:
+                rb = _promoted(rb, target[0])
             if segment is not None:         # the hive directory's label, for every row
                 rb = rb.append_column("segment", pa.DictionaryArray.from_arrays(
                     _arrow_view(np.zeros(rb.num_rows, np.int32)), _text([segment])))
@@ -88,6 +97,14 @@ def read_as_stored(plan: dict, files, batch_rows: int = 1 << 20):
                 i = rb.schema.get_field_index("segment")
                 rb = rb.set_column(i, "segment", _segment_labels(rb.column(i)))
             yield rb
+
+
+def _promoted(rb: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    """``rb`` with its event columns cast to the types of ``target`` (segment untouched)."""
+    for i, name in enumerate(rb.schema.names):
+        if name in target.names and rb.schema.field(i).type != target.field(name).type:
+            rb = rb.set_column(i, name, pc.cast(rb.column(i), target.field(name).type))
+    return rb
 
 
 class OutOfOrder(Exception):

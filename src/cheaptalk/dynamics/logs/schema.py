@@ -111,7 +111,13 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
     meta = {}
     meta_file = root / "schema.json"
     if meta_file.exists():
-        meta = json.loads(meta_file.read_text())
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise LogSchemaError(f"{meta_file}: not a readable JSON file ({str(exc)[:200]}); remove it or write "
+                                 f"it again with `cheaptalk trust generate` or `cheaptalk import`") from None
+        if not isinstance(meta, dict):
+            raise LogSchemaError(f"{meta_file}: not the logs' schema (a JSON object with 'adoption')")
     if sellers_table is None and (root / "sellers.parquet").exists() and events != root:
         sellers_table = root / "sellers.parquet"
     files = sorted(events.rglob("*.parquet")) if events.is_dir() else [events]
@@ -129,8 +135,13 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
             if "=" in part:
                 partition_cols.add(part.split("=", 1)[0])
         # (the file's footer only, read once; pyarrow.dataset would import pandas, 0.35 s of start-up)
-        meta = pq.read_metadata(f)
-        sch = meta.schema.to_arrow_schema()
+        try:
+            meta = pq.read_metadata(f)
+            sch = meta.schema.to_arrow_schema()
+        except (pa.ArrowException, OSError) as exc:
+            size = f.stat().st_size if f.exists() else 0
+            raise LogSchemaError(f"{f}: not a readable Parquet file ({'0 bytes' if not size else str(exc)[:200]}); "
+                                 f"remove or replace it") from None
         metas[f] = meta
         schemas[f] = sch
         names = set(sch.names)
@@ -183,6 +194,7 @@ def resolve_logs(logs: str | Path, adoption: str | None = None, fidelity_scale: 
             if pa.types.is_integer(t):
                 _check_exact_times(f, metas[f])
     _check_seller_types(schemas)
+    _check_column_types(schemas, numeric + ["time", "fidelity", "truth", "outcome", "own_estimate"])
     has_segment = "segment" in present_all
     if sellers_table is not None:
         import pyarrow.dataset as ds       # (only with a seller table: it imports pandas)
@@ -235,6 +247,22 @@ def _check_seller_types(schemas: dict) -> None:
         elif kind != first[1]:
             raise LogSchemaError(f"{f}: column 'seller' holds {kind} ids, but {first[0]} holds {first[1]} ids; "
                                  f"store seller ids with one type in every file")
+
+
+def _check_column_types(schemas: dict, columns) -> None:
+    """Columns that files store with different types must promote to one (integers and
+    floats do: they are read as floats); timestamps in one file and numbers in another do not."""
+    for col in dict.fromkeys(columns):
+        typed = [(f, sch.field(col).type) for f, sch in schemas.items() if col in sch.names]
+        first = typed[0] if typed else None
+        for f, t in typed[1:]:
+            if t == first[1]:
+                continue
+            try:
+                pa.unify_schemas([pa.schema([(col, first[1])]), pa.schema([(col, t)])], promote_options="permissive")
+            except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise LogSchemaError(f"{f}: column {col!r} has type {t}, but {first[0]} stores it as {first[1]}; "
+                                     f"store it with one type in every file") from None
 
 
 # integer times beyond 2^53 cannot all be told apart once read as float64 (the event arrays)
