@@ -126,3 +126,67 @@ def test_the_cli_refuses_broken_games_in_one_line(tmp_path):
                              timeout=300)
         assert run.returncode == 2 and "Traceback" not in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
+
+
+FORECAST = 'kind = "forecast"\n[parameters]\nr = 1.0\nw = 0.75\nc = 0.25\n[treatments.A]\nparameters = { c = 0.5 }\n'
+
+
+@pytest.mark.parametrize("text, match", [
+    (FORECAST + "[messages]\nhigh = inf\n", r"\[messages\] high: must be a finite number"),
+    (FORECAST + "[treatments.B]\nkind = 'finite'\n", r"\[treatments.B\]: unknown key 'kind'"),
+    (FORECAST + "[nosie]\nhalf_width = 5\n", "unknown key 'nosie'; allowed here: name, kind, treatments, description"),
+    (FORECAST.replace("c = 0.25", "c = [0.25]"), r"\[parameters\] c: must be a number, got \[0.25\]"),
+    (FORECAST.replace("parameters = { c = 0.5 }", "parameters = 3"), r"\[treatments.A\] parameters: must be a table"),
+])
+def test_forecast_games_refuse_unknown_keys_and_non_numbers(tmp_path, text, match):
+    path = tmp_path / "f.toml"
+    path.write_text(text)
+    with pytest.raises(GameFileError, match=match):
+        load_game(path)
+
+
+# each of these once surfaced Python's own words ('float division by zero', 'setting an array
+# element with a sequence', "'int' object is not iterable", ...)
+PYTHON_WORDS = ("object", "iterable", "division", "sequence", "attribute", "float()", "unhashable", "instances of")
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda t: t.replace("[actions]\n", "[actions]\ntreatments = 5\n"), r"\[actions\]: unknown key 'treatments'"),
+    (lambda t: t.replace("values = [1, 3, 5, 7, 9]\n", "values = []\n", 1), "at least two states"),
+    (lambda t: t.replace('receiver = "110 - 10 * abs(a - s) ** 1.4"', "receiver = [[1], [2, 3]]"),
+     "rectangular table of finite numbers"),
+    (lambda t: t.replace("[states]\nvalues = [1, 3, 5, 7, 9]\n", "states = 3\n"), "states: must be a table"),
+    (lambda t: "messages = 'x'\n" + t.replace("[messages]\nmeanings = [1, 3, 5, 7, 9]\n", ""),
+     "messages: must be a table"),
+    (lambda t: "actions = 2\n" + t.replace("[actions]\ngrid = { start = 1, stop = 9, step = 0.5 }\n", ""),
+     "actions: must be a table"),
+    (lambda t: t + "[treatments.A]\nconstants = 4\n", r"\[treatments.A\] constants: must be a table"),
+])
+def test_finite_game_messages_name_the_entry_in_words(tmp_path, change, match):
+    path = finite(tmp_path)
+    path.write_text(change(path.read_text()))
+    with pytest.raises(GameFileError, match=match) as caught:
+        load_game(path)
+    assert not any(word in str(caught.value) for word in PYTHON_WORDS), caught.value
+
+
+def test_a_data_dir_that_is_a_file_is_blamed_not_the_download(tmp_path, monkeypatch):
+    from cheaptalk.datasets.public import DatasetError, fetch_dataset
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.delenv("CHEAPTALK_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("CHEAPTALK_DATA_DIR", str(afile / "sub"))
+    with pytest.raises(DatasetError, match=r"CHEAPTALK_DATA_DIR .*afile is a file, not a folder") as caught:
+        fetch_dataset("bullshitter")
+    assert "download" not in str(caught.value)
+
+
+def test_data_errors_show_values_not_numpy_reprs(tmp_path):
+    import pandas as pd
+    from cheaptalk.data import DataFormatError, clean_decisions, read_decisions
+    frame = pd.DataFrame({"subject": ["a", "b"], "role": ["sender", "receiver"], "round": [1.0, 1.5],
+                          "state": [1.0, 1.0], "message": [1.0, 1.0], "action": [float("nan"), 3.0]})
+    frame.to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(DataFormatError) as caught:
+        clean_decisions(read_decisions(tmp_path / "d.parquet"), load_game("crawford-sobel"))
+    assert "1.5 is not a whole number" in str(caught.value) and "np." not in str(caught.value)

@@ -691,7 +691,7 @@ def numeric_column(series: pd.Series, rows: pd.Series, col: str, source: str) ->
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataFormatError(f"{source}: row {int(rows.iloc[i])}, column {col!r} of the long format: "
-                              f"{text.iloc[i]!r} is not a number; {int(bad.sum())} such value(s) (map them in "
+                              f"{_short(text.iloc[i])!r} is not a number; {int(bad.sum())} such value(s) (map them in "
                               f"[values.{col}] or leave their rows out with [source] keep)")
     values = values.astype(float)
     infinite = np.isinf(values.to_numpy())

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .importing import TRUST_LOG_COLUMNS, ImportMap, ImportReport, MapError, _map_values, kept_rows, numeric_column
+from .validation import shown_value
 
 __all__ = ["TRUST_LOG_COLUMNS", "TrustLogReport", "import_trust_logs", "write_trust_logs"]
 
@@ -103,7 +104,7 @@ def import_trust_logs(frame: pd.DataFrame, spec: ImportMap, source: str = "data"
     if twice.any():
         first = events[twice].sort_values(["seller", "time"]).head(2)
         raise MapError(f"{source}: rows {', '.join(str(r) for r in first['_row'])} are two events of seller "
-                       f"{first['seller'].iloc[0]!r} at time {first['time'].iloc[0]:g}; {int(twice.sum())} rows "
+                       f"{shown_value(first['seller'].iloc[0])} at time {first['time'].iloc[0]:g}; {int(twice.sum())} rows "
                        f"share a seller and a time (the map's seller or time column does not tell them apart)")
     sellers = None
     if "subject" in events:
@@ -111,8 +112,8 @@ def import_trust_logs(frame: pd.DataFrame, spec: ImportMap, source: str = "data"
         if (per_seller > 1).any():
             seller = per_seller.index[per_seller > 1][0]
             shown = events.loc[events["seller"] == seller, ["_row", "subject"]].drop_duplicates("subject").head(2)
-            raise MapError(f"{source}: seller {seller!r} has subject {shown['subject'].iloc[0]!r} in row "
-                           f"{shown['_row'].iloc[0]} and {shown['subject'].iloc[1]!r} in row {shown['_row'].iloc[1]}; "
+            raise MapError(f"{source}: seller {seller!r} has subject {shown_value(shown['subject'].iloc[0])} in row "
+                           f"{shown['_row'].iloc[0]} and {shown_value(shown['subject'].iloc[1])} in row {shown['_row'].iloc[1]}; "
                            f"a seller belongs to one subject")
         sellers = events.drop_duplicates("seller")[["seller", "subject"]].reset_index(drop=True)
         events = events.drop(columns="subject")

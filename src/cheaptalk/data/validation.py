@@ -94,11 +94,11 @@ def numeric_column(frame: pd.DataFrame, column: str, source: str, rows: np.ndarr
         & ~text.fillna("").str.lower().isin(["nan", "na", "none", "null"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        cell_error(source, rows[i], column, f"{raw.iloc[i]!r} is not a number")
+        cell_error(source, rows[i], column, f"{shown_value(raw.iloc[i])} is not a number")
     inf = np.isinf(values)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        cell_error(source, rows[i], column, f"{raw.iloc[i]!r} is not a finite number")
+        cell_error(source, rows[i], column, f"{shown_value(raw.iloc[i])} is not a finite number")
     return values
 
 
@@ -112,7 +112,7 @@ def timeout_flags(frame: pd.DataFrame, source: str, rows: np.ndarray) -> np.ndar
     unknown = ~(flagged | text.isin(_FALSE_STRINGS).to_numpy())
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
-        cell_error(source, rows[i], "timeout", f"{frame['timeout'].iloc[i]!r} is not a flag (use 1/0 or true/false)")
+        cell_error(source, rows[i], "timeout", f"{shown_value(frame['timeout'].iloc[i])} is not a flag (use 1/0 or true/false)")
     return flagged
 
 
@@ -176,7 +176,7 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
     unknown = ~np.isin(role, ROLES)
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
-        cell_error(source, rows[i], "role", f"unknown role {frame['role'].iloc[i]!r}; roles are {list(ROLES)}")
+        cell_error(source, rows[i], "role", f"unknown role {shown_value(frame['role'].iloc[i])}; roles are {list(ROLES)}")
     for col in ("round", "state", "message", "action"):
         kind = frame[col].dtype.kind
         if kind in "mM":          # a date or a duration is not a number of this game
@@ -185,11 +185,11 @@ def clean_decisions(frame: pd.DataFrame, game_spec, source: str | None = None, *
     not_int = np.abs(rounds - np.round(rounds)) > 1e-9
     if not_int.any():
         i = int(np.flatnonzero(not_int)[0])
-        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
+        cell_error(source, rows[i], "round", f"{shown_value(frame['round'].iloc[i])} is not a whole number")
     out_of_range = (rounds < 0) | (rounds > MAX_ROUND)
     if out_of_range.any():
         i = int(np.flatnonzero(out_of_range)[0])
-        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a round number from 0 to {MAX_ROUND:,}")
+        cell_error(source, rows[i], "round", f"{shown_value(frame['round'].iloc[i])} is not a round number from 0 to {MAX_ROUND:,}")
     state = numeric_column(frame, "state", source, rows)
     message = numeric_column(frame, "message", source, rows)
     action = numeric_column(frame, "action", source, rows)
@@ -310,14 +310,14 @@ def _check_forecast(game, out, in_t, sender, receiver, rows, source, report, dro
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         cell_error(source, rows[i], "message", f"{msg[i]:g} is outside the message space [{lo:g}, {hi:g}] "
-                                          f"of treatment {out['treatment'].iloc[i]!r}")
+                                          f"of treatment {shown_value(out['treatment'].iloc[i])}")
     flo, fhi = game.forecast_range
     ftol = 1e-9 * (fhi - flo)
     bad = live & ~np.isnan(state) & _out_of_range(state, flo, fhi, ftol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         cell_error(source, rows[i], "state", f"forecast {state[i]:g} is outside its support [{flo:g}, {fhi:g}] "
-                                        f"in treatment {out['treatment'].iloc[i]!r}")
+                                        f"in treatment {shown_value(out['treatment'].iloc[i])}")
     bad = live & receiver & (act < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -340,7 +340,7 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
         if not exact.all():
             i = int(np.flatnonzero(live)[np.flatnonzero(~exact)[0]])
             cell_error(source, rows[i], col, f"{values[i]:g} is not a {what} of treatment "
-                                        f"{out['treatment'].iloc[i]!r}; valid are {np.asarray(grid).tolist()}")
+                                        f"{shown_value(out['treatment'].iloc[i])}; valid are {np.asarray(grid).tolist()}")
     actions = np.sort(game.actions)
     act = out["action"].to_numpy()
     if timeout_code is not None and not np.any(np.isclose(actions, timeout_code)):
@@ -352,7 +352,7 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
     if far.any():
         i = int(idx[np.flatnonzero(far)[0]])
         cell_error(source, rows[i], "action", f"{act[i]:g} is outside the action space of treatment "
-                                         f"{out['treatment'].iloc[i]!r} (grid {actions.min():g}..{actions.max():g}, "
+                                         f"{shown_value(out['treatment'].iloc[i])} (grid {actions.min():g}..{actions.max():g}, "
                                          f"{len(actions)} points) by more than half a grid step")
     tie_mask = np.zeros(len(out), dtype=bool)
     tie_mask[idx[tie]] = True
@@ -362,3 +362,11 @@ def _check_finite(game, out, in_t, sender, receiver, rows, source, report, drop,
         out.loc[snap_rows, "action"] = snapped[within]
         report._add(report.repaired, "action off the grid, snapped to the nearest grid point "
                                      "(within half a step)", rows[snap_rows])
+
+
+def shown_value(value) -> str:
+    """A data value as a message shows it: ``1e+19``, ``'abc'`` (not ``np.float64(1e+19)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."

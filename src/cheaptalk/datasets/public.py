@@ -109,6 +109,24 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("cheaptalk")) / "datasets"
 
 
+def _usable_cache(folder: Path) -> Path:
+    """The cache folder, made if needed; a path that cannot be a folder is the setting's
+    fault, not the download's, and is named as such."""
+    given = "CHEAPTALK_DATA_DIR" if os.environ.get("CHEAPTALK_DATA_DIR", "").strip() else "the cache folder"
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DatasetError(f"{given} {folder}: {parent} is a file, not a folder; set CHEAPTALK_DATA_DIR "
+                                   f"to a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"{given} {folder}: cannot be made ({exc.strerror or exc}); set CHEAPTALK_DATA_DIR "
+                           f"to a folder you can write") from None
+    return folder
+
+
 def _sha256(path: Path) -> str:
     import pooch
     return pooch.file_hash(str(path), alg="sha256")
@@ -134,7 +152,7 @@ def fetch_dataset(name: str) -> Path:
                                f"the file is not the pinned version")
         return path
     import pooch
-    target = cache_dir() / name
+    target = _usable_cache(cache_dir()) / name
     try:
         return Path(pooch.retrieve(part["url"], known_hash=f"sha256:{part['sha256']}", fname=part["file"],
                                    path=target, progressbar=False))
@@ -183,7 +201,7 @@ def dataset_trust_logs(name: str) -> Path:
         raise DatasetError(f"data set {ds.name!r} holds decisions of a game, not repeated play: use it with "
                            f"`cheaptalk compare --dataset {ds.name}`")
     part = ds.part(part_name or None)
-    target = cache_dir() / ds.name / f"{part['name'] or ds.name}-trust-logs-{part['sha256'][:12]}"
+    target = _usable_cache(cache_dir()) / ds.name / f"{part['name'] or ds.name}-trust-logs-{part['sha256'][:12]}"
     if (target / "schema.json").is_file():
         return target
     path = fetch_dataset(name)

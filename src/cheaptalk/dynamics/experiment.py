@@ -49,6 +49,7 @@ from ..errors import InputError
 from ..data.longformat import REQUIRED_COLUMNS, DataFormatError, read_decisions
 from ..data.validation import cell_error, numeric_column, timeout_flags
 from ..games import ForecastGame
+from ..data.validation import shown_value
 
 __all__ = ["ExperimentData", "ConversionReport", "StrangersError", "read_experiment",
            "supplier_mapping", "capacity_to_forecast", "experiment_to_logs", "write_trust_logs"]
@@ -266,7 +267,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     bad = ~np.isin(role, ["sender", "receiver"])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        cell_error(source, rows[i], "role", f"{frame['role'].iloc[i]!r} is neither 'sender' nor 'receiver'")
+        cell_error(source, rows[i], "role", f"{shown_value(frame['role'].iloc[i])} is neither 'sender' nor 'receiver'")
     subject = frame["subject"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
     if (subject == "").any():
         cell_error(source, rows[int(np.flatnonzero(subject == "")[0])], "subject", "is empty")
@@ -274,7 +275,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     bad = ~np.isfinite(rounds) | (np.abs(rounds - np.round(rounds)) > 1e-9)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        cell_error(source, rows[i], "round", f"{frame['round'].iloc[i]!r} is not a whole number")
+        cell_error(source, rows[i], "round", f"{shown_value(frame['round'].iloc[i])} is not a whole number")
     rounds = np.round(rounds).astype(int)
     state = numeric_column(frame, "state", source, rows)
     message = numeric_column(frame, "message", source, rows)
@@ -302,7 +303,7 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
     bad = ~np.isin(tr, treatments)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        cell_error(source, rows[i], "treatment", f"treatment {tr[i]!r} is not in game {spec.name!r}; "
+        cell_error(source, rows[i], "treatment", f"treatment {shown_value(tr[i])} is not in game {spec.name!r}; "
                                             f"its treatments are {treatments}")
 
     supplier = role == "receiver"
@@ -380,14 +381,14 @@ def experiment_to_logs(data: ExperimentData, spec, *, feedback: bool | None = No
         if known.any() and (fb[known] != float(feedback)).any():
             j = int(np.flatnonzero(known & (fb != float(feedback)))[0])
             raise DataFormatError(f"{data.source}: --feedback {'yes' if feedback else 'no'} contradicts the "
-                                  f"session settings (session {sup['session'].iloc[j]!r}, round "
+                                  f"session settings (session {shown_value(sup['session'].iloc[j])}, round "
                                   f"{sup['round'].iloc[j]}: feedback {'on' if fb[j] else 'off'})")
         fb[~known] = float(feedback)
     elif not known.all():
         j = int(np.flatnonzero(~known)[0])
         raise DataFormatError(f"{data.source}: the data do not say whether the results (true forecast, "
                               f"demand) were shown after round {sup['round'].iloc[j]} of session "
-                              f"{sup['session'].iloc[j]!r} (the long format has no such column): "
+                              f"{shown_value(sup['session'].iloc[j])} (the long format has no such column): "
                               "pass --feedback yes or --feedback no as the session was run")
     for s in sessions:
         in_s = (sup["session"] == s).to_numpy()

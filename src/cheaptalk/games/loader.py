@@ -121,11 +121,69 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+# What a game file may hold, section by section: a key not listed here is a typo or a
+# misunderstanding, and is refused rather than ignored. Leaves: "number", "text", "list"
+# (of numbers, checked where it is read), "formula or array" (payoffs), "table" (any keys,
+# checked where it is read).
+_DISTRIBUTION = {"distribution": "text", "low": "number", "high": "number", "half_width": "number",
+                 "mean": "number", "sd": "number"}
+_SECTIONS = {
+    "forecast": {"description": "text",
+                 "parameters": {"r": "number", "w": "number", "c": "number"},
+                 "forecast": _DISTRIBUTION, "noise": _DISTRIBUTION,
+                 "messages": {"low": "number", "high": "number"}},
+    "finite": {"description": "text", "constants": "table",
+               "states": {"values": "list", "prior": "list", "prior_weights": "list"},
+               "messages": {"meanings": "list", "labels": "list"},
+               "actions": {"values": "list", "grid": {"start": "number", "stop": "number", "step": "number",
+                                                      "num": "number"}},
+               "payoffs": {"sender": "formula or array", "receiver": "formula or array"}},
+}
+
+
+def _check_keys(doc: dict, spec: dict, source: str, path: tuple = ()) -> None:
+    """Refuse keys the game format does not have and values of the wrong kind, naming them
+    (``path``: the tables above ``doc``, e.g. ``("treatments", "HC", "actions")``)."""
+    where = f"{source} [{'.'.join(path)}]" if path else source
+    for key, value in doc.items():
+        if key not in spec:
+            raise GameFileError(f"{where}: unknown key {key!r}; allowed here: {', '.join(spec)}")
+        want, at = spec[key], f"{where} {key}"
+        if isinstance(want, dict):
+            if key == "grid" and isinstance(value, list):       # actions.grid may list the values
+                continue
+            if not isinstance(value, dict):
+                raise GameFileError(f"{at}: must be a table ({{ ... }} or [section]), got {_shown(value)}")
+            _check_keys(value, want, source, path + (key,))
+        elif want == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise GameFileError(f"{at}: must be a number, got {_shown(value)}")
+            try:
+                x = float(value)
+            except OverflowError:
+                x = math.inf
+            if not math.isfinite(x) or abs(x) > 1e12:
+                raise GameFileError(f"{at}: must be a finite number of at most 1e12 in size, got {_shown(value)}")
+        elif want == "text" and not isinstance(value, str):
+            raise GameFileError(f"{at}: must be text, got {_shown(value)}")
+        elif want in ("list", "table") and not isinstance(value, list if want == "list" else dict):
+            raise GameFileError(f"{at}: must be a {want}, got {_shown(value)}")
+        elif want == "formula or array" and not isinstance(value, (str, list)):
+            raise GameFileError(f"{at}: must be a formula (text) or an array of numbers, got {_shown(value)}")
+
+
+def _shown(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
 def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
     """Build a :class:`GameSpec` from a parsed game document."""
     kind = doc.get("kind")
     if kind not in ("forecast", "finite"):
-        raise GameFileError(f"{source}: 'kind' must be \"forecast\" or \"finite\", got {kind!r}")
+        raise GameFileError(f"{source}: 'kind' must be \"forecast\" or \"finite\", got {_shown(kind)}")
+    top = {"name": "text", "kind": "text", "treatments": "table", **_SECTIONS[kind]}
+    _check_keys(doc, top, source)
     name = str(doc.get("name", Path(source).stem))
     base = {k: v for k, v in doc.items() if k != "treatments"}
     raw_treatments = doc.get("treatments") or {"default": {}}
@@ -136,7 +194,8 @@ def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
     for tname, over in raw_treatments.items():
         if not isinstance(over, dict):
             raise GameFileError(f"{source} [treatments.{tname}]: a treatment must be a table (what differs from "
-                                f"the base game), got {over!r}")
+                                f"the base game), got {_shown(over)}")
+        _check_keys(over, _SECTIONS[kind], source, ("treatments", str(tname)))
     build = _build_forecast if kind == "forecast" else _build_finite
     treatments, descriptions = {}, {}
     for tname, over in raw_treatments.items():
@@ -147,7 +206,8 @@ def game_from_dict(doc: dict, source: str = "<dict>") -> GameSpec:
         except (GameFileError, FormulaError):
             raise
         except (ValueError, TypeError, KeyError, OverflowError, ZeroDivisionError, IndexError, AttributeError) as exc:
-            raise GameFileError(f"{where}: {exc}") from None
+            message = str(exc)          # (a message that already names its place keeps it)
+            raise GameFileError(message if message.startswith(source) else f"{where}: {message}") from None
         descriptions[str(tname)] = str(over.get("description", merged.get("description", "")))
     return GameSpec(name=name, kind=kind, treatments=treatments, descriptions=descriptions,
                     source=source, document=doc)
@@ -224,6 +284,8 @@ def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGa
     if not st or "values" not in st:
         raise GameFileError(f"{where}: [states] needs 'values'")
     states = _values(st["values"], "state values", f"{where} [states]")
+    if len(states) < 2:
+        raise GameFileError(f"{where} [states]: a game needs at least two states (values), got {len(states)}")
     if "prior" in st and "prior_weights" in st:
         raise GameFileError(f"{where} [states]: give 'prior' or 'prior_weights', not both")
     if "prior_weights" in st:
@@ -277,7 +339,13 @@ def _build_finite(d: dict, *, name: str, treatment: str, where: str) -> FiniteGa
                         where=f"{where} [payoffs] {role}")
             arrays[role] = np.broadcast_to(f(s=s, a=a, m=m), (S, M, A))
         else:
-            arr = np.asarray(spec, float)
+            try:
+                arr = np.asarray(spec, float)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or not np.all(np.isfinite(arr)) or (arr.size and np.abs(arr).max() > 1e12):
+                raise GameFileError(f"{where} [payoffs] {role}: an array of payoffs must be a rectangular table of "
+                                    f"finite numbers (rows of equal length), got {_shown(spec)}")
             if arr.shape == (S, A):
                 arr = arr[:, None, :]
             if arr.shape not in ((S, 1, A), (S, M, A)):

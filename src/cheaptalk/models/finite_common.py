@@ -34,6 +34,7 @@ from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
 from .noise import ERROR_MODELS, TIE_TOL, best_response, choice_log_probabilities, error_parameters
+from ..data.validation import shown_value
 
 __all__ = ["Behaviour", "FiniteModel", "FinitePrepared", "normalized_payoffs", "best_response", "sender_utility", "receiver_utility", "posterior_beliefs", "literal_beliefs",
            "truth_utility", "stick_breaking_log_weights", "combine_behaviours", "TIE_TOL"]
@@ -385,7 +386,7 @@ class FiniteModel(Model):
             unknown = ~given.isin(names)
             if unknown.any():
                 r = int(work["_row"][unknown].iloc[0])
-                raise DataValueError(f"{source}: row {r}, column 'treatment': {given[unknown].iloc[0]!r} "
+                raise DataValueError(f"{source}: row {r}, column 'treatment': {shown_value(given[unknown].iloc[0])} "
                                      f"is not a treatment of game {self.game.name!r} ({names}); "
                                      f"{int(unknown.sum())} such row(s)")
             roles = split_roles(work, treatments=names)

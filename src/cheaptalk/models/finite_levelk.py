@@ -39,7 +39,6 @@ import math
 
 import numpy as np
 
-from ..errors import ModelError
 from .._jax import jax, jnp
 from .base import Option, Parameter
 from .finite_common import (Behaviour, FiniteModel, best_response, literal_beliefs, normalized_payoffs,
