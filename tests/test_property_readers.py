@@ -106,7 +106,10 @@ MAP = st.fixed_dictionaries(
                                                  "treatment", "colour"]), COLUMN_SPEC, max_size=8)},
     optional={"source": st.fixed_dictionaries({}, optional={"keep": st.sampled_from(
                   ["c0 == 'a'", "c1 > 2", "c2 in [1, 'b']", "not c0 == 1", "c0.x == 1", "__import__('os')",
-                   "c0 ==", "`c 3` != ''"])}),
+                   "c0 ==", "`c 3` != ''", "c1 in [1, 2]", "5 in [c1]", "c1 in [c0]", "c1 > 1e400",
+                   "c1 < " + "9" * 400, "c2 not in (3.5, 'x')", "c1 in 2"])}),
+              "decisions": st.lists(st.dictionaries(st.sampled_from(["role", "subject", "action"]), COLUMN_SPEC,
+                                                    max_size=3), min_size=1, max_size=3),
               "values": st.dictionaries(st.sampled_from(["role", "action", "colour"]),
                                         st.dictionaries(st.text(max_size=4), st.sampled_from(
                                             ["sender", "receiver", 1, 0]), max_size=3), max_size=2),
@@ -128,8 +131,45 @@ def test_import_maps_apply_or_refuse_and_every_row_is_accounted_for(doc, rows):
         out, report = import_table(frame, spec, "random.csv")
     except USER_ERRORS:
         return
-    assert report.n_imported_rows + len({r for v in report.excluded.values() for r in v}) == report.n_rows
-    assert len(out) == report.n_decisions
+    assert report.n_possible == report.n_decisions + report.n_excluded == len(rows) * len(spec.decisions)
+    assert len(out) == report.n_decisions and report.n_imported_rows <= report.n_rows
+    if len(spec.decisions) == 1:        # one decision per row: rows and decisions are one count
+        assert report.n_imported_rows + len({r for v in report.excluded.values() for r in v}) == report.n_rows
+
+
+JSON_LEAF = (st.none() | st.booleans() | st.integers(-10 ** 40, 10 ** 40) | st.floats(allow_nan=True)
+             | st.text(max_size=6))
+JSON = st.recursive(JSON_LEAF, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                    max_leaves=15)
+PARAM = st.dictionaries(st.sampled_from(["estimate", "se", "identified", "bounds", "fixed", "words"]),
+                        JSON_LEAF | st.lists(JSON_LEAF, max_size=3), max_size=4)
+FIT_DOC = st.fixed_dictionaries(
+    {"model": st.sampled_from(["levelk", "trust", "trust-dynamics-binary"]) | JSON_LEAF,
+     "params": st.dictionaries(st.sampled_from(["a", "b", "eta_up"]), PARAM | JSON_LEAF, max_size=3) | JSON},
+    optional={"schema_version": st.integers(-1, 3) | JSON_LEAF, "result": st.sampled_from(["fit", "x"]),
+              "covariance": st.fixed_dictionaries({"names": st.lists(st.sampled_from(["a", "b"]), max_size=3),
+                                                   "matrix": st.lists(st.lists(JSON_LEAF, max_size=3), max_size=3)})
+              | JSON_LEAF,
+              "n_obs": JSON_LEAF, "n_subjects": JSON_LEAF, "loglik": JSON_LEAF, "converged": JSON_LEAF,
+              "warnings": JSON, "diagnostics": JSON, "options": JSON})
+
+
+@SETTINGS
+@given(FIT_DOC | st.fixed_dictionaries({"models": st.lists(FIT_DOC, max_size=2) | JSON}) | JSON)
+def test_saved_results_load_or_refuse_in_one_error(doc):
+    from cheaptalk.errors import InputError
+    from cheaptalk.estimation.result import result_from_dict
+    from cheaptalk.estimation.schema import check_result
+    try:
+        kind = check_result(doc, "random.json")
+    except InputError as exc:
+        assert str(exc).startswith("random.json: ") and "\n" not in str(exc)
+        return
+    fits = doc["models"] if kind == "comparison" else [doc]
+    for fit in fits:                 # what passes the schema reads back without another exception
+        saved = result_from_dict(fit, "random.json")
+        saved.summary()
+        saved.to_frame()
 
 
 @pytest.mark.parametrize("text", ["", "[[[", "kind = 1", 'kind = "finite"\n[states]\nvalues = "x"'])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -179,3 +180,19 @@ def dump_json(obj, path: str | None = None) -> None:
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n")
+
+
+def number_in(low: float, high: float, what: str, whole: bool = False):
+    """An argparse type: a number (``whole``: a whole number) in ``[low, high]``. Every number
+    that sizes work (subjects, rounds, starts, replications, folds) has such a range, so that a
+    typo is refused at once instead of running for hours or exhausting memory."""
+    def parse(text):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if whole else ''}number") from None
+        if not (low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, got {text}" if whole
+                                             else f"{what} must be in [{low:g}, {high:g}], got {text}")
+        return value
+    return parse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from .common import add_game_argument, add_option_argument, dump_json, parse_options, show_progress
+from .common import number_in, add_game_argument, add_option_argument, dump_json, parse_options, show_progress
 from .fit import add_data_arguments, data_and_game, enable_compilation_cache
 
 
@@ -22,9 +22,9 @@ def register(sub):
                    help="error models every family is fitted under: logit, tremble, mixed (default: all "
                         "that the game's families are defined under; see docs/models.md)")
     add_option_argument(p, per_model=True)
-    p.add_argument("--folds", type=int, default=5, metavar="K",
+    p.add_argument("--folds", type=number_in(0, 1000, "--folds", whole=True), default=5, metavar="K",
                    help="k-fold cross-validation by subject (default 5; 0 to skip)")
-    p.add_argument("--level", type=float, default=0.90, metavar="P",
+    p.add_argument("--level", type=number_in(0.5, 0.999, "--level"), default=0.90, metavar="P",
                    help="level of the model confidence sets behind the verdict (default 0.90)")
     p.add_argument("--bootstrap-lr", type=int, default=0, metavar="B",
                    help="parametric bootstrap (B simulated data sets) of each likelihood-ratio test of a mixture "

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_game_argument, add_option_argument, dump_json, game_from_args, parse_options, show_progress
+from .common import number_in, add_game_argument, add_option_argument, dump_json, game_from_args, parse_options, show_progress
 
 
 def add_data_arguments(parser, required: bool):
@@ -19,9 +19,9 @@ def add_data_arguments(parser, required: bool):
     source.add_argument("--dataset", metavar="NAME",
                         help="a public data set (see `cheaptalk datasets list`): fetched, imported with its "
                              "map and fitted in its own game")
-    parser.add_argument("--min-rounds", type=int, default=5, metavar="N",
+    parser.add_argument("--min-rounds", type=number_in(0, 1e6, "--min-rounds", whole=True), default=5, metavar="N",
                         help="drop (and count) subjects with fewer usable decisions in a role (default 5)")
-    parser.add_argument("--starts", type=int, default=None, metavar="N",
+    parser.add_argument("--starts", type=number_in(1, 1000, "--starts", whole=True), default=None, metavar="N",
                         help="starting points per model: the defaults, then seeded random points "
                              "(default: 3 for fit; compare runs two and a third when they disagree; "
                              "a number given here runs them all)")
@@ -89,7 +89,7 @@ def register(sub):
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="model name (see `cheaptalk describe`)")
     add_data_arguments(p, required=True)
     add_option_argument(p)
-    p.add_argument("--bootstrap", type=int, default=0, metavar="B",
+    p.add_argument("--bootstrap", type=number_in(0, 10_000, "--bootstrap", whole=True), default=0, metavar="B",
                    help="also bootstrap by subject with B replications (progress bar on stderr)")
     p.add_argument("--subjects", metavar="CSV",
                    help="write each subject's posterior trust / trustworthiness / type to CSV")

@@ -5,7 +5,11 @@ from __future__ import annotations
 from ..errors import InputError
 from ..data import write_decisions
 from ..models import MODEL_NAMES
-from .common import add_fit_argument, add_game_argument, add_option_argument, add_param_argument, fitted_model_from_args
+from .common import number_in, add_fit_argument, add_game_argument, add_option_argument, add_param_argument, fitted_model_from_args
+
+
+# decisions simulated at once: a table of this many rows takes about a gigabyte
+MAX_SIMULATED_DECISIONS = 20_000_000
 
 
 def register(sub):
@@ -20,8 +24,8 @@ def register(sub):
     add_fit_argument(p)
     add_param_argument(p)
     add_option_argument(p)
-    p.add_argument("--subjects", type=int, default=40, metavar="N", help="subjects per role and treatment (default 40)")
-    p.add_argument("--rounds", type=int, default=30, metavar="T", help="rounds (default 30)")
+    p.add_argument("--subjects", type=number_in(1, 1e6, "--subjects", whole=True), default=40, metavar="N", help="subjects per role and treatment (default 40)")
+    p.add_argument("--rounds", type=number_in(1, 1e5, "--rounds", whole=True), default=30, metavar="T", help="rounds (default 30)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--treatments", metavar="A,B", help="comma-separated treatments (default: all of the game)")
     p.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .parquet")
@@ -36,6 +40,11 @@ def run(args) -> int:
     if treatments:
         for t in treatments:
             model.game.game(t)      # unknown treatment -> clear error
+    decisions = 2 * args.subjects * args.rounds * len(treatments or model.game.treatments)
+    if decisions > MAX_SIMULATED_DECISIONS:
+        raise InputError(f"--subjects {args.subjects} x --rounds {args.rounds} would simulate {decisions:,} decisions, "
+                         f"more than the {MAX_SIMULATED_DECISIONS:,} held in memory at once; simulate in parts "
+                         f"(different --seed) and concatenate")
     data = model.simulate(params, args.subjects, args.rounds, seed=args.seed,
                           treatments=treatments)
     path = write_decisions(data, args.out)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..dynamics.parameters import DECAY, RULES, split_rule
 from ..errors import InputError
-from .common import dump_json
+from .common import number_in, dump_json
 
 RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "symmetric: one rate eta",
@@ -36,6 +36,10 @@ def _rule(text: str) -> str:
     return text
 
 
+# synthetic events written by one `trust generate` (about 20 bytes each on disk)
+MAX_GENERATED_EVENTS = 10_000_000_000
+
+
 def register(sub):
     p = sub.add_parser("trust", help="trust over time from recommendation logs",
                        description="Dynamic trust: how recommendation fidelity builds or breaks trust.")
@@ -45,8 +49,10 @@ def register(sub):
                         description="Write synthetic recommendation logs (labelled synthetic) as "
                                     "partitioned Parquet under OUT/events, with the true parameters "
                                     "in OUT/truth.json under the names `trust fit --json` reports.")
-    g.add_argument("--sellers", type=int, required=True, help="number of sellers")
-    g.add_argument("--events-per-seller", type=int, required=True, help="events per seller")
+    g.add_argument("--sellers", type=number_in(1, 1e9, "--sellers", whole=True), required=True,
+                   help="number of sellers")
+    g.add_argument("--events-per-seller", type=number_in(1, 1e6, "--events-per-seller", whole=True), required=True,
+                   help="events per seller")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
@@ -56,32 +62,32 @@ def register(sub):
                         "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up); "
                         "bayes takes --prior-strength, wsls --trust-after-win and --trust-after-loss; "
                         f"RULE{DECAY} takes --decay")
-    g.add_argument("--eta-up", type=_in_range(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
-    g.add_argument("--eta-down", type=_in_range(0, 1, "--eta-down"), default=0.35,
+    g.add_argument("--eta-up", type=number_in(0, 1, "--eta-up"), default=0.15, help="true rate of trust gained (0.15)")
+    g.add_argument("--eta-down", type=number_in(0, 1, "--eta-down"), default=0.35,
                    help="true rate of trust lost (0.35)")
-    g.add_argument("--prior-strength", type=_in_range(1e-3, 1e6, "--prior-strength"), default=4.0,
+    g.add_argument("--prior-strength", type=number_in(1e-3, 1e6, "--prior-strength"), default=4.0,
                    help="bayes rule: median weight of the prior across sellers, in fidelity observations (4)")
-    g.add_argument("--prior-strength-sd", type=_in_range(0, 5, "--prior-strength-sd"), default=0.5,
+    g.add_argument("--prior-strength-sd", type=number_in(0, 5, "--prior-strength-sd"), default=0.5,
                    help="bayes rule: sd of the log prior strength across sellers (0.5)")
-    g.add_argument("--trust-after-win", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-win"), default=0.8,
+    g.add_argument("--trust-after-win", type=number_in(1e-6, 1 - 1e-6, "--trust-after-win"), default=0.8,
                    help="wsls rule: trust after feedback of fidelity >= 1/2 (0.8)")
-    g.add_argument("--trust-after-loss", type=_in_range(1e-6, 1 - 1e-6, "--trust-after-loss"), default=0.3,
+    g.add_argument("--trust-after-loss", type=number_in(1e-6, 1 - 1e-6, "--trust-after-loss"), default=0.3,
                    help="wsls rule: trust after feedback of fidelity < 1/2 (0.3)")
-    g.add_argument("--decay", type=_in_range(0, 1, "--decay"), default=0.1,
+    g.add_argument("--decay", type=number_in(0, 1, "--decay"), default=0.1,
                    help=f"RULE{DECAY}: share of the way back to initial trust after an event without feedback (0.1)")
-    g.add_argument("--advisors-per-subject", type=_in_range(1, 1000, "--advisors-per-subject", whole=True),
+    g.add_argument("--advisors-per-subject", type=number_in(1, 1000, "--advisors-per-subject", whole=True),
                    default=1, help="subjects of this many sellers (advisors) sharing one initial trust, listed "
                                    "in OUT/sellers.parquet (seller, subject) (default 1: none)")
-    g.add_argument("--initial-trust-mean", type=_in_range(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
+    g.add_argument("--initial-trust-mean", type=number_in(1e-6, 1 - 1e-6, "--initial-trust-mean"), default=0.5,
                    help="(0.5)")
     g.add_argument("--initial-trust-means", metavar="SEGMENT=MEAN,...",
                    help="initial trust by segment: the mean of each named segment (high, mid, low), e.g. "
                         "high=0.8,low=0.3; the others keep --initial-trust-mean")
-    g.add_argument("--initial-trust-concentration", type=_in_range(1e-6, 1e6, "--initial-trust-concentration"),
+    g.add_argument("--initial-trust-concentration", type=number_in(1e-6, 1e6, "--initial-trust-concentration"),
                    default=6.0, help="(6)")
-    g.add_argument("--feedback-rate", type=_in_range(0, 1, "--feedback-rate"), default=0.7,
+    g.add_argument("--feedback-rate", type=number_in(0, 1, "--feedback-rate"), default=0.7,
                    help="probability the outcome is shown after an event (0.7)")
-    g.add_argument("--events-per-file", type=int, default=2_000_000,
+    g.add_argument("--events-per-file", type=number_in(1, 1e9, "--events-per-file", whole=True), default=2_000_000,
                    help="events per Parquet file (default 2e6)")
     g.add_argument("--json", action="store_true", help="print the truth as JSON")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,7 +116,7 @@ def register(sub):
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
                         "cluster by subject")
-    f.add_argument("--nodes", type=_in_range(2, 640, "--nodes", whole=True), default=None,
+    f.add_argument("--nodes", type=number_in(2, 640, "--nodes", whole=True), default=None,
                    help="quadrature nodes of initial trust, used as given (default: 20, doubled until twice as many "
                         "move the log-likelihood by less than 0.01 and no estimate by 0.05 se; at most 640)")
     f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
@@ -121,9 +127,9 @@ def register(sub):
     f.add_argument("--intervals", choices=("wald", "profile"), default="wald",
                    help="95%% intervals: wald (on each parameter's unbounded scale, mapped back; default) or "
                         "profile (profile likelihood: a few passes over the logs per step)")
-    f.add_argument("--warm-start-sellers", type=int, default=10_000,
+    f.add_argument("--warm-start-sellers", type=number_in(1, 1e9, "--warm-start-sellers", whole=True), default=10_000,
                    help="sellers in the sample that gives the starting values (10000)")
-    f.add_argument("--cache-mb", type=float, default=1024,
+    f.add_argument("--cache-mb", type=number_in(1, 1e7, "--cache-mb"), default=1024,
                    help="MB of packed logs kept in memory (local engine: before spilling to disk; "
                         "spark: by each Python worker between passes, which also share them "
                         "through the executor's local directory; 0 keeps nothing) (1024)")
@@ -153,17 +159,17 @@ def register(sub):
                         "advice-taking:gen1; with --per-subject, its trials")
     c.add_argument("--data", metavar="CSV", help="with --per-subject: an advice-taking export (SubID, trial_num, "
                                                  "Advisor, choice, AdvisorCorrect)")
-    c.add_argument("--recover", type=_in_range(0, 1000, "--recover", whole=True), default=0, metavar="R",
+    c.add_argument("--recover", type=number_in(0, 1000, "--recover", whole=True), default=0, metavar="R",
                    help="with --per-subject: model and parameter recovery on the data's design, R simulated data "
                         "sets per rule (each subject at her own estimates); the confusion matrix P(best | true) "
                         "with Monte Carlo standard errors and its inversion P(true | best) (default 0: none)")
     c.add_argument("--rules", default=None, metavar="A,B",
                    help=f"comma-separated rules, each may take the decay option, e.g. asymmetric,asymmetric{DECAY} "
                         f"(default: {','.join(RULES)})")
-    c.add_argument("--folds", type=_in_range(2, 100, "--folds", whole=True), metavar="K",
+    c.add_argument("--folds", type=number_in(2, 100, "--folds", whole=True), metavar="K",
                    help="also cross-validate by seller with K folds (e.g. 5); the best rule is then the one "
                         "that predicts held-out sellers best (default: no cross-validation, best by BIC)")
-    c.add_argument("--cv-sellers", type=_in_range(10, 1e9, "--cv-sellers", whole=True), default=20_000,
+    c.add_argument("--cv-sellers", type=number_in(10, 1e9, "--cv-sellers", whole=True), default=20_000,
                    help="cross-validate on a sample of about this many sellers (the first in the packed logs; "
                         "all of them if fewer) (20000)")
     c.add_argument("--cv-seed", type=int, default=0, help="which sellers fall in which fold (0)")
@@ -180,14 +186,14 @@ def register(sub):
                         "trust; the subjects come from the seller table's subject column (--sellers-table, or "
                         "sellers.parquet beside events/); the logs are held in memory, standard errors "
                         "cluster by subject")
-    c.add_argument("--nodes", type=_in_range(2, 640, "--nodes", whole=True), default=None,
+    c.add_argument("--nodes", type=number_in(2, 640, "--nodes", whole=True), default=None,
                    help="quadrature nodes of initial trust, used as given (default: 20, doubled per rule until "
                         "twice as many move the log-likelihood by less than 0.01 and no estimate by 0.05 se)")
     c.add_argument("--initial-trust-by", metavar="COLUMN",
                    help="one mean of initial trust per segment of sellers in every rule (COLUMN: segment)")
-    c.add_argument("--warm-start-sellers", type=int, default=10_000,
+    c.add_argument("--warm-start-sellers", type=number_in(1, 1e9, "--warm-start-sellers", whole=True), default=10_000,
                    help="sellers of the warm-start sample (10000)")
-    c.add_argument("--cache-mb", type=float, default=1024, help="memory for packed logs before spilling (1024)")
+    c.add_argument("--cache-mb", type=number_in(1, 1e7, "--cache-mb"), default=1024, help="memory for packed logs before spilling (1024)")
     c.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
                    help="fit on a random sample of sellers, each kept with probability F (1)")
     c.add_argument("--sample-seed", type=int, default=0, help="seed of the seller sample (0)")
@@ -205,11 +211,11 @@ def register(sub):
                    help="comma list: multipliers of the recommendation error (1 = as logged)")
     w.add_argument("--feedback-rate", default="logged",
                    help="comma list of probabilities that the outcome is shown, or 'logged'")
-    w.add_argument("--price", type=float, default=1.0, help="seller's price per unit sold (1)")
-    w.add_argument("--unit-cost", type=float, default=0.6, help="seller's cost per unit stocked (0.6)")
-    w.add_argument("--sample-sellers", type=int, default=20_000, help="sellers simulated (20000)")
+    w.add_argument("--price", type=number_in(-1e12, 1e12, "--price"), default=1.0, help="seller's price per unit sold (1)")
+    w.add_argument("--unit-cost", type=number_in(-1e12, 1e12, "--unit-cost"), default=0.6, help="seller's cost per unit stocked (0.6)")
+    w.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000, help="sellers simulated (20000)")
     w.add_argument("--seed", type=int, default=0, help="seed of the feedback draws (0)")
-    w.add_argument("--parameter-draws", type=int, default=0, metavar="R",
+    w.add_argument("--parameter-draws", type=number_in(0, 10_000, "--parameter-draws", whole=True), default=0, metavar="R",
                    help="also replay the scenarios at R parameter vectors drawn from the fit's "
                         "sampling distribution, so that the standard errors of the changes include "
                         "the parameters' uncertainty (e.g. 30; default 0: sellers only)")
@@ -312,6 +318,10 @@ def run_generate(args) -> int:
         raise InputError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
     if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
         raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
+    if args.sellers * args.events_per_seller > MAX_GENERATED_EVENTS:
+        raise InputError(f"--sellers {args.sellers:,} x --events-per-seller {args.events_per_seller:,} = "
+                         f"{args.sellers * args.events_per_seller:,} events, more than {MAX_GENERATED_EVENTS:,} "
+                         f"(about 200 GB of Parquet); generate fewer, or in parts with different --seed")
     world = SyntheticWorld(adoption=args.adoption, eta_up=args.eta_up, eta_down=args.eta_down, rule=args.rule,
                            prior_strength=args.prior_strength, prior_strength_sd=args.prior_strength_sd,
                            trust_after_win=args.trust_after_win,
@@ -508,20 +518,6 @@ def _floats(text: str, option: str, low: float, high: float, words=()) -> list:
             raise InputError(f"{option}: {x} is outside [{low:g}, {high:g}]")
         out.append(value)
     return out
-
-
-def _in_range(low: float, high: float, what: str, whole: bool = False):
-    """An argparse type: a number (``whole``: a whole number) in ``[low, high]``."""
-    def parse(text):
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if whole else ''}number") from None
-        if not (low <= value <= high):
-            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, got {text}" if whole
-                                             else f"{what} must be in [{low:g}, {high:g}], got {text}")
-        return value
-    return parse
 
 
 @contextmanager
