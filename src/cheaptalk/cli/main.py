@@ -21,11 +21,19 @@ COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
 _COMMAND_ALIASES = {"import": "import_data"}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line reported in one line (what was wrong and
+    where to read more) instead of the usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv`` naming a command, only that command's module is imported
     (the modeling commands import JAX and the model library, which the others need not
     pay for at start-up); without one, every command is registered for the overview."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cheaptalk",
         description="Cheap-talk games: predict, simulate, fit and compare behavioural models.")
     parser.add_argument("--version", action="version", version=f"cheaptalk {__version__}")
