@@ -125,12 +125,12 @@ def test_seller_split_across_record_batches_stays_whole():
 
 def test_cli_strict_mode_fails_with_file_row_and_column(tmp_path, capsys):
     df = _events()
-    df.loc[4, "recommendation"] = np.nan
+    df.loc[4, "recommendation"] = np.nan        # the 5th data row
     d = _write(df, tmp_path / "logs")
     rc = main(["trust", "fit", "--logs", str(d), "--fidelity-scale", "30", "--strict", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2
-    assert "recommendation missing" in err and "part-0.parquet row 4" in err and "'recommendation'" in err
+    assert "recommendation missing" in err and "part-0.parquet row 5" in err and "'recommendation'" in err
 
 
 def test_no_usable_events_is_a_clear_error(tmp_path):

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import CheaptalkError
 
 # command modules, in the order `cheaptalk --help` lists them
-COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "trust",
+COMMAND_MODULES = ("describe", "predict", "simulate", "fit", "compare", "design", "trust",
                    "experiment", "import_otree", "import_data", "datasets", "table")
 # commands whose module has another name (``import`` is a Python keyword)
 _COMMAND_ALIASES = {"import": "import_data"}
