@@ -134,3 +134,13 @@ def test_the_design_command_writes_its_json_and_refuses_bad_input(tmp_path):
         bad = subprocess.run([sys.executable, "-m", "cheaptalk.cli.main", "design", "--game", str(path), *argv],
                              capture_output=True, text=True, timeout=600)
         assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_both_roles_are_scored_in_the_forecast_sharing_game():
+    from cheaptalk.games import load_game
+    game = load_game("forecast-sharing")
+    cands = [candidate(f"{f}/logit", get_model(f, game)) for f in ("trust", "levelk")]
+    report = treatment_information(cands, ["HC-HU"], rounds=5, subjects=100, seed=1)
+    panel = report.table[report.table["unit"] == "panel"].set_index("role")
+    assert set(panel.index) == {"sender", "receiver"}
+    assert (panel["information"] > 2 * panel["se"]).all() and (panel["information"] < math.log(2)).all()

@@ -202,5 +202,5 @@ def _summary(report, game_name: str) -> str:
         else:
             lines.append(f"\n{best['treatment']} and {second['treatment']} are within the simulation's precision "
                          f"({gap:.4f} nats apart, {gap / se if se else 0:.1f} Monte Carlo se): simulate more "
-                         f"subjects (--subjects) to rank them")
+                         f"subjects (--mc-subjects) to rank them")
     return "\n".join(lines)

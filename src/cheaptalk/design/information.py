@@ -171,7 +171,9 @@ def treatment_information(candidates: list[Candidate], treatments: list[str] | N
         panel, decision = np.array(panel), np.array(decision)          # (J, clusters), (J, decisions)
         keys = like.clusters
         cl_treat = np.array([str(k).split("/", 1)[0].rsplit("|", 1)[0] for k in keys])
-        cl_role = np.array(["sender" if str(k).split("/", 1)[1].startswith("S") else "receiver" for k in keys])
+        cl_role = np.empty(len(keys), dtype=object)
+        for r in like.roles:                        # (a person plays one role in a simulated session)
+            cl_role[like.cluster_of[r]] = r
         d_treat = np.concatenate([like.decision_treatment[r] for r in like.roles])
         d_role = np.concatenate([np.full(like.n_decisions[r], r) for r in like.roles])
         for unit, ll, treat_of, role_of in (("panel", panel, cl_treat, cl_role),
