@@ -20,7 +20,8 @@ def show_progress(args) -> bool:
 
 def add_game_argument(parser, default: str | None = "forecast-sharing"):
     parser.add_argument("--game", default=default,
-                        help=f"preset ({', '.join(PRESETS)}) or path to a TOML game file"
+                        help=f"preset ({', '.join(PRESETS)}), path to a TOML game file, or a public data "
+                             f"set's name (its game)"
                              + (f" (default: {default})" if default else ""))
 
 
@@ -72,8 +73,16 @@ def model_from_args(args):
 
 
 def game_from_args(args):
+    """The game of ``--game``: a preset, a game file, or the name of a public data set with a
+    game (``--game bullshitter``: the game its data were collected in)."""
     from ..games import load_game
-    return load_game(args.game or "forecast-sharing")
+    name = args.game or "forecast-sharing"
+    if name not in PRESETS and not Path(name).exists():
+        from ..datasets.public import list_datasets
+        for ds in list_datasets():
+            if ds.game and ds.name == name:
+                return load_game(ds.game_path)
+    return load_game(name)
 
 
 def add_fit_argument(parser):
@@ -129,7 +138,7 @@ def _game_of_fit(name: str, path) -> object:
 
     if name in PRESETS:
         return load_game(name)
-    for ds in list_datasets():
+    for ds in list_datasets():      # (a data set's game, by the data set's name)
         if ds.game and name == ds.name:
             return load_game(ds.game_path)
     candidate = Path(name)
