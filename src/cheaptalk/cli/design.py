@@ -11,7 +11,7 @@ from .common import add_game_argument, add_option_argument, dump_json, game_from
 
 def register(sub):
     p = sub.add_parser(
-        "design", help="rank treatments by how well they tell the models apart (expected information)",
+        "design", help="which treatments tell the models apart (expected information) and power by simulation",
         description="For each treatment of the game: the expected information (mutual information, in nats) "
                     "that one subject's decisions carry about which of the competing models generated them, "
                     "averaged over each model's parameter uncertainty (draws from a fit's estimates and "
