@@ -132,10 +132,10 @@ FORECAST = 'kind = "forecast"\n[parameters]\nr = 1.0\nw = 0.75\nc = 0.25\n[treat
 
 
 @pytest.mark.parametrize("text, match", [
-    (FORECAST + "[messages]\nhigh = inf\n", r"\[messages\] high: must be a finite number"),
+    (FORECAST + "[messages]\nhigh = inf\n", r"\[messages\]: high must be a finite number"),
     (FORECAST + "[treatments.B]\nkind = 'finite'\n", r"\[treatments.B\]: unknown key 'kind'"),
     (FORECAST + "[nosie]\nhalf_width = 5\n", "unknown key 'nosie'; allowed here: name, kind, treatments, description"),
-    (FORECAST.replace("c = 0.25", "c = [0.25]"), r"\[parameters\] c: must be a number, got \[0.25\]"),
+    (FORECAST.replace("c = 0.25", "c = [0.25]"), r"\[parameters\]: c must be a number, got \[0.25\]"),
     (FORECAST.replace("parameters = { c = 0.5 }", "parameters = 3"), r"\[treatments.A\] parameters: must be a table"),
 ])
 def test_forecast_games_refuse_unknown_keys_and_non_numbers(tmp_path, text, match):

@@ -156,14 +156,7 @@ def _check_keys(doc: dict, spec: dict, source: str, path: tuple = ()) -> None:
                 raise GameFileError(f"{at}: must be a table ({{ ... }} or [section]), got {_shown(value)}")
             _check_keys(value, want, source, path + (key,))
         elif want == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise GameFileError(f"{at}: must be a number, got {_shown(value)}")
-            try:
-                x = float(value)
-            except OverflowError:
-                x = math.inf
-            if not math.isfinite(x) or abs(x) > 1e12:
-                raise GameFileError(f"{at}: must be a finite number of at most 1e12 in size, got {_shown(value)}")
+            _number(value, key, where)
         elif want == "text" and not isinstance(value, str):
             raise GameFileError(f"{at}: must be text, got {_shown(value)}")
         elif want in ("list", "table") and not isinstance(value, list if want == "list" else dict):
@@ -231,13 +224,13 @@ def _build_forecast(d: dict, *, name: str, treatment: str, where: str) -> Foreca
 def _number(value, what: str, where: str) -> float:
     """A finite number from a game file (booleans and text are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise GameFileError(f"{where}: {what} must be a number, got {value!r}")
+        raise GameFileError(f"{where}: {what} must be a number, got {_shown(value)}")
     try:
         x = float(value)
     except OverflowError:
         x = math.inf
     if not math.isfinite(x) or abs(x) > 1e12:
-        raise GameFileError(f"{where}: {what} must be a finite number of at most 1e12 in size, got {value!r}")
+        raise GameFileError(f"{where}: {what} must be a finite number of at most 1e12 in size, got {_shown(value)}")
     return x
 
 
