@@ -227,3 +227,19 @@ def test_predict_and_simulate_take_a_fitted_model(tmp_path, capsys):
         assert main(["predict", *argv]) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
+
+
+def test_every_error_of_the_toolkit_is_a_cheaptalk_error():
+    import cheaptalk
+    from cheaptalk.data.importing import MapError
+    from cheaptalk.data.longformat import DataFormatError
+    from cheaptalk.datasets.public import DatasetError
+    from cheaptalk.dynamics.estimate import TrustFitError
+    from cheaptalk.dynamics.logs.schema import LogSchemaError
+    from cheaptalk.estimation.mle import EstimationError
+    from cheaptalk.games.formulas import FormulaError
+    from cheaptalk.games.loader import GameFileError
+    from cheaptalk.models.base import OptionError, ParameterError
+    for kind in (MapError, DataFormatError, DatasetError, TrustFitError, LogSchemaError, EstimationError,
+                 FormulaError, GameFileError, OptionError, ParameterError):
+        assert issubclass(kind, cheaptalk.CheaptalkError), kind

@@ -5,3 +5,8 @@ cognitive hierarchy and the trust-embedded model, fit them to experiment data an
 """
 
 __version__ = "0.1.0"
+
+# the root of every error the toolkit raises on purpose (``except cheaptalk.CheaptalkError``)
+from .errors import CheaptalkError  # noqa: E402
+
+__all__ = ["CheaptalkError", "__version__"]
