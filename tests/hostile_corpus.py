@@ -413,6 +413,8 @@ def _options(root: Path, logs: Path) -> list[Case]:
         "whatif-draws": (["trust", "whatif", "--logs", str(logs), "--fit", "x.json", "--parameter-draws",
                           "100000000"], "--parameter-draws"),
         "compare-level": (["compare", "--level", "2"], "--level"),
+        "trust-folds-beyond-sellers": (["trust", "compare", "--logs", str(logs), "--folds", "100", "--quiet"],
+                                       "needs at least 200 sellers"),
         "option-format": (["predict", "--model", "levelk", "--option", "max_level"], "NAME=VALUE"),
     }
     return [Case("options", name, argv, message=message) for name, (argv, message) in argvs.items()]

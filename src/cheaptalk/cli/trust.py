@@ -439,6 +439,9 @@ def run_compare(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
+        if args.folds and engine.n_sellers() < 2 * args.folds:      # before any rule is fitted
+            raise InputError(f"cross-validation needs at least {2 * args.folds} sellers for {args.folds} folds; "
+                             f"the logs have {engine.n_sellers()}")
         comparison = compare_rules(_fit_engine(engine, args), rules, kind=args.adoption, n_nodes=args.nodes,
                                    initial_trust_by=args.initial_trust_by,
                                    warm_start_sellers=args.warm_start_sellers, progress=progress,
