@@ -114,7 +114,6 @@ def _games(root: Path) -> list[Case]:
 
 def _decisions(root: Path) -> list[Case]:
     import numpy as np
-    import pandas as pd
     from cheaptalk.games import load_game
     from cheaptalk.models import get_model
 

@@ -243,3 +243,21 @@ def test_every_error_of_the_toolkit_is_a_cheaptalk_error():
     for kind in (MapError, DataFormatError, DatasetError, TrustFitError, LogSchemaError, EstimationError,
                  FormulaError, GameFileError, OptionError, ParameterError):
         assert issubclass(kind, cheaptalk.CheaptalkError), kind
+
+
+def test_every_error_and_warning_class_lives_in_errors_py():
+    """One module of errors, so that a newcomer finds them all, and each docstring says how
+    to fix the problem. (``OutOfOrder`` is an internal signal between two readers of logs, never
+    shown to a user.)"""
+    import ast
+    root = Path(__file__).resolve().parents[1] / "src" / "cheaptalk"
+    elsewhere = []
+    for path in root.rglob("*.py"):
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name != "OutOfOrder" and any(
+                    getattr(b, "id", getattr(b, "attr", "")).endswith(("Error", "Exception", "Warning", "Failure",
+                                                                          "Problem")) for b in node.bases):
+                elsewhere.append(f"{path.relative_to(root)}: {node.name}")
+    assert not elsewhere, elsewhere

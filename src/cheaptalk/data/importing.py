@@ -44,19 +44,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
 from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatError
+from ..errors import MapError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["ImportMap", "MapError", "ImportReport", "load_map", "import_table", "read_source"]
 
 LONG_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
             ".dta": "stata", ".xlsx": "excel", ".xls": "excel"}
-
-
-class MapError(DataError):
-    """A column map that is malformed or does not fit the data; the message names the map
-    file and the entry (and the data file, row and column where there is one)."""
 
 
 # --- reading the source --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataFormatError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "ROLES", "read_decisions", "write_decisions",
            "DataFormatError"]
@@ -25,10 +25,6 @@ __all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "ROLES", "read_decisions", "w
 REQUIRED_COLUMNS = ("subject", "role", "round", "state", "message", "action")
 OPTIONAL_COLUMNS = ("session", "pair", "treatment", "timeout")
 ROLES = ("sender", "receiver")
-
-
-class DataFormatError(DataError):
-    """Input data that makes no sense; the message names the file, row and column."""
 
 
 def read_decisions(path: str | Path) -> pd.DataFrame:

@@ -19,14 +19,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DatasetError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["DatasetError", "Dataset", "list_datasets", "get_dataset", "fetch_dataset", "load_dataset",
            "dataset_trust_logs"]
-
-
-class DatasetError(DataError):
-    """An unknown data set, a failed download, a missing mirror file or a wrong checksum."""
 
 
 @dataclass(frozen=True)

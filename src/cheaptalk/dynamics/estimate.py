@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from ..errors import EstimationFailure, LogsError
+from ..errors import LogsError, TrustFitError
 from ..estimation import inference
 from ..estimation.result import EstimationResult, json_number
 from .engines import PassResult, evaluate_batches
@@ -44,10 +44,6 @@ from .parameters import (ByBaseName, PARAMETER_NAMES, RATE_NAMES, TRANSFORMS, na
 
 __all__ = ["TrustFit", "TrustFitError", "fit_trust", "default_start", "U_BOUNDS", "profile_intervals"]
 
-
-class TrustFitError(EstimationFailure, ValueError):
-    """Logs that a fit cannot honestly be made from (no usable decision, a likelihood that is
-    not finite); the message says why."""
 
 # box on the unconstrained scale: rates and mean in [1.2e-4, 0.99988], concentration in
 # [0.05, 1e4], noise scale / slope within wide limits

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import InputError
+from ..errors import InputError, StrangersError
 from ..data.longformat import REQUIRED_COLUMNS, DataFormatError, read_decisions
 from ..data.validation import cell_error, numeric_column, timeout_flags
 from ..games import ForecastGame
@@ -57,10 +57,6 @@ __all__ = ["ExperimentData", "ConversionReport", "StrangersError", "read_experim
 APP = "forecast_sharing"
 _TRUE = {"1", "true", "yes", "1.0"}
 _FALSE = {"0", "false", "no", "0.0"}
-
-
-class StrangersError(DataFormatError):
-    """The session re-matched suppliers with new manufacturers: not one trust path each."""
 
 
 # --------------------------------------------------------------------------------------

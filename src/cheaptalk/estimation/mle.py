@@ -29,21 +29,13 @@ import numpy as np
 from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
-from ..errors import EstimationFailure
 from . import inference
 from .objective import Likelihood
 from .fit_result import FitResult
+from ..errors import EstimationError, EstimationWarning  # noqa: F401 (defined there, raised here)
 
 __all__ = ["fit", "uniform_loglik", "same_maximum", "maximize", "standard_errors", "bootstrap", "EstimationWarning", "EstimationError", "WARM_FTOL",
            "starting_points"]
-
-
-class EstimationWarning(UserWarning):
-    """Non-convergence, a parameter at a bound, or a flat likelihood."""
-
-
-class EstimationError(EstimationFailure):
-    """The likelihood could not be evaluated at any starting point."""
 
 
 BOUND_TOL = 1e-6        # in the rescaled [0, 1] coordinates

@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import EnvironmentProblem
+from ..errors import OTreeEnvError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["REPO_ROOT", "PROJECT_DIR", "VENV_DIR", "OTreeEnvError", "ensure_venv", "otree_bin",
            "free_port", "OTreeServer", "session_configs"]
@@ -36,10 +36,6 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 PROJECT_DIR = REPO_ROOT / "experiments"
 VENV_DIR = REPO_ROOT / ".venv-otree"
 _STAMP = ".cheaptalk-requirements"
-
-
-class OTreeEnvError(EnvironmentProblem):
-    """The oTree environment or server could not be set up; the message says what failed."""
 
 
 def _venv_python(venv: Path) -> Path:

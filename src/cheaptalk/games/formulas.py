@@ -15,13 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import GameError
+from ..errors import FormulaError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["FormulaError", "Formula", "ALLOWED_FUNCTIONS"]
-
-
-class FormulaError(GameError):
-    """A payoff formula could not be parsed or uses something that is not allowed."""
 
 
 # name -> (function, number of arguments). Every call is checked against its number of

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GameError, UnknownName
+from ..errors import GameFileError, UnknownName
 from .catalog import PRESETS
 from .distributions import make_distribution
 from .finite import FiniteGame
@@ -26,10 +26,6 @@ from .forecast import ForecastGame
 from .formulas import Formula, FormulaError
 
 __all__ = ["GameSpec", "GameFileError", "load_game", "game_from_dict", "PRESETS"]
-
-
-class GameFileError(GameError):
-    """A game file is malformed; the message names the file and the offending entry."""
 
 
 MAX_GAME_FILE_BYTES = 1_000_000

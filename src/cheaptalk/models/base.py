@@ -27,19 +27,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError
+from ..errors import ModelError, OptionError, ParameterError
 from .. import _jax  # noqa: F401  (enables 64-bit floats before any jax array exists)
 from ..games import GameSpec
 
 __all__ = ["Parameter", "Model", "RoleComponents", "Prediction", "ParameterError", "Option", "OptionError"]
-
-
-class ParameterError(ModelError):
-    """Unknown parameter name or a value outside its bounds."""
-
-
-class OptionError(ModelError):
-    """Unknown model option or a value it does not allow."""
 
 
 _TRUE = {"1", "true", "yes", "on"}

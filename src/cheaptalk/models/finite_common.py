@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ModelError
+from ..errors import DataValueError, ModelError
 from .._jax import jax, jnp
 from .base import Model, Option, Parameter, Prediction, RoleComponents
 from .likelihood import split_roles
@@ -145,10 +145,6 @@ class FinitePrepared:
     roles: dict
     index: dict = field(default_factory=dict)
     treatments: list = field(default_factory=list)
-
-
-class DataValueError(DataError):
-    """A decision whose values do not belong to the game (the message names row and column)."""
 
 
 # --- the shared model class ----------------------------------------------------------------------

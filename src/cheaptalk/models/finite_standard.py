@@ -61,7 +61,7 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import GameError, ModelError
+from ..errors import ModelError, NoPureEquilibrium, TooManyProfiles
 from .._jax import jax, jnp
 from .base import Option
 from .finite_common import (Behaviour, FiniteModel, normalized_payoffs, posterior_beliefs, precisions,
@@ -100,15 +100,6 @@ class EquilibriumOutcome:
 
     def key(self):
         return tuple(sorted((tuple(int(s) for s in el), int(a)) for el, a in zip(self.elements, self.actions)))
-
-
-class TooManyProfiles(GameError):
-    """A game too large to enumerate its pure strategies."""
-
-
-class NoPureEquilibrium(GameError):
-    """A game without a pure-strategy equilibrium (the equilibrium model then plays the
-    limit of the logit QRE branch, a mixed equilibrium)."""
 
 
 def _message_independent(game) -> bool:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ...errors import InputError, LogsError
+from ...errors import InputError, LogSchemaError
 
 EVENT_COLUMNS = ("seller", "time", "recommendation", "action", "own_estimate", "followed",
                  "truth", "outcome", "fidelity", "feedback", "segment")
@@ -21,10 +21,6 @@ BATCH_CELLS = 1 << 18     # sellers x padded events per batch: bounds memory per
 # float32 event arrays and the squared residuals of the likelihood): such rows are excluded
 MAX_MAGNITUDE = 1e12
 MAX_BATCH_SELLERS = 1024  # the time scan runs fastest while (sellers x nodes) stays in cache
-
-
-class LogSchemaError(LogsError):
-    """The logs cannot be read as recommendation events (missing or mistyped columns)."""
 
 
 @dataclass
