@@ -130,7 +130,8 @@ def test_the_design_command_writes_its_json_and_refuses_bad_input(tmp_path):
     for argv, message in ((["--treatments", "nope"], "no treatment 'nope'"),
                           (["--models", "trust"], "at least two models"),
                           (["--subjects", "1,x"], "--subjects"),
-                          (["--fit", str(tmp_path / "missing.json")], "no such file")):
+                          (["--fit", str(tmp_path / "missing.json")], "no such file"),
+                          (["--option", "errors=mixed"], "use --errors")):
         bad = subprocess.run([sys.executable, "-m", "cheaptalk.cli.main", "design", "--game", str(path), *argv],
                              capture_output=True, text=True, timeout=600)
         assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

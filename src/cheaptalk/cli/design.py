@@ -81,6 +81,8 @@ def run(args) -> int:
     families = [m.strip() for m in args.models.split(",") if m.strip()]
     errors = [e.strip() for e in args.errors.split(",") if e.strip()]
     options = parse_options(args.option)
+    if "errors" in options:
+        raise InputError("design compares each family under each error model: use --errors, not --option errors")
     fits = _fits_by_label(args.fit) if args.fit else {}
     draws = args.draws or (20 if args.fit else 1)
     candidates = []
