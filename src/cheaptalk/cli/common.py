@@ -78,11 +78,20 @@ def game_from_args(args):
     from ..games import load_game
     name = args.game or "forecast-sharing"
     if name not in PRESETS and not Path(name).exists():
-        from ..datasets.public import list_datasets
-        for ds in list_datasets():
-            if ds.game and ds.name == name:
-                return load_game(ds.game_path)
+        game = _dataset_game(name)
+        if game is not None:
+            return game
     return load_game(name)
+
+
+def _dataset_game(name: str):
+    """The game of the public data set called ``name`` (None when there is none)."""
+    from ..datasets.public import list_datasets
+    from ..games import load_game
+    for ds in list_datasets():
+        if ds.game and ds.name == name:
+            return load_game(ds.game_path)
+    return None
 
 
 def add_fit_argument(parser):
@@ -133,14 +142,13 @@ def _game_of_fit(name: str, path) -> object:
     """The game a saved fit names: a preset, a registry data set's game, or a game file
     (a regular ``.toml`` file) at that path; anything else asks for ``--game``. A saved file
     is not trusted to open other paths."""
-    from ..datasets.public import list_datasets
     from ..games import load_game
 
     if name in PRESETS:
         return load_game(name)
-    for ds in list_datasets():      # (a data set's game, by the data set's name)
-        if ds.game and name == ds.name:
-            return load_game(ds.game_path)
+    game = _dataset_game(name)
+    if game is not None:
+        return game
     candidate = Path(name)
     if candidate.suffix.lower() == ".toml" and candidate.is_file():
         return load_game(candidate)

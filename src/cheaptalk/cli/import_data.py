@@ -66,7 +66,7 @@ def check_output_path(out: Path, inputs: dict, folder: bool) -> None:
     for what, path in inputs.items():
         if target == Path(path).resolve():
             raise InputError(f"{out}: the output would overwrite the {what} file; choose another -o")
-    for parent in out.resolve().parents:
+    for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"{out}: cannot be written: {parent} is a file, not a folder")

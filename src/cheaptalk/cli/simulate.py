@@ -33,8 +33,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    if args.subjects < 1 or args.rounds < 1:
-        raise InputError("--subjects and --rounds must be at least 1")
     model, params = fitted_model_from_args(args)
     treatments = args.treatments.split(",") if args.treatments else None
     if treatments:

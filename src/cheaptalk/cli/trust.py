@@ -129,7 +129,7 @@ def register(sub):
                         "profile (profile likelihood: a few passes over the logs per step)")
     f.add_argument("--warm-start-sellers", type=number_in(1, 1e9, "--warm-start-sellers", whole=True), default=10_000,
                    help="sellers in the sample that gives the starting values (10000)")
-    f.add_argument("--cache-mb", type=number_in(1, 1e7, "--cache-mb"), default=1024,
+    f.add_argument("--cache-mb", type=number_in(0, 1e7, "--cache-mb"), default=1024,
                    help="MB of packed logs kept in memory (local engine: before spilling to disk; "
                         "spark: by each Python worker between passes, which also share them "
                         "through the executor's local directory; 0 keeps nothing) (1024)")
@@ -193,7 +193,7 @@ def register(sub):
                    help="one mean of initial trust per segment of sellers in every rule (COLUMN: segment)")
     c.add_argument("--warm-start-sellers", type=number_in(1, 1e9, "--warm-start-sellers", whole=True), default=10_000,
                    help="sellers of the warm-start sample (10000)")
-    c.add_argument("--cache-mb", type=number_in(1, 1e7, "--cache-mb"), default=1024, help="memory for packed logs before spilling (1024)")
+    c.add_argument("--cache-mb", type=number_in(0, 1e7, "--cache-mb"), default=1024, help="memory for packed logs before spilling (1024)")
     c.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
                    help="fit on a random sample of sellers, each kept with probability F (1)")
     c.add_argument("--sample-seed", type=int, default=0, help="seed of the seller sample (0)")
@@ -316,8 +316,6 @@ def run_generate(args) -> int:
     from ..dynamics.generate import SyntheticWorld, generate_logs
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"--out {args.out}: is a file; generate writes a folder (events/ and truth.json)")
-    if args.sellers < 1 or args.events_per_seller < 1 or args.events_per_file < 1:
-        raise InputError("--sellers, --events-per-seller and --events-per-file must be at least 1")
     if args.sellers * args.events_per_seller > MAX_GENERATED_EVENTS:
         raise InputError(f"--sellers {args.sellers:,} x --events-per-seller {args.events_per_seller:,} = "
                          f"{args.sellers * args.events_per_seller:,} events, more than {MAX_GENERATED_EVENTS:,} "

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatError
+from .longformat import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROLES, DataFormatError, repeated_names
 from ..errors import MapError  # noqa: F401 (defined there, raised here)
 
 __all__ = ["ImportMap", "MapError", "ImportReport", "load_map", "import_table", "read_source"]
@@ -100,11 +100,7 @@ def _refuse_duplicate_headers(header: pd.DataFrame, path: Path) -> None:
     if header.empty:
         return
     names = [str(v) for v in header.iloc[0].tolist()]
-    seen, repeated = set(), []
-    for i, name in enumerate(names):
-        if name in seen and name not in repeated:
-            repeated.append(name)
-        seen.add(name)
+    repeated = repeated_names(names)
     if repeated:
         where = ", ".join(f"{name!r} (columns {[i + 1 for i, n in enumerate(names) if n == name]})"
                           for name in repeated[:5])

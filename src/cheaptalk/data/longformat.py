@@ -13,6 +13,7 @@ participant did not answer) marks rows that must not be read as real choices.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,12 @@ __all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "ROLES", "read_decisions", "w
 REQUIRED_COLUMNS = ("subject", "role", "round", "state", "message", "action")
 OPTIONAL_COLUMNS = ("session", "pair", "treatment", "timeout")
 ROLES = ("sender", "receiver")
+
+
+def repeated_names(names) -> list:
+    """The names that occur more than once, in the order of their first occurrence."""
+    counts = Counter(names)
+    return [name for name, n in counts.items() if n > 1]
 
 
 def read_decisions(path: str | Path) -> pd.DataFrame:
@@ -42,8 +49,7 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
         if suffix == ".csv":
             with path.open(encoding="utf-8-sig") as f:
                 header = next(csv.reader(f), [])
-            seen = [c.strip() for c in header]
-            twice = sorted({c for c in seen if seen.count(c) > 1})
+            twice = sorted(repeated_names([c.strip() for c in header]))
             if twice:
                 raise DataFormatError(f"{path}: row 0 (the header) names column(s) {twice} more than once")
             frame = pd.read_csv(path, dtype={"subject": str, "role": str, "session": str,

@@ -55,7 +55,7 @@ def read_json(path: str | Path):
         raise InputError(f"{path}: {size:,} bytes is too large for a saved result (the limit is "
                          f"{MAX_RESULT_BYTES:,})")
     try:
-        text = path.read_bytes()[:MAX_RESULT_BYTES + 1].decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
         return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=lambda _: None)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a JSON file (not UTF-8 text)") from None
