@@ -162,22 +162,28 @@ def power_by_simulation(candidates, sizes, treatments, rounds: int = 10, simulat
 
 def plot_power(report: PowerReport, path, target: float | None = None):
     """Power curves: the share of simulated comparisons naming the true family, by size, one
-    line per true model, with +-2 Monte Carlo standard errors."""
+    line per true model, with 95% Wilson intervals (inside [0, 1], and not of zero width
+    when every simulation agrees, as +-2 binomial standard errors would be)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
     named = report.table[report.table["outcome"] == "named"]
-    for lab, g in named.groupby("true", sort=False):
+    groups = list(named.groupby("true", sort=False))
+    span = max(float(named["subjects"].max() - named["subjects"].min()), 1.0)
+    for k, (lab, g) in enumerate(groups):
         g = g.sort_values("subjects")
-        ax.errorbar(g["subjects"], g["share"], yerr=2 * g["se"], marker="o", capsize=3, label=f"true: {lab}")
+        low, high = _wilson(g["count"].to_numpy(), g["simulations"].to_numpy())
+        shift = 0.015 * span * (k - (len(groups) - 1) / 2)      # side by side, so that intervals do not hide
+        ax.errorbar(g["subjects"] + shift, g["share"], yerr=[g["share"] - low, high - g["share"]], marker="o",
+                    capsize=3, label=f"true: {lab}")
     if target is not None:
         ax.axhline(target, color="grey", ls="--", lw=0.8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("subjects per role and treatment")
     ax.set_ylabel("share of comparisons naming the true family")
-    ax.set_title(f"Power of the comparison ({report.simulations} simulations per point; "
+    ax.set_title(f"Power of the comparison ({report.simulations} simulations per point, 95% Wilson intervals;\n"
                  f"{', '.join(map(str, report.treatments))}, {report.rounds} rounds)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -185,3 +191,12 @@ def plot_power(report: PowerReport, path, target: float | None = None):
     plt.close(fig)
     return path
 
+
+def _wilson(count, n, z: float = 1.96):
+    """The Wilson score interval of a binomial share ``count / n``."""
+    import numpy as np
+    count, n = np.asarray(count, float), np.asarray(n, float)
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
