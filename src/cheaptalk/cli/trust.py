@@ -89,6 +89,11 @@ def register(sub):
                    help="probability the outcome is shown after an event (0.7)")
     g.add_argument("--events-per-file", type=number_in(1, 1e9, "--events-per-file", whole=True), default=2_000_000,
                    help="events per Parquet file (default 2e6)")
+    g.add_argument("--randomize", metavar="LEVER=VALUE,share=S,from=T",
+                   help="a randomised experiment in the logs: a random share S of sellers get the lever(s) from "
+                        "event T on (levers: error_scale, feedback_rate, feedback_added, initial_trust_shift; e.g. "
+                        "error_scale=0.5,share=0.5,from=20); the arms in OUT/sellers.parquet (column treatment), "
+                        "the true effect in OUT/truth.json")
     g.add_argument("--json", action="store_true", help="print the truth as JSON")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=run_generate)
@@ -329,13 +334,26 @@ def run_generate(args) -> int:
                            initial_trust_means=_segment_means(args.initial_trust_means),
                            initial_trust_concentration=args.initial_trust_concentration,
                            feedback_rate=args.feedback_rate)
+    randomize = None
+    if args.randomize:
+        from ..dynamics.levers import parse_randomize
+        randomize = parse_randomize(args.randomize)
+        if randomize[0].start >= args.events_per_seller:
+            raise InputError(f"--randomize: from={randomize[0].start} is not before the last event "
+                             f"(--events-per-seller {args.events_per_seller}): no event would be treated")
     truth = generate_logs(args.out, args.sellers, args.events_per_seller, args.seed, world,
-                          events_per_file=args.events_per_file, progress=not args.quiet)
+                          events_per_file=args.events_per_file, progress=not args.quiet, randomize=randomize)
     if args.json:
         dump_json(truth)
     else:
         print(f"wrote {truth['n_events']:,} synthetic events of {args.sellers:,} sellers to "
               f"{Path(args.out) / 'events'}; true parameters in {Path(args.out) / 'truth.json'}")
+        if randomize:
+            e = truth["effect"]
+            print(f"randomised: {', '.join(f'{k}={v:g}' for k, v in truth['randomize']['levers'].items())} for a "
+                  f"share {randomize[1]:g} of sellers from event {randomize[0].start} (arms in "
+                  f"{Path(args.out) / 'sellers.parquet'}); true effect on adoption {e['adoption']:+.4f}, "
+                  f"on profit per event {e['profit']:+.4f}")
     return 0
 
 

@@ -23,6 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from scipy.special import expit, logit
+
+from .levers import Change, apply_change
 from .model import simulate_path
 from .parameters import parameter_names, rate_names, rule_values, split_rule
 
@@ -76,7 +79,8 @@ class SyntheticWorld:
                 for name in parameter_names(self.adoption, self.rule, segments)}
 
 
-def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int):
+def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: int, T: int,
+                    randomize=None, assign_rng=None):
     S = n_sellers
     seg = rng.integers(0, len(SEGMENTS), S)
     level = rng.uniform(*world.demand_level, S)[:, None]
@@ -84,7 +88,8 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
     rec_sd = np.asarray(world.recommendation_sd)[seg][:, None]
     rec = truth + rec_sd * rng.standard_normal((S, T))
     own = truth + world.own_sd * rng.standard_normal((S, T))
-    feedback = rng.random((S, T)) < world.feedback_rate
+    uniform = rng.random((S, T))
+    feedback = uniform < world.feedback_rate
     fidelity = 1.0 - np.minimum(1.0, np.abs(rec - truth) / world.fidelity_scale)
     k = max(1, int(world.advisors_per_subject))
     a = world.initial_trust_mean * world.initial_trust_concentration
@@ -107,7 +112,25 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
         # each seller's own prior strength (drawn only under bayes: the other rules' logs
         # keep their random stream)
         values = (world.prior_strength * np.exp(world.prior_strength_sd * rng.standard_normal(S)), 0.0)
-    trust = simulate_path(alpha0, fidelity, feedback, *values, world.rule, decay=world.decay)
+    treated, effects = None, None
+    if randomize is not None:
+        change, share = randomize
+        treated = assign_rng.random(S) < share
+        # each seller's expected outcomes in both arms (the synthetic truth of the effect)
+        arms = [(rec, fidelity, feedback, alpha0)]
+        rec_1, fid_1, fb_1 = apply_change(change, rec, truth, fidelity, feedback, uniform, world.fidelity_scale)
+        alpha0_1 = expit(logit(np.clip(alpha0, 1e-12, 1 - 1e-12)) + change.initial_trust_shift) \
+            if change.initial_trust_shift else alpha0
+        arms.append((rec_1, fid_1, fb_1, alpha0_1))
+        paths = [simulate_path(a0, f, fb, *values, world.rule, decay=world.decay) for _, f, fb, a0 in arms]
+        effects = {arm: _expected_outcomes(world, path, r, own, truth, change.start)
+                   for arm, path, (r, *_) in zip(("control", "treated"), paths, arms)}
+        pick = treated[:, None]
+        rec, fidelity, feedback = (np.where(pick, x1, x0) for x0, x1 in zip(arms[0][:3], arms[1][:3]))
+        alpha0 = np.where(treated, alpha0_1, alpha0)
+        trust = np.where(pick, paths[1], paths[0])
+    else:
+        trust = simulate_path(alpha0, fidelity, feedback, *values, world.rule, decay=world.decay)
     seller = np.arange(first_seller, first_seller + S, dtype=np.int64)
     cols = {
         "seller": np.repeat(seller, T),
@@ -132,14 +155,45 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
                         "initial_trust": alpha0})
     if k > 1:
         sellers = sellers.append_column("subject", pa.array(seller // k))
+    if treated is not None:
+        sellers = sellers.append_column("treatment", pa.array(treated.astype(np.int8)))
+        for arm, values in effects.items():
+            for name, v in values.items():
+                sellers = sellers.append_column(f"{name}_if_{arm}", pa.array(v))
     return table, sellers
+
+
+def _expected_outcomes(world: SyntheticWorld, trust, rec, own, truth, start: int) -> dict:
+    """Each seller's expected outcomes over its events from ``start`` on, given its trust
+    path: the weight on the recommendation (continuous: ``sum alpha d^2 / sum d^2``,
+    ``d = m - own``; binary: the mean follow probability) and the mean newsvendor profit
+    per event (price 1, unit cost 0.6, expected over the action noise)."""
+    from .levers import expected_profit
+    t = slice(start, None)
+    trust, rec, own, truth = trust[:, t], rec[:, t], own[:, t], truth[:, t]
+    if world.adoption == "continuous":
+        d2 = (rec - own) ** 2
+        adoption = (trust * d2).sum(axis=1) / d2.sum(axis=1)
+        profit = expected_profit(trust * rec + (1 - trust) * own, truth, 1.0, 0.6, world.sd_action)
+    else:
+        z = world.follow_slope * (np.log(np.clip(trust, 1e-9, 1)) - np.log(np.clip(1 - trust, 1e-9, 1)))
+        follow = expit(z)
+        adoption = follow.mean(axis=1)
+        profit = follow * expected_profit(rec, truth, 1.0, 0.6) + (1 - follow) * expected_profit(own, truth, 1.0, 0.6)
+    return {"adoption": adoption, "profit": profit.mean(axis=1)}
 
 
 def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: int = 0,
                   world: SyntheticWorld | None = None, events_per_file: int = 2_000_000,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, randomize=None) -> dict:
     """Write synthetic logs to ``out``: ``events/part-*.parquet``, ``truth.json``,
-    ``schema.json`` and ``sellers_truth.parquet`` (each seller's true initial trust)."""
+    ``schema.json`` and ``sellers_truth.parquet`` (each seller's true initial trust).
+
+    ``randomize = (change, share)`` (a :class:`~cheaptalk.dynamics.levers.Change` and a
+    share): each seller is treated with probability ``share`` and then gets the change from
+    event ``change.start`` on; ``sellers.parquet`` (seller, segment, treatment) marks the
+    arms, ``sellers_truth.parquet`` holds each seller's expected outcomes in both arms and
+    ``truth.json`` their mean differences, the true effect (``effect``, by segment too)."""
     world = world or SyntheticWorld()
     if sellers < 1 or events_per_seller < 1:
         raise InputError("--sellers and --events-per-seller must be at least 1")
@@ -148,6 +202,7 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
     for old in (out / "events").glob("part-*.parquet"):
         old.unlink()
     rng = np.random.default_rng(seed)
+    assign_rng = np.random.default_rng([seed, 28])   # the arms (apart: the logs' own draws stay as without)
     per_file = max(1, events_per_file // events_per_seller)
     advisors = max(1, int(world.advisors_per_subject))
     per_file = max(advisors, per_file // advisors * advisors)       # whole subjects in each file
@@ -162,7 +217,7 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
         for k in range(n_files):
             first = k * per_file
             n = min(per_file, sellers - first)
-            table, truth_table = _simulate_chunk(world, rng, first, n, events_per_seller)
+            table, truth_table = _simulate_chunk(world, rng, first, n, events_per_seller, randomize, assign_rng)
             pq.write_table(table, out / "events" / f"part-{k:05d}.parquet", row_group_size=1 << 20)
             if writer_truth is None:
                 writer_truth = pq.ParquetWriter(out / "sellers_truth.parquet", truth_table.schema)
@@ -178,14 +233,34 @@ def generate_logs(out: str | Path, sellers: int, events_per_seller: int, seed: i
              "sellers": sellers, "events_per_seller": events_per_seller,
              "n_events": sellers * events_per_seller, "params": world.truth(),
              "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(world).items()}}
-    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    if advisors > 1:
-        # the seller table `trust fit --shared-initial-trust` reads (found beside events/)
-        pq.write_table(pq.read_table(out / "sellers_truth.parquet", columns=["seller", "subject"]),
-                       out / "sellers.parquet")
+    if randomize is not None:
+        change, share = randomize
+        truth["randomize"] = {"share": share, "from": change.start,
+                              "levers": {k: v for k, v in change.to_dict().items()
+                                         if k != "start" and v != Change().to_dict()[k]}}
+        truth["effect"] = _true_effect(out / "sellers_truth.parquet")
+    if advisors > 1 or randomize is not None:
+        # the seller table (found beside events/) that `trust fit --shared-initial-trust`
+        # and `trust effect --treatment treatment` read
+        keep = ["seller"] + (["subject"] if advisors > 1 else []) + \
+            (["treatment"] if randomize is not None else [])
+        pq.write_table(pq.read_table(out / "sellers_truth.parquet", columns=keep), out / "sellers.parquet")
     elif (out / "sellers.parquet").exists():
         (out / "sellers.parquet").unlink()
+    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     (out / "schema.json").write_text(json.dumps(
         {"adoption": world.adoption, "fidelity_scale": world.fidelity_scale,
          "fidelity": "1 - min(1, |recommendation - truth| / fidelity_scale)"}, indent=2) + "\n")
     return truth
+
+
+def _true_effect(sellers_truth: Path) -> dict:
+    """Mean differences between the sellers' expected outcomes in the two arms, overall and
+    by segment (every seller counted, whichever arm it was drawn into)."""
+    t = pq.read_table(sellers_truth).to_pandas()
+    out = {}
+    for name in ("adoption", "profit"):
+        d = t[f"{name}_if_treated"] - t[f"{name}_if_control"]
+        out[name] = float(d.mean())
+        out[f"{name}_by_segment"] = {str(s): float(v) for s, v in d.groupby(t["segment"]).mean().items()}
+    return out
