@@ -230,6 +230,8 @@ def register(sub):
 
     from .trust_experiment import register as register_from_experiment
     register_from_experiment(tsub)   # logs from a partners session of the oTree app
+    from .trust_invest import register as register_invest
+    register_invest(tsub, _logs_args, _rule)     # effect and plan
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 

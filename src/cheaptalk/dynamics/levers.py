@@ -40,7 +40,8 @@ from ..errors import InputError
 from .model import simulate_path
 from .parameters import rule_values
 
-__all__ = ["Change", "LEVERS", "apply_change", "replay", "expected_profit", "parse_randomize"]
+__all__ = ["Change", "LEVERS", "apply_change", "replay", "expected_profit", "parse_change", "parse_randomize",
+           "change_of_logs", "posteriors"]
 
 # lever -> (lowest value, highest value, the status quo's value, what it does)
 LEVERS = {
@@ -78,41 +79,61 @@ class Change:
         return asdict(self)
 
 
-def parse_randomize(text: str) -> tuple[Change, float]:
-    """``LEVER=VALUE[,LEVER=VALUE...],share=S[,from=T]`` (``trust generate --randomize``): the
-    change the treated sellers get and the share of sellers treated."""
-    values, share, start = {}, None, 0
+def parse_change(text: str, option: str = "--change", extra=()) -> tuple[Change, dict]:
+    """``LEVER=VALUE[,...][,from=T]``: the change, and the values of the ``extra`` names."""
+    values, start, others = {}, 0, {}
+    example = "e.g. error_scale=0.5,from=20"
     for part in str(text).split(","):
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep:
-            raise InputError(f"--randomize: {part.strip()!r} is not NAME=VALUE (e.g. error_scale=0.5,share=0.5,from=20)")
+            raise InputError(f"{option}: {part.strip()!r} is not NAME=VALUE ({example})")
         try:
             number = float(value)
         except ValueError:
-            raise InputError(f"--randomize: {key}={value.strip()!r} is not a number") from None
+            raise InputError(f"{option}: {key}={value.strip()!r} is not a number") from None
         if not math.isfinite(number):
-            raise InputError(f"--randomize: {key}={value.strip()} is not a finite number")
-        if key == "share":
-            if not 0 < number < 1:
-                raise InputError(f"--randomize: share={number:g} must be between 0 and 1 (both arms need sellers)")
-            share = number
-        elif key == "from":
+            raise InputError(f"{option}: {key}={value.strip()} is not a finite number")
+        if key == "from":
             if number < 0 or number != int(number) or number > 1e6:
-                raise InputError(f"--randomize: from={value.strip()} must be a whole event index from 0")
+                raise InputError(f"{option}: from={value.strip()} must be a whole event index from 0")
             start = int(number)
         elif key in LEVERS:
             values[key] = number
+        elif key in extra:
+            others[key] = number
         else:
-            raise InputError(f"--randomize: unknown name {key!r}; levers: {', '.join(LEVERS)}; also share=, from=")
+            raise InputError(f"{option}: unknown name {key!r}; levers: {', '.join(LEVERS)}; also "
+                             + ", ".join(f"{k}=" for k in ("from",) + tuple(extra)))
     if not values:
-        raise InputError(f"--randomize: name a lever ({', '.join(LEVERS)}), e.g. error_scale=0.5,share=0.5,from=20")
-    if share is None:
-        raise InputError("--randomize: give the share of sellers treated, e.g. share=0.5")
-    change = Change(start=start, **values)
+        raise InputError(f"{option}: name a lever ({', '.join(LEVERS)}), {example}")
+    try:
+        change = Change(start=start, **values)
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from None
     if change.is_status_quo():
-        raise InputError("--randomize: the levers given are the status quo (no change to randomise)")
+        raise InputError(f"{option}: the levers given are the status quo (nothing changes)")
+    return change, others
+
+
+def parse_randomize(text: str) -> tuple[Change, float]:
+    """``LEVER=VALUE[,LEVER=VALUE...],share=S[,from=T]`` (``trust generate --randomize``): the
+    change the treated sellers get and the share of sellers treated."""
+    change, others = parse_change(text, "--randomize", extra=("share",))
+    share = others.get("share")
+    if share is None:
+        raise InputError("--randomize: give the share of sellers treated, e.g. error_scale=0.5,share=0.5,from=20")
+    if not 0 < share < 1:
+        raise InputError(f"--randomize: share={share:g} must be between 0 and 1 (both arms need sellers)")
     return change, share
+
+
+def change_of_logs(truth: dict) -> Change | None:
+    """The change recorded by ``trust generate --randomize`` in a ``truth.json``."""
+    r = truth.get("randomize") if isinstance(truth, dict) else None
+    if not isinstance(r, dict):
+        return None
+    return Change(start=int(r.get("from", 0)), **{k: float(v) for k, v in r.get("levers", {}).items() if k in LEVERS})
 
 
 def apply_change(change: Change, rec, truth, fidelity, feedback, uniform, fidelity_scale, treated=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -255,4 +256,35 @@ def plot_adoption(aggregates: dict, path: str | Path):
     fig.suptitle("Adoption: observed and predicted from the feedback seen", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_effect(result: dict, path: str | Path):
+    """One panel per outcome: the experiment's causal estimate (the data) and the trust model's
+    prediction of the same contrast, overall and by segment, each with its 95% interval."""
+    plt = _plt()
+    outcomes = list(result["outcomes"].items())
+    fig, axes = plt.subplots(1, max(1, len(outcomes)), figsize=(5.5 * max(1, len(outcomes)), 3.8), squeeze=False)
+    for ax, (outcome, e) in zip(axes[0], outcomes):
+        labels = ["all"] + list(e["causal"].get("by_segment", {}))
+        for offset, who, color in ((-0.15, "causal", "black"), (0.15, "model", "tab:orange")):
+            if who not in e:
+                continue
+            entries = [e[who]] + [e[who].get("by_segment", {}).get(s) for s in labels[1:]]
+            ys = [i + offset for i, x in enumerate(entries) if x]
+            est = [x["estimate"] for x in entries if x]
+            half = [1.96 * x["se"] if math.isfinite(x["se"]) else 0 for x in entries if x]
+            ax.errorbar(est, ys, xerr=half, fmt="o", color=color, capsize=3,
+                        label="experiment (double ML)" if who == "causal" else
+                        f"trust model ({result.get('fit', {}).get('rule', '')}, fitted on control)")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.invert_yaxis()
+        what = "adoption" if outcome == "adoption" else "profit per event"
+        ax.set_xlabel(f"effect on {what} (95% interval)")
+        d = e.get("difference")
+        ax.set_title(f"{outcome}" + (f": difference p = {d['p_value']:.2g}" if d else ""), fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)

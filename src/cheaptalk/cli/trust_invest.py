@@ -1,0 +1,170 @@
+"""``cheaptalk trust effect`` (a randomised change in the logs: its causal effect beside the
+trust model's prediction) and ``cheaptalk trust plan`` (the best use of a budget across
+levers and segments under a fitted trust model)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from .common import dump_json, number_in
+
+
+def register(tsub, logs_args, rule_type):
+    e = tsub.add_parser(
+        "effect", help="causal effect of a randomised change, beside the trust model's prediction",
+        description="The average effect of a randomised change (the treatment column of the seller table) on "
+                    "the sellers' later adoption and profit, by double machine learning with cross-fitting "
+                    "(DoubleML), overall and by segment; beside it, the trust model's prediction of the same "
+                    "contrast, fitted on the control arm only, and a test of their difference.",
+        epilog="example: cheaptalk trust generate --sellers 4000 --events-per-seller 60 --out logs "
+               "--randomize error_scale=0.5,share=0.5,from=20 && cheaptalk trust effect --logs logs "
+               "--treatment treatment")
+    logs_args(e, required=False)
+    e.add_argument("--dataset", metavar="NAME:PART", help="a public data set's trust logs in place of --logs")
+    e.add_argument("--treatment", required=True, metavar="COLUMN",
+                   help="the seller table's column of arms: 1 (or true, treated) for sellers who got the change, "
+                        "0 (false, control) for the others; the seller table is --sellers-table or "
+                        "LOGS/sellers.parquet")
+    e.add_argument("--change", metavar="LEVER=VALUE,...,from=T",
+                   help="what the treated arm got, from which event on (levers: error_scale, feedback_rate, "
+                        "feedback_added, initial_trust_shift); the trust model predicts its effect. Default: the "
+                        "change recorded in LOGS/truth.json by `trust generate --randomize`")
+    e.add_argument("--from", dest="start", type=number_in(0, 1e6, "--from", whole=True),
+                   help="without --change: the event index (from 0) the change started at (causal effect only)")
+    e.add_argument("--fit", metavar="FIT.json",
+                   help="a saved `trust fit --json` to predict with (fitted on data the change did not touch); "
+                        "default: --rule fitted on the control arm")
+    e.add_argument("--rule", type=rule_type, default="asymmetric", help="learning rule fitted on the control arm "
+                                                                        "(default asymmetric)")
+    e.add_argument("--folds", type=number_in(2, 20, "--folds", whole=True), default=5,
+                   help="cross-fitting folds of the double machine learning (5)")
+    e.add_argument("--parameter-draws", type=number_in(0, 10_000, "--parameter-draws", whole=True), default=30,
+                   help="parameter vectors drawn from the fit's sampling distribution for the model's standard "
+                        "error (30; 0: sellers only)")
+    e.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000,
+                   help="control sellers replayed for the model's prediction (20000)")
+    e.add_argument("--price", type=number_in(-1e12, 1e12, "--price"), default=1.0, help="price per unit sold (1)")
+    e.add_argument("--unit-cost", type=number_in(-1e12, 1e12, "--unit-cost"), default=0.6,
+                   help="cost per unit stocked (0.6)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the folds and draws (0)")
+    e.add_argument("--out", metavar="DIR", help="write effect.json and the figure effect.png to DIR")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--quiet", action="store_true", help="no progress output")
+    e.set_defaults(func=run_effect)
+
+
+def _need_causal_libraries() -> None:
+    try:
+        import doubleml  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise InputError("trust effect needs DoubleML and scikit-learn: pip install 'cheaptalk[causal]'") from None
+
+
+def _read_fit(path) -> dict:
+    from ..estimation.result import read_json
+    from ..estimation.schema import check_result
+    from .trust import _fit_nodes, _whatif_supported
+    fitj = read_json(path)
+    check_result(fitj, str(path))
+    if "params" not in fitj or not str(fitj.get("model", "")).startswith("trust-dynamics"):
+        raise InputError(f"{path}: not a saved trust fit (`cheaptalk trust fit --json`)")
+    _whatif_supported(path, fitj)
+    cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
+    return {"params": fitj["params"], "rule": fitj.get("rule", "asymmetric"),
+            "n_nodes": _fit_nodes(fitj),
+            "converged": fitj.get("converged", True), "warnings": fitj.get("warnings", []), "covariance": cov}
+
+
+def run_effect(args) -> int:
+    from ..dynamics.effect import read_treatment, trust_effect
+    from ..dynamics.levers import change_of_logs, parse_change
+    from .trust import _check_strict, _dataset_logs, _engine
+    _need_causal_libraries()
+    _dataset_logs(args)
+    change = parse_change(args.change)[0] if args.change else None
+    truth_file = Path(args.logs) / "truth.json"
+    if change is None and args.start is None and truth_file.is_file():
+        try:
+            change = change_of_logs(json.loads(truth_file.read_text()))
+        except (ValueError, TypeError, InputError):
+            change = None
+    if change is None and args.start is None:
+        raise InputError("say what the treated arm got (--change LEVER=VALUE,from=T), or at least the event it "
+                         "started at (--from T, causal effect only)")
+    if change is not None and args.start is not None and args.start != change.start:
+        raise InputError(f"--from {args.start} and the change's from={change.start} disagree; give one")
+    table = Path(args.sellers_table) if args.sellers_table else Path(args.logs) / "sellers.parquet"
+    treatment = read_treatment(table, args.treatment)
+    fit = _read_fit(args.fit) if args.fit else None
+    progress = not args.quiet and sys.stderr.isatty()
+    engine = _engine(args, progress)
+    try:
+        _check_strict(engine, args.strict)
+        result = trust_effect(engine, treatment, change, args.start, fit, args.rule, args.folds, args.seed,
+                              args.parameter_draws, args.sample_sellers, args.price, args.unit_cost, progress)
+    finally:
+        engine.close()
+    result["treatment"] = {"column": args.treatment, "table": str(table)}
+    if args.out:
+        from ..dynamics.plots import plot_effect
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        dump_json(result, str(out / "effect.json"))
+        plot_effect(result, out / "effect.png")
+    if args.json:
+        dump_json(result)
+        return 0
+    for line in effect_lines(result):
+        print(line)
+    if args.out:
+        print(f"\neffect.json and effect.png in {args.out}")
+    return 0
+
+
+def effect_lines(result: dict) -> list[str]:
+    """The effect report as text: each outcome's causal estimate, the model's prediction, their
+    difference and what it means."""
+    s = result["sellers"]
+    lines = [f"sellers: {s['treated']:,} treated, {s['control']:,} control; outcomes over each seller's events "
+             f"from event {result['start']} on"]
+    fit = result.get("fit")
+    if "change" in result:
+        lines.append("change: " + ", ".join(f"{k}={v:g}" for k, v in result["change"].items() if k != "start"))
+    if fit:
+        lines.append(f"model: rule {fit['rule']} ({fit['fitted_on']}), prediction on {fit['sellers_replayed']:,} "
+                     f"control sellers" + (f", se with {fit['parameter_draws']} parameter draws"
+                                           if fit["parameter_draws"] else ", se of sellers only"))
+        if not fit.get("converged", True):
+            lines.append("warning: the fit behind the prediction did not converge")
+    lines.append("")
+    lines.append(f"{'outcome':<10} {'segment':<8} {'causal (se)':>20} {'model (se)':>20} {'difference (se)':>20} "
+                 f"{'p':>8}")
+    for outcome, e in result["outcomes"].items():
+        rows = [("all", e["causal"], e.get("model"), e.get("difference"))]
+        for seg, c in e["causal"].get("by_segment", {}).items():
+            rows.append((seg, c, e.get("model", {}).get("by_segment", {}).get(seg),
+                         e.get("difference_by_segment", {}).get(seg)))
+        for seg, c, m, d in rows:
+            fmt = (lambda x: f"{x['estimate']:+.4f} ({x['se']:.4f})" if x else "")
+            p = f"{d['p_value']:.3g}" if d and math.isfinite(d["p_value"]) else ""
+            lines.append(f"{outcome:<10} {seg:<8} {fmt(c):>20} {fmt(m):>20} {fmt(d):>20} {p:>8}")
+    lines.append("")
+    for outcome, e in result["outcomes"].items():
+        d = e.get("difference")
+        if not d:
+            continue
+        lo, hi = d["interval_95"]
+        if d["p_value"] < 0.05:
+            lines.append(f"{outcome}: the experiment contradicts the model's prediction (difference {d['estimate']:+.4f},"
+                         f" p = {d['p_value']:.3g}): its counterfactual for this change is not supported")
+        else:
+            lines.append(f"{outcome}: the experiment does not contradict the model's prediction (p = "
+                         f"{d['p_value']:.2g}); at this precision it rules out differences beyond [{lo:+.4f}, {hi:+.4f}]")
+    for note in result.get("notes", []):
+        lines.append("note: " + note)
+    return lines
