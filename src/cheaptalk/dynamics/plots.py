@@ -288,3 +288,37 @@ def plot_effect(result: dict, path: str | Path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_plan(plans: dict, path: str | Path):
+    """Left: the best plan's gain over the status quo at each budget (one line per rule), the
+    chosen plan with its 95% interval. Right: where the budget goes, cost per seller by
+    segment and lever (the first rule's plan)."""
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for rule, plan in plans.items():
+        f = plan["frontier"]
+        base = plan["status_quo_value"]
+        left.plot([x["budget"] for x in f], [x["value"] - base for x in f], drawstyle="steps-post", label=rule)
+        e = plan["against_status_quo"]
+        left.errorbar([plan["cost"]], [e["gain"]], yerr=[[e["gain"] - e["interval_95"][0]],
+                                                        [e["interval_95"][1] - e["gain"]]], fmt="o", capsize=3)
+    left.axvline(next(iter(plans.values()))["budget"], color="grey", ls=":", lw=1)
+    left.set_xlabel("budget")
+    left.set_ylabel("gain over the status quo")
+    left.set_title("Best plan's gain by budget (dotted: the budget)", fontsize=10)
+    left.legend(fontsize=8, title="rule")
+    plan = next(iter(plans.values()))
+    segments = list(plan["plan"])
+    costs = {lv["name"]: dict(zip(lv["levels"], lv["cost"])) for lv in plan["levers"]}
+    bottom = np.zeros(len(segments))
+    for name in costs:
+        spent = np.array([costs[name].get(plan["plan"][s]["levers"].get(name), 0.0) for s in segments])
+        right.bar(segments, spent, bottom=bottom, label=name)
+        bottom += spent
+    right.set_ylabel("cost per seller")
+    right.set_title(f"Where the budget goes (rule {plan['rule']})", fontsize=10)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
