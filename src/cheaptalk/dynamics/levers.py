@@ -191,15 +191,18 @@ def replay(batches, posts, nodes, n0, params: dict, kind: str, rule: str, change
     sd = float(params.get("sd_action", 0.0)) if kind == "continuous" else 0.0
     for b, post in zip(batches, posts):
         nb = int(b["n_sellers"])
-        T = b["gap"].shape[1]
+        T_all = b["gap"].shape[1]
+        uniform = rng.random((nb, T_all))
+        # events after the horizon are not counted: the paths stop there
+        T = T_all if horizon is None else min(T_all, change.start + horizon)
+        uniform = uniform[:, :T]
         t = np.arange(T)[None, :]
         valid = t < b["length"][:nb, None]
-        uniform = rng.random((nb, T))
-        rec = b["recommendation"][:nb].astype(float)
-        own = b["own"][:nb].astype(float) if "own" in b else np.full((nb, T), np.nan)
-        truth = b["truth"][:nb].astype(float) if "truth" in b else None
-        fid0 = b["fidelity"][:nb].astype(float)
-        rec_k, fid, feedback = apply_change(change, rec, truth, fid0, b["feedback"][:nb].astype(bool),
+        rec = b["recommendation"][:nb, :T].astype(float)
+        own = b["own"][:nb, :T].astype(float) if "own" in b else np.full((nb, T), np.nan)
+        truth = b["truth"][:nb, :T].astype(float) if "truth" in b else None
+        fid0 = b["fidelity"][:nb, :T].astype(float)
+        rec_k, fid, feedback = apply_change(change, rec, truth, fid0, b["feedback"][:nb, :T].astype(bool),
                                             uniform, fidelity_scale)
         feedback = feedback & valid
         values = rule_values(params, rule) if n0 is None else (np.tile(n0, nb), 0.0)
