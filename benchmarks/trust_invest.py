@@ -69,10 +69,10 @@ def main() -> int:
     plan_logs = ensure_logs(root, int(args.plan_events))
     fit = ensure_fit(plan_logs)
     common = ["--fit", str(fit), "--logs", str(plan_logs), "--parameter-draws", "30", "--sample-sellers", "20000",
-              "--json", "--quiet"]
+              "--json"]
     base_s, base_rss, _ = _run_measured(["cheaptalk", "trust", "whatif", "--error-scale", "1,0.75,0.5", *common])
     plan_s, plan_rss, out = _run_measured(["cheaptalk", "trust", "plan", "--levers", str(EXAMPLE), "--budget",
-                                           str(int(args.plan_events) // 100 * 2), *common])
+                                           str(int(args.plan_events) // 100 * 2), "--quiet", *common])
     policies = json.loads(out)["combinations_replayed"]
     rows.append({"command": "trust plan", "events": int(args.plan_events), "seconds": plan_s,
                  "peak_mb": plan_rss / 1024, "baseline": "trust whatif (3 scenarios)", "baseline_seconds": base_s,

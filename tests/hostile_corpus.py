@@ -419,6 +419,59 @@ def _options(root: Path, logs: Path) -> list[Case]:
     return [Case("options", name, argv, message=message) for name, (argv, message) in argvs.items()]
 
 
+def _investments(root: Path, logs: Path) -> list[Case]:
+    """Levers files of `trust plan`, seller tables of `trust effect`, experiments of `trust generate`."""
+    d = root / "levers"
+    d.mkdir(exist_ok=True)
+    good = '[objective]\nprofit = 1.0\n\n[[lever]]\nname = "error_scale"\nlevels = [1.0, 0.5]\ncost = [0.0, 1.0]\n'
+    files = {
+        "empty": ("", "no [[lever]]"),
+        "binary": (b"\x00\xff\xfe" * 100, "not a TOML file"),
+        "nan-level": (good.replace("[1.0, 0.5]", "[1.0, nan]"), "finite numbers"),
+        "inf-cost": (good.replace("[0.0, 1.0]", "[0.0, inf]"), "finite numbers"),
+        "combinatorial": ("[objective]\nprofit = 1.0\n" + "".join(
+            f'[[lever]]\nname = "{n}"\nlevels = {[0.0] + [round(0.01 * i, 2) for i in range(1, 99)]}\n'
+            f'cost = {[0.0] * 99}\n' for n in ("feedback_added", "initial_trust_shift")), "combinations of lever levels"),
+        "horizon-huge": (good.replace("profit = 1.0", "profit = 1.0\nhorizon = 10000000000"), "horizon"),
+        "segments-not-text": (good.replace('name = "error_scale"', 'name = "error_scale"\nsegments = [1, 2]'),
+                              "segments"),
+        "lever-as-text": ('lever = "error_scale"\n', "[[lever]]"),
+        "weight-bool": (good.replace("profit = 1.0", "profit = true"), "not a finite number"),
+    }
+    cases = []
+    fit = root / "fit-for-plan.json"
+    for name, (text, message) in files.items():
+        path = d / f"{name}.toml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        cases.append(Case("investments", f"levers-{name}", ["trust", "plan", "--fit", str(fit), "--logs", str(logs),
+                                                            "--levers", str(path), "--budget", "10", "--quiet"],
+                          message=message))
+    table = d / "arms.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"seller": list(range(40)), "arm": ["maybe"] + ["treated"] * 39}), table)
+    effect = ["trust", "effect", "--logs", str(logs), "--quiet", "--from", "3"]
+    cases += [
+        Case("investments", "effect-arm-maybe", effect + ["--sellers-table", str(table), "--treatment", "arm"],
+             message="not a treatment arm"),
+        Case("investments", "effect-no-table", effect + ["--treatment", "treatment"], message="no seller table"),
+        Case("investments", "effect-table-is-folder", effect + ["--sellers-table", str(d), "--treatment", "arm"],
+             message="not a readable Parquet file"),
+        Case("investments", "effect-garbage-change", ["trust", "effect", "--logs", str(logs), "--quiet", "--treatment",
+                                                      "t", "--change", "error_scale=1e999,from=2"],
+             message="not a finite number"),
+        Case("investments", "plan-budget-inf", ["trust", "plan", "--fit", str(fit), "--logs", str(logs), "--levers",
+                                                str(d / "empty.toml"), "--budget", "inf"], message="--budget"),
+        Case("investments", "generate-randomize-share", ["trust", "generate", "--sellers", "10", "--events-per-seller",
+                                                         "5", "--out", str(root / "r"), "--randomize",
+                                                         "error_scale=0.5,share=2"], message="share"),
+        Case("investments", "generate-randomize-from", ["trust", "generate", "--sellers", "10", "--events-per-seller",
+                                                        "5", "--out", str(root / "r"), "--randomize",
+                                                        "feedback_added=0.5,share=0.5,from=-1"], message="from="),
+    ]
+    return cases
+
+
 def build(root: Path, spark: bool = False) -> list[Case]:
     """Write every input under ``root`` (a new folder) and return the cases."""
     from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
@@ -427,7 +480,7 @@ def build(root: Path, spark: bool = False) -> list[Case]:
     logs = root / "good-logs"
     generate_logs(logs, 40, 10, 1, SyntheticWorld(adoption="binary"), progress=False)
     cases = (_games(root) + _decisions(root) + _maps(root) + _results(root, logs) + _logs(root, logs)
-             + _options(root, logs))
+             + _options(root, logs) + _investments(root, logs))
     if spark:
         cases += [c for c in _logs(root, logs, "spark") if c.name in ("good", "zero-bytes", "int-and-float-times",
                                                                        "null-seller-and-nan-time")]

@@ -98,5 +98,5 @@ def test_every_hostile_input_is_refused_in_one_line_or_accepted_with_counts_that
 def test_the_corpus_covers_every_reader(corpus):
     cases, _ = corpus
     groups = {c.group for c in cases}
-    assert groups == {"games", "decisions", "maps", "results", "logs-local", "logs-spark", "options"}
+    assert groups == {"games", "decisions", "maps", "results", "logs-local", "logs-spark", "options", "investments"}
     assert {c.expect for c in cases} >= {"refuse", "accept"}

@@ -155,6 +155,10 @@ def read_levers(path: str | Path) -> LeversFile:
             raise InputError(f"{where}: costs must be numbers from 0 (cost per seller at each level)")
         levers.append(Lever(name, tuple(float(v) for v in levels), tuple(float(c) for c in cost),
                             tuple(segs) if segs else None))
+    n = math.prod(len(lv.levels) for lv in levers)
+    if n > MAX_COMBINATIONS:
+        raise InputError(f"{path}: {n:,} combinations of lever levels (the product of the levels' counts), more "
+                         f"than {MAX_COMBINATIONS:,}: each is replayed on every sampled seller; give fewer levels")
     return LeversFile(objective, levers, str(path))
 
 
@@ -223,9 +227,6 @@ def value_table(batches, params: dict, kind: str, rule: str, levers: list, objec
             seg_batches[s][1].append(post[keep])
     for s, (bs, ps) in seg_batches.items():
         combos = _combinations(levers, s)
-        if len(combos) > MAX_COMBINATIONS:
-            raise InputError(f"{len(combos):,} combinations of lever levels in segment {s}: more than "
-                             f"{MAX_COMBINATIONS:,} (fewer levels per lever)")
         wanted = range(len(combos)) if only is None else only.get(s, [])
         values = np.full((sum(int(b["n_sellers"]) for b in bs), len(combos)), np.nan)
         for j in wanted:
