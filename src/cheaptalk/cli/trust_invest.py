@@ -75,7 +75,12 @@ def register(tsub, logs_args, rule_type):
     p.add_argument("--budget", required=True, type=number_in(0, 1e15, "--budget"),
                    help="total budget, in the levers' cost units, for all sellers")
     p.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000,
-                   help="sellers replayed (20000)")
+                   help="sellers replayed by the local engine (20000)")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local: a sample of sellers replayed here; spark: every seller replayed on Spark's "
+                        "executors, for logs beyond one machine (the same plan on the same sellers)")
+    p.add_argument("--master", default="local[2]", help="Spark master (local[2]; a spark:// URL for a cluster; "
+                                                         "'submit' takes spark-submit's settings)")
     p.add_argument("--parameter-draws", type=number_in(0, 10_000, "--parameter-draws", whole=True), default=30,
                    help="parameter vectors drawn from the fit's sampling distribution for the intervals (30; "
                         "0: sellers only)")
@@ -106,6 +111,9 @@ def _read_fit(path, fitj: dict | None = None) -> dict:
         check_result(fitj, str(path))
     if "params" not in fitj or not str(fitj.get("model", "")).startswith("trust-dynamics"):
         raise InputError(f"{path}: not a saved trust fit (`cheaptalk trust fit --json`)")
+    if fitj.get("cluster") == "subject":
+        raise InputError(f"{path}: a fit with one initial trust shared by each subject's sellers; plans and effects "
+                         "replay sellers each with its own initial trust (fit again without --shared-initial-trust)")
     _whatif_supported(path, fitj)
     cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
     return {"params": fitj["params"], "rule": fitj.get("rule", "asymmetric"),
@@ -224,17 +232,18 @@ def run_plan(args) -> int:
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
-        batches = engine.sample(args.sample_sellers, event_values=True)
-        if not batches:
-            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
+        on_spark = args.engine == "spark"
+        batches = None if on_spark else engine.sample(args.sample_sellers, event_values=True)
         total = engine.n_sellers()
+        if not total or (batches is not None and not batches):
+            raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
         plans = {}
         for fit in fits:
             params = {k: v["estimate"] for k, v in fit["params"].items()}
             plans[fit["rule"]] = trust_plan(batches, params, kind, fit["rule"], levers, args.budget,
                                             engine.source.options.fidelity_scale, total, fit["n_nodes"],
                                             fit["covariance"], args.parameter_draws, args.price, args.unit_cost,
-                                            args.seed, progress)
+                                            args.seed, progress, engine=engine if on_spark else None)
     finally:
         engine.close()
     result = next(iter(plans.values())) if models is None else \

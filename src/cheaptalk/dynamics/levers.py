@@ -14,8 +14,8 @@ A :class:`Change` acts on each seller's events from event ``start`` on (events c
   ``logit alpha_1' = logit alpha_1 + d`` (an explanation given to new sellers; it acts at
   the start, so it needs ``start = 0``).
 
-Feedback is drawn from one uniform ``U_it`` per seller and event, the same in every scenario
-(common random numbers): shown when ``U_it < p`` (``feedback_rate``), or logged-or-``U_it < x``
+Feedback is drawn from one uniform ``U_it`` per seller and event (:func:`seller_uniforms`, a
+hash of the seed, the seller and the event), the same in every scenario (common random numbers): shown when ``U_it < p`` (``feedback_rate``), or logged-or-``U_it < x``
 (``feedback_added``). Scenarios are then compared seller by seller, not across independent
 draws.
 
@@ -41,7 +41,7 @@ from .model import simulate_path
 from .parameters import rule_values
 
 __all__ = ["Change", "LEVERS", "apply_change", "replay", "expected_profit", "parse_change", "parse_randomize",
-           "change_of_logs", "posteriors"]
+           "change_of_logs", "posteriors", "node_posteriors", "seller_uniforms"]
 
 # lever -> (lowest value, highest value, the status quo's value, what it does)
 LEVERS = {
@@ -168,10 +168,62 @@ def expected_profit(mean_q, truth, price, unit_cost, sd=0.0):
     return price * (mean_q - excess) - unit_cost * mean_q
 
 
-def posteriors(model, u, batches) -> list[np.ndarray]:
-    """Each batch's posterior over the initial-trust nodes (sellers, nodes) at ``u``, given
-    the sellers' logged behaviour."""
-    return [model.reference.posterior(u, b)[0][:int(b["n_sellers"])] for b in batches]
+def node_posteriors(batch: dict, params: dict, kind: str, rule: str, nodes, log_w, n0) -> np.ndarray:
+    """A batch's posterior over the initial-trust nodes (sellers, nodes) given the sellers'
+    logged decisions, in plain numpy (what Spark's workers run; the tests hold it to the
+    automatic-differentiation reference): ``log w_q + sum_t log p(y_t | alpha_t(q))``
+    normalised over ``q``, the node paths from :func:`simulate_path`."""
+    nb = int(batch["n_sellers"])
+    Q = len(nodes)
+    T = batch["gap"].shape[1]
+    values = rule_values(params, rule) if n0 is None else (np.tile(n0, nb), 0.0)
+    paths = simulate_path(np.tile(nodes, nb), np.repeat(batch["fidelity"][:nb].astype(float), Q, axis=0),
+                          np.repeat(batch["feedback"][:nb].astype(bool), Q, axis=0), *values, rule,
+                          decay=params.get("decay", 0.0)).reshape(nb, Q, T)
+    act = batch["act"][:nb].astype(float)[:, None, :]
+    if kind == "continuous":
+        sd = float(params["sd_action"])
+        z = (act - paths * batch["gap"][:nb].astype(float)[:, None, :]) / sd
+        lp = -0.5 * z * z - math.log(sd) - 0.5 * math.log(2 * math.pi)
+    else:
+        a = np.clip(paths, 1e-9, 1 - 1e-9)
+        z = params["follow_slope"] * (np.log(a) - np.log1p(-a))
+        lp = np.where(act > 0.5, -np.logaddexp(0, -z), -np.logaddexp(0, z))
+    seen = (np.arange(T)[None, :] < batch["length"][:nb, None]) & batch["observed"][:nb].astype(bool)
+    total = np.where(seen[:, None, :], lp, 0.0).sum(axis=2) + np.asarray(log_w)[None, :]
+    total -= total.max(axis=1, keepdims=True)
+    post = np.exp(total)
+    return post / post.sum(axis=1, keepdims=True)
+
+
+def seller_uniforms(sellers, T: int, seed: int) -> np.ndarray:
+    """One uniform per seller and event, a function of (seed, seller id, event) alone: the
+    same whichever sellers are replayed together, on one machine or on Spark (a SplitMix64
+    hash of the three; text ids through an 8-byte BLAKE2 digest)."""
+    sellers = np.asarray(sellers)
+    if sellers.dtype.kind in "iu":
+        keys = sellers.astype(np.int64).view(np.uint64)
+    else:
+        import hashlib
+        keys = np.array([int.from_bytes(hashlib.blake2b(str(x).encode(), digest_size=8).digest(), "little")
+                         for x in sellers], np.uint64)
+    with np.errstate(over="ignore"):
+        x = (keys[:, None] * np.uint64(0x9E3779B97F4A7C15) + np.arange(T, dtype=np.uint64)[None, :]
+             + np.uint64(seed & 0xFFFFFFFF) * np.uint64(0xD1B54A32D192ED03) + np.uint64(0x632BE59BD9B4E019))
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def posteriors(model, u, batches, params: dict | None = None) -> list[np.ndarray]:
+    """Each batch's posterior over the initial-trust nodes at ``u`` (:func:`node_posteriors`)."""
+    from .parameters import to_natural
+    params = params if params is not None else to_natural(u, model.kind, model.rule)
+    nodes, log_w, n0 = model.grid(u)
+    return [node_posteriors(b, params, model.kind, model.rule, nodes, log_w, n0) for b in batches]
 
 
 def replay(batches, posts, nodes, n0, params: dict, kind: str, rule: str, change: Change,
@@ -183,7 +235,6 @@ def replay(batches, posts, nodes, n0, params: dict, kind: str, rule: str, change
     least-squares weight on the recommendation is their ratio, ``sum_t alpha_t d_t^2 /
     sum_t d_t^2`` with ``d_t = m'_t - own_t``), ``profit`` and ``profit_events`` (events with
     the truth logged)."""
-    rng = np.random.default_rng([seed, 28])      # the same uniforms in every scenario
     out = {k: [] for k in ("events", "adoption", "weight_num", "weight_den", "profit", "profit_events")}
     Q = len(nodes)
     start_nodes = expit(logit(np.clip(nodes, 1e-12, 1 - 1e-12)) + change.initial_trust_shift) \
@@ -192,10 +243,9 @@ def replay(batches, posts, nodes, n0, params: dict, kind: str, rule: str, change
     for b, post in zip(batches, posts):
         nb = int(b["n_sellers"])
         T_all = b["gap"].shape[1]
-        uniform = rng.random((nb, T_all))
         # events after the horizon are not counted: the paths stop there
         T = T_all if horizon is None else min(T_all, change.start + horizon)
-        uniform = uniform[:, :T]
+        uniform = seller_uniforms(b["seller"][:nb], T, seed)    # the same in every scenario
         t = np.arange(T)[None, :]
         valid = t < b["length"][:nb, None]
         rec = b["recommendation"][:nb, :T].astype(float)

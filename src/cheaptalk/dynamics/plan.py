@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .levers import LEVERS, Change, posteriors, replay
+from .levers import LEVERS, Change, node_posteriors, replay
 
 __all__ = ["Lever", "Objective", "read_levers", "value_table", "solve_plan", "trust_plan", "PLAN_LEVERS"]
 
@@ -194,50 +194,64 @@ def _per_seller_value(run: dict, objective: Objective) -> np.ndarray:
     return objective.adoption * run["adoption"] + objective.profit * profit
 
 
-def value_table(batches, params: dict, kind: str, rule: str, levers: list, objective: Objective, fidelity_scale,
-                n_nodes: int = 20, price: float = 1.0, unit_cost: float = 0.6, seed: int = 0,
-                only: dict | None = None, progress: bool = False) -> dict:
-    """Per segment: the combinations, their cost per seller and each sampled seller's value
-    under each (``values``: sellers x combinations). ``only``: {segment: [combination
-    indices]} to replay just those (the plan, the status quo and the next best at a draw)."""
-    from .engines.memory import take_sellers
+def batch_values(batch: dict, params: dict, kind: str, rule: str, levers: list, objective: Objective,
+                 fidelity_scale, n_nodes: int = 20, price: float = 1.0, unit_cost: float = 0.6, seed: int = 0,
+                 only: dict | None = None) -> dict:
+    """One packed batch's sellers, by segment: each seller's value under each combination of
+    the segment (sellers x combinations; NaN for combinations not asked for in ``only``,
+    {segment: [combination indices]}). Plain numpy and picklable arguments: this is what
+    Spark's executors run on their batches."""
+    from .logs.packing import take_sellers
     from .model import TrustDynamics
     from .parameters import to_unconstrained
     model = TrustDynamics(kind, n_nodes, rule)
     u = to_unconstrained(params, kind, rule)
-    posts = posteriors(model, u, batches)
-    nodes, _, n0 = model.grid(u)
-    labels = _segments_of(batches)
-    table = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        total = sum(len(_combinations(levers, s)) for s in sorted(set(labels))) if only is None else \
-            sum(len(v) for v in only.values())
-        bar = tqdm(total=total, desc="policies replayed", unit="policy", leave=False)
-    offset = 0
-    seg_batches = {s: ([], []) for s in sorted(set(labels))}
-    for b, post in zip(batches, posts):
-        nb = int(b["n_sellers"])
-        lab = labels[offset:offset + nb]
-        offset += nb
-        for s in set(lab):
-            keep = lab == s
-            seg_batches[s][0].append(take_sellers(b, keep))
-            seg_batches[s][1].append(post[keep])
-    for s, (bs, ps) in seg_batches.items():
+    nodes, log_w, n0 = model.grid(u)
+    labels = _segments_of([batch])
+    out = {}
+    for s in sorted(set(labels)):
+        sub = take_sellers(batch, labels == s)
+        post = node_posteriors(sub, params, kind, rule, nodes, log_w, n0)
         combos = _combinations(levers, s)
-        wanted = range(len(combos)) if only is None else only.get(s, [])
-        values = np.full((sum(int(b["n_sellers"]) for b in bs), len(combos)), np.nan)
-        for j in wanted:
-            run = replay(bs, ps, nodes, n0, params, kind, rule, combos[j][1], fidelity_scale, price, unit_cost,
-                         seed, horizon=objective.horizon)
+        values = np.full((int(sub["n_sellers"]), len(combos)), np.nan)
+        for j in (range(len(combos)) if only is None else only.get(s, [])):
+            run = replay([sub], [post], nodes, n0, params, kind, rule, combos[j][1], fidelity_scale, price,
+                         unit_cost, seed, horizon=objective.horizon)
             values[:, j] = _per_seller_value(run, objective)
+        out[s] = values
+    return out
+
+
+def value_table(batches, params: dict, kind: str, rule: str, levers: list, objective: Objective, fidelity_scale,
+                n_nodes: int = 20, price: float = 1.0, unit_cost: float = 0.6, seed: int = 0,
+                only: dict | None = None, progress: bool = False, engine=None) -> dict:
+    """Per segment: the combinations, their cost per seller and each seller's value under
+    each (``values``: sellers x combinations), over ``batches`` (a list of packed batches)
+    or, with ``engine``, over every batch of its logs where they are (Spark's executors)."""
+    from functools import partial
+    task = partial(batch_values, params=params, kind=kind, rule=rule, levers=levers, objective=objective,
+                   fidelity_scale=fidelity_scale, n_nodes=n_nodes, price=price, unit_cost=unit_cost, seed=seed,
+                   only=only)
+    if engine is not None:
+        from .engines import map_batches
+        parts = map_batches(engine, task)
+    else:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(batches), desc="sellers replayed under every policy", unit="batch", leave=False)
+        parts = []
+        for b in batches:
+            parts.append(task(b))
             if bar is not None:
                 bar.update()
-        table[s] = {"combinations": combos, "cost": np.array([c for _, _, c in combos]), "values": values}
-    if bar is not None:
-        bar.close()
+        if bar is not None:
+            bar.close()
+    table = {}
+    for s in sorted({s for part in parts for s in part}):
+        combos = _combinations(levers, s)
+        table[s] = {"combinations": combos, "cost": np.array([c for _, _, c in combos]),
+                    "values": np.concatenate([part[s] for part in parts if s in part])}
     return table
 
 
@@ -301,18 +315,19 @@ def _describe(table: dict, levers: list, plan: dict) -> dict:
 
 def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversFile, budget: float, fidelity_scale,
                total_sellers: int, n_nodes: int = 20, cov_unconstrained=None, parameter_draws: int = 0,
-               price: float = 1.0, unit_cost: float = 0.6, seed: int = 0, progress: bool = False) -> dict:
+               price: float = 1.0, unit_cost: float = 0.6, seed: int = 0, progress: bool = False,
+               engine=None) -> dict:
     """The plan for ``budget`` under the fitted rule (see the module docstring), with the
     status quo, the next best plan, the value gained and its uncertainty, the marginal value
     of budget per lever and the value of the best plan at a range of budgets."""
     from scipy.stats import norm
     objective, levers = levers_file.objective, levers_file.levers
     table = value_table(batches, params, kind, rule, levers, objective, fidelity_scale, n_nodes, price, unit_cost,
-                        seed, progress=progress)
-    labels = _segments_of(batches)
+                        seed, progress=progress, engine=engine)
     n_total = objective.sellers or total_sellers
-    sample = {s: int((labels == s).sum()) for s in table}
-    sellers = {s: n_total * sample[s] / len(labels) for s in table}
+    sample = {s: len(t["values"]) for s, t in table.items()}
+    replayed = sum(sample.values())
+    sellers = {s: n_total * sample[s] / replayed for s in table}
     means = {s: t["values"].mean(axis=0) for s, t in table.items()}
     costs = {s: t["cost"] for s, t in table.items()}
     status_quo = _status_quo(table)
@@ -324,7 +339,7 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
     runner = solve_plan(means, costs, sellers, budget, exclude=plan)
     next_best = runner[0] if runner else None
     result = {"result": "trust-plan", "model": f"trust-dynamics-{kind}", "rule": rule, "budget": budget,
-              "objective": objective.__dict__, "sellers": {"total": n_total, "sampled": int(len(labels)),
+              "objective": objective.__dict__, "sellers": {"total": n_total, "sampled": int(replayed),
                                                            "by_segment": {s: round(v, 3) for s, v in sellers.items()}},
               "plan": _describe(table, levers, plan), "cost": cost,
               "value": value, "status_quo_value": sum(sellers[s] * means[s][g] for s, g in status_quo.items()),
@@ -346,7 +361,7 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
         for u in rng.multivariate_normal(u_hat, np.asarray(cov_unconstrained, float), size=parameter_draws,
                                          method="eigh"):
             t = value_table(batches, to_natural(u, kind, rule), kind, rule, levers, objective, fidelity_scale,
-                            n_nodes, price, unit_cost, seed, only=only)
+                            n_nodes, price, unit_cost, seed, only=only, engine=engine)
             for k, other in comparisons.items():
                 drawn[k].append(_gain(t, sellers, plan, other)[0])
     elif parameter_draws:

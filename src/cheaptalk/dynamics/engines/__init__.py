@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import InputError
 
 
-__all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "ENGINES"]
+__all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "map_batches", "ENGINES"]
 
 
 ENGINES = ("local", "spark")
@@ -126,6 +126,14 @@ def first_sellers(batches, max_sellers: int) -> list[dict]:
         if n >= max_sellers:
             break
     return out
+
+
+def map_batches(engine, func) -> list:
+    """``func(batch)`` for every packed batch of ``engine``'s logs with every column: on
+    Spark's executors (the results collected), elsewhere one batch after another here."""
+    if hasattr(engine, "map_batches"):
+        return engine.map_batches(func)
+    return [func(b) for b in engine.batches(event_values=True)]
 
 
 def get_engine(name: str, source, **kwargs):
