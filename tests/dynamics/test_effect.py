@@ -157,3 +157,25 @@ def test_generate_refuses_a_bad_experiment(tmp_path, capsys):
         assert main(["trust", "generate", "--sellers", "10", "--events-per-seller", "40", "--out",
                      str(tmp_path / "x"), "--quiet", "--randomize", spec]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_stated_covariates_join_the_learners_features(right_and_wrong, capsys, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    logs = tmp_path / "logs"
+    shutil.copytree(right_and_wrong[0], logs)
+    t = pq.read_table(logs / "sellers_truth.parquet").to_pandas()
+    pq.write_table(pa.Table.from_pandas(t[["seller", "treatment", "initial_trust"]], preserve_index=False),
+                   logs / "sellers.parquet")
+    truth = json.loads((logs / "truth.json").read_text())["effect"]
+    r = _effect(logs, capsys, "--covariates", "initial_trust", "--parameter-draws", "0")
+    c = r["outcomes"]["adoption"]["causal"]
+    assert "covariate_initial_trust" in c["covariates"]
+    assert abs(c["estimate"] - truth["adoption"]) < 3 * c["se"]
+    t.loc[3, "initial_trust"] = np.nan
+    pq.write_table(pa.Table.from_pandas(t[["seller", "treatment", "initial_trust"]], preserve_index=False),
+                   logs / "sellers.parquet")
+    assert main(["trust", "effect", "--logs", str(logs), "--treatment", "treatment", "--covariates",
+                 "initial_trust", "--quiet"]) == 2
+    assert "column 'initial_trust' row 4 (seller 3): no value" in capsys.readouterr().err

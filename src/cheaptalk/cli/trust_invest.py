@@ -35,6 +35,9 @@ def register(tsub, logs_args, rule_type):
                         "change recorded in LOGS/truth.json by `trust generate --randomize`")
     e.add_argument("--from", dest="start", type=number_in(0, 1e6, "--from", whole=True),
                    help="without --change: the event index (from 0) the change started at (causal effect only)")
+    e.add_argument("--covariates", metavar="COLUMN,...",
+                   help="columns of the seller table measured before the change (numbers, or text as categories) "
+                        "given which the change was as good as random; added to the learners' features")
     e.add_argument("--fit", metavar="FIT.json",
                    help="a saved `trust fit --json` to predict with (fitted on data the change did not touch); "
                         "default: --rule fitted on the control arm")
@@ -141,13 +144,21 @@ def run_effect(args) -> int:
         raise InputError(f"--from {args.start} and the change's from={change.start} disagree; give one")
     table = Path(args.sellers_table) if args.sellers_table else Path(args.logs) / "sellers.parquet"
     treatment = read_treatment(table, args.treatment)
+    covariates = None
+    if args.covariates:
+        from ..dynamics.effect import read_covariates
+        names = [c.strip() for c in args.covariates.split(",") if c.strip()]
+        if args.treatment in names:
+            raise InputError(f"--covariates: {args.treatment!r} is the treatment, not a covariate")
+        covariates = read_covariates(table, names)
     fit = _read_fit(args.fit) if args.fit else None
     progress = not args.quiet and sys.stderr.isatty()
     engine = _engine(args, progress)
     try:
         _check_strict(engine, args.strict)
         result = trust_effect(engine, treatment, change, args.start, fit, args.rule, args.folds, args.seed,
-                              args.parameter_draws, args.sample_sellers, args.price, args.unit_cost, progress)
+                              args.parameter_draws, args.sample_sellers, args.price, args.unit_cost, progress,
+                              covariates)
     finally:
         engine.close()
     result["treatment"] = {"column": args.treatment, "table": str(table)}

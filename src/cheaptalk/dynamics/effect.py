@@ -119,8 +119,10 @@ def read_treatment(path: str | Path, column: str):
             raise InputError(f"{path}: no column {need!r} in the seller table (columns: {', '.join(names)[:200]})")
     t = pq.read_table(path, columns=["seller", column]).to_pandas()
     raw = t[column]
-    values = raw.map(lambda v: {True: 1, False: 0, 1: 1, 0: 0, "1": 1, "0": 0, "true": 1, "false": 0,
-                                "treated": 1, "control": 0}.get(v if not isinstance(v, str) else v.strip().lower()))
+    arms = {1: 1, 0: 0, "1": 1, "0": 0, "true": 1, "false": 0, "treated": 1, "control": 0}   # (True == 1)
+    values = raw.map(lambda v: arms.get(v.strip().lower() if isinstance(v, str) else
+                                        (v if isinstance(v, (bool, int, np.integer)) or
+                                         (isinstance(v, float) and v in (0.0, 1.0)) else None)))
     bad = values.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -132,11 +134,44 @@ def read_treatment(path: str | Path, column: str):
     return out
 
 
+def read_covariates(path: str | Path, columns: list[str]):
+    """Columns of the seller table as covariates by seller: numbers as they are, text as one
+    indicator per value. A missing value is an :class:`InputError` naming the row."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+    names = pq.read_schema(path).names
+    for c in columns:
+        if c not in names or c == "seller":
+            raise InputError(f"{path}: no covariate column {c!r} in the seller table (columns: {', '.join(names)[:200]})")
+    t = pq.read_table(path, columns=["seller", *columns]).to_pandas()
+    parts = []
+    for c in columns:
+        col = t[c]
+        missing = col.isna().to_numpy()
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(f"{path}: column {c!r} row {i + 1} (seller {t['seller'].tolist()[i]!r}): no value; every "
+                             "seller needs each covariate")
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            values = col.astype(float)
+            if not np.isfinite(values.to_numpy()).all():
+                i = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
+                raise InputError(f"{path}: column {c!r} row {i + 1}: {col.tolist()[i]!r} is not a finite number")
+            parts.append(values.rename(f"covariate_{c}"))
+        else:
+            parts.append(pd.get_dummies(col.astype(str), prefix=f"covariate_{c}", dtype=float))
+    out = pd.concat(parts, axis=1)
+    out.index = t["seller"].to_numpy()
+    return out
+
+
 def _covariates(df):
-    """The pre-change covariates usable as features (complete columns) and segment dummies."""
+    """The pre-change covariates usable as features (complete columns), the seller table's
+    stated covariates (``covariate_*``) and segment dummies."""
     import pandas as pd
     cols = [c for c in ("n_before", "adoption_before", "fidelity_before", "feedback_before", "profit_before",
                         "truth_before") if c in df and df[c].notna().all() and df["n_before"].gt(0).all()]
+    cols += [c for c in df.columns if str(c).startswith("covariate_")]
     X = df[cols].astype(float)
     segments = sorted(df["segment"].dropna().astype(str).unique())
     if len(segments) > 1:
@@ -284,12 +319,13 @@ def difference(causal: dict, model: dict) -> dict:
 def trust_effect(engine, treatment, change: Change | None = None, start: int | None = None, fit: dict | None = None,
                  rule: str = "asymmetric", folds: int = 5, seed: int = 0, parameter_draws: int = 30,
                  sample_sellers: int = 20_000, price: float = 1.0, unit_cost: float = 0.6,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, covariates=None) -> dict:
     """The causal effect of the arms in ``treatment`` (0/1 by seller) on each outcome from
     event ``start`` (``change.start`` when a change is given) on, and, with ``change`` (what the
     treated arm got), the trust model's prediction of it and their difference. ``fit``: a
     saved trust fit (its ``params``, ``rule``, covariance); None fits ``rule`` to the control
-    arm."""
+    arm. ``covariates``: more pre-change covariates by seller (:func:`read_covariates`), given
+    which the change was as good as random."""
     from .engines import first_sellers
     from .logs.packing import take_sellers
     if change is None and start is None:
@@ -305,6 +341,14 @@ def trust_effect(engine, treatment, change: Change | None = None, start: int | N
     keep = arm.notna().to_numpy() & (df["n_after"] > 0).to_numpy()
     df = df[keep].copy()
     df["treatment"] = arm.to_numpy()[keep].astype(int)
+    if covariates is not None:
+        stated = covariates.reindex(df["seller"].to_numpy())
+        lacking = stated.isna().any(axis=1).to_numpy()
+        if lacking.any():
+            raise InputError(f"{int(lacking.sum())} seller(s) of the logs have no row in the seller table's covariates "
+                             f"(first: seller {df['seller'].tolist()[int(np.flatnonzero(lacking)[0])]!r})")
+        for c in stated.columns:
+            df[c] = stated[c].to_numpy()
     counts.update(treated=int(df["treatment"].sum()), control=int((df["treatment"] == 0).sum()))
     for label in ("treated", "control"):
         if counts[label] < MIN_SELLERS_PER_ARM:
