@@ -8,14 +8,15 @@ and profit under more accurate recommendations or more feedback), and ``from-exp
 
 from __future__ import annotations
 
-import argparse
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..dynamics.parameters import DECAY, RULES, split_rule
+from ..dynamics.parameters import DECAY, RULES
 from ..errors import InputError
 from .common import number_in, dump_json
+from .trust_common import (check_replayable, fit_nodes, logs_arguments, open_engine,
+                           report_exclusions, rule_argument, seller_fraction, write_result)
 
 RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "symmetric: one rate eta",
@@ -25,15 +26,6 @@ RULE_HELP = ("asymmetric: trust gained at eta_up, lost at eta_down",
              "wsls: win-stay / lose-shift, trust_after_win after fidelity >= 1/2, trust_after_loss below",
              f"RULE{DECAY} (any rule, e.g. bayes{DECAY}): trust also drifts back toward its initial value "
              "after each event without feedback, at the rate decay")
-
-
-def _rule(text: str) -> str:
-    """An argparse type: a learning rule, with or without the decay option."""
-    try:
-        split_rule(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 # synthetic events written by one `trust generate` (about 20 bytes each on disk)
@@ -57,7 +49,7 @@ def register(sub):
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--adoption", choices=("continuous", "binary"), default="continuous",
                    help="continuous action or binary follow decision (default continuous)")
-    g.add_argument("--rule", type=_rule, default="asymmetric",
+    g.add_argument("--rule", type=rule_argument, default="asymmetric",
                    help="learning rule of trust (default: asymmetric); --eta-up and --eta-down are its "
                         "first and second rates (confirmation: confirming, disconfirming; symmetric: --eta-up); "
                         "bayes takes --prior-strength, wsls --trust-after-win and --trust-after-loss; "
@@ -102,7 +94,7 @@ def register(sub):
                         description="Fit the dynamic trust model by maximum likelihood: population "
                                     "parameters with seller-clustered SEs; per-seller trust "
                                     "trajectories and figures with --out.")
-    _logs_args(f, required=False)
+    logs_arguments(f, required=False)
     f.add_argument("--dataset", metavar="NAME:PART",
                    help="instead of --logs: the trust logs of a public repeated-play data set, e.g. "
                         "advice-taking:gen1 (fetched and imported with its map once)")
@@ -114,7 +106,7 @@ def register(sub):
                    help="write the fit as JSON to OUT (stdout without OUT or with '-')")
     f.add_argument("--out", metavar="DIR",
                    help="write per-seller trust (Parquet), figures and fit.json to DIR")
-    f.add_argument("--rule", type=_rule, default="asymmetric",
+    f.add_argument("--rule", type=rule_argument, default="asymmetric",
                    help="learning rule of trust: " + "; ".join(RULE_HELP))
     f.add_argument("--shared-initial-trust", action="store_true",
                    help="each subject's sellers (e.g. one subject's advisors in a lab design) share one initial "
@@ -138,7 +130,7 @@ def register(sub):
                    help="MB of packed logs kept in memory (local engine: before spilling to disk; "
                         "spark: by each Python worker between passes, which also share them "
                         "through the executor's local directory; 0 keeps nothing) (1024)")
-    f.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
+    f.add_argument("--seller-fraction", type=seller_fraction, default=1.0, metavar="F",
                    help="fit a random sample of the sellers, for a first look at large logs: each "
                         "seller is kept, with all its events, with probability F, by a hash of its "
                         "id (the same sellers on either engine) (default 1: all)")
@@ -154,7 +146,7 @@ def register(sub):
                                     "on the sellers' contributions for the others, the best rule by BIC. "
                                     "--per-subject fits the field's models (rl, wsls-choice, none) to each "
                                     "subject of advice-taking data instead, as computational modellers do.")
-    _logs_args(c, required=False)
+    logs_arguments(c, required=False)
     c.add_argument("--per-subject", action="store_true",
                    help="fit each subject separately (maximum a posteriori; a subject's advisors pooled) with "
                         "the rules rl, wsls-choice and none, and compare them by AICc (corrected likelihood per "
@@ -199,7 +191,7 @@ def register(sub):
     c.add_argument("--warm-start-sellers", type=number_in(1, 1e9, "--warm-start-sellers", whole=True), default=10_000,
                    help="sellers of the warm-start sample (10000)")
     c.add_argument("--cache-mb", type=number_in(0, 1e7, "--cache-mb"), default=1024, help="memory for packed logs before spilling (1024)")
-    c.add_argument("--seller-fraction", type=_fraction, default=1.0, metavar="F",
+    c.add_argument("--seller-fraction", type=seller_fraction, default=1.0, metavar="F",
                    help="fit on a random sample of sellers, each kept with probability F (1)")
     c.add_argument("--sample-seed", type=int, default=0, help="seed of the seller sample (0)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
@@ -208,7 +200,7 @@ def register(sub):
     w = tsub.add_parser("whatif", help="adoption and profit under better fidelity or more feedback",
                         description="Counterfactual adoption and seller profit on a sample of the "
                                     "logged sellers, at fitted parameters.")
-    _logs_args(w)
+    logs_arguments(w)
     w.add_argument("--fit", required=True, metavar="FIT.json",
                    help="output of `trust fit --json`; or of `trust compare --json`: the what-if under every "
                         "rule in it, side by side")
@@ -231,58 +223,8 @@ def register(sub):
     from .trust_experiment import register as register_from_experiment
     register_from_experiment(tsub)   # logs from a partners session of the oTree app
     from .trust_invest import register as register_invest
-    register_invest(tsub, _logs_args, _rule)     # effect and plan
+    register_invest(tsub)     # effect and plan
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _logs_args(p, required: bool = True):
-    p.add_argument("--logs", required=required, metavar="DIR", help="directory of Parquet event logs")
-    p.add_argument("--adoption", choices=("continuous", "binary"),
-                   help="adoption kind (default: from the columns present)")
-    p.add_argument("--fidelity-scale", type=float,
-                   help="scale in fidelity = 1 - min(1, |recommendation - truth| / scale) "
-                        "(default: from DIR/schema.json)")
-    p.add_argument("--sellers-table", metavar="FILE",
-                   help="Parquet seller table (seller, segment) joined to the events")
-    p.add_argument("--strict", action="store_true",
-                   help="fail on the first unusable row instead of counting exclusions")
-
-
-def _fraction(text):
-    try:
-        f = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < f <= 1.0:
-        raise argparse.ArgumentTypeError(f"a fraction of sellers must be in (0, 1], got {text}")
-    return f
-
-
-def _dataset_logs(args) -> None:
-    """``--dataset NAME:PART`` in place of ``--logs``: the data set's trust logs (imported once)."""
-    if getattr(args, "dataset", None):
-        if args.logs:
-            raise InputError("give --logs DIR or --dataset NAME:PART, not both")
-        from ..datasets.public import dataset_trust_logs
-        args.logs = str(dataset_trust_logs(args.dataset))
-    elif not args.logs:
-        raise InputError("give --logs DIR (a folder of event logs) or --dataset NAME:PART (a public data set)")
-
-
-def _engine(args, progress):
-    from ..dynamics.engines import get_engine
-    from ..dynamics.logs import resolve_logs
-    _dataset_logs(args)
-    source = resolve_logs(args.logs, args.adoption, args.fidelity_scale, args.sellers_table,
-                          seller_fraction=getattr(args, "seller_fraction", 1.0),
-                          sample_seed=getattr(args, "sample_seed", 0))
-    if getattr(args, "engine", "local") == "spark":
-        master = None if args.master == "submit" else args.master
-        engine = get_engine("spark", source, master=master, progress=progress,
-                            worker_cache_mb=getattr(args, "cache_mb", 1024))
-        engine.spark.sparkContext.setLogLevel("ERROR" if not progress else "WARN")
-        return engine
-    return get_engine("local", source, progress=progress, cache_mb=getattr(args, "cache_mb", 1024))
 
 
 def _fit_engine(engine, args):
@@ -302,21 +244,6 @@ def _trajectory_batches(engine, args):
         return engine.batches(event_values=True)
     from ..dynamics.engines.memory import regroup_by_subject
     return regroup_by_subject(engine, engine.batches(event_values=True))
-
-
-def _check_strict(engine, strict):
-    engine.prepare()
-    ex = engine.exclusions
-    lines = ex.report_lines()
-    if lines:
-        where = ""
-        if ex.examples:
-            e = ex.examples[0]
-            where = (f" first: {e.get('file', '?')} row {e.get('row', '?')}, column {e['column']!r} "
-                     f"(seller {e['seller']}, time {e['time']}): {e['reason']}")
-        if strict:
-            raise InputError(f"{engine.source.events}: unusable rows ({'; '.join(lines)}).{where}")
-        print("excluded or partly used rows: " + "; ".join(lines) + "." + where, file=sys.stderr)
 
 
 def run_generate(args) -> int:
@@ -362,9 +289,9 @@ def run_generate(args) -> int:
 def run_fit(args) -> int:
     from ..dynamics.estimate import fit_trust
     progress = not args.quiet
-    engine = _engine(args, progress)
+    engine = open_engine(args, progress)
     try:
-        _check_strict(engine, args.strict)
+        report_exclusions(engine, args.strict)
         fit_engine = _fit_engine(engine, args)
         fit = fit_trust(fit_engine, kind=args.adoption, n_nodes=args.nodes, rule=args.rule,
                         warm_start_sellers=args.warm_start_sellers, progress=progress,
@@ -454,9 +381,9 @@ def run_compare(args) -> int:
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     check_rules(rules)              # before the logs are read
     progress = not args.quiet
-    engine = _engine(args, progress)
+    engine = open_engine(args, progress)
     try:
-        _check_strict(engine, args.strict)
+        report_exclusions(engine, args.strict)
         if args.folds and engine.n_sellers() < 2 * args.folds:      # before any rule is fitted
             raise InputError(f"cross-validation needs at least {2 * args.folds} sellers for {args.folds} folds; "
                              f"the logs have {engine.n_sellers()}")
@@ -546,9 +473,9 @@ def _replay_inputs(args, shared: bool = False):
     """What a what-if replays: the packed batches of the sampled sellers (``shared``: grouped
     by subject, for a fit with a shared initial trust), the error scales and feedback rates
     asked for, and the logs' fidelity scale (the engine open meanwhile)."""
-    engine = _engine(args, progress=False)
+    engine = open_engine(args, progress=False)
     try:
-        _check_strict(engine, args.strict)
+        report_exclusions(engine, args.strict)
         batches = engine.sample(args.sample_sellers, event_values=True)
         if shared:
             from ..dynamics.engines.memory import regroup_by_subject
@@ -562,42 +489,6 @@ def _replay_inputs(args, shared: bool = False):
         engine.close()
 
 
-def _whatif_supported(path, fitj: dict) -> None:
-    """The what-if replays fits with one mean of initial trust and every parameter estimated."""
-    if fitj.get("segments"):
-        raise InputError(f"{path}: a fit with initial trust by segment; the what-if replays fits with one mean of "
-                         "initial trust (fit again without --initial-trust-by)")
-    missing = [n for n, p in fitj.get("params", {}).items() if p.get("estimate") is None]
-    if missing:
-        raise InputError(f"{path}: {', '.join(missing)} not identified by the fit; the what-if needs every parameter "
-                         "(fit again with the rule without it, e.g. without +decay)")
-    from ..dynamics.parameters import check_rule, parameter_names, TRANSFORMS
-    from ..errors import ModelError
-    kind = str(fitj["model"]).rsplit("-", 1)[-1]
-    rule = fitj.get("rule", "asymmetric")
-    try:
-        wanted = parameter_names(kind, check_rule(str(rule)))
-    except (ModelError, KeyError):
-        raise InputError(f"{path}: not a trust fit this version can replay (model {str(fitj['model'])[:60]!r}, "
-                         f"rule {str(rule)[:60]!r})") from None
-    if list(fitj["params"]) != list(wanted):
-        raise InputError(f"{path}: its parameters ({', '.join(fitj['params'])[:200]}) are not those of rule {rule} "
-                         f"with {kind} adoption ({', '.join(wanted)})")
-    for name, entry in fitj["params"].items():      # the domain each parameter's transform maps
-        value, unit = entry["estimate"], TRANSFORMS[name] == "logit"
-        if not (0 < value < 1 if unit else 0 < value < float("inf")):
-            raise InputError(f"{path}: {name} = {value!r} is outside its range "
-                             f"({'between 0 and 1' if unit else 'above 0'})")
-
-
-def _fit_nodes(fitj: dict) -> int:
-    """The initial-trust nodes a trust fit JSON was estimated on (20 before they were recorded)."""
-    nodes = (fitj.get("diagnostics") or {}).get("quadrature", {}).get("nodes", 20)
-    if not isinstance(nodes, int) or not 2 <= nodes <= 640:
-        raise InputError(f"diagnostics.quadrature.nodes of the fit is {nodes!r}, not a whole number in [2, 640]")
-    return nodes
-
-
 def _whatif_by_rule(args, fits: list) -> int:
     """The what-if under every rule of a `trust compare` JSON, on the same sellers and
     feedback draws: how much the policy conclusion depends on the learning rule."""
@@ -609,7 +500,7 @@ def _whatif_by_rule(args, fits: list) -> int:
         raise InputError("--parameter-draws applies to one fit; give a `trust fit --json` file")
     args.adoption = args.adoption or kinds.pop()
     for m in fits:
-        _whatif_supported(args.fit, m)
+        check_replayable(args.fit, m)
     shared = any(m.get("cluster") == "subject" for m in fits)
     with _replay_inputs(args, shared) as (batches, scales, rates, fidelity_scale):
         by_rule = {}
@@ -618,7 +509,7 @@ def _whatif_by_rule(args, fits: list) -> int:
             params = {k: v["estimate"] for k, v in m["params"].items()}
             rows = whatif(batches, params, args.adoption, scales, rates, fidelity_scale=fidelity_scale,
                           price=args.price, unit_cost=args.unit_cost, seed=args.seed, progress=False, rule=rule,
-                          n_nodes=_fit_nodes(m))
+                          n_nodes=fit_nodes(m))
             by_rule[rule] = {"params": params, "bic": m.get("bic"), "scenarios": rows}
     result = {"model": f"trust-dynamics-{args.adoption}", "by_rule": by_rule, "price": args.price,
               "unit_cost": args.unit_cost,
@@ -658,7 +549,7 @@ def run_whatif(args) -> int:
         raise InputError(f"{args.fit}: not a dynamic trust fit (model {fitj.get('model')!r})")
     params = {k: v["estimate"] for k, v in fitj["params"].items()}
     rule = fitj.get("rule", "asymmetric")
-    _whatif_supported(args.fit, fitj)
+    check_replayable(args.fit, fitj)
     args.adoption = args.adoption or kind
     # a fit with a shared initial trust per subject replays subjects, not lone sellers
     with _replay_inputs(args, fitj.get("cluster") == "subject") as (batches, scales, rates, fidelity_scale):
@@ -671,15 +562,12 @@ def run_whatif(args) -> int:
                                  "version of `cheaptalk trust fit`, or leave out --parameter-draws")
         rows = whatif(batches, params, kind, scales, rates, fidelity_scale=fidelity_scale, price=args.price,
                       unit_cost=args.unit_cost, seed=args.seed, parameter_draws=args.parameter_draws,
-                      cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule, n_nodes=_fit_nodes(fitj))
+                      cov_unconstrained=cov, progress=sys.stderr.isatty(), rule=rule, n_nodes=fit_nodes(fitj))
     result = {"model": fitj["model"], "rule": rule, "params": params, "sellers": rows[0]["sellers"] if rows else 0,
               "price": args.price, "unit_cost": args.unit_cost, "scenarios": rows}
     if args.out:
         from ..dynamics.plots import plot_whatif
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        dump_json(result, str(out / "whatif.json"))
-        plot_whatif(rows, out / "whatif.png")
+        write_result(result, args.out, "whatif", lambda path: plot_whatif(rows, path))
     if args.json:
         dump_json(result)
         return 0

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from .common import dump_json, number_in
+from .trust_common import (check_replayable, dataset_logs, fit_nodes, logs_arguments, open_engine,
+                           report_exclusions, rule_argument, write_result)
 
 
-def register(tsub, logs_args, rule_type):
+def register(tsub):
     e = tsub.add_parser(
         "effect", help="causal effect of a randomised change, beside the trust model's prediction",
         description="The average effect of a randomised change (the treatment column of the seller table) on "
@@ -23,7 +25,7 @@ def register(tsub, logs_args, rule_type):
         epilog="example: cheaptalk trust generate --sellers 4000 --events-per-seller 60 --out logs "
                "--randomize error_scale=0.5,share=0.5,from=20 && cheaptalk trust effect --logs logs "
                "--treatment treatment")
-    logs_args(e, required=False)
+    logs_arguments(e, required=False)
     e.add_argument("--dataset", metavar="NAME:PART", help="a public data set's trust logs in place of --logs")
     e.add_argument("--treatment", required=True, metavar="COLUMN",
                    help="the seller table's column of arms: 1 (or true, treated) for sellers who got the change, "
@@ -41,7 +43,7 @@ def register(tsub, logs_args, rule_type):
     e.add_argument("--fit", metavar="FIT.json",
                    help="a saved `trust fit --json` to predict with (fitted on data the change did not touch); "
                         "default: --rule fitted on the control arm")
-    e.add_argument("--rule", type=rule_type, default="asymmetric", help="learning rule fitted on the control arm "
+    e.add_argument("--rule", type=rule_argument, default="asymmetric", help="learning rule fitted on the control arm "
                                                                         "(default asymmetric)")
     e.add_argument("--folds", type=number_in(2, 20, "--folds", whole=True), default=5,
                    help="cross-fitting folds of the double machine learning (5)")
@@ -69,7 +71,7 @@ def register(tsub, logs_args, rule_type):
                     "and the marginal value of budget per lever. A `trust compare` JSON plans under every rule.",
         epilog="example: cheaptalk trust plan --fit fit.json --logs logs --levers docs/levers-example.toml "
                "--budget 40000")
-    logs_args(p, required=False)
+    logs_arguments(p, required=False)
     p.add_argument("--dataset", metavar="NAME:PART", help="a public data set's trust logs in place of --logs")
     p.add_argument("--fit", required=True, metavar="FIT.json",
                    help="output of `trust fit --json`, or of `trust compare --json` (a plan under every rule)")
@@ -108,7 +110,6 @@ def _need_causal_libraries() -> None:
 def _read_fit(path, fitj: dict | None = None) -> dict:
     from ..estimation.result import read_json
     from ..estimation.schema import check_result
-    from .trust import _fit_nodes, _whatif_supported
     if fitj is None:
         fitj = read_json(path)
         check_result(fitj, str(path))
@@ -117,19 +118,18 @@ def _read_fit(path, fitj: dict | None = None) -> dict:
     if fitj.get("cluster") == "subject":
         raise InputError(f"{path}: a fit with one initial trust shared by each subject's sellers; plans and effects "
                          "replay sellers each with its own initial trust (fit again without --shared-initial-trust)")
-    _whatif_supported(path, fitj)
+    check_replayable(path, fitj)
     cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
     return {"params": fitj["params"], "rule": fitj.get("rule", "asymmetric"),
-            "n_nodes": _fit_nodes(fitj),
+            "n_nodes": fit_nodes(fitj),
             "converged": fitj.get("converged", True), "warnings": fitj.get("warnings", []), "covariance": cov}
 
 
 def run_effect(args) -> int:
     from ..dynamics.effect import read_treatment, trust_effect
     from ..dynamics.levers import change_of_logs, parse_change
-    from .trust import _check_strict, _dataset_logs, _engine
     _need_causal_libraries()
-    _dataset_logs(args)
+    dataset_logs(args)
     change = parse_change(args.change)[0] if args.change else None
     truth_file = Path(args.logs) / "truth.json"
     if change is None and args.start is None and truth_file.is_file():
@@ -153,9 +153,9 @@ def run_effect(args) -> int:
         covariates = read_covariates(table, names)
     fit = _read_fit(args.fit) if args.fit else None
     progress = not args.quiet and sys.stderr.isatty()
-    engine = _engine(args, progress)
+    engine = open_engine(args, progress)
     try:
-        _check_strict(engine, args.strict)
+        report_exclusions(engine, args.strict)
         result = trust_effect(engine, treatment, change, args.start, fit, args.rule, args.folds, args.seed,
                               args.parameter_draws, args.sample_sellers, args.price, args.unit_cost, progress,
                               covariates)
@@ -164,10 +164,7 @@ def run_effect(args) -> int:
     result["treatment"] = {"column": args.treatment, "table": str(table)}
     if args.out:
         from ..dynamics.plots import plot_effect
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        dump_json(result, str(out / "effect.json"))
-        plot_effect(result, out / "effect.png")
+        write_result(result, args.out, "effect", lambda path: plot_effect(result, path))
     if args.json:
         dump_json(result)
         return 0
@@ -226,7 +223,6 @@ def run_plan(args) -> int:
     from ..dynamics.plan import read_levers, trust_plan
     from ..estimation.result import comparison_models, read_json
     from ..estimation.schema import check_result
-    from .trust import _check_strict, _dataset_logs, _engine
     levers = read_levers(args.levers)
     fitj = read_json(args.fit)
     check_result(fitj, str(args.fit))
@@ -238,11 +234,11 @@ def run_plan(args) -> int:
     fits = [_read_fit(args.fit, m) for m in fits]
     kind = str((models[0] if models else fitj)["model"]).rsplit("-", 1)[-1]
     args.adoption = args.adoption or kind
-    _dataset_logs(args)
+    dataset_logs(args)
     progress = not args.quiet and sys.stderr.isatty()
-    engine = _engine(args, progress)
+    engine = open_engine(args, progress)
     try:
-        _check_strict(engine, args.strict)
+        report_exclusions(engine, args.strict)
         on_spark = args.engine == "spark"
         batches = None if on_spark else engine.sample(args.sample_sellers, event_values=True)
         total = engine.n_sellers()
@@ -261,10 +257,7 @@ def run_plan(args) -> int:
         {"result": "trust-plan-by-rule", "budget": args.budget, "by_rule": plans}
     if args.out:
         from ..dynamics.plots import plot_plan
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        dump_json(result, str(out / "plan.json"))
-        plot_plan(plans, out / "plan.png")
+        write_result(result, args.out, "plan", lambda path: plot_plan(plans, path))
     if args.json:
         dump_json(result)
         return 0
