@@ -52,13 +52,7 @@ def register(tsub):
                         "error (30; 0: sellers only)")
     e.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000,
                    help="control sellers replayed for the model's prediction (20000)")
-    e.add_argument("--price", type=number_in(-1e12, 1e12, "--price"), default=1.0, help="price per unit sold (1)")
-    e.add_argument("--unit-cost", type=number_in(-1e12, 1e12, "--unit-cost"), default=0.6,
-                   help="cost per unit stocked (0.6)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the folds and draws (0)")
-    e.add_argument("--out", metavar="DIR", help="write effect.json and the figure effect.png to DIR")
-    e.add_argument("--json", action="store_true", help="print JSON")
-    e.add_argument("--quiet", action="store_true", help="no progress output")
+    _common_arguments(e, "effect", "seed of the folds and draws (0)")
     e.set_defaults(func=run_effect)
 
     p = tsub.add_parser(
@@ -89,14 +83,19 @@ def register(tsub):
     p.add_argument("--parameter-draws", type=number_in(0, 10_000, "--parameter-draws", whole=True), default=30,
                    help="parameter vectors drawn from the fit's sampling distribution for the intervals (30; "
                         "0: sellers only)")
+    _common_arguments(p, "plan", "seed of the feedback uniforms and parameter draws (0)")
+    p.set_defaults(func=run_plan)
+
+
+def _common_arguments(p, stem: str, seed_help: str) -> None:
+    """The seller's economics, the seed and the outputs (the same in `effect` and `plan`)."""
     p.add_argument("--price", type=number_in(-1e12, 1e12, "--price"), default=1.0, help="price per unit sold (1)")
     p.add_argument("--unit-cost", type=number_in(-1e12, 1e12, "--unit-cost"), default=0.6,
                    help="cost per unit stocked (0.6)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the feedback uniforms and parameter draws (0)")
-    p.add_argument("--out", metavar="DIR", help="write plan.json and the figure plan.png to DIR")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--out", metavar="DIR", help=f"write {stem}.json and the figure {stem}.png to DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=run_plan)
 
 
 def _need_causal_libraries() -> None:
