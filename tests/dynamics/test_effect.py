@@ -10,7 +10,7 @@ import pytest
 
 from cheaptalk.cli.main import main
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
-from cheaptalk.dynamics.levers import Change
+from cheaptalk.dynamics.investment.levers import Change
 
 pytest.importorskip("doubleml")
 
@@ -100,7 +100,7 @@ def test_effect_flags_a_model_whose_counterfactual_is_wrong(right_and_wrong, cap
 def test_causal_interval_coverage_over_seeds(tmp_path):
     """The 95% interval of the double machine learning estimate covers the true effect in
     about 95% of repeated experiments (40 seeds; binomial: at least 33 expected)."""
-    from cheaptalk.dynamics.effect import causal_effect, seller_outcomes
+    from cheaptalk.dynamics.investment.effect import causal_effect, seller_outcomes
     from cheaptalk.dynamics.engines.local import LocalEngine
     from cheaptalk.dynamics.logs import resolve_logs
     covered = 0

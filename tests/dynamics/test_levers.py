@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
-from cheaptalk.dynamics.levers import Change, apply_change, node_posteriors, seller_uniforms
+from cheaptalk.dynamics.investment.levers import Change, apply_change, node_posteriors, seller_uniforms
 from cheaptalk.dynamics.model import TrustDynamics
 from cheaptalk.dynamics.parameters import to_natural, to_unconstrained
 

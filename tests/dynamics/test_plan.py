@@ -10,7 +10,7 @@ import pytest
 
 from cheaptalk.cli.main import main
 from cheaptalk.dynamics.generate import SyntheticWorld, generate_logs
-from cheaptalk.dynamics.plan import read_levers, solve_plan, value_table
+from cheaptalk.dynamics.investment.plan import read_levers, solve_plan, value_table
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "levers-example.toml"
 
@@ -169,7 +169,7 @@ def test_spark_replays_every_seller_and_gives_the_same_plan(logs_and_fit, spark,
 
     from cheaptalk.dynamics.engines.spark import SparkEngine
     from cheaptalk.dynamics.logs import resolve_logs
-    from cheaptalk.dynamics.plan import trust_plan
+    from cheaptalk.dynamics.investment.plan import trust_plan
     logs, truth, _ = logs_and_fit
     if shuffled:
         copy = tmp_path / "logs"

@@ -265,7 +265,7 @@ def run_generate(args) -> int:
                            feedback_rate=args.feedback_rate)
     randomize = None
     if args.randomize:
-        from ..dynamics.levers import parse_randomize
+        from ..dynamics.investment.levers import parse_randomize
         randomize = parse_randomize(args.randomize)
         if randomize[0].start >= args.events_per_seller:
             raise InputError(f"--randomize: from={randomize[0].start} is not before the last event "

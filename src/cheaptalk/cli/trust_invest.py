@@ -125,8 +125,8 @@ def _read_fit(path, fitj: dict | None = None) -> dict:
 
 
 def run_effect(args) -> int:
-    from ..dynamics.effect import read_treatment, trust_effect
-    from ..dynamics.levers import change_of_logs, parse_change
+    from ..dynamics.investment.effect import read_treatment, trust_effect
+    from ..dynamics.investment.levers import change_of_logs, parse_change
     _need_causal_libraries()
     dataset_logs(args)
     change = parse_change(args.change)[0] if args.change else None
@@ -145,7 +145,7 @@ def run_effect(args) -> int:
     treatment = read_treatment(table, args.treatment)
     covariates = None
     if args.covariates:
-        from ..dynamics.effect import read_covariates
+        from ..dynamics.investment.effect import read_covariates
         names = [c.strip() for c in args.covariates.split(",") if c.strip()]
         if args.treatment in names:
             raise InputError(f"--covariates: {args.treatment!r} is the treatment, not a covariate")
@@ -219,7 +219,7 @@ def effect_lines(result: dict) -> list[str]:
 
 
 def run_plan(args) -> int:
-    from ..dynamics.plan import read_levers, trust_plan
+    from ..dynamics.investment.plan import read_levers, trust_plan
     from ..estimation.result import comparison_models, read_json
     from ..estimation.schema import check_result
     levers = read_levers(args.levers)

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from scipy.special import expit, logit
 
-from .levers import Change, apply_change
+from .investment.levers import Change, apply_change
 from .model import simulate_path
 from .parameters import parameter_names, rate_names, rule_values, split_rule
 
@@ -168,7 +168,7 @@ def _expected_outcomes(world: SyntheticWorld, trust, rec, own, truth, start: int
     path: the weight on the recommendation (continuous: ``sum alpha d^2 / sum d^2``,
     ``d = m - own``; binary: the mean follow probability) and the mean newsvendor profit
     per event (price 1, unit cost 0.6, expected over the action noise)."""
-    from .levers import expected_profit
+    from .investment.levers import expected_profit
     t = slice(start, None)
     trust, rec, own, truth = trust[:, t], rec[:, t], own[:, t], truth[:, t]
     if world.adoption == "continuous":

@@ -22,7 +22,7 @@ the group average effects of the same score (DoubleML's ``gate``).
 
 **Model prediction.** The trust model, fitted on the control arm only (or a given fit), replays
 the control sellers on their logged sequences with and without the change from ``T`` on
-(:func:`cheaptalk.dynamics.levers.replay`, common random numbers), each seller from its
+(:func:`cheaptalk.dynamics.investment.levers.replay`, common random numbers), each seller from its
 posterior over initial trust. The mean per-seller difference is the predicted effect; its
 standard error combines the sampling of sellers (the spread of per-seller differences) and the
 parameters' uncertainty (the spread over parameter vectors drawn from the fit's sampling
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 from .levers import Change, posteriors, replay
 
 __all__ = ["seller_outcomes", "read_treatment", "causal_effect", "model_effect", "trust_effect", "OUTCOMES"]
@@ -240,8 +240,8 @@ def model_effect(batches, params: dict, kind: str, rule: str, change: Change, fi
     """The trust model's predicted effect of ``change`` on each outcome: the mean over the
     sellers of ``batches`` of their expected outcome with the change minus without it (both
     replayed with the same draws), with seller and parameter standard errors."""
-    from .model import TrustDynamics
-    from .parameters import to_natural, to_unconstrained
+    from ..model import TrustDynamics
+    from ..parameters import to_natural, to_unconstrained
     model = TrustDynamics(kind, n_nodes, rule)
     status_quo = Change(start=change.start)
 
@@ -326,8 +326,8 @@ def trust_effect(engine, treatment, change: Change | None = None, start: int | N
     saved trust fit (its ``params``, ``rule``, covariance); None fits ``rule`` to the control
     arm. ``covariates``: more pre-change covariates by seller (:func:`read_covariates`), given
     which the change was as good as random."""
-    from .engines import first_sellers
-    from .logs.packing import take_sellers
+    from ..engines import first_sellers
+    from ..logs.packing import take_sellers
     if change is None and start is None:
         raise InputError("give the event the change started at (--from T), or the change itself (--change ...)")
     start = change.start if change is not None else int(start)
@@ -380,8 +380,8 @@ def trust_effect(engine, treatment, change: Change | None = None, start: int | N
     control = [c for c in (take_sellers(b, np.array([arms.get(s, 1) == 0 for s in b["seller"][:int(b["n_sellers"])]]))
                            for b in batches) if c is not None]
     if fit is None:
-        from .engines.memory import MemoryEngine
-        from .estimate import fit_trust
+        from ..engines.memory import MemoryEngine
+        from ..estimate import fit_trust
         trust_fit = fit_trust(MemoryEngine(engine, control), kind, rule=rule, progress=progress)
         fit = {"params": {k: {"estimate": v} for k, v in trust_fit.estimates.items()}, "rule": rule,
                "n_nodes": trust_fit.n_nodes, "converged": trust_fit.converged, "warnings": list(trust_fit.warnings),

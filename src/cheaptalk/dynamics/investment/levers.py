@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import expit, logit, ndtr
 
-from ..errors import InputError
-from .model import simulate_path
-from .parameters import rule_values
+from ...errors import InputError
+from ..model import simulate_path
+from ..parameters import rule_values
 
 __all__ = ["Change", "LEVERS", "apply_change", "replay", "expected_profit", "parse_change", "parse_randomize",
            "change_of_logs", "posteriors", "node_posteriors", "seller_uniforms"]
@@ -220,7 +220,7 @@ def seller_uniforms(sellers, T: int, seed: int) -> np.ndarray:
 
 def posteriors(model, u, batches, params: dict | None = None) -> list[np.ndarray]:
     """Each batch's posterior over the initial-trust nodes at ``u`` (:func:`node_posteriors`)."""
-    from .parameters import to_natural
+    from ..parameters import to_natural
     params = params if params is not None else to_natural(u, model.kind, model.rule)
     nodes, log_w, n0 = model.grid(u)
     return [node_posteriors(b, params, model.kind, model.rule, nodes, log_w, n0) for b in batches]

@@ -9,7 +9,7 @@
     sellers = 100000    # optional: sellers the plan is for (default: those of the logs)
 
     [[lever]]
-    name = "error_scale"                 # a lever of cheaptalk.dynamics.levers.LEVERS
+    name = "error_scale"                 # a lever of cheaptalk.dynamics.investment.levers.LEVERS
     segments = ["mid", "low"]            # where it can be bought (default: every segment)
     levels = [1.0, 0.75, 0.5]            # the values it can take, the status quo first
     cost = [0.0, 0.4, 1.2]               # cost per seller at each level (its cost curve)
@@ -17,7 +17,7 @@
 **Value.** A policy gives each segment ``s`` one level of every lever available there (a
 *combination* ``g``). Its value per seller ``v_{s,g}`` is the mean over the segment's sampled
 sellers of ``sum_{t < horizon} (w_adoption a_t + w_profit pi_t)``, replayed on their logged
-sequences from their posteriors over initial trust (:func:`cheaptalk.dynamics.levers.replay`,
+sequences from their posteriors over initial trust (:func:`cheaptalk.dynamics.investment.levers.replay`,
 the same uniforms in every policy: common random numbers), and its cost per seller
 ``c_{s,g}`` is the sum of the levers' costs at their levels.
 
@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 from .levers import LEVERS, Change, node_posteriors, replay
 
 __all__ = ["Lever", "Objective", "read_levers", "value_table", "solve_plan", "trust_plan", "PLAN_LEVERS"]
@@ -201,9 +201,9 @@ def batch_values(batch: dict, params: dict, kind: str, rule: str, levers: list, 
     the segment (sellers x combinations; NaN for combinations not asked for in ``only``,
     {segment: [combination indices]}). Plain numpy and picklable arguments: this is what
     Spark's executors run on their batches."""
-    from .logs.packing import take_sellers
-    from .model import TrustDynamics
-    from .parameters import to_unconstrained
+    from ..logs.packing import take_sellers
+    from ..model import TrustDynamics
+    from ..parameters import to_unconstrained
     model = TrustDynamics(kind, n_nodes, rule)
     u = to_unconstrained(params, kind, rule)
     nodes, log_w, n0 = model.grid(u)
@@ -233,7 +233,7 @@ def value_table(batches, params: dict, kind: str, rule: str, levers: list, objec
                    fidelity_scale=fidelity_scale, n_nodes=n_nodes, price=price, unit_cost=unit_cost, seed=seed,
                    only=only)
     if engine is not None:
-        from .engines import map_batches
+        from ..engines import map_batches
         parts = map_batches(engine, task)
     else:
         bar = None
@@ -354,7 +354,7 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
     gains = {k: _gain(table, sellers, plan, other) for k, other in comparisons.items()}
     drawn = {k: [] for k in comparisons}
     if parameter_draws and cov_unconstrained is not None:
-        from .parameters import to_natural, to_unconstrained
+        from ..parameters import to_natural, to_unconstrained
         rng = np.random.default_rng([seed, 3])
         u_hat = to_unconstrained(params, kind, rule)
         only = {s: sorted({plan[s]} | {c[s] for c in comparisons.values()}) for s in table}
