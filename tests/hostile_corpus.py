@@ -415,6 +415,9 @@ def _options(root: Path, logs: Path) -> list[Case]:
         "trust-folds-beyond-sellers": (["trust", "compare", "--logs", str(logs), "--folds", "100", "--quiet"],
                                        "needs at least 200 sellers"),
         "option-format": (["predict", "--model", "levelk", "--option", "max_level"], "NAME=VALUE"),
+        "table-digits": (["table", str(root / "none.json"), "--digits", "11"], "--digits"),
+        "compare-bootstrap-lr": (["compare", "--bootstrap-lr", "-1"], "--bootstrap-lr"),
+        "experiment-participants": (["experiment", "--participants", "3"], "even number"),
     }
     return [Case("options", name, argv, message=message) for name, (argv, message) in argvs.items()]
 

@@ -26,7 +26,7 @@ def register(sub):
                    help="k-fold cross-validation by subject (default 5; 0 to skip)")
     p.add_argument("--level", type=number_in(0.5, 0.999, "--level"), default=0.90, metavar="P",
                    help="level of the model confidence sets behind the verdict (default 0.90)")
-    p.add_argument("--bootstrap-lr", type=int, default=0, metavar="B",
+    p.add_argument("--bootstrap-lr", type=number_in(0, 10_000, "--bootstrap-lr", whole=True), default=0, metavar="B",
                    help="parametric bootstrap (B simulated data sets) of each likelihood-ratio test of a mixture "
                         "against one of its families, whose null puts a share on its bound (default 0: no p-value)")
     p.add_argument("--no-holdout", action="store_true", help="skip predicting each treatment from the others")
@@ -47,8 +47,6 @@ def run(args) -> int:
                              "the forecast-sharing game")
         from ..datasets import default_data_path
         args.data = str(default_data_path())
-    if args.bootstrap_lr < 0 or args.bootstrap_lr > 10_000:
-        raise InputError(f"--bootstrap-lr must be between 0 and 10000, got {args.bootstrap_lr}")
     data, cleaning, game, path = data_and_game(args, args.quiet)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     errors = [e.strip() for e in args.errors.split(",") if e.strip()] if args.errors else None

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import dump_json
+from .common import dump_json, number_in
 
 DEFAULT_CONFIG = "forecast_LC_LU"
 
@@ -29,7 +29,7 @@ def register(sub):
                     "oTree's wide export with `cheaptalk import-otree`. See docs/experiments.md.")
     p.add_argument("config", nargs="?", default=DEFAULT_CONFIG,
                    help=f"session configuration (default: {DEFAULT_CONFIG}; --list shows all)")
-    p.add_argument("--participants", "-n", type=int, default=2,
+    p.add_argument("--participants", "-n", type=number_in(2, 10_000, "--participants", whole=True), default=2,
                    help="number of participants, even (default: 2)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="fields",
                    help="change a session config field, e.g. --set num_rounds=20 --set "
@@ -96,8 +96,8 @@ def run(args) -> int:
     names = [c["name"] for c in configs]
     if args.config not in names:
         raise InputError(f"no session configuration {args.config!r}; choose one of {', '.join(names)}")
-    if args.participants < 2 or args.participants % 2:
-        raise InputError(f"--participants must be an even number of at least 2, got {args.participants}")
+    if args.participants % 2:
+        raise InputError(f"--participants must be an even number (pairs play), got {args.participants}")
     fields = _parse_fields(args.fields)
     unknown = set(fields) - set(next(c for c in configs if c["name"] == args.config))
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..reports.tables import FORMATS
+from .common import number_in
 
 
 def register(sub):
@@ -25,16 +26,13 @@ def register(sub):
                                                    "or learning rule)")
     p.add_argument("--caption", help="table caption")
     p.add_argument("--label", help="LaTeX label (\\label{...})")
-    p.add_argument("--digits", type=int, default=3, help="digits after the decimal point (default: 3)")
+    p.add_argument("--digits", type=number_in(0, 10, "--digits", whole=True), default=3, help="digits after the decimal point (default: 3)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..errors import InputError
     from ..reports.tables import estimation_table
-    if not 0 <= args.digits <= 10:
-        raise InputError(f"--digits must be between 0 and 10, got {args.digits}")
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     text = estimation_table(*args.results, models=models, fmt=args.format, stars=args.stars, ci=args.ci,

@@ -252,6 +252,10 @@ def run_plan(args) -> int:
                                             args.seed, progress, engine=engine if on_spark else None)
     finally:
         engine.close()
+    for fit, plan in zip(fits, plans.values()):
+        if not fit.get("converged", True):
+            plan["notes"].append(f"the fit of rule {fit['rule']} did not converge: its plan rests on unconverged "
+                                 "parameters")
     result = next(iter(plans.values())) if models is None else \
         {"result": "trust-plan-by-rule", "budget": args.budget, "by_rule": plans}
     if args.out:
