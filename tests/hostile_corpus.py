@@ -428,7 +428,7 @@ def _investments(root: Path, logs: Path) -> list[Case]:
     d.mkdir(exist_ok=True)
     good = '[objective]\nprofit = 1.0\n\n[[lever]]\nname = "error_scale"\nlevels = [1.0, 0.5]\ncost = [0.0, 1.0]\n'
     files = {
-        "empty": ("", "no [[lever]]"),
+        "empty": ("", r"no \[\[lever\]\]"),
         "binary": (b"\x00\xff\xfe" * 100, "not a TOML file"),
         "nan-level": (good.replace("[1.0, 0.5]", "[1.0, nan]"), "finite numbers"),
         "inf-cost": (good.replace("[0.0, 1.0]", "[0.0, inf]"), "finite numbers"),
@@ -438,7 +438,7 @@ def _investments(root: Path, logs: Path) -> list[Case]:
         "horizon-huge": (good.replace("profit = 1.0", "profit = 1.0\nhorizon = 10000000000"), "horizon"),
         "segments-not-text": (good.replace('name = "error_scale"', 'name = "error_scale"\nsegments = [1, 2]'),
                               "segments"),
-        "lever-as-text": ('lever = "error_scale"\n', "[[lever]]"),
+        "lever-as-text": ('lever = "error_scale"\n', r"no \[\[lever\]\]"),
         "weight-bool": (good.replace("profit = 1.0", "profit = true"), "not a finite number"),
     }
     cases = []
