@@ -196,3 +196,26 @@ def test_spark_replays_every_seller_and_gives_the_same_plan(logs_and_fit, spark,
     assert there["value"] == pytest.approx(here["value"], rel=1e-12)
     for key in ("gain", "se_sellers", "se_parameters"):
         assert there["against_status_quo"][key] == pytest.approx(here["against_status_quo"][key], rel=1e-9), key
+
+
+def test_the_sample_of_sellers_keeps_the_segments_shares(logs_and_fit):
+    """Logs stored segment by segment: the first sellers would all be of one segment; the
+    random sample keeps each segment's share."""
+    from cheaptalk.dynamics.engines import first_sellers, sellers_at_random
+    from cheaptalk.dynamics.logs.packing import take_sellers
+    batches, _ = _batches(logs_and_fit[0], 10_000)
+    ordered = []
+    for seg in ("high", "low", "mid"):
+        for b in batches:
+            part = take_sellers(b, np.asarray(b["segment"][:int(b["n_sellers"])]) == seg)
+            if part is not None:
+                ordered.append(part)
+    def shares(bs):
+        labels = np.concatenate([np.asarray(b["segment"][:int(b["n_sellers"])]) for b in bs])
+        return {s: float(np.mean(labels == s)) for s in ("high", "low", "mid")}
+    assert shares(first_sellers(ordered, 600))["high"] == 1.0
+    sample = sellers_at_random(ordered, 3000, 600, seed=1)
+    n = sum(int(b["n_sellers"]) for b in sample)
+    assert 480 < n < 720
+    for s, share in shares(sample).items():
+        assert abs(share - shares(ordered)[s]) < 0.06, s

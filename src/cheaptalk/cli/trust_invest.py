@@ -51,7 +51,7 @@ def register(tsub):
                    help="parameter vectors drawn from the fit's sampling distribution for the model's standard "
                         "error (30; 0: sellers only)")
     e.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000,
-                   help="control sellers replayed for the model's prediction (20000)")
+                   help="control sellers replayed for the model's prediction, drawn at random (20000)")
     _common_arguments(e, "effect", "seed of the folds and draws (0)")
     e.set_defaults(func=run_effect)
 
@@ -74,7 +74,7 @@ def register(tsub):
     p.add_argument("--budget", required=True, type=number_in(0, 1e15, "--budget"),
                    help="total budget, in the levers' cost units, for all sellers")
     p.add_argument("--sample-sellers", type=number_in(1, 1e8, "--sample-sellers", whole=True), default=20_000,
-                   help="sellers replayed by the local engine (20000)")
+                   help="sellers replayed by the local engine, drawn at random (20000)")
     p.add_argument("--engine", choices=("local", "spark"), default="local",
                    help="local: a sample of sellers replayed here; spark: every seller replayed on Spark's "
                         "executors, for logs beyond one machine (the same plan on the same sellers)")
@@ -219,6 +219,7 @@ def effect_lines(result: dict) -> list[str]:
 
 
 def run_plan(args) -> int:
+    from ..dynamics.engines import sellers_at_random
     from ..dynamics.investment.plan import read_levers, trust_plan
     from ..estimation.result import comparison_models, read_json
     from ..estimation.schema import check_result
@@ -239,8 +240,9 @@ def run_plan(args) -> int:
     try:
         report_exclusions(engine, args.strict)
         on_spark = args.engine == "spark"
-        batches = None if on_spark else engine.sample(args.sample_sellers, event_values=True)
         total = engine.n_sellers()
+        batches = None if on_spark else \
+            sellers_at_random(engine.batches(event_values=True), total, args.sample_sellers, args.seed)
         if not total or (batches is not None and not batches):
             raise InputError(f"{args.logs}: no usable event in the logs: there is nothing to replay")
         plans = {}

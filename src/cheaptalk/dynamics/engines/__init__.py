@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import InputError
 
 
-__all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "map_batches", "ENGINES"]
+__all__ = ["Engine", "PassResult", "evaluate_batch", "first_sellers", "get_engine", "map_batches", "sellers_at_random", "ENGINES"]
 
 
 ENGINES = ("local", "spark")
@@ -125,6 +125,24 @@ def first_sellers(batches, max_sellers: int) -> list[dict]:
         n += int(b["n_sellers"])
         if n >= max_sellers:
             break
+    return out
+
+
+def sellers_at_random(batches, total: int, max_sellers: int, seed: int = 0) -> list[dict]:
+    """About ``max_sellers`` of the ``total`` sellers of ``batches``, each kept with the same
+    probability (every seller when there are no more): a sample whose segments are in the
+    proportions of the logs, whatever their order (logs stored segment by segment would
+    otherwise give their first segment only)."""
+    from ..logs.packing import take_sellers
+    if total <= max_sellers:
+        return list(batches)
+    rng = np.random.default_rng([seed, 5])
+    share = max_sellers / total
+    out = []
+    for b in batches:
+        kept = take_sellers(b, rng.random(int(b["n_sellers"])) < share)
+        if kept is not None:
+            out.append(kept)
     return out
 
 

@@ -326,7 +326,7 @@ def trust_effect(engine, treatment, change: Change | None = None, start: int | N
     saved trust fit (its ``params``, ``rule``, covariance); None fits ``rule`` to the control
     arm. ``covariates``: more pre-change covariates by seller (:func:`read_covariates`), given
     which the change was as good as random."""
-    from ..engines import first_sellers
+    from ..engines import sellers_at_random
     from ..logs.packing import take_sellers
     if change is None and start is None:
         raise InputError("give the event the change started at (--from T), or the change itself (--change ...)")
@@ -390,7 +390,7 @@ def trust_effect(engine, treatment, change: Change | None = None, start: int | N
     else:
         fitted_on = "given fit"
     params = {k: v["estimate"] for k, v in fit["params"].items()}
-    sample = first_sellers(control, sample_sellers)
+    sample = sellers_at_random(control, counts["control"], sample_sellers, seed)
     cov = fit.get("covariance")
     draws = parameter_draws if cov is not None else 0
     predicted = model_effect(sample, params, kind, fit.get("rule", rule), change,
