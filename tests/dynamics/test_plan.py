@@ -219,3 +219,28 @@ def test_the_sample_of_sellers_keeps_the_segments_shares(logs_and_fit):
     assert 480 < n < 720
     for s, share in shares(sample).items():
         assert abs(share - shares(ordered)[s]) < 0.06, s
+
+
+def test_plan_under_a_fit_with_initial_trust_by_segment(tmp_path, capsys):
+    """Each segment's sellers are replayed at their own mean of initial trust: the segment's
+    values equal those of a one-mean model at that mean."""
+    logs = tmp_path / "logs"
+    truth = generate_logs(logs, 900, 30, seed=8, world=SyntheticWorld(initial_trust_means={"high": 0.8, "low": 0.3}))
+    batches, scale = _batches(logs)
+    levers = read_levers(EXAMPLE)
+    segments = ("high", "low", "mid")
+    by_segment = value_table(batches, truth["params"], "continuous", "asymmetric", levers.levers, levers.objective,
+                             scale, segments=segments)
+    for s in segments:
+        one = {k: v for k, v in truth["params"].items() if not k.startswith("initial_trust_mean[")}
+        one["initial_trust_mean"] = truth["params"][f"initial_trust_mean[{s}]"]
+        alone = value_table(batches, one, "continuous", "asymmetric", levers.levers, levers.objective, scale)
+        np.testing.assert_allclose(by_segment[s]["values"], alone[s]["values"], rtol=1e-12)
+    capsys.readouterr()
+    assert main(["trust", "fit", "--logs", str(logs), "--initial-trust-by", "segment", "--quiet", "--json"]) == 0
+    fit = tmp_path / "fit.json"
+    fit.write_text(capsys.readouterr().out)
+    assert main(["trust", "plan", "--fit", str(fit), "--logs", str(logs), "--levers", str(EXAMPLE), "--budget",
+                 "2000", "--parameter-draws", "3", "--quiet", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["initial_trust_by_segment"] == list(segments) and plan["against_status_quo"]["parameter_draws"] == 3

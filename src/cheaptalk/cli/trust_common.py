@@ -89,9 +89,11 @@ def report_exclusions(engine, strict):
         print("excluded or partly used rows: " + "; ".join(lines) + "." + where, file=sys.stderr)
 
 
-def check_replayable(path, fitj: dict) -> None:
-    """The what-if replays fits with one mean of initial trust and every parameter estimated."""
-    if fitj.get("segments"):
+def check_replayable(path, fitj: dict, segments_ok: bool = False) -> None:
+    """A fit that can be replayed: every parameter estimated and in its range, and (unless
+    ``segments_ok``: plans replay each segment at its own mean) one mean of initial trust."""
+    segments = tuple(fitj.get("segments") or ())
+    if segments and not segments_ok:
         raise InputError(f"{path}: a fit with initial trust by segment; the what-if replays fits with one mean of "
                          "initial trust (fit again without --initial-trust-by)")
     missing = [n for n, p in fitj.get("params", {}).items() if p.get("estimate") is None]
@@ -103,8 +105,8 @@ def check_replayable(path, fitj: dict) -> None:
     kind = str(fitj["model"]).rsplit("-", 1)[-1]
     rule = fitj.get("rule", "asymmetric")
     try:
-        wanted = parameter_names(kind, check_rule(str(rule)))
-    except (ModelError, KeyError):
+        wanted = parameter_names(kind, check_rule(str(rule)), segments)
+    except (ModelError, KeyError, TypeError):
         raise InputError(f"{path}: not a trust fit this version can replay (model {str(fitj['model'])[:60]!r}, "
                          f"rule {str(rule)[:60]!r})") from None
     if list(fitj["params"]) != list(wanted):

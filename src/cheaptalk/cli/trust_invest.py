@@ -106,7 +106,7 @@ def _need_causal_libraries() -> None:
         raise InputError("trust effect needs DoubleML and scikit-learn: pip install 'cheaptalk[causal]'") from None
 
 
-def _read_fit(path, fitj: dict | None = None) -> dict:
+def _read_fit(path, fitj: dict | None = None, segments_ok: bool = False) -> dict:
     from ..estimation.result import read_json
     from ..estimation.schema import check_result
     if fitj is None:
@@ -117,10 +117,10 @@ def _read_fit(path, fitj: dict | None = None) -> dict:
     if fitj.get("cluster") == "subject":
         raise InputError(f"{path}: a fit with one initial trust shared by each subject's sellers; plans and effects "
                          "replay sellers each with its own initial trust (fit again without --shared-initial-trust)")
-    check_replayable(path, fitj)
+    check_replayable(path, fitj, segments_ok)
     cov = fitj.get("diagnostics", {}).get("covariance_unconstrained", {}).get("matrix")
     return {"params": fitj["params"], "rule": fitj.get("rule", "asymmetric"),
-            "n_nodes": fit_nodes(fitj),
+            "n_nodes": fit_nodes(fitj), "segments": tuple(str(x) for x in fitj.get("segments") or ()),
             "converged": fitj.get("converged", True), "warnings": fitj.get("warnings", []), "covariance": cov}
 
 
@@ -231,7 +231,7 @@ def run_plan(args) -> int:
         else [fitj]
     if not fits:
         raise InputError(f"{args.fit}: no trust fit in the comparison")
-    fits = [_read_fit(args.fit, m) for m in fits]
+    fits = [_read_fit(args.fit, m, segments_ok=True) for m in fits]
     kind = str((models[0] if models else fitj)["model"]).rsplit("-", 1)[-1]
     args.adoption = args.adoption or kind
     dataset_logs(args)
@@ -251,7 +251,8 @@ def run_plan(args) -> int:
             plans[fit["rule"]] = trust_plan(batches, params, kind, fit["rule"], levers, args.budget,
                                             engine.source.options.fidelity_scale, total, fit["n_nodes"],
                                             fit["covariance"], args.parameter_draws, args.price, args.unit_cost,
-                                            args.seed, progress, engine=engine if on_spark else None)
+                                            args.seed, progress, engine=engine if on_spark else None,
+                                            segments=fit["segments"])
     finally:
         engine.close()
     for fit, plan in zip(fits, plans.values()):

@@ -194,9 +194,22 @@ def _per_seller_value(run: dict, objective: Objective) -> np.ndarray:
     return objective.adoption * run["adoption"] + objective.profit * profit
 
 
+def segment_parameters(params: dict, segment: str, segments=()) -> dict:
+    """The parameters a segment's sellers follow: ``params`` itself, or, for a fit with initial
+    trust by segment, the shared ones with the segment's own ``initial_trust_mean``."""
+    if not segments:
+        return params
+    if segment not in segments:
+        raise InputError(f"sellers of segment {segment!r}, which the fit has no initial trust for (its segments: "
+                         f"{', '.join(segments)})")
+    out = {k: v for k, v in params.items() if not k.startswith("initial_trust_mean[")}
+    out["initial_trust_mean"] = params[f"initial_trust_mean[{segment}]"]
+    return out
+
+
 def batch_values(batch: dict, params: dict, kind: str, rule: str, levers: list, objective: Objective,
                  fidelity_scale, n_nodes: int = 20, price: float = 1.0, unit_cost: float = 0.6, seed: int = 0,
-                 only: dict | None = None) -> dict:
+                 only: dict | None = None, segments=()) -> dict:
     """One packed batch's sellers, by segment: each seller's value under each combination of
     the segment (sellers x combinations; NaN for combinations not asked for in ``only``,
     {segment: [combination indices]}). Plain numpy and picklable arguments: this is what
@@ -205,17 +218,17 @@ def batch_values(batch: dict, params: dict, kind: str, rule: str, levers: list, 
     from ..model import TrustDynamics
     from ..parameters import to_unconstrained
     model = TrustDynamics(kind, n_nodes, rule)
-    u = to_unconstrained(params, kind, rule)
-    nodes, log_w, n0 = model.grid(u)
     labels = _segments_of([batch])
     out = {}
     for s in sorted(set(labels)):
+        p = segment_parameters(params, s, segments)
+        nodes, log_w, n0 = model.grid(to_unconstrained(p, kind, rule))
         sub = take_sellers(batch, labels == s)
-        post = node_posteriors(sub, params, kind, rule, nodes, log_w, n0)
+        post = node_posteriors(sub, p, kind, rule, nodes, log_w, n0)
         combos = _combinations(levers, s)
         values = np.full((int(sub["n_sellers"]), len(combos)), np.nan)
         for j in (range(len(combos)) if only is None else only.get(s, [])):
-            run = replay([sub], [post], nodes, n0, params, kind, rule, combos[j][1], fidelity_scale, price,
+            run = replay([sub], [post], nodes, n0, p, kind, rule, combos[j][1], fidelity_scale, price,
                          unit_cost, seed, horizon=objective.horizon)
             values[:, j] = _per_seller_value(run, objective)
         out[s] = values
@@ -224,14 +237,14 @@ def batch_values(batch: dict, params: dict, kind: str, rule: str, levers: list, 
 
 def value_table(batches, params: dict, kind: str, rule: str, levers: list, objective: Objective, fidelity_scale,
                 n_nodes: int = 20, price: float = 1.0, unit_cost: float = 0.6, seed: int = 0,
-                only: dict | None = None, progress: bool = False, engine=None) -> dict:
+                only: dict | None = None, progress: bool = False, engine=None, segments=()) -> dict:
     """Per segment: the combinations, their cost per seller and each seller's value under
     each (``values``: sellers x combinations), over ``batches`` (a list of packed batches)
     or, with ``engine``, over every batch of its logs where they are (Spark's executors)."""
     from functools import partial
     task = partial(batch_values, params=params, kind=kind, rule=rule, levers=levers, objective=objective,
                    fidelity_scale=fidelity_scale, n_nodes=n_nodes, price=price, unit_cost=unit_cost, seed=seed,
-                   only=only)
+                   only=only, segments=tuple(segments))
     if engine is not None:
         from ..engines import map_batches
         parts = map_batches(engine, task)
@@ -316,14 +329,14 @@ def _describe(table: dict, levers: list, plan: dict) -> dict:
 def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversFile, budget: float, fidelity_scale,
                total_sellers: int, n_nodes: int = 20, cov_unconstrained=None, parameter_draws: int = 0,
                price: float = 1.0, unit_cost: float = 0.6, seed: int = 0, progress: bool = False,
-               engine=None) -> dict:
+               engine=None, segments=()) -> dict:
     """The plan for ``budget`` under the fitted rule (see the module docstring), with the
     status quo, the next best plan, the value gained and its uncertainty, the marginal value
     of budget per lever and the value of the best plan at a range of budgets."""
     from scipy.stats import norm
     objective, levers = levers_file.objective, levers_file.levers
     table = value_table(batches, params, kind, rule, levers, objective, fidelity_scale, n_nodes, price, unit_cost,
-                        seed, progress=progress, engine=engine)
+                        seed, progress=progress, engine=engine, segments=segments)
     n_total = objective.sellers or total_sellers
     sample = {s: len(t["values"]) for s, t in table.items()}
     replayed = sum(sample.values())
@@ -339,6 +352,7 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
     runner = solve_plan(means, costs, sellers, budget, exclude=plan)
     next_best = runner[0] if runner else None
     result = {"result": "trust-plan", "model": f"trust-dynamics-{kind}", "rule": rule, "budget": budget,
+              "initial_trust_by_segment": list(segments),
               "objective": objective.__dict__, "sellers": {"total": n_total, "sampled": int(replayed),
                                                            "by_segment": {s: round(v, 3) for s, v in sellers.items()}},
               "plan": _describe(table, levers, plan), "cost": cost,
@@ -356,12 +370,13 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
     if parameter_draws and cov_unconstrained is not None:
         from ..parameters import to_natural, to_unconstrained
         rng = np.random.default_rng([seed, 3])
-        u_hat = to_unconstrained(params, kind, rule)
+        u_hat = to_unconstrained(params, kind, rule, segments)
         only = {s: sorted({plan[s]} | {c[s] for c in comparisons.values()}) for s in table}
         for u in rng.multivariate_normal(u_hat, np.asarray(cov_unconstrained, float), size=parameter_draws,
                                          method="eigh"):
-            t = value_table(batches, to_natural(u, kind, rule), kind, rule, levers, objective, fidelity_scale,
-                            n_nodes, price, unit_cost, seed, only=only, engine=engine)
+            t = value_table(batches, to_natural(u, kind, rule, segments), kind, rule, levers, objective,
+                            fidelity_scale, n_nodes, price, unit_cost, seed, only=only, engine=engine,
+                            segments=segments)
             for k, other in comparisons.items():
                 drawn[k].append(_gain(t, sellers, plan, other)[0])
     elif parameter_draws:
