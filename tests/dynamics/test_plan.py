@@ -244,3 +244,17 @@ def test_plan_under_a_fit_with_initial_trust_by_segment(tmp_path, capsys):
                  "2000", "--parameter-draws", "3", "--quiet", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["initial_trust_by_segment"] == list(segments) and plan["against_status_quo"]["parameter_draws"] == 3
+
+
+def test_a_profit_objective_needs_truth_and_own_estimates(tmp_path, capsys):
+    import pyarrow.parquet as pq
+    logs = tmp_path / "logs"
+    generate_logs(logs, 60, 10, seed=2, world=SyntheticWorld(adoption="binary"))
+    part = logs / "events" / "part-00000.parquet"
+    pq.write_table(pq.read_table(part).drop(["own_estimate"]), part)
+    assert main(["trust", "fit", "--logs", str(logs), "--quiet", "--json"]) == 0
+    fit = tmp_path / "fit.json"
+    fit.write_text(capsys.readouterr().out)
+    assert main(["trust", "plan", "--fit", str(fit), "--logs", str(logs), "--levers", str(EXAMPLE), "--budget",
+                 "10", "--quiet"]) == 2
+    assert "no own_estimate column" in capsys.readouterr().err

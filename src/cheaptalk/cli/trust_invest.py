@@ -239,6 +239,12 @@ def run_plan(args) -> int:
     engine = open_engine(args, progress)
     try:
         report_exclusions(engine, args.strict)
+        opts = engine.source.options
+        if levers.objective.profit and not (opts.fidelity_source == "truth" and opts.has_own_estimate):
+            raise InputError(f"{args.levers}: the objective values profit, which needs the truth (demand) and the "
+                             f"sellers' own estimates in the logs; {args.logs} has "
+                             + ("no truth column" if opts.fidelity_source != "truth" else "no own_estimate column")
+                             + " (set profit = 0 and value adoption)")
         on_spark = args.engine == "spark"
         total = engine.n_sellers()
         batches = None if on_spark else \
