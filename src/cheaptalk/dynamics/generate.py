@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy.special import expit
 
 from ..errors import InputError
-from scipy.special import expit, logit
-
-from .investment.levers import Change, apply_change
+from .investment.levers import Change, apply_change, expected_profit, shifted_trust
 from .model import simulate_path
 from .parameters import parameter_names, rate_names, rule_values, split_rule
 
@@ -119,8 +118,7 @@ def _simulate_chunk(world: SyntheticWorld, rng, first_seller: int, n_sellers: in
         # each seller's expected outcomes in both arms (the synthetic truth of the effect)
         arms = [(rec, fidelity, feedback, alpha0)]
         rec_1, fid_1, fb_1 = apply_change(change, rec, truth, fidelity, feedback, uniform, world.fidelity_scale)
-        alpha0_1 = expit(logit(np.clip(alpha0, 1e-12, 1 - 1e-12)) + change.initial_trust_shift) \
-            if change.initial_trust_shift else alpha0
+        alpha0_1 = shifted_trust(alpha0, change)
         arms.append((rec_1, fid_1, fb_1, alpha0_1))
         paths = [simulate_path(a0, f, fb, *values, world.rule, decay=world.decay) for _, f, fb, a0 in arms]
         effects = {arm: _expected_outcomes(world, path, r, own, truth, change.start)
@@ -168,7 +166,6 @@ def _expected_outcomes(world: SyntheticWorld, trust, rec, own, truth, start: int
     path: the weight on the recommendation (continuous: ``sum alpha d^2 / sum d^2``,
     ``d = m - own``; binary: the mean follow probability) and the mean newsvendor profit
     per event (price 1, unit cost 0.6, expected over the action noise)."""
-    from .investment.levers import expected_profit
     t = slice(start, None)
     trust, rec, own, truth = trust[:, t], rec[:, t], own[:, t], truth[:, t]
     if world.adoption == "continuous":

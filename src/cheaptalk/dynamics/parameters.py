@@ -205,6 +205,25 @@ def to_unconstrained(params: dict, kind: str, rule: str = "asymmetric", segments
     return np.array(out)
 
 
+def draw_parameters(params: dict, kind: str, rule: str, cov, n: int, stream, segments=()) -> list[dict]:
+    """``n`` parameter dicts drawn from the fit's asymptotic normal distribution of the
+    unconstrained vector, ``u ~ N(u_hat, cov)`` (so every draw is a valid parameter), by a
+    generator seeded with ``stream`` (e.g. ``[seed, k]``). A covariance that is not a finite,
+    positive semi-definite matrix of the vector's size (a flat or non-concave likelihood) is
+    an :class:`~cheaptalk.errors.InputError`."""
+    from ..errors import InputError
+    u_hat = to_unconstrained(params, kind, rule, segments)
+    cov = np.asarray(cov, float)
+    if cov.shape != (len(u_hat), len(u_hat)) or not np.all(np.isfinite(cov)) or \
+            np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-12 * max(np.abs(cov).max(), 1e-300):
+        raise InputError("the fit's covariance of the parameters is not a valid covariance matrix "
+                         "(the fit reported a flat or non-concave likelihood): parameter draws "
+                         "are not possible")
+    rng = np.random.default_rng(stream)
+    return [to_natural(u, kind, rule, segments)
+            for u in rng.multivariate_normal(u_hat, cov, size=n, method="eigh")]
+
+
 def natural_jacobian(u, kind: str, rule: str = "asymmetric", segments=()) -> np.ndarray:
     """Diagonal of d natural / d u (for delta-method standard errors)."""
     u = np.asarray(u, float)

@@ -31,14 +31,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .model import TrustDynamics, simulate_path, to_natural, to_unconstrained
-from .parameters import rule_values
+from .investment.levers import expected_profit
+from .model import TrustDynamics, simulate_path, to_unconstrained
+from .parameters import draw_parameters, rule_values
 
 __all__ = ["whatif"]
-
-
-def _profit(q, truth, price, unit_cost):
-    return price * np.minimum(q, truth) - unit_cost * q
 
 
 MAX_TRUST_EVENTS = 200     # events kept in each scenario's mean trust path (for the figure)
@@ -101,21 +98,14 @@ def _changes_at_draws(replay, params, kind, cov, n_draws, base_i, seed, progress
     """Changes in adoption and profit per event against the baseline, replayed at parameter
     vectors drawn from the fit's asymptotic normal distribution (on the unconstrained scale,
     so every draw is a valid parameter): arrays (draws, scenarios)."""
-    u_hat = to_unconstrained(params, kind, rule)
-    if cov.shape != (len(u_hat), len(u_hat)) or not np.all(np.isfinite(cov)) or \
-            np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-12 * max(np.abs(cov).max(), 1e-300):
-        raise InputError("the fit's covariance of the parameters is not a valid covariance matrix "
-                         "(the fit reported a flat or non-concave likelihood): parameter draws "
-                         "are not possible")
-    rng = np.random.default_rng([seed, 1])
-    draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
+    draws = draw_parameters(params, kind, rule, cov, n_draws, [seed, 1])
     out = {"adoption_change": [], "profit_change": []}
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=n_draws, desc="what-if at parameter draws", unit="draw", leave=False)
-    for u in draws:
-        runs = replay(to_natural(u, kind, rule))
+    for p in draws:
+        runs = replay(p)
         base = runs[base_i]
         out["adoption_change"].append([_paired_change(r["adoption"], base["adoption"], r["events"])[0]
                                        for r in runs])
@@ -173,14 +163,14 @@ def _run_scenario(batches, posteriors, nodes, params, kind, rule, k, rate, fidel
         if kind == "continuous":
             adoption = trust
             q = trust * rec_k + (1 - trust) * own
-            profit = _profit(q, truth, price, unit_cost)
+            profit = expected_profit(q, truth, price, unit_cost)
             err = np.abs(q - truth)
         else:
             a = np.clip(paths, 1e-9, 1 - 1e-9)
             pf = 1 / (1 + np.exp(-params["follow_slope"] * (np.log(a) - np.log1p(-a))))
             adoption = np.einsum("bqt,bq->bt", pf, post)
-            profit = adoption * _profit(rec_k, truth, price, unit_cost) + \
-                (1 - adoption) * _profit(own, truth, price, unit_cost)
+            profit = adoption * expected_profit(rec_k, truth, price, unit_cost) + \
+                (1 - adoption) * expected_profit(own, truth, price, unit_cost)
             err = adoption * np.abs(rec_k - truth) + (1 - adoption) * np.abs(own - truth)
         ok = valid & np.isfinite(profit)
         per_seller["trust"].append(np.where(valid, trust, 0).sum(axis=1))

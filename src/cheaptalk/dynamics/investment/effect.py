@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
-from .levers import Change, posteriors, replay
+from .levers import Change, expected_profit, posteriors, replay
 
 __all__ = ["seller_outcomes", "read_treatment", "causal_effect", "model_effect", "trust_effect", "OUTCOMES"]
 
@@ -74,7 +74,7 @@ def seller_outcomes(batches, start: int, kind: str, price: float = 1.0, unit_cos
             q = act + own
         else:
             q = np.where(act > 0.5, rec, own)
-        profit = price * np.minimum(q, truth) - unit_cost * q
+        profit = expected_profit(q, truth, price, unit_cost)
         row = {"seller": b["seller"][:nb],
                "segment": (np.asarray(b["segment"][:nb], object) if "segment" in b else np.full(nb, None, object))}
         for label, part in (("after", valid & (t >= start)), ("before", valid & (t < start))):
@@ -236,12 +236,12 @@ def _per_seller(run: dict, outcome: str, kind: str) -> np.ndarray:
 
 def model_effect(batches, params: dict, kind: str, rule: str, change: Change, fidelity_scale, n_nodes: int = 20,
                  cov_unconstrained=None, parameter_draws: int = 0, seed: int = 0, price: float = 1.0,
-                 unit_cost: float = 0.6, segments=None, progress: bool = False) -> dict:
+                 unit_cost: float = 0.6, progress: bool = False) -> dict:
     """The trust model's predicted effect of ``change`` on each outcome: the mean over the
     sellers of ``batches`` of their expected outcome with the change minus without it (both
     replayed with the same draws), with seller and parameter standard errors."""
     from ..model import TrustDynamics
-    from ..parameters import to_natural, to_unconstrained
+    from ..parameters import draw_parameters, to_unconstrained
     model = TrustDynamics(kind, n_nodes, rule)
     status_quo = Change(start=change.start)
 
@@ -254,21 +254,17 @@ def model_effect(batches, params: dict, kind: str, rule: str, change: Change, fi
         return {o: _per_seller(runs[1], o, kind) - _per_seller(runs[0], o, kind) for o in OUTCOMES}
 
     diffs = differences(params)
-    labels = np.asarray(segments if segments is not None else
-                        np.concatenate([np.asarray(b.get("segment", np.full(int(b["n_sellers"]), None))[:int(b["n_sellers"])],
-                                                   object) for b in batches]), object).astype(str)
+    labels = np.concatenate([np.asarray(b.get("segment", np.full(int(b["n_sellers"]), None))[:int(b["n_sellers"])],
+                                        object) for b in batches]).astype(str)
     draws = {o: [] for o in OUTCOMES}
     draws_by_segment = {o: {s: [] for s in set(labels)} for o in OUTCOMES}
     if parameter_draws:
-        u_hat = to_unconstrained(params, kind, rule)
-        cov = np.asarray(cov_unconstrained, float)
-        rng = np.random.default_rng([seed, 2])
         bar = None
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=parameter_draws, desc="model prediction at parameter draws", unit="draw", leave=False)
-        for u in rng.multivariate_normal(u_hat, cov, size=parameter_draws, method="eigh"):
-            d = differences(to_natural(u, kind, rule))
+        for p in draw_parameters(params, kind, rule, cov_unconstrained, parameter_draws, [seed, 2]):
+            d = differences(p)
             for o in OUTCOMES:
                 ok = np.isfinite(d[o])
                 draws[o].append(float(d[o][ok].mean()) if ok.any() else float("nan"))

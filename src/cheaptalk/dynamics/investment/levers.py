@@ -41,7 +41,7 @@ from ..model import simulate_path
 from ..parameters import rule_values
 
 __all__ = ["Change", "LEVERS", "apply_change", "replay", "expected_profit", "parse_change", "parse_randomize",
-           "change_of_logs", "posteriors", "node_posteriors", "seller_uniforms"]
+           "change_of_logs", "posteriors", "node_posteriors", "seller_uniforms", "shifted_trust"]
 
 # lever -> (lowest value, highest value, the status quo's value, what it does)
 LEVERS = {
@@ -136,13 +136,10 @@ def change_of_logs(truth: dict) -> Change | None:
     return Change(start=int(r.get("from", 0)), **{k: float(v) for k, v in r.get("levers", {}).items() if k in LEVERS})
 
 
-def apply_change(change: Change, rec, truth, fidelity, feedback, uniform, fidelity_scale, treated=None):
-    """Recommendations, fidelity and feedback (S, T) under ``change`` for the sellers where
-    ``treated`` (all when None), from event ``change.start`` on."""
-    S, T = rec.shape
-    on = np.arange(T)[None, :] >= change.start
-    if treated is not None:
-        on = on & np.asarray(treated, bool)[:, None]
+def apply_change(change: Change, rec, truth, fidelity, feedback, uniform, fidelity_scale):
+    """Recommendations, fidelity and feedback (sellers, events) under ``change``, from event
+    ``change.start`` on."""
+    on = np.arange(rec.shape[1])[None, :] >= change.start
     k = change.error_scale
     if k != 1.0:
         if truth is not None and np.isfinite(truth).all():
@@ -157,6 +154,13 @@ def apply_change(change: Change, rec, truth, fidelity, feedback, uniform, fideli
     if change.feedback_added:
         feedback = np.where(on, feedback | (uniform < change.feedback_added), feedback)
     return rec, fidelity, feedback
+
+
+def shifted_trust(alpha, change: Change):
+    """Initial trust under ``change``: ``logit alpha' = logit alpha + initial_trust_shift``."""
+    if not change.initial_trust_shift:
+        return alpha
+    return expit(logit(np.clip(alpha, 1e-12, 1 - 1e-12)) + change.initial_trust_shift)
 
 
 def expected_profit(mean_q, truth, price, unit_cost, sd=0.0):
@@ -237,8 +241,7 @@ def replay(batches, posts, nodes, n0, params: dict, kind: str, rule: str, change
     the truth logged)."""
     out = {k: [] for k in ("events", "adoption", "weight_num", "weight_den", "profit", "profit_events")}
     Q = len(nodes)
-    start_nodes = expit(logit(np.clip(nodes, 1e-12, 1 - 1e-12)) + change.initial_trust_shift) \
-        if change.initial_trust_shift else nodes
+    start_nodes = shifted_trust(nodes, change)
     sd = float(params.get("sd_action", 0.0)) if kind == "continuous" else 0.0
     for b, post in zip(batches, posts):
         nb = int(b["n_sellers"])

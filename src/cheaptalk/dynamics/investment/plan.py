@@ -249,17 +249,9 @@ def value_table(batches, params: dict, kind: str, rule: str, levers: list, objec
         from ..engines import map_batches
         parts = map_batches(engine, task)
     else:
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=len(batches), desc="sellers replayed under every policy", unit="batch", leave=False)
-        parts = []
-        for b in batches:
-            parts.append(task(b))
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            bar.close()
+        from tqdm import tqdm
+        parts = [task(b) for b in tqdm(batches, desc="sellers replayed under every policy", unit="batch",
+                                       leave=False, disable=not progress)]
     table = {}
     for s in sorted({s for part in parts for s in part}):
         combos = _combinations(levers, s)
@@ -368,13 +360,10 @@ def trust_plan(batches, params: dict, kind: str, rule: str, levers_file: LeversF
     gains = {k: _gain(table, sellers, plan, other) for k, other in comparisons.items()}
     drawn = {k: [] for k in comparisons}
     if parameter_draws and cov_unconstrained is not None:
-        from ..parameters import to_natural, to_unconstrained
-        rng = np.random.default_rng([seed, 3])
-        u_hat = to_unconstrained(params, kind, rule, segments)
+        from ..parameters import draw_parameters
         only = {s: sorted({plan[s]} | {c[s] for c in comparisons.values()}) for s in table}
-        for u in rng.multivariate_normal(u_hat, np.asarray(cov_unconstrained, float), size=parameter_draws,
-                                         method="eigh"):
-            t = value_table(batches, to_natural(u, kind, rule, segments), kind, rule, levers, objective,
+        for p in draw_parameters(params, kind, rule, cov_unconstrained, parameter_draws, [seed, 3], segments):
+            t = value_table(batches, p, kind, rule, levers, objective,
                             fidelity_scale, n_nodes, price, unit_cost, seed, only=only, engine=engine,
                             segments=segments)
             for k, other in comparisons.items():
